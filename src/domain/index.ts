@@ -1,0 +1,11 @@
+export * from "./errors.js";
+export * from "./idempotency.js";
+export * from "./invariant.js";
+export * from "./ledger.js";
+export type * from "./ledger-store.js";
+export * from "./limits.js";
+export * from "./money.js";
+export * from "./operations.js";
+export * from "./reversal.js";
+export type * from "./types.js";
+export * from "./validation.js";

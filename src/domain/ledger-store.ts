@@ -1,0 +1,66 @@
+import type {
+  Balance,
+  BalanceLookup,
+  CreateLedgerInput,
+  Entry,
+  Ledger,
+  ListEntriesInput,
+  ListLedgersInput,
+  Page,
+  RecordEntryInput,
+  ReverseTransactionInput,
+  Transaction,
+  WriteResult,
+} from "./types.js";
+
+/** Per-call options: the caller's deadline bounds lock waits and statements. */
+export interface CallOptions {
+  /** Milliseconds left before the caller's deadline; undefined: none. */
+  readonly timeoutMs?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * What the service needs from storage. Inputs arrive validated
+ * (validation.ts). Every method fails only with LedgerError (the reasons
+ * listed) or, for bugs, InvariantViolation. Any method may also fail with
+ * STORE_UNAVAILABLE (database unreachable) or CONCURRENCY_CONFLICT (lock
+ * contention outlasting the bounded retries).
+ *
+ * Every write is one database transaction that locks the ledger rows it
+ * touches (SELECT ... FOR UPDATE, ascending id order), checks, writes and
+ * commits; a replayed idempotency key returns the original result with
+ * replayed=true.
+ */
+export interface LedgerStore {
+  /** LEDGER_ALREADY_EXISTS (an active ledger for app+owner+unit), IDEMPOTENCY_KEY_REUSED. */
+  createLedger(input: CreateLedgerInput, options?: CallOptions): Promise<WriteResult<Ledger>>;
+  /** LEDGER_NOT_FOUND. */
+  getLedger(ledgerId: string, options?: CallOptions): Promise<Ledger>;
+  /** INVALID_ARGUMENT (page_token). */
+  listLedgers(input: ListLedgersInput, options?: CallOptions): Promise<Page<Ledger>>;
+  /**
+   * LEDGER_NOT_FOUND, LEDGER_TERMINATED, UNKNOWN_OPERATION,
+   * AMOUNT_DIRECTION_MISMATCH, INSUFFICIENT_FUNDS, BALANCE_OVERFLOW,
+   * IDEMPOTENCY_KEY_REUSED.
+   */
+  recordEntry(input: RecordEntryInput, options?: CallOptions): Promise<WriteResult<Entry>>;
+  /**
+   * TRANSACTION_NOT_FOUND, TRANSACTION_NOT_REVERSIBLE,
+   * REVERSAL_EXCEEDS_TRANSACTION, LEDGER_TERMINATED, INSUFFICIENT_FUNDS,
+   * BALANCE_OVERFLOW, IDEMPOTENCY_KEY_REUSED.
+   */
+  reverseTransaction(
+    input: ReverseTransactionInput,
+    options?: CallOptions,
+  ): Promise<WriteResult<Transaction>>;
+  /** LEDGER_NOT_FOUND, LEDGER_TERMINATED. */
+  getBalance(lookup: BalanceLookup, options?: CallOptions): Promise<Balance>;
+  /** LEDGER_NOT_FOUND, INVALID_ARGUMENT (page_token). Newest (highest sequence) first. */
+  listEntries(input: ListEntriesInput, options?: CallOptions): Promise<Page<Entry>>;
+  /** LEDGER_NOT_FOUND. Idempotent. */
+  terminateLedger(ledgerId: string, options?: CallOptions): Promise<Ledger>;
+  /** Resolves when the database answers; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

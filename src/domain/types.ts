@@ -1,0 +1,127 @@
+/** Plain domain records. Ids are UUID strings; amounts are bigint minor units. */
+
+export type Metadata = Readonly<Record<string, string>>;
+
+export type LedgerStatus = "ACTIVE" | "TERMINATED";
+
+export interface Ledger {
+  readonly id: string;
+  readonly app: string;
+  readonly ownerId: string;
+  readonly unit: string;
+  readonly description: string;
+  readonly reference: string;
+  readonly metadata: Metadata;
+  readonly status: LedgerStatus;
+  readonly balanceMinor: bigint;
+  /** undefined: unbounded (a funding source). */
+  readonly minBalanceMinor: bigint | undefined;
+  /** The sequence of the latest entry; 0 before the first. */
+  readonly version: bigint;
+  readonly createdAt: Date;
+  readonly terminatedAt: Date | undefined;
+}
+
+export interface Entry {
+  readonly id: string;
+  readonly transactionId: string;
+  readonly ledgerId: string;
+  readonly sequence: bigint;
+  readonly operation: string;
+  readonly amountMinor: bigint;
+  readonly balanceAfterMinor: bigint;
+  readonly occurredAt: Date;
+  readonly createdAt: Date;
+  readonly description: string;
+  readonly reference: string;
+  readonly metadata: Metadata;
+  readonly externalTransactionId: string;
+}
+
+export type TransactionKind = "ENTRY" | "REVERSAL";
+
+export interface Transaction {
+  readonly id: string;
+  readonly app: string;
+  readonly kind: TransactionKind;
+  /** Magnitude: the same for every entry of the transaction. */
+  readonly amountMinor: bigint;
+  readonly reversedAmountMinor: bigint;
+  readonly reversesTransactionId: string | undefined;
+  readonly createdAt: Date;
+  readonly entries: readonly Entry[];
+}
+
+export interface CreateLedgerInput {
+  readonly app: string;
+  readonly ownerId: string;
+  readonly unit: string;
+  readonly description: string;
+  readonly reference: string;
+  readonly metadata: Metadata;
+  /** undefined together with unbounded=false means the default floor of 0. */
+  readonly minBalanceMinor: bigint | undefined;
+  readonly unbounded: boolean;
+  readonly idempotencyKey: string;
+}
+
+export interface RecordEntryInput {
+  readonly ledgerId: string;
+  readonly operation: string;
+  readonly amountMinor: bigint | undefined;
+  readonly idempotencyKey: string;
+  /** undefined: now. */
+  readonly occurredAt: Date | undefined;
+  readonly description: string;
+  readonly reference: string;
+  readonly metadata: Metadata;
+  readonly externalTransactionId: string;
+}
+
+export interface ReverseTransactionInput {
+  readonly transactionId: string;
+  /** undefined: all that remains unreversed. */
+  readonly amountMinor: bigint | undefined;
+  readonly idempotencyKey: string;
+  readonly description: string;
+  readonly metadata: Metadata;
+}
+
+export type BalanceLookup =
+  | { readonly ledgerId: string }
+  | { readonly app: string; readonly ownerId: string; readonly unit: string };
+
+export interface Balance {
+  readonly ledgerId: string;
+  readonly balanceMinor: bigint;
+  readonly unit: string;
+  readonly version: bigint;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Empty when there is no further page. */
+  readonly nextPageToken: string;
+}
+
+export interface ListLedgersInput {
+  readonly app: string;
+  /** Empty: every owner. */
+  readonly ownerId: string;
+  readonly pageSize: number;
+  readonly pageToken: string;
+}
+
+export interface ListEntriesInput {
+  readonly ledgerId: string;
+  readonly pageSize: number;
+  readonly pageToken: string;
+  readonly occurredAfter: Date | undefined;
+  readonly occurredBefore: Date | undefined;
+}
+
+/** A write's result, and whether it was replayed from its idempotency key. */
+export interface WriteResult<T> {
+  readonly value: T;
+  readonly replayed: boolean;
+}

@@ -1,0 +1,172 @@
+import { invalidArgument } from "./errors.js";
+import { LIMITS } from "./limits.js";
+import type {
+  BalanceLookup,
+  CreateLedgerInput,
+  ListEntriesInput,
+  ListLedgersInput,
+  Metadata,
+  RecordEntryInput,
+  ReverseTransactionInput,
+} from "./types.js";
+
+const APP_PATTERN = /^[a-z][a-z0-9_-]*$/;
+const UNIT_PATTERN = /^[A-Z][A-Z0-9_]*$/;
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const OPERATION_PATTERN = /^[A-Z][A-Z0-9_]*$/;
+
+// Checks of one field each; all throw INVALID_ARGUMENT naming the field.
+
+function requireText(field: string, value: string, lengthMax: number): void {
+  if (value.length === 0) {
+    throw invalidArgument(field, "is required");
+  }
+  checkText(field, value, lengthMax);
+}
+
+function checkText(field: string, value: string, lengthMax: number): void {
+  if (value.length > lengthMax) {
+    throw invalidArgument(field, `is longer than ${lengthMax} characters`);
+  }
+  if (value.includes("\u0000")) {
+    throw invalidArgument(field, "contains a NUL character");
+  }
+}
+
+function checkPattern(field: string, value: string, pattern: RegExp, shape: string): void {
+  if (!pattern.test(value)) {
+    throw invalidArgument(field, `must be ${shape}, got "${value.slice(0, 64)}"`);
+  }
+}
+
+export function checkApp(field: string, app: string): void {
+  requireText(field, app, LIMITS.appLengthMax);
+  checkPattern(
+    field,
+    app,
+    APP_PATTERN,
+    "lowercase letters, digits, '-' or '_', starting with a letter",
+  );
+}
+
+export function checkOwnerId(field: string, ownerId: string): void {
+  requireText(field, ownerId, LIMITS.ownerIdLengthMax);
+}
+
+export function checkUnit(field: string, unit: string): void {
+  requireText(field, unit, LIMITS.unitLengthMax);
+  checkPattern(field, unit, UNIT_PATTERN, "an upper-case code such as CREDITS or USD_CENTS");
+}
+
+export function checkId(field: string, id: string): void {
+  requireText(field, id, 36);
+  checkPattern(field, id, UUID_PATTERN, "a lowercase UUID");
+}
+
+function checkIdempotencyKey(key: string): void {
+  requireText("idempotency_key", key, LIMITS.idempotencyKeyLengthMax);
+}
+
+function checkMetadata(metadata: Metadata): void {
+  const keys = Object.keys(metadata);
+  if (keys.length > LIMITS.metadataEntriesMax) {
+    throw invalidArgument("metadata", `has more than ${LIMITS.metadataEntriesMax} entries`);
+  }
+  for (const key of keys) {
+    requireText("metadata", key, LIMITS.metadataKeyLengthMax);
+    checkText(`metadata.${key}`, metadata[key] ?? "", LIMITS.metadataValueLengthMax);
+  }
+}
+
+function checkAnnotations(input: {
+  readonly description: string;
+  readonly metadata: Metadata;
+}): void {
+  checkText("description", input.description, LIMITS.descriptionLengthMax);
+  checkMetadata(input.metadata);
+}
+
+export function validateCreateLedger(input: CreateLedgerInput): void {
+  checkApp("app", input.app);
+  checkOwnerId("owner_id", input.ownerId);
+  checkUnit("unit", input.unit);
+  checkAnnotations(input);
+  checkText("reference", input.reference, LIMITS.referenceLengthMax);
+  if (input.unbounded && input.minBalanceMinor !== undefined) {
+    throw invalidArgument("min_balance", "must be absent for an unbounded ledger");
+  }
+  if (input.minBalanceMinor !== undefined && input.minBalanceMinor > 0n) {
+    throw invalidArgument("min_balance", "must be zero or negative (a credit limit)");
+  }
+  checkIdempotencyKey(input.idempotencyKey);
+}
+
+export function validateRecordEntry(input: RecordEntryInput, now: Date): void {
+  checkId("ledger_id", input.ledgerId);
+  requireText("operation", input.operation, 64);
+  checkPattern("operation", input.operation, OPERATION_PATTERN, "an upper-case operation name");
+  checkIdempotencyKey(input.idempotencyKey);
+  if (
+    input.occurredAt !== undefined &&
+    input.occurredAt.getTime() > now.getTime() + LIMITS.occurredAtFutureSkewMs
+  ) {
+    throw invalidArgument("occurred_at", "must not be in the future");
+  }
+  checkAnnotations(input);
+  checkText("reference", input.reference, LIMITS.referenceLengthMax);
+  checkText(
+    "external_transaction_id",
+    input.externalTransactionId,
+    LIMITS.externalTransactionIdLengthMax,
+  );
+}
+
+export function validateReverseTransaction(input: ReverseTransactionInput): void {
+  checkId("transaction_id", input.transactionId);
+  if (input.amountMinor !== undefined && input.amountMinor <= 0n) {
+    throw invalidArgument("amount", "must be positive (the magnitude to reverse)");
+  }
+  checkIdempotencyKey(input.idempotencyKey);
+  checkAnnotations(input);
+}
+
+export function validateBalanceLookup(lookup: BalanceLookup): void {
+  if ("ledgerId" in lookup) {
+    checkId("ledger_id", lookup.ledgerId);
+    return;
+  }
+  checkApp("app", lookup.app);
+  checkOwnerId("owner_id", lookup.ownerId);
+  checkUnit("unit", lookup.unit);
+}
+
+/** 0 means the default; above the maximum is capped; negative is refused. */
+export function normalizePageSize(pageSize: number): number {
+  if (!Number.isInteger(pageSize) || pageSize < 0) {
+    throw invalidArgument("page_size", "must be zero or positive");
+  }
+  if (pageSize === 0) {
+    return LIMITS.pageSizeDefault;
+  }
+  return Math.min(pageSize, LIMITS.pageSizeMax);
+}
+
+export function validateListLedgers(input: ListLedgersInput): void {
+  checkApp("app", input.app);
+  if (input.ownerId !== "") {
+    checkOwnerId("owner_id", input.ownerId);
+  }
+  normalizePageSize(input.pageSize);
+}
+
+export function validateListEntries(input: ListEntriesInput): void {
+  checkId("ledger_id", input.ledgerId);
+  normalizePageSize(input.pageSize);
+  if (
+    input.occurredAfter !== undefined &&
+    input.occurredBefore !== undefined &&
+    input.occurredAfter.getTime() >= input.occurredBefore.getTime()
+  ) {
+    throw invalidArgument("occurred_before", "must be later than occurred_after");
+  }
+}
