@@ -1,0 +1,70 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { ErrorReasonSchema } from "../../gen/ledger/v1/ledger_pb.js";
+import { type ErrorReason, InvariantViolation, LedgerError } from "../domain/index.js";
+import { codeForReason, ERROR_DOMAIN, reasonOf, toConnectError } from "./errors.js";
+
+/** The contract: proto/ledger/v1/ledger.proto, enum ErrorReason, one code per reason. */
+const EXPECTED_CODES: Record<ErrorReason, Code> = {
+  LEDGER_NOT_FOUND: Code.NotFound,
+  TRANSACTION_NOT_FOUND: Code.NotFound,
+  INSUFFICIENT_FUNDS: Code.FailedPrecondition,
+  LEDGER_TERMINATED: Code.FailedPrecondition,
+  IDEMPOTENCY_KEY_REUSED: Code.AlreadyExists,
+  REVERSAL_EXCEEDS_TRANSACTION: Code.FailedPrecondition,
+  UNKNOWN_OPERATION: Code.InvalidArgument,
+  AMOUNT_DIRECTION_MISMATCH: Code.InvalidArgument,
+  INVALID_ARGUMENT: Code.InvalidArgument,
+  TRANSACTION_NOT_REVERSIBLE: Code.FailedPrecondition,
+  BALANCE_OVERFLOW: Code.OutOfRange,
+  LEDGER_ALREADY_EXISTS: Code.AlreadyExists,
+  CONCURRENCY_CONFLICT: Code.Aborted,
+  STORE_UNAVAILABLE: Code.Unavailable,
+};
+
+describe("error mapping", () => {
+  it("covers exactly the reasons of the proto ErrorReason enum", () => {
+    const protoReasons = ErrorReasonSchema.values
+      .map((value) => value.name.replace(/^ERROR_REASON_/, ""))
+      .filter((name) => name !== "UNSPECIFIED")
+      .sort();
+    expect(Object.keys(EXPECTED_CODES).sort()).toEqual(protoReasons);
+  });
+
+  it.each(Object.entries(EXPECTED_CODES) as [ErrorReason, Code][])(
+    "maps %s to its code with an ErrorInfo carrying reason and metadata",
+    (reason, code) => {
+      const mapped = toConnectError(
+        new LedgerError(reason, `because ${reason}`, { ledger_id: "l-1" }),
+        "req-1",
+      );
+      expect(codeForReason(reason)).toBe(code);
+      expect(mapped.code).toBe(code);
+      expect(mapped.rawMessage).toBe(`because ${reason}`);
+      const [info, ...others] = mapped.findDetails(ErrorInfoSchema);
+      expect(others).toEqual([]);
+      expect(info?.domain).toBe(ERROR_DOMAIN);
+      expect(info?.reason).toBe(reason);
+      expect(info?.metadata).toEqual({ ledger_id: "l-1" });
+      expect(reasonOf(mapped)).toBe(reason);
+    },
+  );
+
+  it("passes a ConnectError through unchanged", () => {
+    const deadline = new ConnectError("deadline exceeded", Code.DeadlineExceeded);
+    expect(toConnectError(deadline, "req-1")).toBe(deadline);
+  });
+
+  it.each([
+    ["a broken invariant", new InvariantViolation("balance_after = balance + amount")],
+    ["a plain Error", new Error("connection string postgres://secret@db")],
+    ["a thrown string", "boom"],
+  ])("turns %s into INTERNAL with a generic message naming the request id", (_, cause) => {
+    const mapped = toConnectError(cause, "req-42");
+    expect(mapped.code).toBe(Code.Internal);
+    expect(mapped.rawMessage).toBe("internal error (request id req-42)");
+    expect(mapped.details).toEqual([]);
+    expect(mapped.cause).toBe(cause);
+  });
+});
