@@ -1,0 +1,181 @@
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import type { DescMethod } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createContextKey,
+  type HandlerContext,
+  type Interceptor,
+} from "@connectrpc/connect";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
+import type { Logger } from "pino";
+import { LedgerError } from "../domain/index.js";
+import { reasonOf, toConnectError } from "./errors.js";
+
+export const REQUEST_ID_HEADER = "x-request-id";
+
+/** A client's request id is echoed only when it is short and plain; else one is generated. */
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** What is known about one call; it is logged exactly once, when `logged` flips. */
+interface CallRecord {
+  readonly requestId: string;
+  readonly method: string;
+  readonly protocol: string;
+  readonly startMs: number;
+  /** Set when the call reaches the interceptors, which then own its log line. */
+  entered: boolean;
+  logged: boolean;
+  ledgerId: string;
+  transactionId: string;
+}
+
+const callKey = createContextKey<CallRecord | undefined>(undefined, {
+  description: "ledger.v1 call record",
+});
+
+function beginCall(method: DescMethod, header: Headers, protocol: string): CallRecord {
+  const offered = header.get(REQUEST_ID_HEADER);
+  return {
+    requestId: offered !== null && REQUEST_ID_PATTERN.test(offered) ? offered : randomUUID(),
+    method: `${method.parent.typeName}/${method.name}`,
+    protocol,
+    startMs: performance.now(),
+    entered: false,
+    logged: false,
+    ledgerId: "",
+    transactionId: "",
+  };
+}
+
+/**
+ * Runs for every call before its body is read: assigns the request id, echoes
+ * it in the response header, and logs calls that never reach the
+ * interceptors (an oversized or undecodable request, a bad timeout header).
+ */
+export function createCallLogGate(logger: Logger): (ctx: HandlerContext) => void {
+  return (ctx) => {
+    const call = beginCall(ctx.method, ctx.requestHeader, ctx.protocolName);
+    ctx.values.set(callKey, call);
+    ctx.responseHeader.set(REQUEST_ID_HEADER, call.requestId);
+    const onAbort = () => {
+      if (!call.entered) {
+        writeCallLog(logger, call, ConnectError.from(ctx.signal.reason));
+      }
+    };
+    if (ctx.signal.aborted) {
+      onAbort();
+    } else {
+      ctx.signal.addEventListener("abort", onAbort, { once: true });
+    }
+  };
+}
+
+/**
+ * The outer interceptor: one log line per call with its final code, after
+ * the inner error interceptor has mapped the failure.
+ */
+export function createCallLogInterceptor(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    let call = req.contextValues.get(callKey);
+    if (call === undefined) {
+      call = beginCall(req.method, req.header, "unknown");
+      req.contextValues.set(callKey, call);
+    }
+    call.entered = true;
+    noteIds(call, req.message);
+    try {
+      const res = await next(req);
+      noteIds(call, res.message);
+      writeCallLog(logger, call, undefined);
+      return res;
+    } catch (e) {
+      writeCallLog(logger, call, ConnectError.from(e));
+      throw e;
+    }
+  };
+}
+
+/**
+ * The inner interceptor: every failure leaves as a ConnectError (errors.ts).
+ * When the call was already aborted (deadline, cancellation, shutdown), an
+ * error that is not a domain outcome is reported as that abort.
+ */
+export function createErrorInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    try {
+      return await next(req);
+    } catch (e) {
+      if (req.signal.aborted && !(e instanceof LedgerError) && !(e instanceof ConnectError)) {
+        throw ConnectError.from(req.signal.reason);
+      }
+      const requestId = req.contextValues.get(callKey)?.requestId ?? randomUUID();
+      throw toConnectError(e, requestId);
+    }
+  };
+}
+
+function writeCallLog(logger: Logger, call: CallRecord, error: ConnectError | undefined): void {
+  if (call.logged) {
+    return;
+  }
+  call.logged = true;
+  const line: Record<string, unknown> = {
+    method: call.method,
+    protocol: call.protocol,
+    code: error === undefined ? "ok" : codeToString(error.code),
+    duration_ms: Math.round((performance.now() - call.startMs) * 1000) / 1000,
+    request_id: call.requestId,
+  };
+  if (call.ledgerId !== "") {
+    line.ledger_id = call.ledgerId;
+  }
+  if (call.transactionId !== "") {
+    line.transaction_id = call.transactionId;
+  }
+  if (error === undefined) {
+    logger.info(line, "rpc");
+    return;
+  }
+  const reason = reasonOf(error);
+  if (reason !== undefined) {
+    line.reason = reason;
+  }
+  if (isServerFault(error.code)) {
+    // The client got a generic message; the cause is only ever logged.
+    line.err = error.cause ?? error;
+    logger.error(line, "rpc");
+    return;
+  }
+  line.error_message = error.rawMessage;
+  logger.info(line, "rpc");
+}
+
+function isServerFault(code: Code): boolean {
+  return code === Code.Internal || code === Code.Unknown || code === Code.DataLoss;
+}
+
+/** Picks the ledger and transaction ids out of a request or response, where present. */
+function noteIds(call: CallRecord, message: unknown): void {
+  const m = message as {
+    ledgerId?: unknown;
+    transactionId?: unknown;
+    ledger?: { id?: unknown };
+    entry?: { ledgerId?: unknown; transactionId?: unknown };
+    transaction?: { id?: unknown; entries?: readonly { ledgerId?: unknown }[] };
+  };
+  call.ledgerId ||=
+    firstText(m.ledgerId, m.ledger?.id, m.entry?.ledgerId, m.transaction?.entries?.[0]?.ledgerId) ??
+    "";
+  call.transactionId ||= firstText(m.transactionId, m.entry?.transactionId) ?? "";
+}
+
+function firstText(...values: unknown[]): string | undefined {
+  for (const value of values) {
+    if (typeof value === "string" && value !== "") {
+      return value;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,33 @@
+import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
+import type { LedgerStore } from "../domain/index.js";
+import { createCallLogGate, createCallLogInterceptor, createErrorInterceptor } from "./call-log.js";
+import { createLedgerServiceImpl, type LedgerServiceDeps } from "./ledger-service.js";
+
+/** Registers LedgerService on a router (connectNodeAdapter, createRouterTransport). */
+export function ledgerRoutes(
+  store: LedgerStore,
+  deps: LedgerServiceDeps = {},
+): (router: ConnectRouter) => void {
+  const impl = createLedgerServiceImpl(store, deps);
+  return (router) => {
+    router.service(LedgerService, impl);
+  };
+}
+
+export interface LedgerRouterOptions {
+  readonly interceptors: Interceptor[];
+  readonly requestGate: (ctx: HandlerContext) => void;
+}
+
+/**
+ * Router options every ledger server uses: the call log outside, error
+ * mapping inside, and the gate that assigns request ids.
+ */
+export function ledgerRouterOptions(logger: Logger): LedgerRouterOptions {
+  return {
+    interceptors: [createCallLogInterceptor(logger), createErrorInterceptor()],
+    requestGate: createCallLogGate(logger),
+  };
+}
