@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import { CONFIG_SETTINGS, ConfigError, loadConfig } from "./config.js";
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      return e.problems;
+    }
+    throw e;
+  }
+  return [];
+}
+
+describe("loadConfig", () => {
+  it("has a documented default for everything", () => {
+    expect(loadConfig({})).toEqual({
+      port: 8080,
+      host: "0.0.0.0",
+      databaseUrl: undefined,
+      dataDir: ".data/postgres",
+      migrateOnStart: true,
+      tls: undefined,
+      requestBytesMax: 1024 * 1024,
+      shutdownGraceMs: 10_000,
+      logLevel: "info",
+      dbPoolSizeMax: undefined,
+      dbLockTimeoutMs: undefined,
+      dbStatementTimeoutMs: undefined,
+    });
+  });
+
+  it("reads every setting", () => {
+    const config = loadConfig({
+      PORT: "0",
+      HOST: "127.0.0.1",
+      DATABASE_URL: "postgresql://ledger:pw@db:5432/ledger",
+      LEDGER_DATA_DIR: "/var/lib/ledger",
+      MIGRATE_ON_START: "false",
+      REQUEST_BYTES_MAX: "4096",
+      SHUTDOWN_GRACE_MS: "0",
+      LOG_LEVEL: "DEBUG",
+      DB_POOL_SIZE_MAX: "20",
+      DB_LOCK_TIMEOUT_MS: "500",
+      DB_STATEMENT_TIMEOUT_MS: "3000",
+    });
+    expect(config).toMatchObject({
+      port: 0,
+      host: "127.0.0.1",
+      databaseUrl: "postgresql://ledger:pw@db:5432/ledger",
+      dataDir: "/var/lib/ledger",
+      migrateOnStart: false,
+      requestBytesMax: 4096,
+      shutdownGraceMs: 0,
+      logLevel: "debug",
+      dbPoolSizeMax: 20,
+      dbLockTimeoutMs: 500,
+      dbStatementTimeoutMs: 3000,
+    });
+  });
+
+  it("treats an empty value as unset", () => {
+    expect(loadConfig({ PORT: "", DATABASE_URL: "" })).toMatchObject({
+      port: 8080,
+      databaseUrl: undefined,
+    });
+  });
+
+  it("lists every problem at once, without echoing a database password", () => {
+    const problems = problemsOf({
+      PORT: "80a",
+      REQUEST_BYTES_MAX: "10",
+      SHUTDOWN_GRACE_MS: "-1",
+      MIGRATE_ON_START: "maybe",
+      LOG_LEVEL: "loud",
+      DATABASE_URL: "mysql://root:hunter2@db/x",
+      DB_POOL_SIZE_MAX: "0",
+      DB_LOCK_TIMEOUT_MS: "1.5",
+      DB_STATEMENT_TIMEOUT_MS: "99999999999",
+    });
+    expect(problems.map((p) => p.split(":")[0])).toEqual([
+      "PORT",
+      "DATABASE_URL",
+      "MIGRATE_ON_START",
+      "REQUEST_BYTES_MAX",
+      "SHUTDOWN_GRACE_MS",
+      "LOG_LEVEL",
+      "DB_POOL_SIZE_MAX",
+      "DB_LOCK_TIMEOUT_MS",
+      "DB_STATEMENT_TIMEOUT_MS",
+    ]);
+    expect(problems.join("\n")).not.toContain("hunter2");
+  });
+
+  it("needs both TLS files or neither, and they must exist", () => {
+    expect(problemsOf({ TLS_CERT_FILE: "/etc/hostname" })).toEqual([
+      "TLS_CERT_FILE and TLS_KEY_FILE: set both or neither",
+    ]);
+    expect(problemsOf({ TLS_CERT_FILE: "/nope/cert.pem", TLS_KEY_FILE: "/nope/key.pem" })).toEqual([
+      "TLS_CERT_FILE: no such file: /nope/cert.pem",
+      "TLS_KEY_FILE: no such file: /nope/key.pem",
+    ]);
+  });
+
+  it("documents exactly the variables it reads, with their defaults", () => {
+    const read = new Set<string>();
+    const env = new Proxy({} as Record<string, string | undefined>, {
+      get(_, name) {
+        if (typeof name === "string") {
+          read.add(name);
+        }
+        return undefined;
+      },
+    });
+    const config = loadConfig(env);
+    expect([...read].sort()).toEqual(CONFIG_SETTINGS.map((s) => s.env).sort());
+    const documented = Object.fromEntries(CONFIG_SETTINGS.map((s) => [s.env, s.default]));
+    expect(documented).toMatchObject({
+      PORT: String(config.port),
+      HOST: config.host,
+      LEDGER_DATA_DIR: config.dataDir,
+      MIGRATE_ON_START: String(config.migrateOnStart),
+      REQUEST_BYTES_MAX: String(config.requestBytesMax),
+      SHUTDOWN_GRACE_MS: String(config.shutdownGraceMs),
+      LOG_LEVEL: config.logLevel,
+    });
+  });
+});

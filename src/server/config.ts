@@ -1,0 +1,231 @@
+import { existsSync } from "node:fs";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/** The server's settings, read once from the environment at startup. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** undefined: an embedded PostgreSQL in `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly migrateOnStart: boolean;
+  /** undefined: plaintext (h2c and HTTP/1.1 on one port). */
+  readonly tls: TlsFiles | undefined;
+  readonly requestBytesMax: number;
+  readonly shutdownGraceMs: number;
+  readonly logLevel: LogLevel;
+  /** undefined: the store's own default. */
+  readonly dbPoolSizeMax: number | undefined;
+  readonly dbLockTimeoutMs: number | undefined;
+  readonly dbStatementTimeoutMs: number | undefined;
+}
+
+export interface ConfigSetting {
+  readonly env: string;
+  /** As documented; "" when unset by default. */
+  readonly default: string;
+  readonly description: string;
+}
+
+const MIB = 1024 * 1024;
+
+/** Every environment variable the server reads: the README's configuration table. */
+export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
+  { env: "PORT", default: "8080", description: "TCP port (0: any free port), 0..65535." },
+  { env: "HOST", default: "0.0.0.0", description: "Address to listen on." },
+  {
+    env: "DATABASE_URL",
+    default: "",
+    description: "postgres:// URL of an external PostgreSQL; unset: an embedded one.",
+  },
+  {
+    env: "LEDGER_DATA_DIR",
+    default: ".data/postgres",
+    description: "Data directory of the embedded PostgreSQL (without DATABASE_URL).",
+  },
+  {
+    env: "MIGRATE_ON_START",
+    default: "true",
+    description: "Apply pending migrations before serving (true/false).",
+  },
+  {
+    env: "TLS_CERT_FILE",
+    default: "",
+    description: "PEM certificate; with TLS_KEY_FILE serves TLS (ALPN h2 + HTTP/1.1).",
+  },
+  { env: "TLS_KEY_FILE", default: "", description: "PEM private key; both or neither." },
+  {
+    env: "REQUEST_BYTES_MAX",
+    default: String(MIB),
+    description: "Largest request message in bytes, 1024..67108864; larger: RESOURCE_EXHAUSTED.",
+  },
+  {
+    env: "SHUTDOWN_GRACE_MS",
+    default: "10000",
+    description: "On SIGTERM/SIGINT, how long in-flight calls may finish, 0..600000.",
+  },
+  { env: "LOG_LEVEL", default: "info", description: `One of ${LOG_LEVELS.join(", ")}.` },
+  {
+    env: "DB_POOL_SIZE_MAX",
+    default: "10",
+    description: "Most database connections, 1..1000 (default: the store's).",
+  },
+  {
+    env: "DB_LOCK_TIMEOUT_MS",
+    default: "2000",
+    description: "Longest wait for a row lock, 1..600000 (default: the store's).",
+  },
+  {
+    env: "DB_STATEMENT_TIMEOUT_MS",
+    default: "5000",
+    description:
+      "Longest statement, 1..600000, capped by the call's deadline (default: the store's).",
+  },
+];
+
+/** CONFIG_SETTINGS as the Markdown table the README shows. */
+export function configTableMarkdown(): string {
+  const rows = CONFIG_SETTINGS.map(
+    (s) =>
+      `| \`${s.env}\` | ${s.default === "" ? "(unset)" : `\`${s.default}\``} | ${s.description} |`,
+  );
+  return ["| Variable | Default | Meaning |", "| --- | --- | --- |", ...rows].join("\n");
+}
+
+/** A configuration that cannot be used, with every problem found. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads and checks every setting; throws one ConfigError listing all problems. */
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const read = new EnvReader(env, problems);
+  const certFile = read.optionalText("TLS_CERT_FILE");
+  const keyFile = read.optionalText("TLS_KEY_FILE");
+  const config: Config = {
+    port: read.integer("PORT", 8080, 0, 65535),
+    host: read.optionalText("HOST") ?? "0.0.0.0",
+    databaseUrl: read.databaseUrl("DATABASE_URL"),
+    dataDir: read.optionalText("LEDGER_DATA_DIR") ?? ".data/postgres",
+    migrateOnStart: read.boolean("MIGRATE_ON_START", true),
+    tls: tlsFiles(certFile, keyFile, problems),
+    requestBytesMax: read.integer("REQUEST_BYTES_MAX", MIB, 1024, 64 * MIB),
+    shutdownGraceMs: read.integer("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    logLevel: read.logLevel("LOG_LEVEL", "info"),
+    dbPoolSizeMax: read.optionalInteger("DB_POOL_SIZE_MAX", 1, 1000),
+    dbLockTimeoutMs: read.optionalInteger("DB_LOCK_TIMEOUT_MS", 1, 600_000),
+    dbStatementTimeoutMs: read.optionalInteger("DB_STATEMENT_TIMEOUT_MS", 1, 600_000),
+  };
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+  return config;
+}
+
+function tlsFiles(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+  problems: string[],
+): TlsFiles | undefined {
+  if (certFile === undefined && keyFile === undefined) {
+    return undefined;
+  }
+  if (certFile === undefined || keyFile === undefined) {
+    problems.push("TLS_CERT_FILE and TLS_KEY_FILE: set both or neither");
+    return undefined;
+  }
+  for (const [name, file] of [
+    ["TLS_CERT_FILE", certFile],
+    ["TLS_KEY_FILE", keyFile],
+  ] as const) {
+    if (!existsSync(file)) {
+      problems.push(`${name}: no such file: ${file}`);
+    }
+  }
+  return { certFile, keyFile };
+}
+
+/** Reads one variable at a time; an empty value counts as unset. */
+class EnvReader {
+  constructor(
+    private readonly env: Env,
+    private readonly problems: string[],
+  ) {}
+
+  optionalText(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === "" ? undefined : value;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    return this.optionalInteger(name, min, max) ?? fallback;
+  }
+
+  optionalInteger(name: string, min: number, max: number): number | undefined {
+    const text = this.optionalText(name);
+    if (text === undefined) {
+      return undefined;
+    }
+    const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      this.problems.push(`${name}: expected an integer in ${min}..${max}, got "${text}"`);
+      return undefined;
+    }
+    return value;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const text = this.optionalText(name)?.toLowerCase();
+    if (text === undefined) {
+      return fallback;
+    }
+    if (["true", "1", "yes"].includes(text)) {
+      return true;
+    }
+    if (["false", "0", "no"].includes(text)) {
+      return false;
+    }
+    this.problems.push(`${name}: expected true or false, got "${text}"`);
+    return fallback;
+  }
+
+  logLevel(name: string, fallback: LogLevel): LogLevel {
+    const text = this.optionalText(name)?.toLowerCase();
+    if (text === undefined) {
+      return fallback;
+    }
+    const level = LOG_LEVELS.find((candidate) => candidate === text);
+    if (level === undefined) {
+      this.problems.push(`${name}: expected one of ${LOG_LEVELS.join(", ")}, got "${text}"`);
+      return fallback;
+    }
+    return level;
+  }
+
+  databaseUrl(name: string): string | undefined {
+    const text = this.optionalText(name);
+    if (text === undefined) {
+      return undefined;
+    }
+    if (!URL.canParse(text) || !["postgres:", "postgresql:"].includes(new URL(text).protocol)) {
+      // The URL may hold a password: never echo it.
+      this.problems.push(`${name}: expected a postgres:// or postgresql:// URL`);
+      return undefined;
+    }
+    return text;
+  }
+}
