@@ -1,0 +1,17 @@
+export {
+  CONFIG_SETTINGS,
+  type Config,
+  ConfigError,
+  type ConfigSetting,
+  configTableMarkdown,
+  LOG_LEVELS,
+  type LogLevel,
+  loadConfig,
+  type TlsFiles,
+} from "./config.js";
+export {
+  createLedgerServer,
+  type LedgerServer,
+  type LedgerServerOptions,
+  type ServerConfig,
+} from "./server.js";

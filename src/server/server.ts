@@ -1,0 +1,188 @@
+import { readFile } from "node:fs/promises";
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import type { AddressInfo, Server as NetServer, Socket } from "node:net";
+import * as net from "node:net";
+import type { TLSSocket } from "node:tls";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Logger } from "pino";
+import type { LedgerStore } from "../domain/index.js";
+import { ledgerRouterOptions, ledgerRoutes } from "../rpc/index.js";
+import type { Config } from "./config.js";
+import { ConnectionTracker } from "./connections.js";
+import { sniffProtocol } from "./sniff.js";
+
+/** A plaintext connection must show its protocol within this time. */
+const SNIFF_TIMEOUT_MS_DEFAULT = 10_000;
+/** An HTTP/1 connection with no traffic for this long is closed. */
+const HTTP1_IDLE_TIMEOUT_MS = 60_000;
+/** After the grace period, how long aborted calls get to answer before sockets close. */
+const FORCE_CLOSE_DELAY_MS = 250;
+
+export type ServerConfig = Pick<
+  Config,
+  "host" | "port" | "tls" | "requestBytesMax" | "shutdownGraceMs"
+>;
+
+export interface LedgerServerOptions {
+  readonly store: LedgerStore;
+  readonly config: ServerConfig;
+  readonly logger: Logger;
+  readonly now?: () => Date;
+  readonly sniffTimeoutMs?: number;
+}
+
+export interface LedgerServer {
+  /** Binds the port (0: any free one) and serves until close(). */
+  listen(): Promise<{ port: number; url: string }>;
+  /**
+   * Stops accepting, lets in-flight calls finish within the grace period,
+   * then aborts what remains and closes every connection. The caller closes
+   * the store afterwards.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * One port for gRPC, gRPC-Web and Connect, over HTTP/2 and HTTP/1.1, all
+ * through one Connect handler. Without TLS a sniffer tells HTTP/2 (h2c) from
+ * HTTP/1.1 by the connection preface; with TLS, ALPN does. Not started:
+ * call listen().
+ */
+export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
+  const { store, config, logger } = options;
+  const shutdown = new AbortController();
+  const connections = new ConnectionTracker();
+  const rpcHandler = connectNodeAdapter({
+    routes: ledgerRoutes(store, options.now === undefined ? {} : { now: options.now }),
+    readMaxBytes: config.requestBytesMax,
+    shutdownSignal: shutdown.signal,
+    ...ledgerRouterOptions(logger),
+    fallback(req, res) {
+      const path = (req.url ?? "").slice(0, 200);
+      logger.info({ method: path, code: "unimplemented", http_status: 404 }, "rpc");
+      res.writeHead(404);
+      res.end();
+    },
+  });
+  const handler = (
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ) => {
+    connections.trackRequest(req, res);
+    rpcHandler(req, res);
+  };
+
+  let listener: NetServer | undefined;
+  let closing: Promise<void> | undefined;
+
+  async function createListener(): Promise<NetServer> {
+    if (config.tls !== undefined) {
+      const [cert, key] = await Promise.all([
+        readFile(config.tls.certFile),
+        readFile(config.tls.keyFile),
+      ]);
+      const secure = http2.createSecureServer({ cert, key, allowHTTP1: true }, handler);
+      secure.on("session", (session) => connections.addSession(session));
+      secure.on("secureConnection", (socket: TLSSocket) => {
+        if (socket.alpnProtocol !== "h2") {
+          connections.addHttp1Socket(socket);
+        }
+      });
+      secure.on("tlsClientError", (error) => logger.debug({ err: error }, "TLS handshake failed"));
+      return secure;
+    }
+    const h1 = http.createServer(handler);
+    h1.timeout = HTTP1_IDLE_TIMEOUT_MS;
+    const h2 = http2.createServer(handler);
+    h2.on("session", (session) => connections.addSession(session));
+    const sniffTimeoutMs = options.sniffTimeoutMs ?? SNIFF_TIMEOUT_MS_DEFAULT;
+    return net.createServer((socket: Socket) => {
+      connections.addSniffing(socket);
+      sniffProtocol(socket, {
+        timeoutMs: sniffTimeoutMs,
+        http1(sniffed) {
+          connections.sniffed(sniffed);
+          connections.addHttp1Socket(sniffed);
+          h1.emit("connection", sniffed);
+        },
+        http2(sniffed) {
+          connections.sniffed(sniffed);
+          h2.emit("connection", sniffed);
+        },
+      });
+    });
+  }
+
+  return {
+    async listen() {
+      if (listener !== undefined) {
+        throw new Error("the server is already listening");
+      }
+      const server = await createListener();
+      server.on("connection", (socket: Socket) => connections.addSocket(socket));
+      listener = server;
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(config.port, config.host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      server.on("error", (error) => logger.error({ err: error }, "listener error"));
+      const { port } = server.address() as AddressInfo;
+      const scheme = config.tls === undefined ? "http" : "https";
+      return { port, url: `${scheme}://${urlHost(config.host)}:${port}` };
+    },
+
+    close() {
+      closing ??= closeGracefully();
+      return closing;
+    },
+  };
+
+  async function closeGracefully(): Promise<void> {
+    const server = listener;
+    if (server === undefined) {
+      return;
+    }
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    connections.beginShutdown();
+    if (await settlesWithin(closed, config.shutdownGraceMs)) {
+      return;
+    }
+    logger.warn(
+      { shutdown_grace_ms: config.shutdownGraceMs },
+      "calls still running after the grace period: aborting them",
+    );
+    shutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable));
+    await settlesWithin(closed, FORCE_CLOSE_DELAY_MS);
+    connections.destroyAll();
+    await closed;
+  }
+}
+
+/** True when `promise` settles within `timeoutMs`. */
+async function settlesWithin(promise: Promise<void>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise.then(() => true as const), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A host a client can dial: wildcard addresses become loopback, IPv6 gets brackets. */
+function urlHost(host: string): string {
+  if (host === "0.0.0.0") {
+    return "127.0.0.1";
+  }
+  if (host === "::") {
+    return "[::1]";
+  }
+  return net.isIPv6(host) ? `[${host}]` : host;
+}

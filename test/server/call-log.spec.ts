@@ -1,0 +1,156 @@
+/**
+ * Every call leaves exactly one JSON log line ("rpc") with its method, final
+ * code, duration, request id, the ledger it concerns and the ErrorInfo reason,
+ * including calls refused before they reach the service: an oversized request
+ * is RESOURCE_EXHAUSTED, logged, and never INTERNAL.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import {
+  connectClient,
+  type FakeServer,
+  grpcClient,
+  grpcJsCall,
+  grpcJsClient,
+  grpcWebClient,
+  startFakeServer,
+} from "./harness.js";
+import { rpcLines } from "./log-capture.js";
+
+const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
+const REQUEST_BYTES_MAX = 2048;
+
+let s: FakeServer;
+beforeAll(async () => {
+  s = await startFakeServer({ requestBytesMax: REQUEST_BYTES_MAX });
+});
+afterAll(async () => {
+  await s.server.close();
+});
+
+function linesFor(requestId: string) {
+  return rpcLines(s.log.lines()).filter((line) => line.request_id === requestId);
+}
+
+async function failure(call: Promise<unknown>): Promise<ConnectError> {
+  return call.then(
+    () => {
+      throw new Error("expected the call to fail");
+    },
+    (e: unknown) => ConnectError.from(e),
+  );
+}
+
+describe("the call log", () => {
+  it("writes one line for a successful call, naming the ledger", async () => {
+    const client = connectClient(s.url, "1.1");
+    const { ledger } = await client.createLedger(
+      { app: "content", ownerId: "u", unit: "CREDITS", idempotencyKey: "k" },
+      { headers: { "x-request-id": "log-ok" } },
+    );
+    const lines = linesFor("log-ok");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      msg: "rpc",
+      level: 30,
+      method: "ledger.v1.LedgerService/CreateLedger",
+      protocol: "connect",
+      code: "ok",
+      ledger_id: ledger?.id,
+    });
+    expect(typeof lines[0]?.duration_ms).toBe("number");
+  });
+
+  it.each([
+    ["connect", () => connectClient(s.url, "1.1")],
+    ["grpc", () => grpcClient(s.url)],
+    ["grpc-web", () => grpcWebClient(s.url)],
+  ])("writes one line with code and reason for a failed %s call", async (protocol, client) => {
+    const requestId = `log-fail-${protocol}`;
+    await failure(
+      client().getLedger({ ledgerId: UNKNOWN_ID }, { headers: { "x-request-id": requestId } }),
+    );
+    await vi.waitFor(() => expect(linesFor(requestId)).toHaveLength(1));
+    expect(linesFor(requestId)[0]).toMatchObject({
+      method: "ledger.v1.LedgerService/GetLedger",
+      protocol,
+      code: "not_found",
+      reason: "LEDGER_NOT_FOUND",
+      ledger_id: UNKNOWN_ID,
+    });
+  });
+
+  it("names the transaction of a reversal", async () => {
+    const transactionId = "11111111-1111-4111-8111-111111111111";
+    await failure(
+      connectClient(s.url, "2").reverseTransaction(
+        { transactionId, idempotencyKey: "k" },
+        { headers: { "x-request-id": "log-tx" } },
+      ),
+    );
+    expect(linesFor("log-tx")[0]).toMatchObject({
+      code: "not_found",
+      reason: "TRANSACTION_NOT_FOUND",
+      transaction_id: transactionId,
+    });
+  });
+
+  it("replaces a request id that is not short and plain", async () => {
+    const seen: (string | null)[] = [];
+    await connectClient(s.url, "1.1").listLedgers(
+      { app: "content" },
+      {
+        headers: { "x-request-id": "x".repeat(500) },
+        onHeader: (h) => seen.push(h.get("x-request-id")),
+      },
+    );
+    expect(seen[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(linesFor(seen[0] ?? "")).toHaveLength(1);
+  });
+});
+
+describe("request size", () => {
+  const oversized = {
+    app: "content",
+    ownerId: "u",
+    unit: "CREDITS",
+    idempotencyKey: "k",
+    description: "x".repeat(REQUEST_BYTES_MAX + 1),
+  };
+
+  it.each([
+    ["connect", () => connectClient(s.url, "1.1")],
+    ["grpc", () => grpcClient(s.url)],
+    ["grpc-web", () => grpcWebClient(s.url)],
+  ])(
+    "refuses an oversized %s request with RESOURCE_EXHAUSTED, and logs it once",
+    async (protocol, client) => {
+      const requestId = `big-${protocol}`;
+      const storeCallsBefore = s.store.calls.length;
+      const error = await failure(
+        client().createLedger(oversized, { headers: { "x-request-id": requestId } }),
+      );
+      expect(error.code).toBe(Code.ResourceExhausted);
+      await vi.waitFor(() => expect(linesFor(requestId)).toHaveLength(1));
+      expect(linesFor(requestId)[0]).toMatchObject({
+        method: "ledger.v1.LedgerService/CreateLedger",
+        code: "resource_exhausted",
+      });
+      expect(s.store.calls).toHaveLength(storeCallsBefore);
+    },
+  );
+
+  it("refuses an oversized grpc-js request with RESOURCE_EXHAUSTED", async () => {
+    const grpcJs = grpcJsClient(`127.0.0.1:${s.port}`);
+    try {
+      const error = await grpcJsCall(grpcJs, "createLedger", oversized).then(
+        () => undefined,
+        (e: grpc.ServiceError) => e,
+      );
+      expect(error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    } finally {
+      grpcJs.close();
+    }
+  });
+});

@@ -1,0 +1,102 @@
+/**
+ * With TLS_CERT_FILE and TLS_KEY_FILE the same single port speaks TLS, and
+ * ALPN picks HTTP/2 (gRPC, Connect) or HTTP/1.1 (Connect, gRPC-Web).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
+import { type FakeServer, grpcJsCall, grpcJsClient, startFakeServer } from "./harness.js";
+
+function opensslMissing(): string | undefined {
+  try {
+    execFileSync("openssl", ["version"], { stdio: "ignore" });
+    return undefined;
+  } catch {
+    return "openssl is not installed: cannot make a self-signed certificate";
+  }
+}
+
+const skipReason = opensslMissing();
+if (skipReason !== undefined) {
+  console.warn(`skipping the TLS spec: ${skipReason}`);
+}
+
+describe.skipIf(skipReason !== undefined)("TLS on the one port", () => {
+  let dir: string;
+  let cert: Buffer;
+  let s: FakeServer;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "ledger-tls-"));
+    const certFile = join(dir, "cert.pem");
+    const keyFile = join(dir, "key.pem");
+    execFileSync(
+      "openssl",
+      [
+        ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"],
+        ...["-keyout", keyFile, "-out", certFile, "-subj", "/CN=localhost"],
+        ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+      ],
+      { stdio: "ignore" },
+    );
+    cert = readFileSync(certFile);
+    s = await startFakeServer({ tls: { certFile, keyFile } });
+  });
+
+  afterAll(async () => {
+    await s?.server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("reports an https URL", () => {
+    expect(s.url).toBe(`https://127.0.0.1:${s.port}`);
+  });
+
+  it("serves Connect over HTTP/2 and HTTP/1.1, gRPC and gRPC-Web", async () => {
+    const transports = [
+      createConnectTransport({ baseUrl: s.url, httpVersion: "2", nodeOptions: { ca: cert } }),
+      createConnectTransport({ baseUrl: s.url, httpVersion: "1.1", nodeOptions: { ca: cert } }),
+      createGrpcTransport({ baseUrl: s.url, nodeOptions: { ca: cert } }),
+      createGrpcWebTransport({ baseUrl: s.url, httpVersion: "1.1", nodeOptions: { ca: cert } }),
+    ];
+    for (const [i, transport] of transports.entries()) {
+      const client = createClient(LedgerService, transport);
+      const { ledger } = await client.createLedger({
+        app: "content",
+        ownerId: `tls-${i}`,
+        unit: "CREDITS",
+        idempotencyKey: `k-${i}`,
+      });
+      const got = await client.getLedger({ ledgerId: ledger?.id ?? "" });
+      expect(got.ledger?.ownerId).toBe(`tls-${i}`);
+    }
+  });
+
+  it("serves grpc-js with TLS credentials", async () => {
+    const client = grpcJsClient(`localhost:${s.port}`, grpc.credentials.createSsl(cert));
+    try {
+      const response = await grpcJsCall<{ ledgers: unknown[] }>(client, "listLedgers", {
+        app: "content",
+      });
+      expect(Array.isArray(response.ledgers)).toBe(true);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("shuts down gracefully with idle TLS connections open", async () => {
+    const started = Date.now();
+    await s.server.close();
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+});
