@@ -1,0 +1,722 @@
+/**
+ * Three independent clients of one running LedgerService, behind one shape so
+ * a behavioural spec can run through each of them:
+ *
+ * - "grpc-js":  @grpc/grpc-js + @grpc/proto-loader reading the .proto at run
+ *   time (no generated code); error details decoded from the
+ *   grpc-status-details-bin trailer with protobufjs.
+ * - "connect":  the Connect protocol (JSON) over HTTP/1.1, generated code.
+ * - "grpc-web": gRPC-Web over fetch (binary), as a browser would call it.
+ *
+ * Responses are normalized to plain records with bigint amounts and Date
+ * timestamps; failures to RpcFailure { code, reason, domain, metadata }.
+ */
+import { fileURLToPath } from "node:url";
+import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type Client as ConnectClient, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import protobuf from "protobufjs";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import * as pb from "../../gen/ledger/v1/ledger_pb.js";
+
+// ---------------------------------------------------------------------------
+// The normalized contract
+// ---------------------------------------------------------------------------
+
+/** gRPC status code names, indexed by their number (Connect uses the same numbers). */
+export const CODE_NAMES = [
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
+] as const;
+
+export type CodeName = (typeof CODE_NAMES)[number];
+
+export function codeName(code: number): CodeName {
+  return CODE_NAMES[code] ?? "UNKNOWN";
+}
+
+/** The error domain every ledger ErrorInfo carries. */
+export const ERROR_DOMAIN = "ledger.v1";
+
+/** A failed call, the same whichever client made it. */
+export class RpcFailure extends Error {
+  override readonly name = "RpcFailure";
+
+  constructor(
+    readonly client: ClientName,
+    readonly code: CodeName,
+    readonly rawMessage: string,
+    /** From google.rpc.ErrorInfo; undefined when the server sent none. */
+    readonly reason: string | undefined,
+    readonly domain: string | undefined,
+    readonly metadata: Readonly<Record<string, string>>,
+  ) {
+    super(`[${client}] ${code} ${reason ?? "(no ErrorInfo)"}: ${rawMessage}`);
+  }
+}
+
+export type LedgerStatus = "UNSPECIFIED" | "ACTIVE" | "TERMINATED";
+export type TransactionKind = "UNSPECIFIED" | "ENTRY" | "REVERSAL";
+
+export interface Ledger {
+  readonly id: string;
+  readonly app: string;
+  readonly ownerId: string;
+  readonly unit: string;
+  readonly description: string;
+  readonly reference: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly status: LedgerStatus;
+  readonly balance: bigint;
+  readonly minBalance: bigint | undefined;
+  readonly version: bigint;
+  readonly createdAt: Date | undefined;
+  readonly terminatedAt: Date | undefined;
+  readonly unbounded: boolean;
+}
+
+export interface Entry {
+  readonly id: string;
+  readonly transactionId: string;
+  readonly ledgerId: string;
+  readonly sequence: bigint;
+  readonly operation: string;
+  readonly amount: bigint;
+  readonly balanceAfter: bigint;
+  readonly occurredAt: Date | undefined;
+  readonly createdAt: Date | undefined;
+  readonly description: string;
+  readonly reference: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly externalTransactionId: string;
+}
+
+export interface Transaction {
+  readonly id: string;
+  readonly kind: TransactionKind;
+  readonly entries: readonly Entry[];
+  readonly reversesTransactionId: string;
+  readonly amount: bigint;
+  readonly reversedAmount: bigint;
+  readonly createdAt: Date | undefined;
+}
+
+export interface Balance {
+  readonly ledgerId: string;
+  readonly balance: bigint;
+  readonly unit: string;
+  readonly version: bigint;
+}
+
+export interface CreateLedgerParams {
+  readonly app: string;
+  readonly ownerId: string;
+  readonly unit: string;
+  readonly idempotencyKey: string;
+  readonly description?: string;
+  readonly reference?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly minBalance?: bigint;
+  readonly unbounded?: boolean;
+}
+
+export interface RecordEntryParams {
+  readonly ledgerId: string;
+  readonly operation: string;
+  readonly idempotencyKey: string;
+  readonly amount?: bigint;
+  readonly occurredAt?: Date;
+  readonly description?: string;
+  readonly reference?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly externalTransactionId?: string;
+}
+
+export interface ReverseTransactionParams {
+  readonly transactionId: string;
+  readonly idempotencyKey: string;
+  readonly amount?: bigint;
+  readonly description?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+export interface GetBalanceParams {
+  readonly ledgerId?: string;
+  readonly app?: string;
+  readonly ownerId?: string;
+  readonly unit?: string;
+}
+
+export interface ListLedgersParams {
+  readonly app: string;
+  readonly ownerId?: string;
+  readonly pageSize?: number;
+  readonly pageToken?: string;
+}
+
+export interface ListEntriesParams {
+  readonly ledgerId: string;
+  readonly pageSize?: number;
+  readonly pageToken?: string;
+  readonly occurredAfter?: Date;
+  readonly occurredBefore?: Date;
+}
+
+export interface Written<T> {
+  readonly value: T;
+  readonly replayed: boolean;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly nextPageToken: string;
+}
+
+/** Every RPC of ledger.v1.LedgerService; each failure rejects with RpcFailure. */
+export interface LedgerApi {
+  readonly name: ClientName;
+  createLedger(params: CreateLedgerParams): Promise<Written<Ledger>>;
+  getLedger(ledgerId: string): Promise<Ledger>;
+  listLedgers(params: ListLedgersParams): Promise<Page<Ledger>>;
+  recordEntry(params: RecordEntryParams): Promise<Written<Entry>>;
+  reverseTransaction(params: ReverseTransactionParams): Promise<Written<Transaction>>;
+  getBalance(params: GetBalanceParams): Promise<Balance>;
+  listEntries(params: ListEntriesParams): Promise<Page<Entry>>;
+  terminateLedger(ledgerId: string): Promise<Ledger>;
+  close(): void;
+}
+
+export type ClientName = "grpc-js" | "connect" | "grpc-web";
+
+export const CLIENT_NAMES: readonly ClientName[] = ["grpc-js", "connect", "grpc-web"];
+
+/** Bounds every call, so a hung server fails a test instead of stalling the run. */
+const CALL_TIMEOUT_MS = 30_000;
+
+export function openClient(name: ClientName, baseUrl: string): LedgerApi {
+  switch (name) {
+    case "grpc-js":
+      return openGrpcJsClient(baseUrl);
+    case "connect":
+      return openConnectFamilyClient(
+        name,
+        createConnectTransport({
+          baseUrl,
+          httpVersion: "1.1",
+          useBinaryFormat: false,
+          defaultTimeoutMs: CALL_TIMEOUT_MS,
+        }),
+      );
+    case "grpc-web":
+      return openConnectFamilyClient(
+        name,
+        createGrpcWebTransport({
+          baseUrl,
+          useBinaryFormat: true,
+          defaultTimeoutMs: CALL_TIMEOUT_MS,
+        }),
+      );
+  }
+}
+
+/** Awaits a call that must fail, and returns its normalized failure. */
+export async function failureOf(call: Promise<unknown>): Promise<RpcFailure> {
+  try {
+    await call;
+  } catch (error) {
+    if (error instanceof RpcFailure) {
+      return error;
+    }
+    throw error;
+  }
+  throw new Error("expected the call to fail, but it succeeded");
+}
+
+// ---------------------------------------------------------------------------
+// grpc-js + proto-loader (run-time .proto, no generated code)
+// ---------------------------------------------------------------------------
+
+const PROTO_ROOT = fileURLToPath(new URL("../../proto/", import.meta.url));
+const GOOGLE_PROTOS = fileURLToPath(
+  new URL("../../node_modules/google-proto-files/", import.meta.url),
+);
+
+/** proto-loader's view of the messages, per its options: int64 as string, enums as names. */
+type Wire = Record<string, unknown>;
+type WireTimestamp = { seconds: string; nanos: number } | null | undefined;
+
+let grpcServiceCtor: grpc.ServiceClientConstructor | undefined;
+
+function ledgerServiceCtor(): grpc.ServiceClientConstructor {
+  if (grpcServiceCtor === undefined) {
+    const definition = protoLoader.loadSync("ledger/v1/ledger.proto", {
+      includeDirs: [PROTO_ROOT, GOOGLE_PROTOS],
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
+    const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+      ledger: { v1: { LedgerService: grpc.ServiceClientConstructor } };
+    };
+    grpcServiceCtor = loaded.ledger.v1.LedgerService;
+  }
+  return grpcServiceCtor;
+}
+
+let statusTypes: { status: protobuf.Type; errorInfo: protobuf.Type } | undefined;
+
+function rpcStatusTypes(): { status: protobuf.Type; errorInfo: protobuf.Type } {
+  if (statusTypes === undefined) {
+    const root = new protobuf.Root();
+    root.resolvePath = (_origin, target) =>
+      target.startsWith("google/protobuf/") ? GOOGLE_PROTOS + target : PROTO_ROOT + target;
+    root.loadSync(["google/rpc/status.proto", "google/rpc/error_details.proto"]);
+    statusTypes = {
+      status: root.lookupType("google.rpc.Status"),
+      errorInfo: root.lookupType("google.rpc.ErrorInfo"),
+    };
+  }
+  return statusTypes;
+}
+
+function grpcFailure(error: unknown): RpcFailure {
+  const serviceError = error as Partial<grpc.ServiceError>;
+  if (typeof serviceError.code !== "number") {
+    return new RpcFailure("grpc-js", "UNKNOWN", String(error), undefined, undefined, {});
+  }
+  const [detailsBin] = serviceError.metadata?.get("grpc-status-details-bin") ?? [];
+  let info: { reason: string; domain: string; metadata: Record<string, string> } | undefined;
+  if (detailsBin instanceof Buffer) {
+    const types = rpcStatusTypes();
+    const status = types.status.toObject(types.status.decode(detailsBin), {
+      defaults: true,
+    }) as { details: { type_url: string; value: Uint8Array }[] };
+    const any = status.details.find((d) => d.type_url.endsWith("/google.rpc.ErrorInfo"));
+    if (any !== undefined) {
+      info = types.errorInfo.toObject(types.errorInfo.decode(any.value), {
+        defaults: true,
+      }) as typeof info;
+    }
+  }
+  return new RpcFailure(
+    "grpc-js",
+    codeName(serviceError.code),
+    serviceError.details ?? "",
+    info?.reason,
+    info?.domain,
+    info?.metadata ?? {},
+  );
+}
+
+function grpcTarget(baseUrl: string): string {
+  const url = new URL(baseUrl);
+  return url.host;
+}
+
+function openGrpcJsClient(baseUrl: string): LedgerApi {
+  const Ctor = ledgerServiceCtor();
+  const client = new Ctor(grpcTarget(baseUrl), grpc.credentials.createInsecure());
+  const call = (method: string, request: Wire): Promise<Wire> =>
+    new Promise((resolve, reject) => {
+      const fn = client[method] as (
+        req: Wire,
+        options: grpc.CallOptions,
+        callback: (err: grpc.ServiceError | null, res?: Wire) => void,
+      ) => void;
+      fn.call(
+        client,
+        request,
+        { deadline: Date.now() + CALL_TIMEOUT_MS },
+        (err: grpc.ServiceError | null, res?: Wire) => {
+          if (err !== null) {
+            reject(grpcFailure(err));
+          } else {
+            resolve(res ?? {});
+          }
+        },
+      );
+    });
+
+  return {
+    name: "grpc-js",
+    async createLedger(p) {
+      const res = await call("CreateLedger", {
+        app: p.app,
+        ownerId: p.ownerId,
+        unit: p.unit,
+        description: p.description ?? "",
+        reference: p.reference ?? "",
+        metadata: p.metadata ?? {},
+        ...(p.minBalance === undefined ? {} : { minBalance: p.minBalance.toString() }),
+        idempotencyKey: p.idempotencyKey,
+        unbounded: p.unbounded ?? false,
+      });
+      return { value: wireLedger(res.ledger), replayed: res.replayed === true };
+    },
+    async getLedger(ledgerId) {
+      return wireLedger((await call("GetLedger", { ledgerId })).ledger);
+    },
+    async listLedgers(p) {
+      const res = await call("ListLedgers", {
+        app: p.app,
+        ownerId: p.ownerId ?? "",
+        pageSize: p.pageSize ?? 0,
+        pageToken: p.pageToken ?? "",
+      });
+      return {
+        items: (res.ledgers as Wire[]).map(wireLedger),
+        nextPageToken: res.nextPageToken as string,
+      };
+    },
+    async recordEntry(p) {
+      const res = await call("RecordEntry", {
+        ledgerId: p.ledgerId,
+        operation: p.operation,
+        ...(p.amount === undefined ? {} : { amount: p.amount.toString() }),
+        idempotencyKey: p.idempotencyKey,
+        ...(p.occurredAt === undefined ? {} : { occurredAt: toWireTimestamp(p.occurredAt) }),
+        description: p.description ?? "",
+        reference: p.reference ?? "",
+        metadata: p.metadata ?? {},
+        externalTransactionId: p.externalTransactionId ?? "",
+      });
+      return { value: wireEntry(res.entry as Wire), replayed: res.replayed === true };
+    },
+    async reverseTransaction(p) {
+      const res = await call("ReverseTransaction", {
+        transactionId: p.transactionId,
+        ...(p.amount === undefined ? {} : { amount: p.amount.toString() }),
+        idempotencyKey: p.idempotencyKey,
+        description: p.description ?? "",
+        metadata: p.metadata ?? {},
+      });
+      return {
+        value: wireTransaction(res.transaction as Wire),
+        replayed: res.replayed === true,
+      };
+    },
+    async getBalance(p) {
+      const res = await call("GetBalance", {
+        ledgerId: p.ledgerId ?? "",
+        app: p.app ?? "",
+        ownerId: p.ownerId ?? "",
+        unit: p.unit ?? "",
+      });
+      return {
+        ledgerId: res.ledgerId as string,
+        balance: BigInt(res.balance as string),
+        unit: res.unit as string,
+        version: BigInt(res.version as string),
+      };
+    },
+    async listEntries(p) {
+      const res = await call("ListEntries", {
+        ledgerId: p.ledgerId,
+        pageSize: p.pageSize ?? 0,
+        pageToken: p.pageToken ?? "",
+        ...(p.occurredAfter === undefined
+          ? {}
+          : { occurredAfter: toWireTimestamp(p.occurredAfter) }),
+        ...(p.occurredBefore === undefined
+          ? {}
+          : { occurredBefore: toWireTimestamp(p.occurredBefore) }),
+      });
+      return {
+        items: (res.entries as Wire[]).map(wireEntry),
+        nextPageToken: res.nextPageToken as string,
+      };
+    },
+    async terminateLedger(ledgerId) {
+      return wireLedger((await call("TerminateLedger", { ledgerId })).ledger);
+    },
+    close() {
+      client.close();
+    },
+  };
+}
+
+function toWireTimestamp(date: Date): { seconds: string; nanos: number } {
+  const ms = date.getTime();
+  const seconds = Math.floor(ms / 1000);
+  return { seconds: seconds.toString(), nanos: (ms - seconds * 1000) * 1_000_000 };
+}
+
+function fromWireTimestamp(ts: unknown): Date | undefined {
+  const t = ts as WireTimestamp;
+  if (t === null || t === undefined) {
+    return undefined;
+  }
+  return new Date(Number(t.seconds) * 1000 + Math.floor(t.nanos / 1_000_000));
+}
+
+function withoutPrefix<T extends string>(prefix: string, name: unknown): T {
+  return String(name).replace(prefix, "") as T;
+}
+
+function wireLedger(raw: unknown): Ledger {
+  if (raw === null || raw === undefined) {
+    throw new Error("response carries no ledger");
+  }
+  const l = raw as Wire;
+  return {
+    id: l.id as string,
+    app: l.app as string,
+    ownerId: l.ownerId as string,
+    unit: l.unit as string,
+    description: l.description as string,
+    reference: l.reference as string,
+    metadata: { ...(l.metadata as Record<string, string>) },
+    status: withoutPrefix("LEDGER_STATUS_", l.status),
+    balance: BigInt(l.balance as string),
+    // proto3 `optional` is a synthetic oneof: present exactly when it names the field.
+    minBalance: l._minBalance === "minBalance" ? BigInt(l.minBalance as string) : undefined,
+    version: BigInt(l.version as string),
+    createdAt: fromWireTimestamp(l.createdAt),
+    terminatedAt: fromWireTimestamp(l.terminatedAt),
+    unbounded: l.unbounded === true,
+  };
+}
+
+function wireEntry(raw: Wire): Entry {
+  return {
+    id: raw.id as string,
+    transactionId: raw.transactionId as string,
+    ledgerId: raw.ledgerId as string,
+    sequence: BigInt(raw.sequence as string),
+    operation: raw.operation as string,
+    amount: BigInt(raw.amount as string),
+    balanceAfter: BigInt(raw.balanceAfter as string),
+    occurredAt: fromWireTimestamp(raw.occurredAt),
+    createdAt: fromWireTimestamp(raw.createdAt),
+    description: raw.description as string,
+    reference: raw.reference as string,
+    metadata: { ...(raw.metadata as Record<string, string>) },
+    externalTransactionId: raw.externalTransactionId as string,
+  };
+}
+
+function wireTransaction(raw: Wire): Transaction {
+  return {
+    id: raw.id as string,
+    kind: withoutPrefix("TRANSACTION_KIND_", raw.kind),
+    entries: (raw.entries as Wire[]).map(wireEntry),
+    reversesTransactionId: raw.reversesTransactionId as string,
+    amount: BigInt(raw.amount as string),
+    reversedAmount: BigInt(raw.reversedAmount as string),
+    createdAt: fromWireTimestamp(raw.createdAt),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Connect and gRPC-Web (generated code from gen/)
+// ---------------------------------------------------------------------------
+
+function connectFailure(name: ClientName, error: unknown): RpcFailure {
+  const ce = ConnectError.from(error);
+  const [info] = ce.findDetails(ErrorInfoSchema);
+  return new RpcFailure(
+    name,
+    codeName(ce.code),
+    ce.rawMessage,
+    info?.reason,
+    info?.domain,
+    info === undefined ? {} : { ...info.metadata },
+  );
+}
+
+function openConnectFamilyClient(
+  name: ClientName,
+  transport: Parameters<typeof createClient>[1],
+): LedgerApi {
+  const client: ConnectClient<typeof pb.LedgerService> = createClient(pb.LedgerService, transport);
+  const guarded = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (error) {
+      throw connectFailure(name, error);
+    }
+  };
+
+  return {
+    name,
+    createLedger: (p) =>
+      guarded(async () => {
+        const res = await client.createLedger({
+          app: p.app,
+          ownerId: p.ownerId,
+          unit: p.unit,
+          description: p.description ?? "",
+          reference: p.reference ?? "",
+          metadata: { ...p.metadata },
+          minBalance: p.minBalance,
+          idempotencyKey: p.idempotencyKey,
+          unbounded: p.unbounded ?? false,
+        });
+        return { value: esLedger(res.ledger), replayed: res.replayed };
+      }),
+    getLedger: (ledgerId) =>
+      guarded(async () => esLedger((await client.getLedger({ ledgerId })).ledger)),
+    listLedgers: (p) =>
+      guarded(async () => {
+        const res = await client.listLedgers({
+          app: p.app,
+          ownerId: p.ownerId ?? "",
+          pageSize: p.pageSize ?? 0,
+          pageToken: p.pageToken ?? "",
+        });
+        return { items: res.ledgers.map(esLedger), nextPageToken: res.nextPageToken };
+      }),
+    recordEntry: (p) =>
+      guarded(async () => {
+        const res = await client.recordEntry({
+          ledgerId: p.ledgerId,
+          operation: p.operation,
+          amount: p.amount,
+          idempotencyKey: p.idempotencyKey,
+          occurredAt: p.occurredAt === undefined ? undefined : timestampFromDate(p.occurredAt),
+          description: p.description ?? "",
+          reference: p.reference ?? "",
+          metadata: { ...p.metadata },
+          externalTransactionId: p.externalTransactionId ?? "",
+        });
+        return { value: esEntry(required(res.entry, "entry")), replayed: res.replayed };
+      }),
+    reverseTransaction: (p) =>
+      guarded(async () => {
+        const res = await client.reverseTransaction({
+          transactionId: p.transactionId,
+          amount: p.amount,
+          idempotencyKey: p.idempotencyKey,
+          description: p.description ?? "",
+          metadata: { ...p.metadata },
+        });
+        return {
+          value: esTransaction(required(res.transaction, "transaction")),
+          replayed: res.replayed,
+        };
+      }),
+    getBalance: (p) =>
+      guarded(async () => {
+        const res = await client.getBalance({
+          ledgerId: p.ledgerId ?? "",
+          app: p.app ?? "",
+          ownerId: p.ownerId ?? "",
+          unit: p.unit ?? "",
+        });
+        return {
+          ledgerId: res.ledgerId,
+          balance: res.balance,
+          unit: res.unit,
+          version: res.version,
+        };
+      }),
+    listEntries: (p) =>
+      guarded(async () => {
+        const res = await client.listEntries({
+          ledgerId: p.ledgerId,
+          pageSize: p.pageSize ?? 0,
+          pageToken: p.pageToken ?? "",
+          occurredAfter:
+            p.occurredAfter === undefined ? undefined : timestampFromDate(p.occurredAfter),
+          occurredBefore:
+            p.occurredBefore === undefined ? undefined : timestampFromDate(p.occurredBefore),
+        });
+        return { items: res.entries.map(esEntry), nextPageToken: res.nextPageToken };
+      }),
+    terminateLedger: (ledgerId) =>
+      guarded(async () => esLedger((await client.terminateLedger({ ledgerId })).ledger)),
+    close() {},
+  };
+}
+
+function required<T>(value: T | undefined, field: string): T {
+  if (value === undefined) {
+    throw new Error(`response carries no ${field}`);
+  }
+  return value;
+}
+
+function esDate(ts: Timestamp | undefined): Date | undefined {
+  return ts === undefined ? undefined : timestampDate(ts);
+}
+
+const LEDGER_STATUSES: Record<pb.LedgerStatus, LedgerStatus> = {
+  [pb.LedgerStatus.UNSPECIFIED]: "UNSPECIFIED",
+  [pb.LedgerStatus.ACTIVE]: "ACTIVE",
+  [pb.LedgerStatus.TERMINATED]: "TERMINATED",
+};
+
+const TRANSACTION_KINDS: Record<pb.TransactionKind, TransactionKind> = {
+  [pb.TransactionKind.UNSPECIFIED]: "UNSPECIFIED",
+  [pb.TransactionKind.ENTRY]: "ENTRY",
+  [pb.TransactionKind.REVERSAL]: "REVERSAL",
+};
+
+function esLedger(raw: pb.Ledger | undefined): Ledger {
+  const l = required(raw, "ledger");
+  return {
+    id: l.id,
+    app: l.app,
+    ownerId: l.ownerId,
+    unit: l.unit,
+    description: l.description,
+    reference: l.reference,
+    metadata: { ...l.metadata },
+    status: LEDGER_STATUSES[l.status],
+    balance: l.balance,
+    minBalance: l.minBalance,
+    version: l.version,
+    createdAt: esDate(l.createdAt),
+    terminatedAt: esDate(l.terminatedAt),
+    unbounded: l.unbounded,
+  };
+}
+
+function esEntry(e: pb.Entry): Entry {
+  return {
+    id: e.id,
+    transactionId: e.transactionId,
+    ledgerId: e.ledgerId,
+    sequence: e.sequence,
+    operation: e.operation,
+    amount: e.amount,
+    balanceAfter: e.balanceAfter,
+    occurredAt: esDate(e.occurredAt),
+    createdAt: esDate(e.createdAt),
+    description: e.description,
+    reference: e.reference,
+    metadata: { ...e.metadata },
+    externalTransactionId: e.externalTransactionId,
+  };
+}
+
+function esTransaction(t: pb.Transaction): Transaction {
+  return {
+    id: t.id,
+    kind: TRANSACTION_KINDS[t.kind],
+    entries: t.entries.map(esEntry),
+    reversesTransactionId: t.reversesTransactionId,
+    amount: t.amount,
+    reversedAmount: t.reversedAmount,
+    createdAt: esDate(t.createdAt),
+  };
+}
