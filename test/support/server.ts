@@ -1,0 +1,94 @@
+/**
+ * A real ledger server for end-to-end specs: a fresh migrated PostgreSQL
+ * database (test/support/database.ts), the real store on it, and the real
+ * server listening on an ephemeral port. One per spec file.
+ */
+import pino from "pino";
+import { afterAll, beforeAll } from "vitest";
+import { createLedgerServer, loadConfig } from "../../src/server/index.js";
+import { type LedgerStore, openStore } from "../../src/store/index.js";
+import { type ClientName, type LedgerApi, openClient } from "./clients.js";
+import { createTestDatabase } from "./database.js";
+
+const SERVER_START_TIMEOUT_MS = 60_000;
+
+export interface TestServer {
+  /** Base URL, e.g. http://127.0.0.1:43123, for every client. */
+  readonly url: string;
+  readonly port: number;
+  /** The server's own store, for invariant checks beside the API. */
+  readonly store: LedgerStore;
+  readonly databaseUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const logger = pino({ level: process.env.LEDGER_TEST_LOG_LEVEL ?? "silent" });
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    MIGRATE_ON_START: "false",
+    LOG_LEVEL: "silent",
+    SHUTDOWN_GRACE_MS: "2000",
+  });
+  const store = await openStore({ databaseUrl: database.url });
+  const server = createLedgerServer({ store, config, logger });
+  const { port, url } = await server.listen();
+  return {
+    url,
+    port,
+    store,
+    databaseUrl: database.url,
+    async close() {
+      await server.close();
+      await store.close();
+      await database.drop();
+    },
+  };
+}
+
+/**
+ * Registers one server for the enclosing spec file (started before its first
+ * test, stopped after its last) and one client of each kind against it.
+ */
+export function useLedgerServer(): {
+  server(): TestServer;
+  client(name: ClientName): LedgerApi;
+} {
+  let server: TestServer | undefined;
+  const clients = new Map<ClientName, LedgerApi>();
+
+  beforeAll(async () => {
+    server = await startTestServer();
+  }, SERVER_START_TIMEOUT_MS);
+
+  afterAll(async () => {
+    for (const client of clients.values()) {
+      client.close();
+    }
+    clients.clear();
+    await server?.close();
+    server = undefined;
+  }, SERVER_START_TIMEOUT_MS);
+
+  const current = (): TestServer => {
+    if (server === undefined) {
+      throw new Error("the test server is not running (used outside a test?)");
+    }
+    return server;
+  };
+
+  return {
+    server: current,
+    client(name) {
+      let client = clients.get(name);
+      if (client === undefined) {
+        client = openClient(name, current().url);
+        clients.set(name, client);
+      }
+      return client;
+    },
+  };
+}

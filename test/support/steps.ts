@@ -1,0 +1,90 @@
+/**
+ * Steps shared by the end-to-end specs, written against the normalized
+ * LedgerApi so they run through any of the three clients.
+ */
+import { expect } from "vitest";
+import type { CreateLedgerParams, Entry, Ledger, LedgerApi } from "./clients.js";
+import { uniqueApp, uniqueKey, uniqueOwner } from "./fixtures.js";
+
+/** Opens a ledger in a fresh app for a fresh owner unless the params say otherwise. */
+export async function openLedger(
+  api: LedgerApi,
+  params: Partial<CreateLedgerParams> = {},
+): Promise<Ledger> {
+  const { value } = await api.createLedger({
+    app: uniqueApp(),
+    ownerId: uniqueOwner(),
+    unit: "CREDITS",
+    idempotencyKey: uniqueKey("create"),
+    ...params,
+  });
+  return value;
+}
+
+/** Records one operation with a fresh idempotency key. */
+export async function post(
+  api: LedgerApi,
+  ledgerId: string,
+  operation: string,
+  amount?: bigint,
+): Promise<Entry> {
+  const { value } = await api.recordEntry({
+    ledgerId,
+    operation,
+    idempotencyKey: uniqueKey(operation.toLowerCase()),
+    ...(amount === undefined ? {} : { amount }),
+  });
+  return value;
+}
+
+/** More pages than any spec writes; a runaway page token fails instead of looping. */
+const LIST_PAGES_MAX = 100;
+
+/** Every entry of a ledger, newest first, read page by page. */
+export async function allEntries(api: LedgerApi, ledgerId: string): Promise<Entry[]> {
+  const entries: Entry[] = [];
+  let pageToken = "";
+  for (let page = 0; page < LIST_PAGES_MAX; page += 1) {
+    const result = await api.listEntries({ ledgerId, pageSize: 500, pageToken });
+    entries.push(...result.items);
+    if (result.nextPageToken === "") {
+      return entries;
+    }
+    pageToken = result.nextPageToken;
+  }
+  throw new Error(`ListEntries of ${ledgerId} did not end within ${LIST_PAGES_MAX} pages`);
+}
+
+export interface LedgerSnapshot {
+  readonly balance: bigint;
+  readonly version: bigint;
+  readonly entryCount: number;
+}
+
+/** What a refused write must leave untouched (works on terminated ledgers too). */
+export async function snapshot(api: LedgerApi, ledgerId: string): Promise<LedgerSnapshot> {
+  const ledger = await api.getLedger(ledgerId);
+  const entries = await allEntries(api, ledgerId);
+  return { balance: ledger.balance, version: ledger.version, entryCount: entries.length };
+}
+
+/**
+ * The ledger's history as the API shows it is one consistent chain: newest
+ * first, sequences exactly n..1, each balance_after the previous one plus the
+ * amount, the last equal to the ledger's balance and version.
+ */
+export async function expectConsistentHistory(api: LedgerApi, ledgerId: string): Promise<Entry[]> {
+  const ledger = await api.getLedger(ledgerId);
+  const newestFirst = await allEntries(api, ledgerId);
+  const oldestFirst = [...newestFirst].reverse();
+  expect(oldestFirst.map((e) => e.sequence)).toEqual(oldestFirst.map((_, i) => BigInt(i + 1)));
+  let running = 0n;
+  for (const entry of oldestFirst) {
+    running += entry.amount;
+    expect(entry.ledgerId).toBe(ledgerId);
+    expect(entry.balanceAfter, `balance_after of sequence ${entry.sequence}`).toBe(running);
+  }
+  expect(ledger.balance).toBe(running);
+  expect(ledger.version).toBe(BigInt(oldestFirst.length));
+  return newestFirst;
+}
