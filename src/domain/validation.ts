@@ -1,5 +1,6 @@
 import { invalidArgument } from "./errors.js";
 import { LIMITS } from "./limits.js";
+import { INT64_MIN } from "./money.js";
 import type {
   BalanceLookup,
   CreateLedgerInput,
@@ -105,6 +106,10 @@ export function validateRecordEntry(input: RecordEntryInput, now: Date): void {
   checkId("ledger_id", input.ledgerId);
   requireText("operation", input.operation, 64);
   checkPattern("operation", input.operation, OPERATION_PATTERN, "an upper-case operation name");
+  if (input.amountMinor === INT64_MIN) {
+    // A transaction records its magnitude, and -(-2^63) is no int64.
+    throw invalidArgument("amount", "must be greater than -2^63 (its magnitude must be an int64)");
+  }
   checkIdempotencyKey(input.idempotencyKey);
   if (
     input.occurredAt !== undefined &&

@@ -200,6 +200,16 @@ describe("validation before the store", () => {
     [
       "amount",
       () =>
+        client.recordEntry({
+          ledgerId: UNKNOWN_ID,
+          operation: "CREDIT_SPEND",
+          amount: -(2n ** 63n),
+          idempotencyKey: "k",
+        }),
+    ],
+    [
+      "amount",
+      () =>
         client.reverseTransaction({ transactionId: UNKNOWN_ID, amount: 0n, idempotencyKey: "k" }),
     ],
     ["page_size", () => client.listEntries({ ledgerId: UNKNOWN_ID, pageSize: -1 })],
