@@ -33,9 +33,22 @@ export async function startTestServer(): Promise<TestServer> {
     LOG_LEVEL: "silent",
     SHUTDOWN_GRACE_MS: "2000",
   });
-  const store = await openStore({ databaseUrl: database.url });
+  // Wired as src/server/main.ts wires it, with the production defaults.
+  const store = await openStore({
+    databaseUrl: database.url,
+    poolSizeMax: config.dbPoolSizeMax,
+    lockTimeoutMs: config.dbLockTimeoutMs,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+  }).catch(async (error: unknown) => {
+    await database.drop();
+    throw error;
+  });
   const server = createLedgerServer({ store, config, logger });
-  const { port, url } = await server.listen();
+  const { port, url } = await server.listen().catch(async (error: unknown) => {
+    await store.close();
+    await database.drop();
+    throw error;
+  });
   return {
     url,
     port,
