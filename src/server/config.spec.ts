@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CONFIG_SETTINGS, ConfigError, loadConfig } from "./config.js";
+import { CONFIG_SETTINGS, ConfigError, configTableMarkdown, loadConfig } from "./config.js";
 
 function problemsOf(env: Record<string, string>): readonly string[] {
   try {
@@ -125,5 +125,15 @@ describe("loadConfig", () => {
       SHUTDOWN_GRACE_MS: String(config.shutdownGraceMs),
       LOG_LEVEL: config.logLevel,
     });
+  });
+
+  it("renders the settings as a padded Markdown table, as Biome formats it", () => {
+    const lines = configTableMarkdown().split("\n");
+    expect(lines).toHaveLength(CONFIG_SETTINGS.length + 2);
+    expect(new Set(lines.map((line) => line.length)).size).toBe(1);
+    expect(lines[1]).toMatch(/^\| -+ \| -+ \| -+ \|$/);
+    for (const setting of CONFIG_SETTINGS) {
+      expect(configTableMarkdown()).toContain(`| \`${setting.env}\` `);
+    }
   });
 });

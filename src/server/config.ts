@@ -90,13 +90,28 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
   },
 ];
 
-/** CONFIG_SETTINGS as the Markdown table the README shows. */
+/**
+ * CONFIG_SETTINGS as the Markdown table the README shows, with columns padded
+ * the way Biome formats Markdown tables, so the formatted README contains it.
+ */
 export function configTableMarkdown(): string {
-  const rows = CONFIG_SETTINGS.map(
-    (s) =>
-      `| \`${s.env}\` | ${s.default === "" ? "(unset)" : `\`${s.default}\``} | ${s.description} |`,
+  const rows = [
+    ["Variable", "Default", "Meaning"],
+    ...CONFIG_SETTINGS.map((s) => [
+      `\`${s.env}\``,
+      s.default === "" ? "(unset)" : `\`${s.default}\``,
+      s.description,
+    ]),
+  ];
+  const widths = [0, 1, 2].map((column) =>
+    Math.max(...rows.map((row) => row[column]?.length ?? 0)),
   );
-  return ["| Variable | Default | Meaning |", "| --- | --- | --- |", ...rows].join("\n");
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(" | ")} |`;
+  const [header = [], ...body] = rows;
+  return [line(header), line(widths.map((width) => "-".repeat(width))), ...body.map(line)].join(
+    "\n",
+  );
 }
 
 /** A configuration that cannot be used, with every problem found. */
