@@ -1,0 +1,25 @@
+import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
+import type { LedgerStatus, Metadata } from "../../domain/index.js";
+
+export const LedgerEntity = defineEntity({
+  name: "LedgerEntity",
+  tableName: "ledgers",
+  properties: {
+    id: p.uuid().primary(),
+    app: p.text(),
+    ownerId: p.text(),
+    unit: p.text(),
+    description: p.text(),
+    reference: p.text(),
+    metadata: p.json<Metadata>().columnType("jsonb"),
+    status: p.enum(["ACTIVE", "TERMINATED"] as const satisfies readonly LedgerStatus[]),
+    balance: p.bigint(),
+    /** null: unbounded. */
+    minBalance: p.bigint().nullable(),
+    version: p.bigint(),
+    createdAt: p.datetime().columnType("timestamptz"),
+    terminatedAt: p.datetime().columnType("timestamptz").nullable(),
+  },
+});
+
+export type LedgerRow = InferEntity<typeof LedgerEntity>;

@@ -1,0 +1,7 @@
+import type { MigrationObject } from "@mikro-orm/core";
+import { Migration20250601000000_initial } from "./Migration20250601000000_initial.js";
+
+/** Every committed migration, oldest first; listed statically (no file globbing). */
+export const MIGRATIONS: MigrationObject[] = [
+  { name: "Migration20250601000000_initial", class: Migration20250601000000_initial },
+];

@@ -1,0 +1,50 @@
+import { Migrator } from "@mikro-orm/migrations";
+import { MikroORM, type Options } from "@mikro-orm/postgresql";
+import { ENTITIES } from "./entities/index.js";
+import { MIGRATIONS } from "./migrations/index.js";
+import { releaseEndedConnections } from "./pool-guard.js";
+
+export interface OrmOptions {
+  readonly poolSizeMax: number;
+  /** Bounds both opening a connection and waiting for a free one in the pool. */
+  readonly connectTimeoutMs: number;
+  /** Session defaults of every connection; transactions may lower them (SET LOCAL). */
+  readonly statementTimeoutMs?: number | undefined;
+  readonly lockTimeoutMs?: number | undefined;
+}
+
+/** A transaction left open by a bug must not hold its locks forever. */
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+
+export async function initOrm(databaseUrl: string, options: OrmOptions): Promise<MikroORM> {
+  return MikroORM.init(ormConfig(databaseUrl, options));
+}
+
+function ormConfig(databaseUrl: string, options: OrmOptions): Options {
+  return {
+    clientUrl: databaseUrl,
+    entities: ENTITIES,
+    extensions: [Migrator],
+    migrations: {
+      migrationsList: MIGRATIONS,
+      tableName: "mikro_orm_migrations",
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      silent: true,
+    },
+    pool: { min: 0, max: options.poolSizeMax, idleTimeoutMillis: 30_000 },
+    driverOptions: {
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      keepAlive: true,
+      application_name: "shared-ledger",
+      statement_timeout: options.statementTimeoutMs,
+      lock_timeout: options.lockTimeoutMs,
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      onPoolCreated: releaseEndedConnections,
+    },
+    timezone: "Z",
+    debug: false,
+    allowGlobalContext: false,
+  };
+}
