@@ -1,0 +1,57 @@
+import { type OperationRegistry, sharedOperationRegistry } from "../domain/index.js";
+
+export interface StoreConfig {
+  readonly databaseUrl: string;
+  /** Default 10. */
+  readonly poolSizeMax?: number | undefined;
+  /** Longest wait for a row lock (SET LOCAL lock_timeout). Default 2000. */
+  readonly lockTimeoutMs?: number | undefined;
+  /** Longest statement (SET LOCAL statement_timeout), capped by CallOptions.timeoutMs. Default 5000. */
+  readonly statementTimeoutMs?: number | undefined;
+  /** Retries after a deadlock or serialization failure before CONCURRENCY_CONFLICT. Default 3. */
+  readonly retryAttemptsMax?: number | undefined;
+  /** Bounds opening a connection and waiting for a pooled one. Default 2000. */
+  readonly connectTimeoutMs?: number | undefined;
+  /** Default: sharedOperationRegistry(). */
+  readonly operations?: OperationRegistry | undefined;
+}
+
+export interface ResolvedStoreConfig {
+  readonly databaseUrl: string;
+  readonly poolSizeMax: number;
+  readonly lockTimeoutMs: number;
+  readonly statementTimeoutMs: number;
+  readonly retryAttemptsMax: number;
+  readonly connectTimeoutMs: number;
+  readonly operations: OperationRegistry;
+}
+
+/** Fills defaults and refuses nonsensical limits when configured, not when first used. */
+export function resolveStoreConfig(config: StoreConfig): ResolvedStoreConfig {
+  if (config.databaseUrl.length === 0) {
+    throw new RangeError("StoreConfig.databaseUrl is required");
+  }
+  return {
+    databaseUrl: config.databaseUrl,
+    poolSizeMax: bounded("poolSizeMax", config.poolSizeMax ?? 10, 1, 1000),
+    lockTimeoutMs: bounded("lockTimeoutMs", config.lockTimeoutMs ?? 2000, 1, 600_000),
+    statementTimeoutMs: bounded(
+      "statementTimeoutMs",
+      config.statementTimeoutMs ?? 5000,
+      1,
+      600_000,
+    ),
+    retryAttemptsMax: bounded("retryAttemptsMax", config.retryAttemptsMax ?? 3, 0, 100),
+    connectTimeoutMs: bounded("connectTimeoutMs", config.connectTimeoutMs ?? 2000, 1, 600_000),
+    operations: config.operations ?? sharedOperationRegistry(),
+  };
+}
+
+function bounded(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(
+      `StoreConfig.${name} must be an integer in [${min}, ${max}], got ${value}`,
+    );
+  }
+  return value;
+}

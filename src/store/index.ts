@@ -1,0 +1,20 @@
+/**
+ * The PostgreSQL store: what src/server and tests use. Everything else in
+ * src/store is internal.
+ */
+export type { LedgerStore } from "../domain/index.js";
+export type { StoreConfig } from "./config.js";
+export {
+  type EmbeddedDatabase,
+  type EmbeddedPostgresOptions,
+  startEmbeddedPostgres,
+} from "./embedded-postgres.js";
+export { migrate } from "./migrate.js";
+export { openStore, type PostgresLedgerStore } from "./postgres-ledger-store.js";
+export {
+  DEFAULT_DATA_DIR,
+  type LogFn,
+  type ResolvedDatabase,
+  resolveDatabase,
+} from "./resolve-database.js";
+export { type InvariantBreach, type InvariantCheck, verifyInvariants } from "./verify.js";

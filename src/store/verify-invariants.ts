@@ -1,0 +1,109 @@
+import type { EntityManager } from "@mikro-orm/postgresql";
+
+/** A stored fact that contradicts the ledger's rules: always a bug. */
+export interface InvariantBreach {
+  readonly check: InvariantCheck;
+  /** The ledger or transaction concerned. */
+  readonly subjectId: string;
+  readonly detail: string;
+}
+
+export type InvariantCheck =
+  | "BALANCE_IS_SUM_OF_ENTRIES"
+  | "SEQUENCES_GAPLESS"
+  | "BALANCE_AFTER_CHAINS"
+  | "ENTRY_MATCHES_TRANSACTION_AMOUNT"
+  | "TRANSACTION_HAS_ENTRIES"
+  | "REVERSED_WITHIN_AMOUNT"
+  | "REVERSED_IS_SUM_OF_REVERSALS";
+
+/** Each check reports at most this many breaches: a report stays readable and bounded. */
+const BREACHES_PER_CHECK_MAX = 100;
+
+const CHECKS: readonly { readonly check: InvariantCheck; readonly sql: string }[] = [
+  {
+    check: "BALANCE_IS_SUM_OF_ENTRIES",
+    sql: `select l.id as subject_id,
+                 'balance ' || l.balance || ' but entries sum to ' || coalesce(sum(e.amount), 0) as detail
+            from ledgers l left join entries e on e.ledger_id = l.id
+           group by l.id
+          having l.balance <> coalesce(sum(e.amount), 0)`,
+  },
+  {
+    check: "SEQUENCES_GAPLESS",
+    sql: `select l.id as subject_id,
+                 'version ' || l.version || ' but ' || count(e.id) || ' entries up to sequence '
+                   || coalesce(max(e.sequence), 0) as detail
+            from ledgers l left join entries e on e.ledger_id = l.id
+           group by l.id
+          having count(e.id) <> l.version or coalesce(max(e.sequence), 0) <> l.version`,
+  },
+  {
+    check: "BALANCE_AFTER_CHAINS",
+    sql: `select ledger_id as subject_id,
+                 'entry ' || sequence || ' has balance_after ' || balance_after || ' but follows '
+                   || previous || ' with amount ' || amount as detail
+            from (select e.*, lag(e.balance_after, 1, 0::bigint)
+                               over (partition by e.ledger_id order by e.sequence) as previous
+                    from entries e) chained
+           where balance_after <> previous + amount`,
+  },
+  {
+    check: "ENTRY_MATCHES_TRANSACTION_AMOUNT",
+    sql: `select t.id as subject_id,
+                 'entry ' || e.id || ' has amount ' || e.amount || ' but the transaction ' || t.amount as detail
+            from transactions t join entries e on e.transaction_id = t.id
+           where abs(e.amount) <> t.amount`,
+  },
+  {
+    check: "TRANSACTION_HAS_ENTRIES",
+    sql: `select t.id as subject_id, 'no entries' as detail
+            from transactions t
+           where not exists (select 1 from entries e where e.transaction_id = t.id)`,
+  },
+  {
+    check: "REVERSED_WITHIN_AMOUNT",
+    sql: `select t.id as subject_id,
+                 'reversed ' || t.reversed_amount || ' of ' || t.amount as detail
+            from transactions t
+           where t.reversed_amount < 0 or t.reversed_amount > t.amount
+              or (t.kind = 'REVERSAL' and t.reversed_amount <> 0)`,
+  },
+  {
+    check: "REVERSED_IS_SUM_OF_REVERSALS",
+    sql: `select t.id as subject_id,
+                 'reversed_amount ' || t.reversed_amount || ' but reversals sum to '
+                   || coalesce(sum(r.amount), 0) as detail
+            from transactions t left join transactions r on r.reverses_transaction_id = t.id
+           group by t.id
+          having t.reversed_amount <> coalesce(sum(r.amount), 0)
+              or bool_or(r.kind is not null and r.kind <> 'REVERSAL')
+              or (t.kind = 'REVERSAL' and count(r.id) > 0)`,
+  },
+];
+
+/**
+ * Checks every ledger and transaction against the rules the write path
+ * asserts one row at a time, on one consistent snapshot. Empty: all hold.
+ */
+export async function findInvariantBreaches(
+  em: EntityManager,
+): Promise<readonly InvariantBreach[]> {
+  return em.transactional(
+    async (tem) => {
+      // A full scan by design: an audit, not a request on the hot path.
+      await tem.execute("select set_config('statement_timeout', '0', true)");
+      const breaches: InvariantBreach[] = [];
+      for (const { check, sql } of CHECKS) {
+        const rows = await tem.execute<{ subject_id: string; detail: string }[]>(
+          `${sql} limit ${BREACHES_PER_CHECK_MAX}`,
+        );
+        breaches.push(
+          ...rows.map((row) => ({ check, subjectId: row.subject_id, detail: row.detail })),
+        );
+      }
+      return breaches;
+    },
+    { isolationLevel: "repeatable read", readOnly: true },
+  );
+}
