@@ -1,0 +1,129 @@
+/**
+ * The committed schema and the invariant audit: migrating twice changes
+ * nothing, the schema itself refuses rows that break the ledger's rules, and
+ * verifyInvariants finds stored facts that contradict them.
+ */
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrate, verifyInvariants } from "../../src/store/index.js";
+import { entryInput, openLedger, reversalInput, useStore } from "./store-fixtures.js";
+
+const harness = useStore();
+let sql: pg.Client;
+
+beforeAll(async () => {
+  sql = new pg.Client({ connectionString: harness.databaseUrl() });
+  await sql.connect();
+});
+afterAll(async () => {
+  await sql?.end();
+});
+
+async function sqlState(statement: string, params: unknown[] = []): Promise<string | undefined> {
+  try {
+    await sql.query(statement, params);
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+}
+
+describe("migrations", () => {
+  it("are idempotent: a second run applies nothing and keeps the data", async () => {
+    const ledger = await openLedger(harness.store(), 3n);
+    await migrate(harness.databaseUrl());
+    const { rows } = await sql.query("select name from mikro_orm_migrations");
+    expect(rows.map((row) => row.name)).toEqual(["Migration20250601000000_initial"]);
+    expect((await harness.store().getLedger(ledger.id)).balanceMinor).toBe(3n);
+  });
+
+  it("create a schema that refuses a second active ledger, duplicate sequences and over-reversal", async () => {
+    const ledger = await openLedger(harness.store(), 3n);
+    const { rows } = await sql.query("select * from entries where ledger_id = $1", [ledger.id]);
+    const entry = rows[0];
+    expect(
+      await sqlState(
+        `insert into ledgers (id, app, owner_id, unit, status, created_at)
+         values (gen_random_uuid(), $1, $2, $3, 'ACTIVE', now())`,
+        [ledger.app, ledger.ownerId, ledger.unit],
+      ),
+    ).toBe("23505");
+    expect(
+      await sqlState(
+        `insert into entries (id, transaction_id, ledger_id, sequence, operation, amount,
+                              balance_after, occurred_at, created_at)
+         values (gen_random_uuid(), $1, $2, 1, 'CREDIT_ADD', 1, 4, now(), now())`,
+        [entry.transaction_id, ledger.id],
+      ),
+    ).toBe("23505");
+    expect(
+      await sqlState("update transactions set reversed_amount = amount + 1 where id = $1", [
+        entry.transaction_id,
+      ]),
+    ).toBe("23514");
+    expect(
+      await sqlState("update ledgers set status = 'TERMINATED' where id = $1", [ledger.id]),
+    ).toBe("23514");
+    expect(await sqlState("update ledgers set min_balance = 1 where id = $1", [ledger.id])).toBe(
+      "23514",
+    );
+  });
+});
+
+describe("verifyInvariants", () => {
+  it("finds nothing wrong in what the store wrote, by store and by URL", async () => {
+    const ledger = await openLedger(harness.store(), 10n);
+    const { value } = await harness.store().recordEntry(entryInput(ledger.id, "CREDIT_SPEND", -4n));
+    await harness.store().reverseTransaction(reversalInput(value.transactionId, 1n));
+    expect(await verifyInvariants(harness.store())).toEqual([]);
+    expect(await verifyInvariants(harness.databaseUrl())).toEqual([]);
+  });
+
+  it("reports a balance, a chain, a sequence and a reversal total that were tampered with", async () => {
+    const ledger = await openLedger(harness.store(), 10n);
+    const { value: spend } = await harness
+      .store()
+      .recordEntry(entryInput(ledger.id, "CREDIT_SPEND", -4n));
+    const { value: reversal } = await harness
+      .store()
+      .reverseTransaction(reversalInput(spend.transactionId, 2n));
+    await sql.query("update ledgers set balance = balance + 1 where id = $1", [ledger.id]);
+    await sql.query(
+      "update entries set balance_after = balance_after + 5, sequence = 7 where id = $1",
+      [spend.id],
+    );
+    await sql.query("update transactions set reversed_amount = 1 where id = $1", [
+      spend.transactionId,
+    ]);
+
+    const breaches = await verifyInvariants(harness.databaseUrl());
+    const found = breaches.map((breach) => `${breach.check} ${breach.subjectId}`);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        `BALANCE_IS_SUM_OF_ENTRIES ${ledger.id}`,
+        `SEQUENCES_GAPLESS ${ledger.id}`,
+        `BALANCE_AFTER_CHAINS ${ledger.id}`,
+        `REVERSED_IS_SUM_OF_REVERSALS ${spend.transactionId}`,
+      ]),
+    );
+    expect(reversal.reversesTransactionId).toBe(spend.transactionId);
+
+    // Put it back, so the rest of the file sees a sound database.
+    await sql.query("update ledgers set balance = balance - 1 where id = $1", [ledger.id]);
+    await sql.query(
+      "update entries set balance_after = balance_after - 5, sequence = 2 where id = $1",
+      [spend.id],
+    );
+    await sql.query("update transactions set reversed_amount = 2 where id = $1", [
+      spend.transactionId,
+    ]);
+    expect(await verifyInvariants(harness.store())).toEqual([]);
+  });
+
+  it("refuses something that is neither a URL nor a store from openStore()", async () => {
+    const notOurs = { ...harness.store(), verifyInvariants: undefined };
+    await expect(
+      verifyInvariants(notOurs as unknown as Parameters<typeof verifyInvariants>[0]),
+    ).rejects.toThrow(TypeError);
+  });
+});

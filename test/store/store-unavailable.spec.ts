@@ -1,0 +1,121 @@
+/**
+ * An unreachable database fails calls fast with STORE_UNAVAILABLE (safe to
+ * retry with the same key) instead of hanging: refused connections, a
+ * backend killed mid-call, and a pool with no free connection.
+ */
+import { createServer } from "node:net";
+import pg from "pg";
+import { describe, expect, it } from "vitest";
+import { openStore } from "../../src/store/index.js";
+import { entryInput, openLedger, rejection, useStore } from "./store-fixtures.js";
+
+const harness = useStore();
+
+/** A local port with nothing listening. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === "string") {
+    throw new Error("no port");
+  }
+  return address.port;
+}
+
+describe("STORE_UNAVAILABLE", () => {
+  it("refuses to open a store on a database that does not answer, within the connect timeout", async () => {
+    const port = await closedPort();
+    const started = Date.now();
+    await rejection(
+      openStore({ databaseUrl: `postgres://postgres:postgres@127.0.0.1:${port}/ledger` }),
+      "STORE_UNAVAILABLE",
+    );
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it("reports a write whose connection the server terminated mid-call, and keeps working on a fresh connection", async () => {
+    // One pooled connection: had the broken one not been returned, nothing would work after.
+    const store = await openStore({
+      databaseUrl: harness.databaseUrl(),
+      poolSizeMax: 1,
+      lockTimeoutMs: 10_000,
+    });
+    const ledger = await openLedger(store, 5n);
+    const blocker = new pg.Client({ connectionString: harness.databaseUrl() });
+    await blocker.connect();
+    try {
+      await blocker.query("begin");
+      await blocker.query("select id from ledgers where id = $1 for update", [ledger.id]);
+      const refused = rejection(
+        store.recordEntry(entryInput(ledger.id, "CREDIT_SPEND", -1n)),
+        "STORE_UNAVAILABLE",
+      );
+      await waitFor(async () => {
+        const { rows } = await blocker.query(
+          "select pid from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()",
+        );
+        return rows.length > 0;
+      });
+      await blocker.query(
+        `select pg_terminate_backend(pid) from pg_stat_activity
+          where wait_event_type = 'Lock' and datname = current_database()`,
+      );
+      await refused;
+    } finally {
+      await blocker.query("rollback");
+      await blocker.end();
+    }
+    expect((await store.getLedger(ledger.id)).balanceMinor).toBe(5n);
+    await store.close();
+  });
+
+  it("fails fast when every pooled connection stays busy beyond the connect timeout", async () => {
+    const store = await openStore({
+      databaseUrl: harness.databaseUrl(),
+      poolSizeMax: 1,
+      connectTimeoutMs: 300,
+      lockTimeoutMs: 5000,
+    });
+    const ledger = await openLedger(store, 5n);
+    const blocker = new pg.Client({ connectionString: harness.databaseUrl() });
+    await blocker.connect();
+    await blocker.query("begin");
+    await blocker.query("select id from ledgers where id = $1 for update", [ledger.id]);
+    try {
+      const stuck = store.recordEntry(entryInput(ledger.id, "CREDIT_SPEND", -1n));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = Date.now();
+      await rejection(store.getLedger(ledger.id), "STORE_UNAVAILABLE");
+      expect(Date.now() - started).toBeLessThan(2000);
+      await blocker.query("rollback");
+      expect((await stuck).value.balanceAfterMinor).toBe(4n);
+    } finally {
+      await blocker.end();
+      await store.close();
+    }
+  });
+
+  it("resolves ping() while the database answers, and refuses every call once the store is closed", async () => {
+    await expect(harness.store().ping()).resolves.toBeUndefined();
+    const store = await openStore({ databaseUrl: harness.databaseUrl() });
+    const ledger = await openLedger(store);
+    await store.close();
+    await rejection(store.ping(), "STORE_UNAVAILABLE");
+    await rejection(store.getLedger(ledger.id), "STORE_UNAVAILABLE");
+    await rejection(
+      store.recordEntry(entryInput(ledger.id, "CREDIT_ADD", 1n)),
+      "STORE_UNAVAILABLE",
+    );
+  });
+});
+
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100; i += 1) {
+    if (await condition()) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error("condition not met in time");
+}
