@@ -10,6 +10,8 @@ import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createLedgerServer } from "./server.js";
 
 const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
+/** Signals closer together than this count as one. */
+const DUPLICATE_SIGNAL_WINDOW_MS = 1000;
 
 function readConfig(): Config {
   try {
@@ -79,13 +81,18 @@ async function main(config: Config, logger: Logger): Promise<void> {
   });
   logger.info({ url, port, database: database.embedded ? "embedded" : "external" }, "listening");
 
-  let stopping = false;
+  let stoppingSinceMs: number | undefined;
   const stop = async (signal: string) => {
-    if (stopping) {
+    if (stoppingSinceMs !== undefined) {
+      // Ctrl-C reaches npm and this process alike, and npm relays it: the
+      // same press arrives twice. Only a later, deliberate signal cuts the drain.
+      if (Date.now() - stoppingSinceMs < DUPLICATE_SIGNAL_WINDOW_MS) {
+        return;
+      }
       logger.warn({ signal }, "second signal: exiting at once");
       process.exit(1);
     }
-    stopping = true;
+    stoppingSinceMs = Date.now();
     logger.info({ signal, shutdown_grace_ms: config.shutdownGraceMs }, "shutting down");
     try {
       await server.close();
