@@ -11,7 +11,6 @@ import {
   type Transaction,
   type TransactionKind,
 } from "../domain/index.js";
-import { EntryEntity, LedgerEntity, TransactionEntity } from "./entities/index.js";
 
 /** One signed amount to post to one ledger. */
 export interface Posting {
@@ -66,19 +65,7 @@ export async function writeTransaction(
     return entry;
   });
 
-  await em.insert(TransactionEntity, {
-    id: transaction.id,
-    app: transaction.app,
-    kind: transaction.kind,
-    amount: transaction.amountMinor,
-    reversedAmount: 0n,
-    reversesTransactionId: transaction.reversesTransactionId ?? null,
-    createdAt: transaction.createdAt,
-  });
-  await em.insertMany(EntryEntity, entries.map(toEntryRow));
-  for (const [ledgerId, after] of ledgers) {
-    await storeBalance(em, locked.get(ledgerId), after, entries);
-  }
+  await insertAndStoreBalances(em, transaction, entries, locked, ledgers);
   return {
     id: transaction.id,
     app: transaction.app,
@@ -119,17 +106,81 @@ function postEntry(transaction: NewTransaction, ledger: Ledger, posting: Posting
   };
 }
 
-/** Stores a ledger's new balance and version; the row is locked, so the version check is an assertion. */
-async function storeBalance(
+/**
+ * One statement (one round trip) for the whole write: the transaction, its
+ * entries, and the new balance and version of every ledger they touch. The
+ * rows are locked, so the version in the WHERE clause is an assertion.
+ */
+async function insertAndStoreBalances(
   em: EntityManager,
+  transaction: NewTransaction,
+  entries: readonly Entry[],
+  before: ReadonlyMap<string, Ledger>,
+  after: ReadonlyMap<string, Ledger>,
+): Promise<void> {
+  const balances = [...after.values()].filter(
+    (ledger) => ledger.version !== before.get(ledger.id)?.version,
+  );
+  for (const ledger of balances) {
+    assertStoredBalance(before.get(ledger.id), ledger, entries);
+  }
+  const entryRows = entries.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?)");
+  const balanceRows = balances.map(() => "(?::uuid, ?::bigint, ?::bigint, ?::bigint)");
+  const updated = await em.execute<{ id: string }[]>(
+    `with new_transaction as (
+       insert into transactions (id, app, kind, amount, reversed_amount, reverses_transaction_id, created_at)
+       values (?, ?, ?, ?, 0, ?, ?)
+     ), new_entries as (
+       insert into entries (id, transaction_id, ledger_id, sequence, operation, amount, balance_after,
+                            occurred_at, created_at, description, reference, metadata, external_transaction_id)
+       values ${entryRows.join(", ")}
+     )
+     update ledgers as l set balance = v.balance, version = v.version
+       from (values ${balanceRows.join(", ")}) as v (id, balance, version, previous_version)
+      where l.id = v.id and l.version = v.previous_version
+     returning l.id`,
+    [
+      transaction.id,
+      transaction.app,
+      transaction.kind,
+      transaction.amountMinor,
+      transaction.reversesTransactionId ?? null,
+      transaction.createdAt,
+      ...entries.flatMap((entry) => [
+        entry.id,
+        entry.transactionId,
+        entry.ledgerId,
+        entry.sequence,
+        entry.operation,
+        entry.amountMinor,
+        entry.balanceAfterMinor,
+        entry.occurredAt,
+        entry.createdAt,
+        entry.description,
+        entry.reference,
+        JSON.stringify(entry.metadata),
+        entry.externalTransactionId,
+      ]),
+      ...balances.flatMap((ledger) => [
+        ledger.id,
+        ledger.balanceMinor,
+        ledger.version,
+        before.get(ledger.id)?.version,
+      ]),
+    ],
+  );
+  invariant(
+    updated.length === balances.length,
+    `ledgers of transaction ${transaction.id} changed while locked`,
+  );
+}
+
+function assertStoredBalance(
   before: Ledger | undefined,
   after: Ledger,
   entries: readonly Entry[],
-): Promise<void> {
+): void {
   invariant(before !== undefined, `ledger ${after.id} was not locked before posting`);
-  if (after.version === before.version) {
-    return;
-  }
   const postedMinor = entries
     .filter((entry) => entry.ledgerId === after.id)
     .reduce((sum, entry) => sum + entry.amountMinor, 0n);
@@ -137,28 +188,9 @@ async function storeBalance(
     after.balanceMinor === before.balanceMinor + postedMinor,
     `stored balance of ledger ${after.id} would not equal its previous balance plus its new entries`,
   );
-  const updated = await em.nativeUpdate(
-    LedgerEntity,
-    { id: after.id, version: before.version },
-    { balance: after.balanceMinor, version: after.version },
+  invariant(
+    after.version ===
+      before.version + BigInt(entries.filter((e) => e.ledgerId === after.id).length),
+    `version of ledger ${after.id} would not count its entries`,
   );
-  invariant(updated === 1, `ledger ${after.id} changed while locked`);
-}
-
-function toEntryRow(entry: Entry) {
-  return {
-    id: entry.id,
-    transactionId: entry.transactionId,
-    ledgerId: entry.ledgerId,
-    sequence: entry.sequence,
-    operation: entry.operation,
-    amount: entry.amountMinor,
-    balanceAfter: entry.balanceAfterMinor,
-    occurredAt: entry.occurredAt,
-    createdAt: entry.createdAt,
-    description: entry.description,
-    reference: entry.reference,
-    metadata: entry.metadata,
-    externalTransactionId: entry.externalTransactionId,
-  };
 }
