@@ -5,6 +5,9 @@ const RETRYABLE_SQLSTATES = new Set(["40P01", "40001"]);
 
 const LOCK_NOT_AVAILABLE = "55P03";
 
+/** query_canceled: here, a statement outlasted statement_timeout. */
+const QUERY_CANCELED = "57014";
+
 /** Server states meaning "the database is not there right now". */
 const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
 
@@ -60,6 +63,13 @@ export function translateError(error: unknown): unknown {
   }
   if (isUnavailable(error)) {
     return new LedgerError("STORE_UNAVAILABLE", "the ledger database cannot be reached", {});
+  }
+  if (codeOf(error) === QUERY_CANCELED) {
+    return new LedgerError(
+      "STORE_UNAVAILABLE",
+      "the ledger database did not answer within the statement timeout; retry with the same idempotency key",
+      {},
+    );
   }
   return error;
 }

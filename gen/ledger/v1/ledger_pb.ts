@@ -822,7 +822,7 @@ export enum ErrorReason {
   UNSPECIFIED = 0,
 
   /**
-   * NOT_FOUND; metadata: ledger_id.
+   * NOT_FOUND; metadata: ledger_id, or app, owner_id and unit for a lookup by key.
    *
    * @generated from enum value: ERROR_REASON_LEDGER_NOT_FOUND = 1;
    */
