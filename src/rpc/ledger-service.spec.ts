@@ -1,33 +1,91 @@
 /**
  * LedgerService over an in-memory transport with the production router
- * options: requests become validated domain inputs before any store call,
- * results come back as proto messages, failures as codes with ErrorInfo.
+ * options and the real PostgreSQL store: requests become validated domain
+ * inputs before any store call, results come back from the database as proto
+ * messages, the caller's deadline and cancellation reach the store's SQL,
+ * and failures leave as codes with ErrorInfo, or as INTERNAL with the cause
+ * logged and never sent.
  */
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { setTimeout as sleep } from "node:timers/promises";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { LedgerService, LedgerStatus } from "../../gen/ledger/v1/ledger_pb.js";
-import { FakeStore } from "../../test/server/fake-store.js";
-import { captureLog, rpcLines } from "../../test/server/log-capture.js";
-import { LedgerError } from "../domain/index.js";
+import { LedgerService, LedgerStatus, TransactionKind } from "../../gen/ledger/v1/ledger_pb.js";
+import {
+  type DatabaseConditions,
+  eventually,
+  FAILING_ENTRY_DESCRIPTION,
+  INJECTED_FAULT_DETAIL,
+  openDatabaseConditions,
+  SLOW_ENTRY_DESCRIPTION,
+} from "../../test/server/database-conditions.js";
+import { type CapturedLog, captureLog, rpcLines } from "../../test/server/log-capture.js";
+import { createTestDatabase, type TestDatabase } from "../../test/support/database.js";
+import type { LedgerStore } from "../domain/index.js";
+import { openStore, type PostgresLedgerStore } from "../store/index.js";
 import { ledgerRouterOptions, ledgerRoutes } from "./index.js";
 
 const NOW = new Date("2030-01-01T00:00:00Z");
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
+/** Far beyond any deadline below: a call that ends sooner was bounded by its deadline. */
+const STORE_LOCK_TIMEOUT_MS = 10_000;
+const STORE_STATEMENT_TIMEOUT_MS = 20_000;
+/** The store gives up a lock wait at 90% of this; the 150 ms margin absorbs a busy machine. */
+const LOCK_WAIT_DEADLINE_MS = 1500;
+const LOCK_HOLD_MS = 1000;
+const STATEMENT_DEADLINE_MS = 300;
 
-let store: FakeStore;
-let log: ReturnType<typeof captureLog>;
-let client: ReturnType<typeof createClient<typeof LedgerService>>;
+type Client = ReturnType<typeof createClient<typeof LedgerService>>;
+
+let database: TestDatabase;
+let conditions: DatabaseConditions;
+let store: PostgresLedgerStore;
+/** Opened, then closed: it answers every call with STORE_UNAVAILABLE, first thing. */
+let closedStore: PostgresLedgerStore;
+
+let log: CapturedLog;
+let client: Client;
+/** Over closedStore: any answer but UNAVAILABLE was given before the store was asked. */
+let closedStoreClient: Client;
+/** Each test's own app, so idempotency keys and (app, owner, unit) never collide. */
+let app: string;
+let apps = 0;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  conditions = await openDatabaseConditions(database.url);
+  await conditions.installEntryTrigger();
+  const config = {
+    databaseUrl: database.url,
+    lockTimeoutMs: STORE_LOCK_TIMEOUT_MS,
+    statementTimeoutMs: STORE_STATEMENT_TIMEOUT_MS,
+  };
+  store = await openStore(config);
+  closedStore = await openStore(config);
+  await closedStore.close();
+});
+
+afterAll(async () => {
+  await conditions?.close();
+  await store?.close();
+  await database?.drop();
+});
 
 beforeEach(() => {
-  store = new FakeStore();
+  apps += 1;
+  app = `svc-${apps}`;
   log = captureLog();
-  const transport = createRouterTransport(ledgerRoutes(store, { now: () => NOW }), {
-    router: ledgerRouterOptions(log.logger),
-  });
-  client = createClient(LedgerService, transport);
+  client = clientOf(store, log);
+  closedStoreClient = clientOf(closedStore, log);
 });
+
+function clientOf(ledgerStore: LedgerStore, captured: CapturedLog): Client {
+  const transport = createRouterTransport(ledgerRoutes(ledgerStore, { now: () => NOW }), {
+    router: ledgerRouterOptions(captured.logger),
+  });
+  return createClient(LedgerService, transport);
+}
 
 async function failure(call: Promise<unknown>): Promise<ConnectError> {
   try {
@@ -43,20 +101,31 @@ function errorInfo(error: ConnectError) {
   return info;
 }
 
-async function openLedger(): Promise<string> {
+function linesFor(requestId: string) {
+  return rpcLines(log.lines()).filter((line) => line.request_id === requestId);
+}
+
+async function openLedger(ownerId = "user-1"): Promise<string> {
   const { ledger } = await client.createLedger({
-    app: "content",
-    ownerId: "user-1",
+    app,
+    ownerId,
     unit: "CREDITS",
-    idempotencyKey: "k-open",
+    idempotencyKey: `k-open-${ownerId}`,
   });
   return ledger?.id ?? "";
 }
 
+/** The ledger's balance and version as the database has them now. */
+async function stored(ledgerId: string) {
+  const { ledger } = await client.getLedger({ ledgerId });
+  const { entries } = await client.listEntries({ ledgerId });
+  return { balance: ledger?.balance, version: ledger?.version, entries: entries.length };
+}
+
 describe("mapping requests and results", () => {
-  it("creates a ledger from the request fields and returns it as a proto Ledger", async () => {
-    const { ledger, replayed } = await client.createLedger({
-      app: "content",
+  it("creates a ledger from the request fields, stores every one, and replays it by key", async () => {
+    const request = {
+      app,
       ownerId: "user-1",
       unit: "CREDITS",
       description: "wallet",
@@ -64,82 +133,103 @@ describe("mapping requests and results", () => {
       metadata: { plan: "pro" },
       minBalance: -500n,
       idempotencyKey: "k-1",
-    });
-    expect(store.callsOf("createLedger")[0]?.input).toEqual({
-      app: "content",
+    };
+    const { ledger, replayed } = await client.createLedger(request);
+    const expected = {
+      app,
       ownerId: "user-1",
       unit: "CREDITS",
       description: "wallet",
       reference: "ref-1",
-      metadata: { plan: "pro" },
-      minBalanceMinor: -500n,
-      unbounded: false,
-      idempotencyKey: "k-1",
-    });
-    expect(replayed).toBe(false);
-    expect(ledger).toMatchObject({
-      app: "content",
-      ownerId: "user-1",
-      unit: "CREDITS",
       metadata: { plan: "pro" },
       status: LedgerStatus.ACTIVE,
       balance: 0n,
       minBalance: -500n,
       version: 0n,
       unbounded: false,
-    });
+    };
+    expect(replayed).toBe(false);
+    expect(ledger).toMatchObject(expected);
     expect(ledger?.createdAt).toBeDefined();
     expect(ledger?.terminatedAt).toBeUndefined();
+
+    const read = await client.getLedger({ ledgerId: ledger?.id ?? "" });
+    expect(read.ledger).toMatchObject({ ...expected, id: ledger?.id });
+    expect(read.ledger?.createdAt).toEqual(ledger?.createdAt);
+
+    const again = await client.createLedger(request);
+    expect(again.replayed).toBe(true);
+    expect(again.ledger?.id).toBe(ledger?.id);
   });
 
-  it("leaves min_balance absent when it is absent, and reports an unbounded ledger", async () => {
-    await client.createLedger({ app: "a", ownerId: "o", unit: "U", idempotencyKey: "k" });
-    expect(store.callsOf("createLedger")[0]?.input).toMatchObject({ minBalanceMinor: undefined });
-    const { ledger } = await client.createLedger({
-      app: "a",
+  it("gives an absent min_balance the default floor of 0, and an unbounded ledger none", async () => {
+    const floored = await client.createLedger({
+      app,
+      ownerId: "o",
+      unit: "U",
+      idempotencyKey: "k",
+    });
+    expect(floored.ledger).toMatchObject({ minBalance: 0n, unbounded: false });
+    const unbounded = await client.createLedger({
+      app,
       ownerId: "bank",
       unit: "U",
       unbounded: true,
       idempotencyKey: "k2",
     });
-    expect(ledger?.unbounded).toBe(true);
-    expect(ledger?.minBalance).toBeUndefined();
+    expect(unbounded.ledger?.unbounded).toBe(true);
+    expect(unbounded.ledger?.minBalance).toBeUndefined();
+
+    const spend = (ledgerId: string, key: string) =>
+      client.recordEntry({ ledgerId, operation: "CREDIT_SPEND", amount: -5n, idempotencyKey: key });
+    const refused = await failure(spend(floored.ledger?.id ?? "", "k-spend-1"));
+    expect(errorInfo(refused)?.reason).toBe("INSUFFICIENT_FUNDS");
+    const { entry } = await spend(unbounded.ledger?.id ?? "", "k-spend-2");
+    expect(entry?.balanceAfter).toBe(-5n);
   });
 
-  it("carries int64 amounts beyond 2^53 exactly, as bigint, both ways", async () => {
+  it("carries int64 amounts beyond 2^53 exactly, as bigint, through the database and back", async () => {
     const ledgerId = await openLedger();
     const amount = 2n ** 62n + 1n;
+    const occurredAt = new Date("2029-12-31T23:00:00Z");
     const { entry } = await client.recordEntry({
       ledgerId,
       operation: "CREDIT_ADD",
       amount,
       idempotencyKey: "k-big",
-      occurredAt: timestampFromDate(new Date("2029-12-31T23:00:00Z")),
-    });
-    expect(store.callsOf("recordEntry")[0]?.input).toMatchObject({
-      amountMinor: amount,
-      occurredAt: new Date("2029-12-31T23:00:00Z"),
+      occurredAt: timestampFromDate(occurredAt),
     });
     expect(entry?.amount).toBe(amount);
     expect(entry?.balanceAfter).toBe(amount);
     expect(entry?.sequence).toBe(1n);
+    expect(entry?.occurredAt && timestampDate(entry.occurredAt)).toEqual(occurredAt);
+
+    const { entries } = await client.listEntries({ ledgerId });
+    expect(entries.map((e) => [e.amount, e.balanceAfter])).toEqual([[amount, amount]]);
+    expect(entries[0]?.occurredAt && timestampDate(entries[0].occurredAt)).toEqual(occurredAt);
+    expect((await client.getBalance({ ledgerId })).balance).toBe(amount);
   });
 
-  it("passes an absent amount as undefined (the operation's default)", async () => {
+  it("gives an absent amount the operation's default, and an absent occurred_at the write time", async () => {
     const ledgerId = await openLedger();
-    await client.recordEntry({ ledgerId, operation: "DAILY_REWARD", idempotencyKey: "k" });
-    expect(store.callsOf("recordEntry")[0]?.input).toMatchObject({
-      amountMinor: undefined,
-      occurredAt: undefined,
+    const { entry } = await client.recordEntry({
+      ledgerId,
+      operation: "DAILY_REWARD",
+      idempotencyKey: "k",
     });
+    expect(entry?.amount).toBe(1n);
+    expect(entry?.occurredAt).toBeDefined();
+    expect(entry?.occurredAt).toEqual(entry?.createdAt);
   });
 
   it("normalizes page sizes: 0 is the default of 50, above 500 is capped", async () => {
-    await client.listLedgers({ app: "content" });
-    await client.listLedgers({ app: "content", pageSize: 10_000 });
-    expect(
-      store.callsOf("listLedgers").map((c) => (c.input as { pageSize: number }).pageSize),
-    ).toEqual([50, 500]);
+    await conditions.insertLedgers(app, 501);
+    const byDefault = await client.listLedgers({ app });
+    const capped = await client.listLedgers({ app, pageSize: 10_000 });
+    expect(byDefault.ledgers).toHaveLength(50);
+    expect(byDefault.nextPageToken).not.toBe("");
+    expect(capped.ledgers).toHaveLength(500);
+    expect(capped.nextPageToken).not.toBe("");
   });
 
   it("returns a reversal as a REVERSAL transaction with its entries", async () => {
@@ -155,32 +245,43 @@ describe("mapping requests and results", () => {
       amount: 4n,
       idempotencyKey: "k-2",
     });
+    expect(transaction?.kind).toBe(TransactionKind.REVERSAL);
     expect(transaction?.reversesTransactionId).toBe(entry?.transactionId);
     expect(transaction?.amount).toBe(4n);
-    expect(transaction?.entries.map((e) => e.amount)).toEqual([-4n]);
+    expect(transaction?.entries.map((e) => [e.ledgerId, e.amount, e.balanceAfter])).toEqual([
+      [ledgerId, -4n, 6n],
+    ]);
   });
 });
 
 describe("validation before the store", () => {
   const valid = { app: "content", ownerId: "u", unit: "CREDITS", idempotencyKey: "k" };
   it.each([
-    ["app", () => client.createLedger({ ...valid, app: "" })],
-    ["app", () => client.createLedger({ ...valid, app: "Content!" })],
-    ["owner_id", () => client.createLedger({ ...valid, ownerId: "" })],
-    ["unit", () => client.createLedger({ ...valid, unit: "credits" })],
-    ["min_balance", () => client.createLedger({ ...valid, minBalance: 1n })],
-    ["min_balance", () => client.createLedger({ ...valid, minBalance: 0n, unbounded: true })],
-    ["idempotency_key", () => client.createLedger({ ...valid, idempotencyKey: "" })],
-    ["ledger_id", () => client.getLedger({ ledgerId: "not-a-uuid" })],
-    ["ledger_id", () => client.terminateLedger({ ledgerId: "" })],
+    ["app", () => closedStoreClient.createLedger({ ...valid, app: "" })],
+    ["app", () => closedStoreClient.createLedger({ ...valid, app: "Content!" })],
+    ["owner_id", () => closedStoreClient.createLedger({ ...valid, ownerId: "" })],
+    ["unit", () => closedStoreClient.createLedger({ ...valid, unit: "credits" })],
+    ["min_balance", () => closedStoreClient.createLedger({ ...valid, minBalance: 1n })],
+    [
+      "min_balance",
+      () => closedStoreClient.createLedger({ ...valid, minBalance: 0n, unbounded: true }),
+    ],
+    ["idempotency_key", () => closedStoreClient.createLedger({ ...valid, idempotencyKey: "" })],
+    ["ledger_id", () => closedStoreClient.getLedger({ ledgerId: "not-a-uuid" })],
+    ["ledger_id", () => closedStoreClient.terminateLedger({ ledgerId: "" })],
     [
       "operation",
-      () => client.recordEntry({ ledgerId: UNKNOWN_ID, operation: "spend", idempotencyKey: "k" }),
+      () =>
+        closedStoreClient.recordEntry({
+          ledgerId: UNKNOWN_ID,
+          operation: "spend",
+          idempotencyKey: "k",
+        }),
     ],
     [
       "occurred_at",
       () =>
-        client.recordEntry({
+        closedStoreClient.recordEntry({
           ledgerId: UNKNOWN_ID,
           operation: "CREDIT_ADD",
           idempotencyKey: "k",
@@ -190,7 +291,7 @@ describe("validation before the store", () => {
     [
       "occurred_at",
       () =>
-        client.recordEntry({
+        closedStoreClient.recordEntry({
           ledgerId: UNKNOWN_ID,
           operation: "CREDIT_ADD",
           idempotencyKey: "k",
@@ -200,7 +301,7 @@ describe("validation before the store", () => {
     [
       "amount",
       () =>
-        client.recordEntry({
+        closedStoreClient.recordEntry({
           ledgerId: UNKNOWN_ID,
           operation: "CREDIT_SPEND",
           amount: -(2n ** 63n),
@@ -210,20 +311,24 @@ describe("validation before the store", () => {
     [
       "amount",
       () =>
-        client.reverseTransaction({ transactionId: UNKNOWN_ID, amount: 0n, idempotencyKey: "k" }),
+        closedStoreClient.reverseTransaction({
+          transactionId: UNKNOWN_ID,
+          amount: 0n,
+          idempotencyKey: "k",
+        }),
     ],
-    ["page_size", () => client.listEntries({ ledgerId: UNKNOWN_ID, pageSize: -1 })],
+    ["page_size", () => closedStoreClient.listEntries({ ledgerId: UNKNOWN_ID, pageSize: -1 })],
     [
       "occurred_before",
       () =>
-        client.listEntries({
+        closedStoreClient.listEntries({
           ledgerId: UNKNOWN_ID,
           occurredAfter: timestampFromDate(new Date("2029-01-02T00:00:00Z")),
           occurredBefore: timestampFromDate(new Date("2029-01-01T00:00:00Z")),
         }),
     ],
   ])(
-    "refuses a bad %s with INVALID_ARGUMENT naming it, without calling the store",
+    "refuses a bad %s with INVALID_ARGUMENT naming it, before the (closed) store is asked",
     async (field, call) => {
       const error = await failure(call());
       expect(error.code).toBe(Code.InvalidArgument);
@@ -233,7 +338,6 @@ describe("validation before the store", () => {
         reason: "INVALID_ARGUMENT",
         metadata: { field },
       });
-      expect(store.calls).toEqual([]);
     },
   );
 });
@@ -241,19 +345,21 @@ describe("validation before the store", () => {
 describe("GetBalance names a ledger by ledger_id XOR (app, owner_id, unit)", () => {
   it("looks up by ledger_id", async () => {
     const ledgerId = await openLedger();
+    await client.recordEntry({
+      ledgerId,
+      operation: "CREDIT_ADD",
+      amount: 7n,
+      idempotencyKey: "k",
+    });
     const balance = await client.getBalance({ ledgerId });
-    expect(store.callsOf("getBalance")[0]?.input).toEqual({ ledgerId });
-    expect(balance).toMatchObject({ ledgerId, balance: 0n, unit: "CREDITS", version: 0n });
+    expect(balance).toMatchObject({ ledgerId, balance: 7n, unit: "CREDITS", version: 1n });
   });
 
-  it("looks up by app, owner_id and unit", async () => {
-    const ledgerId = await openLedger();
-    const balance = await client.getBalance({ app: "content", ownerId: "user-1", unit: "CREDITS" });
-    expect(store.callsOf("getBalance")[0]?.input).toEqual({
-      app: "content",
-      ownerId: "user-1",
-      unit: "CREDITS",
-    });
+  it("looks up by app, owner_id and unit, among ledgers sharing two of them", async () => {
+    const ledgerId = await openLedger("user-1");
+    await openLedger("user-2");
+    await client.createLedger({ app, ownerId: "user-1", unit: "POINTS", idempotencyKey: "k-pts" });
+    const balance = await client.getBalance({ app, ownerId: "user-1", unit: "CREDITS" });
     expect(balance.ledgerId).toBe(ledgerId);
   });
 
@@ -262,39 +368,119 @@ describe("GetBalance names a ledger by ledger_id XOR (app, owner_id, unit)", () 
     ["ledger_id", {}],
     ["owner_id", { app: "content", unit: "CREDITS" }],
     ["unit", { app: "content", ownerId: "u" }],
-  ])("refuses with INVALID_ARGUMENT naming %s: %o", async (field, request) => {
-    const error = await failure(client.getBalance(request));
-    expect(error.code).toBe(Code.InvalidArgument);
-    expect(errorInfo(error)?.metadata).toEqual({ field });
-    expect(store.calls).toEqual([]);
+  ])(
+    "refuses with INVALID_ARGUMENT naming %s before the (closed) store is asked: %o",
+    async (field, request) => {
+      const error = await failure(closedStoreClient.getBalance(request));
+      expect(error.code).toBe(Code.InvalidArgument);
+      expect(errorInfo(error)?.metadata).toEqual({ field });
+    },
+  );
+});
+
+describe("deadlines and cancellation reach the store", () => {
+  it("bounds a lock wait by the caller's deadline, not the store's lock timeout, and writes nothing", async () => {
+    const ledgerId = await openLedger();
+    const lock = await conditions.holdLedgerLock(ledgerId);
+    let error: ConnectError;
+    try {
+      error = await failure(
+        client.recordEntry(
+          { ledgerId, operation: "CREDIT_ADD", amount: 1n, idempotencyKey: "k-busy" },
+          { timeoutMs: LOCK_WAIT_DEADLINE_MS, headers: { "x-request-id": "req-busy" } },
+        ),
+      );
+    } finally {
+      await lock.release();
+    }
+    // Only the store's lock_timeout, capped below the caller's deadline, ends a lock wait
+    // as contention (retry with the same key) before that deadline: its own is 10 s.
+    expect(error.code).toBe(Code.Aborted);
+    expect(errorInfo(error)?.reason).toBe("CONCURRENCY_CONFLICT");
+    expect(linesFor("req-busy")[0]).toMatchObject({ code: "aborted", ledger_id: ledgerId });
+    expect(await stored(ledgerId)).toEqual({ balance: 0n, version: 0n, entries: 0 });
+  });
+
+  it("waits for the lock as long as the store allows when there is no deadline, then writes once", async () => {
+    const ledgerId = await openLedger();
+    const lock = await conditions.holdLedgerLock(ledgerId);
+    let settled = false;
+    const call = client
+      .recordEntry({ ledgerId, operation: "CREDIT_ADD", amount: 1n, idempotencyKey: "k-wait" })
+      .finally(() => {
+        settled = true;
+      });
+    try {
+      await eventually(async () => (await conditions.lockWaiters()) === 1, "the write waits");
+      await sleep(LOCK_HOLD_MS);
+      expect(settled).toBe(false);
+      expect(await conditions.lockWaiters()).toBe(1);
+    } finally {
+      await lock.release();
+    }
+    const { entry, replayed } = await call;
+    expect(replayed).toBe(false);
+    expect(entry?.sequence).toBe(1n);
+    expect(await stored(ledgerId)).toEqual({ balance: 1n, version: 1n, entries: 1 });
+  });
+
+  it("cancels the store's waiting statement in the database when the caller cancels", async () => {
+    const ledgerId = await openLedger();
+    const lock = await conditions.holdLedgerLock(ledgerId);
+    const controller = new AbortController();
+    try {
+      const call = failure(
+        client.recordEntry(
+          { ledgerId, operation: "CREDIT_ADD", amount: 1n, idempotencyKey: "k-cancel" },
+          { signal: controller.signal, headers: { "x-request-id": "req-cancel" } },
+        ),
+      );
+      await eventually(async () => (await conditions.lockWaiters()) === 1, "the write waits");
+      controller.abort();
+      expect((await call).code).toBe(Code.Canceled);
+      // The lock is still held: only a cancelled statement stops waiting this soon.
+      await eventually(
+        async () => (await conditions.lockWaiters()) === 0,
+        "the store's statement is cancelled",
+        2000,
+      );
+      await vi.waitFor(() => expect(linesFor("req-cancel")[0]).toMatchObject({ code: "canceled" }));
+    } finally {
+      await lock.release();
+    }
+    expect(await stored(ledgerId)).toEqual({ balance: 0n, version: 0n, entries: 0 });
+  });
+
+  it("reports a statement cut short by the deadline as DEADLINE_EXCEEDED, and writes nothing", async () => {
+    const ledgerId = await openLedger();
+    const error = await failure(
+      client.recordEntry(
+        {
+          ledgerId,
+          operation: "CREDIT_ADD",
+          amount: 1n,
+          idempotencyKey: "k-slow",
+          description: SLOW_ENTRY_DESCRIPTION,
+        },
+        { timeoutMs: STATEMENT_DEADLINE_MS, headers: { "x-request-id": "req-slow" } },
+      ),
+    );
+    expect(error.code).toBe(Code.DeadlineExceeded);
+    await vi.waitFor(() =>
+      expect(linesFor("req-slow")[0]).toMatchObject({ code: "deadline_exceeded" }),
+    );
+    // The statement sleeps 30 s unless stopped; the server's handler returned within a second.
+    expect(linesFor("req-slow")[0]?.duration_ms).toBeLessThan(1000);
+    await eventually(
+      async () => (await conditions.sleepers()) === 0,
+      "the slow statement is stopped",
+      2000,
+    );
+    expect(await stored(ledgerId)).toEqual({ balance: 0n, version: 0n, entries: 0 });
   });
 });
 
-describe("deadlines and failures", () => {
-  it("hands the caller's deadline and abort signal to the store", async () => {
-    const ledgerId = await openLedger();
-    await client.getLedger({ ledgerId }, { timeoutMs: 5000 });
-    await client.getLedger({ ledgerId });
-    const [withDeadline, without] = store.callsOf("getLedger");
-    expect(withDeadline?.options?.timeoutMs).toBeGreaterThan(0);
-    expect(withDeadline?.options?.timeoutMs).toBeLessThanOrEqual(5000);
-    expect(withDeadline?.options?.signal).toBeInstanceOf(AbortSignal);
-    expect(without?.options?.timeoutMs).toBeUndefined();
-  });
-
-  it("reports a store call cut short by the deadline as DEADLINE_EXCEEDED", async () => {
-    const ledgerId = await openLedger();
-    store.hook = ({ options }) =>
-      new Promise((_, reject) => {
-        options?.signal?.addEventListener("abort", () => reject(new Error("query canceled")));
-      });
-    const error = await failure(client.getLedger({ ledgerId }, { timeoutMs: 50 }));
-    expect(error.code).toBe(Code.DeadlineExceeded);
-    await vi.waitFor(() =>
-      expect(rpcLines(log.lines()).at(-1)).toMatchObject({ code: "deadline_exceeded" }),
-    );
-  });
-
+describe("failures", () => {
   it("sends a domain failure as its code with ErrorInfo", async () => {
     const error = await failure(client.getLedger({ ledgerId: UNKNOWN_ID }));
     expect(error.code).toBe(Code.NotFound);
@@ -305,27 +491,32 @@ describe("deadlines and failures", () => {
     });
   });
 
-  it("sends a bug as INTERNAL with the request id only, and logs the cause", async () => {
-    store.hook = () => {
-      throw new TypeError("cannot read properties of undefined (secret detail)");
-    };
+  it("sends an unexpected database error as INTERNAL with the request id only, and logs the cause", async () => {
+    const ledgerId = await openLedger();
     const error = await failure(
-      client.getLedger({ ledgerId: UNKNOWN_ID }, { headers: { "x-request-id": "req-bug-1" } }),
+      client.recordEntry(
+        {
+          ledgerId,
+          operation: "CREDIT_ADD",
+          amount: 1n,
+          idempotencyKey: "k-fault",
+          description: FAILING_ENTRY_DESCRIPTION,
+        },
+        { headers: { "x-request-id": "req-bug-1" } },
+      ),
     );
     expect(error.code).toBe(Code.Internal);
     expect(error.rawMessage).toBe("internal error (request id req-bug-1)");
     expect(error.details).toEqual([]);
-    const [line] = rpcLines(log.lines());
+    const [line] = linesFor("req-bug-1");
     expect(line).toMatchObject({ code: "internal", request_id: "req-bug-1", level: 50 });
-    expect(JSON.stringify(line?.err)).toContain("secret detail");
+    expect(JSON.stringify(line?.err)).toContain(INJECTED_FAULT_DETAIL);
+    expect(await stored(ledgerId)).toEqual({ balance: 0n, version: 0n, entries: 0 });
   });
 
-  it("maps a LedgerError thrown by the store whatever its reason", async () => {
-    store.hook = () => {
-      throw new LedgerError("CONCURRENCY_CONFLICT", "lock contention", {});
-    };
-    const error = await failure(client.listLedgers({ app: "content" }));
-    expect(error.code).toBe(Code.Aborted);
-    expect(errorInfo(error)?.reason).toBe("CONCURRENCY_CONFLICT");
+  it("maps a LedgerError of the store whatever its reason: an unavailable store is UNAVAILABLE", async () => {
+    const error = await failure(closedStoreClient.listLedgers({ app }));
+    expect(error.code).toBe(Code.Unavailable);
+    expect(errorInfo(error)).toMatchObject({ domain: "ledger.v1", reason: "STORE_UNAVAILABLE" });
   });
 });

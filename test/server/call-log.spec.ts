@@ -9,24 +9,24 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   connectClient,
-  type FakeServer,
   grpcClient,
   grpcJsCall,
   grpcJsClient,
   grpcWebClient,
-  startFakeServer,
+  type PlumbingServer,
+  startPlumbingServer,
 } from "./harness.js";
 import { rpcLines } from "./log-capture.js";
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 const REQUEST_BYTES_MAX = 2048;
 
-let s: FakeServer;
+let s: PlumbingServer;
 beforeAll(async () => {
-  s = await startFakeServer({ requestBytesMax: REQUEST_BYTES_MAX });
+  s = await startPlumbingServer({ config: { requestBytesMax: REQUEST_BYTES_MAX } });
 });
 afterAll(async () => {
-  await s.server.close();
+  await s?.close();
 });
 
 function linesFor(requestId: string) {
@@ -46,7 +46,7 @@ describe("the call log", () => {
   it("writes one line for a successful call, naming the ledger", async () => {
     const client = connectClient(s.url, "1.1");
     const { ledger } = await client.createLedger(
-      { app: "content", ownerId: "u", unit: "CREDITS", idempotencyKey: "k" },
+      { app: "content", ownerId: "log-ok", unit: "CREDITS", idempotencyKey: "k-log-ok" },
       { headers: { "x-request-id": "log-ok" } },
     );
     const lines = linesFor("log-ok");
@@ -111,13 +111,40 @@ describe("the call log", () => {
 });
 
 describe("request size", () => {
-  const oversized = {
+  /** Every field within its limit, the whole over REQUEST_BYTES_MAX: decoded, it would create a ledger. */
+  const oversized = (ownerId: string) => ({
     app: "content",
-    ownerId: "u",
+    ownerId,
     unit: "CREDITS",
-    idempotencyKey: "k",
-    description: "x".repeat(REQUEST_BYTES_MAX + 1),
-  };
+    idempotencyKey: `k-${ownerId}`,
+    description: "x".repeat(1000),
+    metadata: { a: "x".repeat(1000), b: "x".repeat(1000) },
+  });
+
+  async function ledgerExists(ownerId: string): Promise<boolean> {
+    try {
+      await connectClient(s.url, "1.1").getBalance({ app: "content", ownerId, unit: "CREDITS" });
+      return true;
+    } catch (e) {
+      if (ConnectError.from(e).code === Code.NotFound) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  it("would accept the same request within the limit (so the refusal is the size)", async () => {
+    const grown = await startPlumbingServer({
+      config: { requestBytesMax: 4 * REQUEST_BYTES_MAX },
+      database: s.database,
+    });
+    try {
+      await connectClient(grown.url, "1.1").createLedger(oversized("fits"));
+    } finally {
+      await grown.close();
+    }
+    expect(await ledgerExists("fits")).toBe(true);
+  });
 
   it.each([
     ["connect", () => connectClient(s.url, "1.1")],
@@ -127,9 +154,8 @@ describe("request size", () => {
     "refuses an oversized %s request with RESOURCE_EXHAUSTED, and logs it once",
     async (protocol, client) => {
       const requestId = `big-${protocol}`;
-      const storeCallsBefore = s.store.calls.length;
       const error = await failure(
-        client().createLedger(oversized, { headers: { "x-request-id": requestId } }),
+        client().createLedger(oversized(requestId), { headers: { "x-request-id": requestId } }),
       );
       expect(error.code).toBe(Code.ResourceExhausted);
       await vi.waitFor(() => expect(linesFor(requestId)).toHaveLength(1));
@@ -137,18 +163,19 @@ describe("request size", () => {
         method: "ledger.v1.LedgerService/CreateLedger",
         code: "resource_exhausted",
       });
-      expect(s.store.calls).toHaveLength(storeCallsBefore);
+      expect(await ledgerExists(requestId)).toBe(false);
     },
   );
 
   it("refuses an oversized grpc-js request with RESOURCE_EXHAUSTED", async () => {
     const grpcJs = grpcJsClient(`127.0.0.1:${s.port}`);
     try {
-      const error = await grpcJsCall(grpcJs, "createLedger", oversized).then(
+      const error = await grpcJsCall(grpcJs, "createLedger", oversized("big-grpc-js")).then(
         () => undefined,
         (e: grpc.ServiceError) => e,
       );
       expect(error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(await ledgerExists("big-grpc-js")).toBe(false);
     } finally {
       grpcJs.close();
     }

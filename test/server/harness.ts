@@ -1,6 +1,7 @@
 /**
- * A real ledger server on an ephemeral port over the in-memory FakeStore, and
- * small clients of each protocol, for the server plumbing specs.
+ * A real ledger server on an ephemeral port over the real PostgreSQL store
+ * (a fresh migrated database, or one a spec file shares), its captured log,
+ * and small clients of each protocol, for the server plumbing specs.
  */
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
@@ -15,32 +16,74 @@ import {
   loadConfig,
   type ServerConfig,
 } from "../../src/server/index.js";
-import { FakeStore } from "./fake-store.js";
-import { captureLog } from "./log-capture.js";
+import { openStore, type PostgresLedgerStore, type StoreConfig } from "../../src/store/index.js";
+import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { type CapturedLog, captureLog } from "./log-capture.js";
 
-export interface FakeServer {
-  readonly store: FakeStore;
-  readonly log: ReturnType<typeof captureLog>;
+export interface PlumbingServerOptions {
+  readonly config?: Partial<ServerConfig>;
+  readonly sniffTimeoutMs?: number;
+  readonly store?: Omit<StoreConfig, "databaseUrl">;
+  /** A database the spec file shares; without it, a fresh one that close() drops. */
+  readonly database?: TestDatabase;
+}
+
+export interface PlumbingServer {
+  readonly store: PostgresLedgerStore;
+  /** The database behind the store; another server may share it. */
+  readonly database: TestDatabase;
+  readonly log: CapturedLog;
   readonly server: LedgerServer;
   readonly port: number;
   readonly url: string;
+  /** Closes the server (unless a spec already did), then its store, then a database of its own. */
+  close(): Promise<void>;
 }
 
-export async function startFakeServer(
-  overrides: Partial<ServerConfig> = {},
-  sniffTimeoutMs?: number,
-): Promise<FakeServer> {
-  const store = new FakeStore();
+export async function startPlumbingServer(
+  options: PlumbingServerOptions = {},
+): Promise<PlumbingServer> {
+  const database = options.database ?? (await createTestDatabase());
+  const dropOwnDatabase = async (): Promise<void> => {
+    if (options.database === undefined) {
+      await database.drop();
+    }
+  };
+  const store = await openStore({ ...options.store, databaseUrl: database.url }).catch(
+    async (error: unknown) => {
+      await dropOwnDatabase();
+      throw error;
+    },
+  );
   const log = captureLog();
-  const config = { ...loadConfig({ PORT: "0", HOST: "127.0.0.1" }), ...overrides };
+  const config = { ...loadConfig({ PORT: "0", HOST: "127.0.0.1" }), ...options.config };
   const server = createLedgerServer({
     store,
     config,
     logger: log.logger,
-    ...(sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs }),
+    ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
   });
-  const { port, url } = await server.listen();
-  return { store, log, server, port, url };
+  const { port, url } = await server.listen().catch(async (error: unknown) => {
+    await store.close();
+    await dropOwnDatabase();
+    throw error;
+  });
+  return {
+    store,
+    database,
+    log,
+    server,
+    port,
+    url,
+    async close() {
+      try {
+        await server.close();
+        await store.close();
+      } finally {
+        await dropOwnDatabase();
+      }
+    },
+  };
 }
 
 export type LedgerClient = ReturnType<typeof createClient<typeof LedgerService>>;

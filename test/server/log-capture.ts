@@ -1,8 +1,14 @@
 import { Writable } from "node:stream";
 import pino, { type Logger } from "pino";
 
+export interface CapturedLog {
+  readonly logger: Logger;
+  /** Every line written so far, parsed. */
+  lines(): Record<string, unknown>[];
+}
+
 /** A pino logger writing JSON lines into memory, for specs that read the log. */
-export function captureLog(): { logger: Logger; lines: () => Record<string, unknown>[] } {
+export function captureLog(): CapturedLog {
   const chunks: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {

@@ -15,22 +15,22 @@ import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import {
   connectClient,
-  type FakeServer,
   grpcClient,
   grpcJsCall,
   grpcJsClient,
   grpcWebClient,
-  startFakeServer,
+  type PlumbingServer,
+  startPlumbingServer,
 } from "./harness.js";
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 
-let s: FakeServer;
+let s: PlumbingServer;
 beforeAll(async () => {
-  s = await startFakeServer({}, 300);
+  s = await startPlumbingServer({ sniffTimeoutMs: 300 });
 });
 afterAll(async () => {
-  await s.server.close();
+  await s?.close();
 });
 
 describe("one port, every protocol", () => {
@@ -130,12 +130,18 @@ describe("protocol sniffing", () => {
   });
 
   it("tells HTTP/1.1 apart even when its first byte also starts the preface", async () => {
+    const { ledger } = await connectClient(s.url, "2").createLedger({
+      app: "sniff",
+      ownerId: "u-1",
+      unit: "CREDITS",
+      idempotencyKey: "k-sniff",
+    });
     const socket = net.connect(s.port, "127.0.0.1");
     await new Promise((resolve) => socket.once("connect", resolve));
     const chunks: Buffer[] = [];
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));
     const ended = new Promise((resolve) => socket.once("end", resolve));
-    const body = JSON.stringify({ app: "content" });
+    const body = JSON.stringify({ app: "sniff" });
     socket.write("P");
     await sleep(50);
     socket.write(
@@ -146,7 +152,7 @@ describe("protocol sniffing", () => {
     await ended;
     const response = Buffer.concat(chunks).toString("utf8");
     expect(response).toMatch(/^HTTP\/1\.1 200 /);
-    expect(response).toContain('"ledgers"');
+    expect(response).toContain(`"id":"${ledger?.id}"`);
   });
 
   it("closes a connection that sends nothing within the sniff timeout", async () => {

@@ -15,7 +15,7 @@ import {
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
-import { type FakeServer, grpcJsCall, grpcJsClient, startFakeServer } from "./harness.js";
+import { grpcJsCall, grpcJsClient, type PlumbingServer, startPlumbingServer } from "./harness.js";
 
 function opensslMissing(): string | undefined {
   try {
@@ -34,7 +34,7 @@ if (skipReason !== undefined) {
 describe.skipIf(skipReason !== undefined)("TLS on the one port", () => {
   let dir: string;
   let cert: Buffer;
-  let s: FakeServer;
+  let s: PlumbingServer;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "ledger-tls-"));
@@ -50,11 +50,11 @@ describe.skipIf(skipReason !== undefined)("TLS on the one port", () => {
       { stdio: "ignore" },
     );
     cert = readFileSync(certFile);
-    s = await startFakeServer({ tls: { certFile, keyFile } });
+    s = await startPlumbingServer({ config: { tls: { certFile, keyFile } } });
   });
 
   afterAll(async () => {
-    await s?.server.close();
+    await s?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -85,10 +85,16 @@ describe.skipIf(skipReason !== undefined)("TLS on the one port", () => {
   it("serves grpc-js with TLS credentials", async () => {
     const client = grpcJsClient(`localhost:${s.port}`, grpc.credentials.createSsl(cert));
     try {
-      const response = await grpcJsCall<{ ledgers: unknown[] }>(client, "listLedgers", {
-        app: "content",
+      const created = await grpcJsCall<{ ledger: { id: string } }>(client, "createLedger", {
+        app: "tls-grpc-js",
+        ownerId: "u",
+        unit: "CREDITS",
+        idempotencyKey: "k",
       });
-      expect(Array.isArray(response.ledgers)).toBe(true);
+      const listed = await grpcJsCall<{ ledgers: { id: string }[] }>(client, "listLedgers", {
+        app: "tls-grpc-js",
+      });
+      expect(listed.ledgers.map((l) => l.id)).toEqual([created.ledger.id]);
     } finally {
       client.close();
     }
