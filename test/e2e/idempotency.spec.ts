@@ -108,6 +108,21 @@ describe.each(CLIENT_NAMES)("idempotency through %s", (clientName) => {
     expect((await api().getLedger(ledger.id)).balance).toBe(1n);
   });
 
+  it("a replay after the ledger was terminated still returns the original result", async () => {
+    const ledger = await openLedger(api());
+    const request: RecordEntryParams = {
+      ledgerId: ledger.id,
+      operation: "SIGNUP_CREDIT",
+      idempotencyKey: uniqueKey(),
+    };
+    const first = await api().recordEntry(request);
+    await api().terminateLedger(ledger.id);
+
+    expect(await api().recordEntry(request)).toEqual({ value: first.value, replayed: true });
+    const fresh = await failureOf(api().recordEntry({ ...request, idempotencyKey: uniqueKey() }));
+    expect(fresh.reason).toBe("LEDGER_TERMINATED");
+  });
+
   it("RecordEntry with a used key and a different request is refused, even on another ledger of the app", async () => {
     const ledger = await openLedger(api());
     const sibling = await openLedger(api(), { app: ledger.app });

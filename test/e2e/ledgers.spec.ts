@@ -127,7 +127,7 @@ describe.each(CLIENT_NAMES)("ledger lifecycle through %s", (clientName) => {
     expect(nobody).toEqual({ items: [], nextPageToken: "" });
   });
 
-  it("TerminateLedger is final and idempotent; the ledger stays readable for audit", async () => {
+  it("TerminateLedger is final and idempotent; the ledger stays readable and listed for audit", async () => {
     const ledger = await openLedger(api());
     const credit = await post(api(), ledger.id, "CREDIT_ADD", 40n);
 
@@ -155,6 +155,9 @@ describe.each(CLIENT_NAMES)("ledger lifecycle through %s", (clientName) => {
         }),
       ),
       await failureOf(api().getBalance({ ledgerId: ledger.id })),
+      await failureOf(
+        api().getBalance({ app: ledger.app, ownerId: ledger.ownerId, unit: ledger.unit }),
+      ),
     ];
     for (const refusal of refusals) {
       expect(refusal).toMatchObject({
@@ -165,6 +168,8 @@ describe.each(CLIENT_NAMES)("ledger lifecycle through %s", (clientName) => {
       });
     }
     expect(await snapshot(api(), ledger.id)).toEqual(before);
+    const listed = await api().listLedgers({ app: ledger.app });
+    expect(listed.items).toEqual([terminated]);
   });
 
   it("after termination the owner may open a new ledger in that unit, found by (app, owner_id, unit)", async () => {
