@@ -37,12 +37,19 @@ describe("translateError", () => {
     }
   });
 
+  it("reports a statement cancelled by statement_timeout as STORE_UNAVAILABLE", () => {
+    const translated = translateError(
+      withCode("57014", "canceling statement due to statement timeout"),
+    );
+    expect(translated).toBeInstanceOf(LedgerError);
+    expect(translated).toMatchObject({ reason: "STORE_UNAVAILABLE" });
+  });
+
   it("passes domain errors, invariant violations and everything else through unchanged", () => {
     const passThrough = [
       new LedgerError("INSUFFICIENT_FUNDS", "no", {}),
       new InvariantViolation("bug"),
       withCode("23505"),
-      withCode("57014", "canceling statement due to statement timeout"),
       new TypeError("bug"),
     ];
     for (const error of passThrough) {
