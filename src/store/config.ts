@@ -10,8 +10,10 @@ export interface StoreConfig {
   readonly statementTimeoutMs?: number | undefined;
   /** Retries after a deadlock or serialization failure before CONCURRENCY_CONFLICT. Default 3. */
   readonly retryAttemptsMax?: number | undefined;
-  /** Bounds opening a connection and waiting for a pooled one. Default 2000. */
+  /** Bounds opening a connection (a burst of calls queues in front of the pool instead). Default 2000. */
   readonly connectTimeoutMs?: number | undefined;
+  /** Longest wait of a call for a free connection when all are busy. Default 5000. */
+  readonly queueWaitMsMax?: number | undefined;
   /** Default: sharedOperationRegistry(). */
   readonly operations?: OperationRegistry | undefined;
 }
@@ -23,6 +25,7 @@ export interface ResolvedStoreConfig {
   readonly statementTimeoutMs: number;
   readonly retryAttemptsMax: number;
   readonly connectTimeoutMs: number;
+  readonly queueWaitMsMax: number;
   readonly operations: OperationRegistry;
 }
 
@@ -43,6 +46,7 @@ export function resolveStoreConfig(config: StoreConfig): ResolvedStoreConfig {
     ),
     retryAttemptsMax: bounded("retryAttemptsMax", config.retryAttemptsMax ?? 3, 0, 100),
     connectTimeoutMs: bounded("connectTimeoutMs", config.connectTimeoutMs ?? 2000, 1, 600_000),
+    queueWaitMsMax: bounded("queueWaitMsMax", config.queueWaitMsMax ?? 5000, 1, 600_000),
     operations: config.operations ?? sharedOperationRegistry(),
   };
 }

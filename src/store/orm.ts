@@ -6,7 +6,7 @@ import { releaseEndedConnections } from "./pool-guard.js";
 
 export interface OrmOptions {
   readonly poolSizeMax: number;
-  /** Bounds both opening a connection and waiting for a free one in the pool. */
+  /** Bounds opening a connection; callers queue before the pool (admission.ts), never in it. */
   readonly connectTimeoutMs: number;
   /** Session defaults of every connection; transactions may lower them (SET LOCAL). */
   readonly statementTimeoutMs?: number | undefined;

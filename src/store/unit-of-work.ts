@@ -1,12 +1,15 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { CallOptions } from "../domain/index.js";
+import { Admission } from "./admission.js";
 import type { ResolvedStoreConfig } from "./config.js";
 import { concurrencyConflict, isRetryable, translateError } from "./db-errors.js";
 
 const BACKOFF_BASE_MS = 5;
 const BACKOFF_CAP_MS = 100;
 const LOCK_SHARE_OF_STATEMENT = 0.9;
+/** Calls that may queue for a connection at once; more are refused at once. */
+const QUEUED_CALLS_MAX = 4096;
 
 export interface UnitOfWork {
   /**
@@ -20,6 +23,10 @@ export interface UnitOfWork {
 }
 
 export function createUnitOfWork(orm: MikroORM, config: ResolvedStoreConfig): UnitOfWork {
+  const admission = new Admission(config.poolSizeMax, QUEUED_CALLS_MAX);
+  const admitted = <T>(options: CallOptions | undefined, work: () => Promise<T>): Promise<T> =>
+    admission.run(config.queueWaitMsMax, options?.signal, work);
+
   /** A fork per attempt; an aborted signal cancels the statement in flight on the server. */
   const fork = (options: CallOptions | undefined): EntityManager =>
     options?.signal === undefined
@@ -36,38 +43,52 @@ export function createUnitOfWork(orm: MikroORM, config: ResolvedStoreConfig): Un
     });
 
   return {
-    async write(options, work) {
-      for (let attempt = 0; ; attempt += 1) {
-        options?.signal?.throwIfAborted();
-        try {
-          return await inTransaction(options, work);
-        } catch (error) {
-          // The caller gave up (deadline, cancellation): its own reason, not ours.
-          options?.signal?.throwIfAborted();
-          if (!isRetryable(error)) {
-            throw translateError(error);
-          }
-          if (attempt >= config.retryAttemptsMax) {
-            throw concurrencyConflict(error);
-          }
-        }
-        await sleep(backoffMs(attempt));
-      }
+    write(options, work) {
+      return admitted(options, () => retrying(options, work));
     },
 
-    async read(options, work) {
-      options?.signal?.throwIfAborted();
-      try {
-        if (statementTimeoutMs(config, options) < config.statementTimeoutMs) {
-          return await inTransaction(options, work);
-        }
-        return await work(fork(options));
-      } catch (error) {
-        options?.signal?.throwIfAborted();
-        throw translateError(error);
-      }
+    read(options, work) {
+      return admitted(options, () => reading(options, work));
     },
   };
+
+  async function retrying<T>(
+    options: CallOptions | undefined,
+    work: (em: EntityManager) => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 0; ; attempt += 1) {
+      options?.signal?.throwIfAborted();
+      try {
+        return await inTransaction(options, work);
+      } catch (error) {
+        // The caller gave up (deadline, cancellation): its own reason, not ours.
+        options?.signal?.throwIfAborted();
+        if (!isRetryable(error)) {
+          throw translateError(error);
+        }
+        if (attempt >= config.retryAttemptsMax) {
+          throw concurrencyConflict(error);
+        }
+      }
+      await sleep(backoffMs(attempt));
+    }
+  }
+
+  async function reading<T>(
+    options: CallOptions | undefined,
+    work: (em: EntityManager) => Promise<T>,
+  ): Promise<T> {
+    options?.signal?.throwIfAborted();
+    try {
+      if (statementTimeoutMs(config, options) < config.statementTimeoutMs) {
+        return await inTransaction(options, work);
+      }
+      return await work(fork(options));
+    } catch (error) {
+      options?.signal?.throwIfAborted();
+      throw translateError(error);
+    }
+  }
 }
 
 /**

@@ -206,3 +206,27 @@ describe("lock waits", () => {
     expect((await write).value.balanceAfterMinor).toBe(4n);
   });
 });
+
+describe("a burst larger than the pool", () => {
+  it("queues for connections instead of failing as an unreachable database", async () => {
+    // One connection, and a connect timeout far shorter than the burst takes:
+    // had callers waited inside the pool, most would fail STORE_UNAVAILABLE.
+    const store = await openStore({
+      databaseUrl: harness.databaseUrl(),
+      poolSizeMax: 1,
+      connectTimeoutMs: 50,
+    });
+    try {
+      const ledger = await openLedger(store);
+      const results = await Promise.allSettled(
+        Array.from({ length: 60 }, () => store.recordEntry(entryInput(ledger.id, "DAILY_REWARD"))),
+      );
+      expect(results.filter((r) => r.status === "rejected")).toEqual([]);
+      const balance = await store.getBalance({ ledgerId: ledger.id });
+      expect(balance.balanceMinor).toBe(60n);
+      expect(await store.verifyInvariants()).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -70,11 +70,11 @@ describe("STORE_UNAVAILABLE", () => {
     await store.close();
   });
 
-  it("fails fast when every pooled connection stays busy beyond the connect timeout", async () => {
+  it("fails fast, as overloaded, when every pooled connection stays busy beyond the queue wait", async () => {
     const store = await openStore({
       databaseUrl: harness.databaseUrl(),
       poolSizeMax: 1,
-      connectTimeoutMs: 300,
+      queueWaitMsMax: 300,
       lockTimeoutMs: 5000,
     });
     const ledger = await openLedger(store, 5n);
@@ -86,7 +86,8 @@ describe("STORE_UNAVAILABLE", () => {
       const stuck = store.recordEntry(entryInput(ledger.id, "CREDIT_SPEND", -1n));
       await new Promise((resolve) => setTimeout(resolve, 100));
       const started = Date.now();
-      await rejection(store.getLedger(ledger.id), "STORE_UNAVAILABLE");
+      const refused = await rejection(store.getLedger(ledger.id), "STORE_UNAVAILABLE");
+      expect(refused.metadata).toEqual({ cause: "overloaded" });
       expect(Date.now() - started).toBeLessThan(2000);
       await blocker.query("rollback");
       expect((await stuck).value.balanceAfterMinor).toBe(4n);
