@@ -25,6 +25,8 @@ export interface Config {
   readonly dbPoolSizeMax: number | undefined;
   readonly dbLockTimeoutMs: number | undefined;
   readonly dbStatementTimeoutMs: number | undefined;
+  /** Browser origins allowed by CORS; ["*"]: any; []: no CORS headers at all. */
+  readonly corsAllowedOrigins: readonly string[];
 }
 
 export interface ConfigSetting {
@@ -88,6 +90,12 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
     description:
       "Longest statement, 1..600000, capped by the call's deadline (default: the store's).",
   },
+  {
+    env: "CORS_ALLOWED_ORIGINS",
+    default: "",
+    description:
+      "Browser origins allowed by CORS, comma-separated (https://app.example.com), or `*`; unset: none.",
+  },
 ];
 
 /**
@@ -144,6 +152,7 @@ export function loadConfig(env: Env): Config {
     dbPoolSizeMax: read.optionalInteger("DB_POOL_SIZE_MAX", 1, 1000),
     dbLockTimeoutMs: read.optionalInteger("DB_LOCK_TIMEOUT_MS", 1, 600_000),
     dbStatementTimeoutMs: read.optionalInteger("DB_STATEMENT_TIMEOUT_MS", 1, 600_000),
+    corsAllowedOrigins: read.origins("CORS_ALLOWED_ORIGINS"),
   };
   if (problems.length > 0) {
     throw new ConfigError(problems);
@@ -231,6 +240,27 @@ class EnvReader {
     return level;
   }
 
+  /** "*", or a list of origins exactly as browsers send them (scheme://host[:port]). */
+  origins(name: string): readonly string[] {
+    const items = (this.optionalText(name) ?? "")
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== "");
+    if (items.includes("*")) {
+      if (items.length > 1) {
+        this.problems.push(`${name}: "*" allows every origin and cannot be combined with others`);
+      }
+      return ["*"];
+    }
+    const bad = items.filter((item) => !isOrigin(item));
+    if (bad.length > 0) {
+      this.problems.push(
+        `${name}: expected origins like https://app.example.com (scheme, host, optional port; no path), got ${bad.map((item) => `"${item}"`).join(", ")}`,
+      );
+    }
+    return items.filter(isOrigin);
+  }
+
   databaseUrl(name: string): string | undefined {
     const text = this.optionalText(name);
     if (text === undefined) {
@@ -243,4 +273,13 @@ class EnvReader {
     }
     return text;
   }
+}
+
+/** True for a serialized origin: what a browser sends in the Origin header. */
+function isOrigin(text: string): boolean {
+  return (
+    URL.canParse(text) &&
+    ["http:", "https:"].includes(new URL(text).protocol) &&
+    new URL(text).origin === text
+  );
 }
