@@ -1,0 +1,97 @@
+/**
+ * A PostgreSQL cluster of the fault specs' own, in a temporary directory on a
+ * fixed port, that can be killed the way a crash kills it and started again
+ * on the same data. Durability settings stay at PostgreSQL's defaults: an
+ * acknowledged commit must survive the kill.
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type EmbeddedDatabase, migrate, startEmbeddedPostgres } from "../../../src/store/index.js";
+
+const EXIT_WAIT_MS_MAX = 30_000;
+
+export interface FaultCluster {
+  readonly url: string;
+  /**
+   * `pg_ctl stop -m immediate` without pg_ctl (which refuses to run as
+   * root): SIGQUIT to the postmaster, which kills every backend without a
+   * checkpoint, as a crash would. Resolves once the postmaster is gone.
+   */
+  killImmediately(): Promise<void>;
+  /** Starts PostgreSQL again on the same data directory and port (crash recovery runs). */
+  restart(): Promise<void>;
+  /** Stops a running cluster and deletes its data. */
+  destroy(): Promise<void>;
+}
+
+export async function startFaultCluster(): Promise<FaultCluster> {
+  const dir = await mkdtemp(join(tmpdir(), "ledger-fault-pg-"));
+  const dataDir = join(dir, "data");
+  const port = await freePort();
+  const settings = { max_connections: "200" };
+  let running: EmbeddedDatabase | undefined = await startEmbeddedPostgres({
+    dataDir,
+    port,
+    settings,
+  });
+  const url = running.url;
+  await migrate(url);
+  return {
+    url,
+    async killImmediately() {
+      const pid = await postmasterPid(dataDir);
+      // The handle's stop() would wait for an exit that has already happened.
+      running = undefined;
+      process.kill(pid, "SIGQUIT");
+      await waitForExit(pid);
+    },
+    async restart() {
+      if (running !== undefined) {
+        throw new Error("the cluster is running");
+      }
+      running = await startEmbeddedPostgres({ dataDir, port, settings });
+    },
+    async destroy() {
+      await running?.stop();
+      running = undefined;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function postmasterPid(dataDir: string): Promise<number> {
+  const [firstLine = ""] = (await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n");
+  const pid = Number.parseInt(firstLine, 10);
+  if (!Number.isInteger(pid) || pid <= 0) {
+    throw new Error(`postmaster.pid of ${dataDir} names no process: ${JSON.stringify(firstLine)}`);
+  }
+  return pid;
+}
+
+async function waitForExit(pid: number): Promise<void> {
+  const deadline = Date.now() + EXIT_WAIT_MS_MAX;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await sleep(20);
+  }
+  throw new Error(`process ${pid} did not exit within ${EXIT_WAIT_MS_MAX} ms`);
+}
+
+/** A port that was free a moment ago, so a restarted process can take the same one. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === "string") {
+    throw new Error("could not read the port of a probe socket");
+  }
+  return address.port;
+}

@@ -1,0 +1,114 @@
+/**
+ * The real service as `npm start` runs it (src/server/main.ts under Node with
+ * tsx as a loader), as a child process that a spec can SIGKILL and start again.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+const START_TIMEOUT_MS = 60_000;
+
+export interface ServiceProcess {
+  readonly pid: number;
+  readonly port: number;
+  /** Resolves with the exit code, or the signal's name, when the process ends. */
+  readonly exited: Promise<number | string>;
+  /** SIGKILL: no drain, no goodbye. Resolves once the process is gone. */
+  kill(): Promise<void>;
+  /** SIGTERM, the graceful stop. */
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  readonly databaseUrl: string;
+  readonly port: number;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Starts main.ts and resolves once it logs "listening". */
+export async function startService(options: ServiceOptions): Promise<ServiceProcess> {
+  const child = spawn(`${ROOT}node_modules/.bin/node`, ["--import", "tsx", "src/server/main.ts"], {
+    cwd: ROOT,
+    env: {
+      PATH: `${ROOT}node_modules/.bin:${process.env.PATH ?? ""}`,
+      DATABASE_URL: options.databaseUrl,
+      PORT: String(options.port),
+      HOST: "127.0.0.1",
+      // "listening" is an info line; readline drains the call log behind it.
+      LOG_LEVEL: "info",
+      SHUTDOWN_GRACE_MS: "2000",
+      ...options.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
+  );
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString("utf8")).slice(-4000);
+  });
+  await listening(child, exited, () => stderr);
+  const pid = child.pid;
+  if (pid === undefined) {
+    throw new Error("the service process has no pid");
+  }
+  return {
+    pid,
+    port: options.port,
+    exited,
+    async kill() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+function listening(
+  child: ChildProcess,
+  exited: Promise<number | string>,
+  stderr: () => string,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`the service did not listen within ${START_TIMEOUT_MS} ms: ${stderr()}`));
+    }, START_TIMEOUT_MS);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the service exited (${code}) before listening: ${stderr()}`));
+    });
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (text) => {
+      if (text.includes('"msg":"listening"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+/** Runs `npm run verify`'s command on a database; its exit code and output. */
+export async function runVerifyCli(
+  databaseUrl: string,
+): Promise<{ code: number | null; stdout: string }> {
+  const child = spawn(`${ROOT}node_modules/.bin/tsx`, ["src/store/verify-cli.ts"], {
+    cwd: ROOT,
+    env: {
+      PATH: `${ROOT}node_modules/.bin:${process.env.PATH ?? ""}`,
+      DATABASE_URL: databaseUrl,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString("utf8");
+  });
+  child.stderr?.resume();
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { code, stdout };
+}

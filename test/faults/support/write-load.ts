@@ -1,0 +1,245 @@
+/**
+ * Concurrent writers of logical writes (RecordEntry credits and full
+ * reversals of them), each with its own idempotency key, through the real
+ * gRPC protocol (connect-node's gRPC transport over HTTP/2). Every attempt is
+ * recorded: what was acknowledged, and how and how fast each failure came back.
+ */
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { LedgerService } from "../../../gen/ledger/v1/ledger_pb.js";
+
+export type LedgerClient = ReturnType<typeof createClient<typeof LedgerService>>;
+
+/** Bounds every attempt: a call that hangs shows up as DEADLINE_EXCEEDED, never as a stuck test. */
+export const ATTEMPT_TIMEOUT_MS = 15_000;
+
+export function ledgerClient(port: number): LedgerClient {
+  return createClient(
+    LedgerService,
+    createGrpcTransport({
+      baseUrl: `http://127.0.0.1:${port}`,
+      defaultTimeoutMs: ATTEMPT_TIMEOUT_MS,
+    }),
+  );
+}
+
+export type LogicalWrite =
+  | {
+      readonly kind: "record";
+      readonly key: string;
+      readonly ledgerId: string;
+      readonly amount: bigint;
+    }
+  | {
+      readonly kind: "reverse";
+      readonly key: string;
+      readonly ledgerId: string;
+      readonly transactionId: string;
+      readonly amount: bigint;
+    };
+
+export interface Ack {
+  readonly write: LogicalWrite;
+  readonly entryId: string;
+  readonly transactionId: string;
+  readonly sequence: bigint;
+  readonly replayed: boolean;
+  readonly atMs: number;
+}
+
+export interface Failure {
+  readonly write: LogicalWrite;
+  readonly code: string;
+  readonly reason: string | undefined;
+  readonly message: string;
+  readonly startMs: number;
+  readonly latencyMs: number;
+}
+
+/** One attempt of a logical write: its acknowledgement, or how it failed. */
+export async function attempt(client: LedgerClient, write: LogicalWrite): Promise<Ack | Failure> {
+  const startMs = Date.now();
+  try {
+    if (write.kind === "record") {
+      const res = await client.recordEntry({
+        ledgerId: write.ledgerId,
+        operation: "CREDIT_ADD",
+        amount: write.amount,
+        idempotencyKey: write.key,
+      });
+      const entry = res.entry;
+      if (entry === undefined) {
+        throw new Error("RecordEntry answered without an entry");
+      }
+      return ack(write, entry, entry.transactionId, res.replayed);
+    }
+    const res = await client.reverseTransaction({
+      transactionId: write.transactionId,
+      amount: write.amount,
+      idempotencyKey: write.key,
+    });
+    const entry = res.transaction?.entries[0];
+    if (res.transaction === undefined || entry === undefined) {
+      throw new Error("ReverseTransaction answered without a transaction and its entry");
+    }
+    return ack(write, entry, res.transaction.id, res.replayed);
+  } catch (error) {
+    const failure = ConnectError.from(error);
+    return {
+      write,
+      code: Code[failure.code] ?? String(failure.code),
+      reason: failure.findDetails(ErrorInfoSchema)[0]?.reason,
+      message: failure.rawMessage,
+      startMs,
+      latencyMs: Date.now() - startMs,
+    };
+  }
+}
+
+function ack(
+  write: LogicalWrite,
+  entry: { id: string; sequence: bigint },
+  transactionId: string,
+  replayed: boolean,
+): Ack {
+  return {
+    write,
+    entryId: entry.id,
+    transactionId,
+    sequence: entry.sequence,
+    replayed,
+    atMs: Date.now(),
+  };
+}
+
+export function isAck(outcome: Ack | Failure): outcome is Ack {
+  return "entryId" in outcome;
+}
+
+export interface LoadResult {
+  /** The acknowledgement of each logical write that got one, by key. */
+  readonly acks: Map<string, Ack>;
+  /** Logical writes that never got one (only when writers do not retry). */
+  readonly unacknowledged: LogicalWrite[];
+  readonly failures: Failure[];
+}
+
+export interface LoadOptions {
+  readonly writers: number;
+  readonly ledgerIds: readonly string[];
+  /** true: a writer retries a failed write with the same key until it is acknowledged. */
+  readonly retryUntilAcknowledged: boolean;
+  /** Bounds each writer's retries of one write. */
+  readonly retryForMsMax: number;
+}
+
+const RETRY_PAUSE_MS = 50;
+/** One write in this many reverses an earlier credit of the same writer. */
+const REVERSAL_EVERY = 5;
+
+/**
+ * Runs writers until `stop` is aborted. A writer picks ledgers round-robin,
+ * credits 1..9, and now and then reverses one of its acknowledged credits in full.
+ */
+export async function runWriteLoad(
+  client: LedgerClient,
+  options: LoadOptions,
+  stop: AbortSignal,
+): Promise<LoadResult> {
+  const result: LoadResult = { acks: new Map(), unacknowledged: [], failures: [] };
+  const writer = async (index: number): Promise<void> => {
+    const reversible: Ack[] = [];
+    for (let n = 0; !stop.aborted; n += 1) {
+      const write = nextWrite(index, n, options.ledgerIds, reversible);
+      const outcome = await settle(client, write, options, result.failures);
+      if (outcome === undefined) {
+        result.unacknowledged.push(write);
+        continue;
+      }
+      result.acks.set(write.key, outcome);
+      if (write.kind === "record") {
+        reversible.push(outcome);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.writers }, (_, i) => writer(i)));
+  return result;
+}
+
+async function settle(
+  client: LedgerClient,
+  write: LogicalWrite,
+  options: LoadOptions,
+  failures: Failure[],
+): Promise<Ack | undefined> {
+  const deadline = Date.now() + options.retryForMsMax;
+  for (;;) {
+    const outcome = await attempt(client, write);
+    if (isAck(outcome)) {
+      return outcome;
+    }
+    failures.push(outcome);
+    // A pause after any failure: an outage is not a reason to spin.
+    await sleep(RETRY_PAUSE_MS);
+    if (!options.retryUntilAcknowledged) {
+      return undefined;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `write ${write.key} was not acknowledged within ${options.retryForMsMax} ms: ${outcome.code} ${outcome.message}`,
+      );
+    }
+  }
+}
+
+function nextWrite(
+  writer: number,
+  n: number,
+  ledgerIds: readonly string[],
+  reversible: Ack[],
+): LogicalWrite {
+  const key = `fault-${writer}-${n}-${randomUUID()}`;
+  const credit =
+    reversible.length > 0 && n % REVERSAL_EVERY === REVERSAL_EVERY - 1
+      ? reversible.shift()
+      : undefined;
+  if (credit !== undefined && credit.write.kind === "record") {
+    return {
+      kind: "reverse",
+      key,
+      ledgerId: credit.write.ledgerId,
+      transactionId: credit.transactionId,
+      amount: credit.write.amount,
+    };
+  }
+  const ledgerId = ledgerIds[(writer + n) % ledgerIds.length];
+  if (ledgerId === undefined) {
+    throw new Error("no ledgers to write to");
+  }
+  return { kind: "record", key, ledgerId, amount: BigInt(1 + ((writer * 7 + n) % 9)) };
+}
+
+/** Retries each write with its own key until acknowledged: the client's side of exactly-once. */
+export async function settleAll(
+  client: LedgerClient,
+  writes: readonly LogicalWrite[],
+  retryForMsMax: number,
+): Promise<Ack[]> {
+  const failures: Failure[] = [];
+  const acks: Ack[] = [];
+  for (const write of writes) {
+    const outcome = await settle(
+      client,
+      write,
+      { writers: 1, ledgerIds: [], retryUntilAcknowledged: true, retryForMsMax },
+      failures,
+    );
+    if (outcome !== undefined) {
+      acks.push(outcome);
+    }
+  }
+  return acks;
+}
