@@ -11,5 +11,13 @@ export {
   reasonOf,
   toConnectError,
 } from "./errors.js";
+export { healthRoutes } from "./health.js";
+export {
+  createHealthMonitor,
+  type HealthMonitor,
+  type HealthMonitorOptions,
+} from "./health-monitor.js";
 export { createLedgerServiceImpl, type LedgerServiceDeps } from "./ledger-service.js";
+export { reflectionRoutes } from "./reflection.js";
+export { createReflectionIndex, type ReflectionIndex } from "./reflection-index.js";
 export { type LedgerRouterOptions, ledgerRouterOptions, ledgerRoutes } from "./routes.js";

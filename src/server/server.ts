@@ -8,10 +8,18 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import type { LedgerStore } from "../domain/index.js";
-import { ledgerRouterOptions, ledgerRoutes } from "../rpc/index.js";
+import {
+  createHealthMonitor,
+  healthRoutes,
+  ledgerRouterOptions,
+  ledgerRoutes,
+  reflectionRoutes,
+} from "../rpc/index.js";
 import type { Config } from "./config.js";
 import { ConnectionTracker } from "./connections.js";
+import { createCorsHandler } from "./cors.js";
 import { sniffProtocol } from "./sniff.js";
+import { CONSOLE_DIR_DEFAULT, loadStaticSite, type StaticSite } from "./static.js";
 
 /** A plaintext connection must show its protocol within this time. */
 const SNIFF_TIMEOUT_MS_DEFAULT = 10_000;
@@ -22,7 +30,7 @@ const FORCE_CLOSE_DELAY_MS = 250;
 
 export type ServerConfig = Pick<
   Config,
-  "host" | "port" | "tls" | "requestBytesMax" | "shutdownGraceMs"
+  "host" | "port" | "tls" | "requestBytesMax" | "shutdownGraceMs" | "corsAllowedOrigins"
 >;
 
 export interface LedgerServerOptions {
@@ -31,6 +39,10 @@ export interface LedgerServerOptions {
   readonly logger: Logger;
   readonly now?: () => Date;
   readonly sniffTimeoutMs?: number;
+  /** The built web console served at "/" (default: dist/console). */
+  readonly consoleDir?: string;
+  /** How often grpc.health.v1 Watch pings the database (default: each second). */
+  readonly healthPollIntervalMs?: number;
 }
 
 export interface LedgerServer {
@@ -54,8 +66,19 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
   const { store, config, logger } = options;
   const shutdown = new AbortController();
   const connections = new ConnectionTracker();
+  const health = createHealthMonitor({
+    ping: () => store.ping(),
+    ...(options.healthPollIntervalMs === undefined
+      ? {}
+      : { pollIntervalMs: options.healthPollIntervalMs }),
+  });
+  const serveLedger = ledgerRoutes(store, options.now === undefined ? {} : { now: options.now });
   const rpcHandler = connectNodeAdapter({
-    routes: ledgerRoutes(store, options.now === undefined ? {} : { now: options.now }),
+    routes(router) {
+      serveLedger(router);
+      healthRoutes(router, health);
+      reflectionRoutes(router);
+    },
     readMaxBytes: config.requestBytesMax,
     shutdownSignal: shutdown.signal,
     ...ledgerRouterOptions(logger),
@@ -66,11 +89,16 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
       res.end();
     },
   });
+  const cors = createCorsHandler(config.corsAllowedOrigins);
+  let site: StaticSite | undefined;
   const handler = (
     req: http.IncomingMessage | http2.Http2ServerRequest,
     res: http.ServerResponse | http2.Http2ServerResponse,
   ) => {
     connections.trackRequest(req, res);
+    if (cors(req, res) || site?.serve(req, res) === true) {
+      return;
+    }
     rpcHandler(req, res);
   };
 
@@ -120,6 +148,13 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
       if (listener !== undefined) {
         throw new Error("the server is already listening");
       }
+      site = await loadStaticSite(options.consoleDir ?? CONSOLE_DIR_DEFAULT);
+      if (site.paths.length === 0) {
+        logger.warn(
+          { console_dir: options.consoleDir ?? CONSOLE_DIR_DEFAULT },
+          "web console not built (npm run build:console): / answers 404",
+        );
+      }
       const server = await createListener();
       server.on("connection", (socket: Socket) => connections.addSocket(socket));
       listener = server;
@@ -147,6 +182,8 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
     if (server === undefined) {
       return;
     }
+    // Health turns NOT_SERVING and its Watch streams end, so they hold no drain open.
+    health.shutdown();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     connections.beginShutdown();
     if (await settlesWithin(closed, config.shutdownGraceMs)) {
