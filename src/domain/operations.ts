@@ -1,4 +1,5 @@
 import { LedgerError } from "./errors.js";
+import { invariant } from "./invariant.js";
 
 /** Which sign an operation's amount must have. */
 export type Direction = "CREDIT" | "DEBIT" | "EITHER";
@@ -9,14 +10,6 @@ export interface OperationPolicy {
   /** Used when a request leaves the amount out. Its sign matches `direction`. */
   readonly defaultAmountMinor: bigint;
 }
-
-/** Every app supports these. */
-export const SHARED_OPERATIONS: readonly OperationPolicy[] = [
-  { name: "DAILY_REWARD", direction: "CREDIT", defaultAmountMinor: 1n },
-  { name: "SIGNUP_CREDIT", direction: "CREDIT", defaultAmountMinor: 3n },
-  { name: "CREDIT_SPEND", direction: "DEBIT", defaultAmountMinor: -1n },
-  { name: "CREDIT_ADD", direction: "CREDIT", defaultAmountMinor: 10n },
-];
 
 /**
  * The built-in operation of compensating entries. No app can record it
@@ -29,10 +22,71 @@ export interface OperationRegistry {
   operationsFor(app: string): ReadonlyMap<string, OperationPolicy>;
 }
 
-/** v1: every app has exactly the shared operations. */
-export function sharedOperationRegistry(): OperationRegistry {
-  const shared = new Map(SHARED_OPERATIONS.map((op) => [op.name, op]));
-  return { operationsFor: () => shared };
+/** One declared app and every operation it may record, the shared ones included. */
+export interface AppOperations {
+  readonly app: string;
+  readonly operations: readonly OperationPolicy[];
+}
+
+/**
+ * What the registry is built from: in production the proto declarations
+ * (ledger.v1.SharedOperation and proto/apps/<app>), generated into
+ * gen/apps/registry.ts and adapted by src/store/app-operations.ts.
+ */
+export interface OperationCatalog {
+  /** The operations every app has. */
+  readonly shared: readonly OperationPolicy[];
+  readonly apps: readonly AppOperations[];
+}
+
+/**
+ * A declared app may record exactly its operations; an app that is not
+ * declared may record only the shared ones (so a new app works at once with
+ * the common operations, and gains its own by declaring them in proto).
+ *
+ * The generator already refuses a bad declaration; the same rules are
+ * asserted here because a registry built by hand (a test, a future source)
+ * must not weaken them: a violation is a programming error.
+ */
+export function createOperationRegistry(catalog: OperationCatalog): OperationRegistry {
+  const shared = policyMap("the shared operations", catalog.shared);
+  const byApp = new Map<string, ReadonlyMap<string, OperationPolicy>>();
+  for (const { app, operations } of catalog.apps) {
+    invariant(!byApp.has(app), `app "${app}" is declared twice`);
+    const own = policyMap(`app "${app}"`, operations);
+    for (const policy of shared.values()) {
+      const declared = own.get(policy.name);
+      invariant(declared !== undefined, `app "${app}" lacks the shared operation ${policy.name}`);
+      invariant(
+        declared.direction === policy.direction &&
+          declared.defaultAmountMinor === policy.defaultAmountMinor,
+        `app "${app}" changes the policy of the shared operation ${policy.name}`,
+      );
+    }
+    byApp.set(app, own);
+  }
+  return { operationsFor: (app) => byApp.get(app) ?? shared };
+}
+
+function policyMap(
+  owner: string,
+  operations: readonly OperationPolicy[],
+): ReadonlyMap<string, OperationPolicy> {
+  const map = new Map<string, OperationPolicy>();
+  for (const policy of operations) {
+    invariant(policy.name !== REVERSAL_OPERATION, `${owner} declares the built-in ${policy.name}`);
+    invariant(!map.has(policy.name), `${owner} declares ${policy.name} twice`);
+    invariant(
+      matchesDirection(policy.direction, policy.defaultAmountMinor),
+      `${owner}: ${policy.name}'s default amount ${policy.defaultAmountMinor} is not a ${policy.direction}`,
+    );
+    map.set(policy.name, {
+      name: policy.name,
+      direction: policy.direction,
+      defaultAmountMinor: policy.defaultAmountMinor,
+    });
+  }
+  return map;
 }
 
 /**

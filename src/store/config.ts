@@ -1,4 +1,5 @@
-import { type OperationRegistry, sharedOperationRegistry } from "../domain/index.js";
+import type { OperationRegistry } from "../domain/index.js";
+import { appOperationRegistry } from "./app-operations.js";
 
 export interface StoreConfig {
   readonly databaseUrl: string;
@@ -14,7 +15,7 @@ export interface StoreConfig {
   readonly connectTimeoutMs?: number | undefined;
   /** Longest wait of a call for a free connection when all are busy. Default 5000. */
   readonly queueWaitMsMax?: number | undefined;
-  /** Default: sharedOperationRegistry(). */
+  /** Default: appOperationRegistry(), the apps declared in proto/apps. */
   readonly operations?: OperationRegistry | undefined;
 }
 
@@ -47,7 +48,7 @@ export function resolveStoreConfig(config: StoreConfig): ResolvedStoreConfig {
     retryAttemptsMax: bounded("retryAttemptsMax", config.retryAttemptsMax ?? 3, 0, 100),
     connectTimeoutMs: bounded("connectTimeoutMs", config.connectTimeoutMs ?? 2000, 1, 600_000),
     queueWaitMsMax: bounded("queueWaitMsMax", config.queueWaitMsMax ?? 5000, 1, 600_000),
-    operations: config.operations ?? sharedOperationRegistry(),
+    operations: config.operations ?? appOperationRegistry(),
   };
 }
 

@@ -3,6 +3,7 @@
  * src/store is internal.
  */
 export type { LedgerStore } from "../domain/index.js";
+export { appOperationRegistry } from "./app-operations.js";
 export type { StoreConfig } from "./config.js";
 export {
   type EmbeddedDatabase,

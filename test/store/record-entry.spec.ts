@@ -4,7 +4,8 @@
  * have no second effect.
  */
 import { describe, expect, it } from "vitest";
-import { INT64_MAX, type OperationRegistry, SHARED_OPERATIONS } from "../../src/domain/index.js";
+import { INT64_MAX, type OperationRegistry } from "../../src/domain/index.js";
+import { SHARED_OPERATIONS } from "../../src/store/app-operations.js";
 import {
   createInput,
   entryInput,

@@ -1,0 +1,66 @@
+/**
+ * The base of the generated per-app clients (gen/apps/<app>/v1/<app>_client.ts):
+ * a LedgerClient narrowed to one app, whose `record` admits exactly that
+ * app's operation names (a union type generated from its proto enum).
+ */
+import type { AppSpec } from "../../gen/apps/registry.js";
+import type { LedgerClient } from "./ledger-client.js";
+import type {
+  Balance,
+  CallOptions,
+  CreatedLedger,
+  CreateLedgerInput,
+  EntryFields,
+  LedgerPage,
+  ListLedgersInput,
+  RecordedEntry,
+} from "./types.js";
+
+export type { LedgerClient } from "./ledger-client.js";
+export type { RecordedEntry } from "./types.js";
+
+/** An entry's fields and the call's options, in one object. */
+export type AppRecordOptions = EntryFields & CallOptions;
+
+/** A client of one app. Generated subclasses add one method per operation. */
+export class AppClient<Operation extends string> {
+  /**
+   * @param ledger the client that makes the calls
+   * @param app the app's generated spec (e.g. CONTENT_APP from gen/apps/registry.ts)
+   */
+  constructor(
+    readonly ledger: LedgerClient,
+    readonly app: AppSpec<Operation>,
+  ) {}
+
+  /** Opens a ledger of this app. */
+  createLedger(
+    input: Omit<CreateLedgerInput, "app">,
+    options?: CallOptions,
+  ): Promise<CreatedLedger> {
+    return this.ledger.createLedger({ ...input, app: this.app.app }, options);
+  }
+
+  /** This app's ledgers, oldest first. */
+  listLedgers(
+    input: Omit<ListLedgersInput, "app"> = {},
+    options?: CallOptions,
+  ): Promise<LedgerPage> {
+    return this.ledger.listLedgers({ ...input, app: this.app.app }, options);
+  }
+
+  /** The balance of an owner's active ledger of this app in `unit`. */
+  getBalance(ownerId: string, unit: string, options?: CallOptions): Promise<Balance> {
+    return this.ledger.getBalance({ app: this.app.app, ownerId, unit }, options);
+  }
+
+  /** Records one of this app's operations on a ledger; the amount defaults to the operation's. */
+  record(
+    ledgerId: string,
+    operation: Operation,
+    options: AppRecordOptions = {},
+  ): Promise<RecordedEntry> {
+    const { timeoutMs, signal, ...fields } = options;
+    return this.ledger.recordEntry({ ...fields, ledgerId, operation }, { timeoutMs, signal });
+  }
+}

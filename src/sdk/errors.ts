@@ -1,0 +1,257 @@
+/**
+ * Typed errors: every failed call rejects with a LedgerRpcError, or with the
+ * subclass of its google.rpc.ErrorInfo reason (`instanceof
+ * InsufficientFundsError`), whose fields are the reason's metadata parsed
+ * (amounts as bigint).
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import type { ErrorReason } from "../../gen/ledger/v1/ledger_pb.js";
+
+/** The `domain` of the ledger's ErrorInfo details. */
+export const LEDGER_ERROR_DOMAIN = "ledger.v1";
+
+/** A stable ErrorInfo reason of ledger.v1 (the ErrorReason enum without its prefix). */
+export type LedgerErrorReason = Exclude<keyof typeof ErrorReason, "UNSPECIFIED">;
+
+/** What every LedgerRpcError is built from. */
+export interface LedgerRpcErrorInit {
+  readonly message: string;
+  readonly code: Code;
+  /** Undefined when the failure carried no ledger ErrorInfo (a network error, a deadline...). */
+  readonly reason: LedgerErrorReason | undefined;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly cause: unknown;
+}
+
+/** Any failed call of the SDK. `code` is the gRPC/Connect code, the same for every protocol. */
+export class LedgerRpcError extends Error {
+  override readonly name: string = "LedgerRpcError";
+  /** The status code, e.g. Code.FailedPrecondition. */
+  readonly code: Code;
+  /** The ErrorInfo reason, e.g. "INSUFFICIENT_FUNDS"; undefined without ErrorInfo. */
+  readonly reason: LedgerErrorReason | undefined;
+  /** The ErrorInfo metadata as sent (strings). */
+  readonly metadata: Readonly<Record<string, string>>;
+
+  constructor(init: LedgerRpcErrorInit) {
+    super(init.message, { cause: init.cause });
+    this.code = init.code;
+    this.reason = init.reason;
+    this.metadata = init.metadata;
+  }
+
+  /** True when the SDK retries this failure by itself (UNAVAILABLE, ABORTED). */
+  get retryable(): boolean {
+    return isRetryableCode(this.code);
+  }
+}
+
+/** UNAVAILABLE and ABORTED: transient, and safe to retry with the same idempotency key. */
+export function isRetryableCode(code: Code): boolean {
+  return code === Code.Unavailable || code === Code.Aborted;
+}
+
+/** NOT_FOUND: no such ledger (metadata ledger_id, or app/owner_id/unit for a lookup by owner). */
+export class LedgerNotFoundError extends LedgerRpcError {
+  override readonly name = "LedgerNotFoundError";
+  /** The ledger asked for; undefined for a lookup by (app, owner_id, unit). */
+  readonly ledgerId: string | undefined = this.metadata.ledger_id;
+}
+
+/** NOT_FOUND: no such transaction. */
+export class TransactionNotFoundError extends LedgerRpcError {
+  override readonly name = "TransactionNotFoundError";
+  /** The transaction asked for. */
+  readonly transactionId: string = this.metadata.transaction_id ?? "";
+}
+
+/** FAILED_PRECONDITION: the write would take the balance below the ledger's floor. */
+export class InsufficientFundsError extends LedgerRpcError {
+  override readonly name = "InsufficientFundsError";
+  /** The ledger refused. */
+  readonly ledgerId: string = this.metadata.ledger_id ?? "";
+  /** Its balance when the write was refused, in minor units. */
+  readonly balanceMinor: bigint = requiredBigint(this.metadata, "balance");
+  /** The signed amount that was requested. */
+  readonly amountMinor: bigint = requiredBigint(this.metadata, "amount");
+  /** The ledger's floor; undefined if the server did not send it. */
+  readonly minBalanceMinor: bigint | undefined = optionalBigint(this.metadata, "min_balance");
+}
+
+/** FAILED_PRECONDITION: the ledger is terminated. */
+export class LedgerTerminatedError extends LedgerRpcError {
+  override readonly name = "LedgerTerminatedError";
+  /** The terminated ledger. */
+  readonly ledgerId: string = this.metadata.ledger_id ?? "";
+}
+
+/** ALREADY_EXISTS: the idempotency key was used for a different request. */
+export class IdempotencyKeyReusedError extends LedgerRpcError {
+  override readonly name = "IdempotencyKeyReusedError";
+  /** The reused key. */
+  readonly idempotencyKey: string = this.metadata.idempotency_key ?? "";
+}
+
+/** FAILED_PRECONDITION: more than what remains of the transaction would be reversed. */
+export class ReversalExceedsTransactionError extends LedgerRpcError {
+  override readonly name = "ReversalExceedsTransactionError";
+  /** The transaction to reverse. */
+  readonly transactionId: string = this.metadata.transaction_id ?? "";
+  /** The magnitude requested. */
+  readonly amountMinor: bigint = requiredBigint(this.metadata, "amount");
+  /** What can still be reversed. */
+  readonly reversibleAmountMinor: bigint = requiredBigint(this.metadata, "reversible_amount");
+}
+
+/** FAILED_PRECONDITION: the transaction is itself a reversal. */
+export class TransactionNotReversibleError extends LedgerRpcError {
+  override readonly name = "TransactionNotReversibleError";
+  /** The reversal that was asked to be reversed. */
+  readonly transactionId: string = this.metadata.transaction_id ?? "";
+}
+
+/** INVALID_ARGUMENT: the operation is not one of the ledger's app's. */
+export class UnknownOperationError extends LedgerRpcError {
+  override readonly name = "UnknownOperationError";
+  /** The operation sent. */
+  readonly operation: string = this.metadata.operation ?? "";
+  /** The ledger's app. */
+  readonly app: string = this.metadata.app ?? "";
+}
+
+/** INVALID_ARGUMENT: the amount's sign disagrees with the operation's direction. */
+export class AmountDirectionMismatchError extends LedgerRpcError {
+  override readonly name = "AmountDirectionMismatchError";
+  /** The operation sent. */
+  readonly operation: string = this.metadata.operation ?? "";
+  /** Its direction: CREDIT, DEBIT or EITHER. */
+  readonly direction: string = this.metadata.direction ?? "";
+  /** The amount (sent, or the operation's default). */
+  readonly amountMinor: bigint = requiredBigint(this.metadata, "amount");
+}
+
+/** INVALID_ARGUMENT: a field is missing, malformed or out of bounds. */
+export class InvalidArgumentError extends LedgerRpcError {
+  override readonly name = "InvalidArgumentError";
+  /** The offending field, e.g. "owner_id". */
+  readonly field: string = this.metadata.field ?? "";
+}
+
+/** OUT_OF_RANGE: the balance would leave the int64 range. */
+export class BalanceOverflowError extends LedgerRpcError {
+  override readonly name = "BalanceOverflowError";
+  /** The ledger refused. */
+  readonly ledgerId: string = this.metadata.ledger_id ?? "";
+  /** Its balance. */
+  readonly balanceMinor: bigint = requiredBigint(this.metadata, "balance");
+  /** The amount requested. */
+  readonly amountMinor: bigint = requiredBigint(this.metadata, "amount");
+}
+
+/** ALREADY_EXISTS: the owner already has an active ledger in that app and unit. */
+export class LedgerAlreadyExistsError extends LedgerRpcError {
+  override readonly name = "LedgerAlreadyExistsError";
+  /** The existing ledger. */
+  readonly ledgerId: string = this.metadata.ledger_id ?? "";
+}
+
+/** ABORTED: lock contention outlasted the server's retries (the SDK retries it too). */
+export class ConcurrencyConflictError extends LedgerRpcError {
+  override readonly name = "ConcurrencyConflictError";
+}
+
+/** UNAVAILABLE: the server's database cannot be reached (the SDK retries it too). */
+export class StoreUnavailableError extends LedgerRpcError {
+  override readonly name = "StoreUnavailableError";
+}
+
+type ErrorClass = new (init: LedgerRpcErrorInit) => LedgerRpcError;
+
+/** One class per reason: adding a reason to ledger.proto breaks compilation here until mapped. */
+const ERROR_CLASSES: Readonly<Record<LedgerErrorReason, ErrorClass>> = {
+  LEDGER_NOT_FOUND: LedgerNotFoundError,
+  TRANSACTION_NOT_FOUND: TransactionNotFoundError,
+  INSUFFICIENT_FUNDS: InsufficientFundsError,
+  LEDGER_TERMINATED: LedgerTerminatedError,
+  IDEMPOTENCY_KEY_REUSED: IdempotencyKeyReusedError,
+  REVERSAL_EXCEEDS_TRANSACTION: ReversalExceedsTransactionError,
+  TRANSACTION_NOT_REVERSIBLE: TransactionNotReversibleError,
+  UNKNOWN_OPERATION: UnknownOperationError,
+  AMOUNT_DIRECTION_MISMATCH: AmountDirectionMismatchError,
+  INVALID_ARGUMENT: InvalidArgumentError,
+  BALANCE_OVERFLOW: BalanceOverflowError,
+  LEDGER_ALREADY_EXISTS: LedgerAlreadyExistsError,
+  CONCURRENCY_CONFLICT: ConcurrencyConflictError,
+  STORE_UNAVAILABLE: StoreUnavailableError,
+};
+
+/**
+ * Any rejection of a call as a LedgerRpcError. A fetch that failed before an
+ * HTTP response (connection refused or reset) counts as UNAVAILABLE, as it
+ * does for the gRPC transport. A reason whose metadata is malformed (a server
+ * bug) falls back to the base class rather than carry made-up numbers.
+ */
+export function toLedgerRpcError(error: unknown): LedgerRpcError {
+  if (error instanceof LedgerRpcError) {
+    return error;
+  }
+  const connectError = ConnectError.from(error);
+  const info = connectError
+    .findDetails(ErrorInfoSchema)
+    .find((detail) => detail.domain === LEDGER_ERROR_DOMAIN);
+  const reason = info !== undefined && isLedgerErrorReason(info.reason) ? info.reason : undefined;
+  const init: LedgerRpcErrorInit = {
+    message: connectError.message,
+    code: isNetworkFailure(connectError) ? Code.Unavailable : connectError.code,
+    reason,
+    metadata: { ...(info?.metadata ?? {}) },
+    cause: error,
+  };
+  if (reason === undefined) {
+    return new LedgerRpcError(init);
+  }
+  try {
+    return new ERROR_CLASSES[reason](init);
+  } catch (malformed) {
+    if (malformed instanceof MalformedMetadataError) {
+      return new LedgerRpcError(init);
+    }
+    throw malformed;
+  }
+}
+
+function isLedgerErrorReason(reason: string): reason is LedgerErrorReason {
+  return Object.hasOwn(ERROR_CLASSES, reason);
+}
+
+/** fetch rejects with a TypeError when no HTTP response arrived; Connect reports it as UNKNOWN. */
+function isNetworkFailure(error: ConnectError): boolean {
+  return error.code === Code.Unknown && error.cause instanceof TypeError;
+}
+
+class MalformedMetadataError extends Error {}
+
+const INTEGER = /^-?\d{1,20}$/;
+
+function requiredBigint(metadata: Readonly<Record<string, string>>, key: string): bigint {
+  const value = optionalBigint(metadata, key);
+  if (value === undefined) {
+    throw new MalformedMetadataError(key);
+  }
+  return value;
+}
+
+function optionalBigint(
+  metadata: Readonly<Record<string, string>>,
+  key: string,
+): bigint | undefined {
+  const text = metadata[key];
+  if (text === undefined) {
+    return undefined;
+  }
+  if (!INTEGER.test(text)) {
+    throw new MalformedMetadataError(key);
+  }
+  return BigInt(text);
+}

@@ -1,0 +1,31 @@
+/**
+ * The ledger SDK: one import for Node and browsers.
+ *
+ * - createLedgerClient({ baseUrl, protocol }) for every RPC;
+ * - createContentClient(ledger), createLearningClient(ledger), ...: one typed
+ *   client per app declared in proto/apps (generated into gen/apps);
+ * - typed errors (InsufficientFundsError, ...) to catch with instanceof.
+ *
+ * A UI that lists each app's operations (directions, default amounts) can
+ * import APPS and SHARED_OPERATIONS from here, or straight from
+ * gen/apps/registry.ts (plain data, no RPC code).
+ */
+
+export * from "../../gen/apps/clients.js";
+export * from "../../gen/apps/registry.js";
+export { AppClient, type AppRecordOptions } from "./app-client.js";
+export * from "./errors.js";
+export {
+  createLedgerClient,
+  DEFAULT_TIMEOUT_MS,
+  type LedgerClient,
+  type LedgerClientOptions,
+} from "./ledger-client.js";
+export {
+  backoffDelayMs,
+  type RetryOptions,
+  type RetryPolicy,
+  resolveRetryPolicy,
+} from "./retry.js";
+export { PROTOCOLS, type Protocol, type TransportOptions } from "./transport.js";
+export type * from "./types.js";

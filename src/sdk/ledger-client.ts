@@ -1,0 +1,294 @@
+/**
+ * createLedgerClient: the ledger's RPCs over a generated Connect client, with
+ * typed errors, a deadline per logical call, idempotency keys generated once
+ * per write and bounded retries of UNAVAILABLE / ABORTED.
+ */
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
+import { LedgerRpcError, toLedgerRpcError } from "./errors.js";
+import {
+  backoffDelayMs,
+  type RetryOptions,
+  type RetryPolicy,
+  resolveRetryPolicy,
+} from "./retry.js";
+import { createLedgerTransport, type Protocol, type TransportOptions } from "./transport.js";
+import type {
+  Balance,
+  BalanceLookup,
+  CallOptions,
+  CreatedLedger,
+  CreateLedgerInput,
+  EntryPage,
+  Ledger,
+  LedgerPage,
+  ListEntriesInput,
+  ListLedgersInput,
+  RecordEntryInput,
+  RecordedEntry,
+  ReversedTransaction,
+  ReverseTransactionInput,
+} from "./types.js";
+
+/** The default deadline of one call, retries included. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+const TIMEOUT_MS_MAX = 600_000;
+
+/** createLedgerClient's options. */
+export interface LedgerClientOptions extends TransportOptions {
+  /** Deadline of each call in ms, retries and backoff included. 1..600000, default 10000. */
+  readonly timeoutMs?: number | undefined;
+  /** The SDK's retries of UNAVAILABLE and ABORTED. */
+  readonly retry?: RetryOptions | undefined;
+}
+
+/** The ledger service. Every method rejects with a LedgerRpcError (or its reason's subclass). */
+export interface LedgerClient {
+  /** The protocol this client speaks. */
+  readonly protocol: Protocol;
+  /** Opens a ledger. LEDGER_ALREADY_EXISTS, INVALID_ARGUMENT, IDEMPOTENCY_KEY_REUSED. */
+  createLedger(input: CreateLedgerInput, options?: CallOptions): Promise<CreatedLedger>;
+  /** A ledger by id, terminated ones included. LEDGER_NOT_FOUND. */
+  getLedger(ledgerId: string, options?: CallOptions): Promise<Ledger>;
+  /** An app's ledgers, oldest first. */
+  listLedgers(input: ListLedgersInput, options?: CallOptions): Promise<LedgerPage>;
+  /**
+   * Records an operation. LEDGER_NOT_FOUND, LEDGER_TERMINATED,
+   * UNKNOWN_OPERATION, AMOUNT_DIRECTION_MISMATCH, INSUFFICIENT_FUNDS,
+   * BALANCE_OVERFLOW, IDEMPOTENCY_KEY_REUSED.
+   */
+  recordEntry(input: RecordEntryInput, options?: CallOptions): Promise<RecordedEntry>;
+  /**
+   * Compensates a transaction. TRANSACTION_NOT_FOUND, TRANSACTION_NOT_REVERSIBLE,
+   * REVERSAL_EXCEEDS_TRANSACTION, INSUFFICIENT_FUNDS, LEDGER_TERMINATED.
+   */
+  reverseTransaction(
+    input: ReverseTransactionInput,
+    options?: CallOptions,
+  ): Promise<ReversedTransaction>;
+  /** The balance of an active ledger. LEDGER_NOT_FOUND, LEDGER_TERMINATED. */
+  getBalance(lookup: BalanceLookup, options?: CallOptions): Promise<Balance>;
+  /** A ledger's entries, newest first. LEDGER_NOT_FOUND. */
+  listEntries(input: ListEntriesInput, options?: CallOptions): Promise<EntryPage>;
+  /** Closes a ledger for good; idempotent. LEDGER_NOT_FOUND. */
+  terminateLedger(ledgerId: string, options?: CallOptions): Promise<Ledger>;
+  /** Releases the client's connections (the HTTP/2 session of "grpc"). */
+  close(): void;
+}
+
+/**
+ * A client of the ledger service at `baseUrl` over `protocol`. Throws
+ * RangeError/TypeError for bad options (at once, not at the first call).
+ */
+export function createLedgerClient(options: LedgerClientOptions): LedgerClient {
+  const timeoutMsDefault = checkTimeoutMs(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const policy = resolveRetryPolicy(options.retry);
+  const { transport, close } = createLedgerTransport(options);
+  const rpc = createClient(LedgerService, transport);
+  const call = <T>(callOptions: CallOptions | undefined, attempt: Attempt<T>): Promise<T> =>
+    withRetries(
+      policy,
+      checkTimeoutMs(callOptions?.timeoutMs ?? timeoutMsDefault),
+      callOptions?.signal,
+      attempt,
+    );
+
+  return {
+    protocol: options.protocol,
+    async createLedger(input, callOptions) {
+      const idempotencyKey = input.idempotencyKey ?? randomKey();
+      const response = await call(callOptions, (o) =>
+        rpc.createLedger(
+          {
+            app: input.app,
+            ownerId: input.ownerId,
+            unit: input.unit,
+            description: input.description ?? "",
+            reference: input.reference ?? "",
+            metadata: { ...input.metadata },
+            minBalance: input.minBalanceMinor,
+            unbounded: input.unbounded ?? false,
+            idempotencyKey,
+          },
+          o,
+        ),
+      );
+      return { ledger: present(response.ledger), replayed: response.replayed, idempotencyKey };
+    },
+    async getLedger(ledgerId, callOptions) {
+      const response = await call(callOptions, (o) => rpc.getLedger({ ledgerId }, o));
+      return present(response.ledger);
+    },
+    async listLedgers(input, callOptions) {
+      const response = await call(callOptions, (o) =>
+        rpc.listLedgers(
+          {
+            app: input.app,
+            ownerId: input.ownerId ?? "",
+            pageSize: input.pageSize ?? 0,
+            pageToken: input.pageToken ?? "",
+          },
+          o,
+        ),
+      );
+      return { ledgers: response.ledgers, nextPageToken: response.nextPageToken };
+    },
+    async recordEntry(input, callOptions) {
+      const idempotencyKey = input.idempotencyKey ?? randomKey();
+      const response = await call(callOptions, (o) =>
+        rpc.recordEntry(
+          {
+            ledgerId: input.ledgerId,
+            operation: input.operation,
+            amount: input.amountMinor,
+            idempotencyKey,
+            occurredAt:
+              input.occurredAt === undefined ? undefined : timestampFromDate(input.occurredAt),
+            description: input.description ?? "",
+            reference: input.reference ?? "",
+            metadata: { ...input.metadata },
+            externalTransactionId: input.externalTransactionId ?? "",
+          },
+          o,
+        ),
+      );
+      return { entry: present(response.entry), replayed: response.replayed, idempotencyKey };
+    },
+    async reverseTransaction(input, callOptions) {
+      const idempotencyKey = input.idempotencyKey ?? randomKey();
+      const response = await call(callOptions, (o) =>
+        rpc.reverseTransaction(
+          {
+            transactionId: input.transactionId,
+            amount: input.amountMinor,
+            idempotencyKey,
+            description: input.description ?? "",
+            metadata: { ...input.metadata },
+          },
+          o,
+        ),
+      );
+      return {
+        transaction: present(response.transaction),
+        replayed: response.replayed,
+        idempotencyKey,
+      };
+    },
+    getBalance(lookup, callOptions) {
+      return call(callOptions, (o) => rpc.getBalance(lookup, o));
+    },
+    async listEntries(input, callOptions) {
+      const response = await call(callOptions, (o) =>
+        rpc.listEntries(
+          {
+            ledgerId: input.ledgerId,
+            pageSize: input.pageSize ?? 0,
+            pageToken: input.pageToken ?? "",
+            occurredAfter:
+              input.occurredAfter === undefined
+                ? undefined
+                : timestampFromDate(input.occurredAfter),
+            occurredBefore:
+              input.occurredBefore === undefined
+                ? undefined
+                : timestampFromDate(input.occurredBefore),
+          },
+          o,
+        ),
+      );
+      return { entries: response.entries, nextPageToken: response.nextPageToken };
+    },
+    async terminateLedger(ledgerId, callOptions) {
+      const response = await call(callOptions, (o) => rpc.terminateLedger({ ledgerId }, o));
+      return present(response.ledger);
+    },
+    close,
+  };
+}
+
+/** The options of one attempt, handed to the generated client. */
+interface AttemptOptions {
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+type Attempt<T> = (options: AttemptOptions) => Promise<T>;
+
+/**
+ * Runs `attempt` until it succeeds, fails for good, exhausts the attempts or
+ * the deadline. Each attempt gets what remains of the deadline.
+ */
+async function withRetries<T>(
+  policy: RetryPolicy,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  attempt: Attempt<T>,
+): Promise<T> {
+  const deadlineMs = Date.now() + timeoutMs;
+  for (let attemptNumber = 1; ; attemptNumber++) {
+    const remainingMs = deadlineMs - Date.now();
+    try {
+      return await attempt({ timeoutMs: Math.max(1, remainingMs), signal });
+    } catch (thrown) {
+      const error = toLedgerRpcError(thrown);
+      if (!error.retryable || attemptNumber >= policy.attemptsMax || signal?.aborted === true) {
+        throw error;
+      }
+      const delayMs = backoffDelayMs(policy, attemptNumber);
+      if (Date.now() + delayMs >= deadlineMs) {
+        throw error;
+      }
+      await sleep(delayMs, signal);
+    }
+  }
+}
+
+function sleep(delayMs: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(
+        new LedgerRpcError({
+          message: "the call was cancelled while waiting to retry",
+          code: Code.Canceled,
+          reason: undefined,
+          metadata: {},
+          cause: signal?.reason,
+        }),
+      );
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, delayMs);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** A response message field the server always sets; its absence is a broken server. */
+function present<T>(value: T | undefined): T {
+  if (value === undefined) {
+    throw new LedgerRpcError({
+      message: "the server's response lacks its resource",
+      code: Code.Internal,
+      reason: undefined,
+      metadata: {},
+      cause: new ConnectError("missing response field", Code.Internal),
+    });
+  }
+  return value;
+}
+
+function randomKey(): string {
+  return globalThis.crypto.randomUUID();
+}
+
+function checkTimeoutMs(timeoutMs: number): number {
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > TIMEOUT_MS_MAX) {
+    throw new RangeError(
+      `timeoutMs must be an integer in [1, ${TIMEOUT_MS_MAX}], got ${timeoutMs}`,
+    );
+  }
+  return timeoutMs;
+}

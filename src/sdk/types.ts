@@ -1,0 +1,138 @@
+/**
+ * What the SDK's calls take and return. Amounts are bigint minor units
+ * (`amountMinor`), instants are Dates on the way in; results are the
+ * generated protobuf messages (int64 as bigint, google.protobuf.Timestamp:
+ * see timestampDate from @bufbuild/protobuf/wkt).
+ */
+import type {
+  Entry,
+  GetBalanceResponse,
+  Ledger,
+  Transaction,
+} from "../../gen/ledger/v1/ledger_pb.js";
+
+export type { Entry, Ledger, Transaction };
+
+/** The balance of a ledger: ledgerId, balance, unit and version. */
+export type Balance = GetBalanceResponse;
+
+/** Options of one call. */
+export interface CallOptions {
+  /** The call's deadline in ms, retries and backoff included. Default: the client's timeoutMs. */
+  readonly timeoutMs?: number | undefined;
+  /** Cancels the call and its pending retries. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Fields every write may carry. */
+export interface WriteInput {
+  /**
+   * Makes the write safe to repeat: the same key and request return the first
+   * result (`replayed: true`). Default: a random UUID generated once per
+   * call, reused by the SDK's retries of that call.
+   */
+  readonly idempotencyKey?: string | undefined;
+}
+
+/** CreateLedger: a ledger for one owner of one app in one unit. */
+export interface CreateLedgerInput extends WriteInput {
+  readonly app: string;
+  readonly ownerId: string;
+  /** E.g. CREDITS, SEATS, USD_CENTS. */
+  readonly unit: string;
+  readonly description?: string | undefined;
+  readonly reference?: string | undefined;
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
+  /** The floor of the balance; default 0 (no overdraft), negative: a credit limit. */
+  readonly minBalanceMinor?: bigint | undefined;
+  /** A funding source with no floor at all (then minBalanceMinor must be absent). */
+  readonly unbounded?: boolean | undefined;
+}
+
+/** The fields of an entry, besides its ledger and operation. */
+export interface EntryFields extends WriteInput {
+  /** Signed minor units; absent: the operation's default amount. */
+  readonly amountMinor?: bigint | undefined;
+  /** When it happened; default now; never in the future. */
+  readonly occurredAt?: Date | undefined;
+  readonly description?: string | undefined;
+  readonly reference?: string | undefined;
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
+  readonly externalTransactionId?: string | undefined;
+}
+
+/** RecordEntry with any operation name (the typed app clients narrow it). */
+export interface RecordEntryInput extends EntryFields {
+  readonly ledgerId: string;
+  readonly operation: string;
+}
+
+/** ReverseTransaction: compensates all or part of a transaction. */
+export interface ReverseTransactionInput extends WriteInput {
+  readonly transactionId: string;
+  /** Positive magnitude to reverse; absent: all that remains. */
+  readonly amountMinor?: bigint | undefined;
+  readonly description?: string | undefined;
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
+}
+
+/** A ledger by id, or an owner's active ledger by (app, ownerId, unit). */
+export type BalanceLookup =
+  | { readonly ledgerId: string }
+  | { readonly app: string; readonly ownerId: string; readonly unit: string };
+
+/** ListLedgers: an app's ledgers, oldest first. */
+export interface ListLedgersInput {
+  readonly app: string;
+  readonly ownerId?: string | undefined;
+  /** 1..500, default 50. */
+  readonly pageSize?: number | undefined;
+  readonly pageToken?: string | undefined;
+}
+
+/** ListEntries: a ledger's entries, newest first. */
+export interface ListEntriesInput {
+  readonly ledgerId: string;
+  /** 1..500, default 50. */
+  readonly pageSize?: number | undefined;
+  readonly pageToken?: string | undefined;
+  /** Only entries that occurred at or after this instant. */
+  readonly occurredAfter?: Date | undefined;
+  /** Only entries that occurred strictly before this instant. */
+  readonly occurredBefore?: Date | undefined;
+}
+
+/** What every write returns besides its resource. */
+export interface WriteResult {
+  /** True when the server returned the first result of this idempotency key. */
+  readonly replayed: boolean;
+  /** The key used (the caller's, or the one the SDK generated). */
+  readonly idempotencyKey: string;
+}
+
+/** The result of CreateLedger. */
+export interface CreatedLedger extends WriteResult {
+  readonly ledger: Ledger;
+}
+
+/** The result of RecordEntry. */
+export interface RecordedEntry extends WriteResult {
+  readonly entry: Entry;
+}
+
+/** The result of ReverseTransaction: the REVERSAL transaction and its entries. */
+export interface ReversedTransaction extends WriteResult {
+  readonly transaction: Transaction;
+}
+
+/** One page of ledgers; nextPageToken is empty on the last page. */
+export interface LedgerPage {
+  readonly ledgers: readonly Ledger[];
+  readonly nextPageToken: string;
+}
+
+/** One page of entries; nextPageToken is empty on the last page. */
+export interface EntryPage {
+  readonly entries: readonly Entry[];
+  readonly nextPageToken: string;
+}
