@@ -1,0 +1,762 @@
+/**
+ * A randomized model check: fast-check generates interleavings of creates,
+ * records, reversals, terminations, replays under the same key, other
+ * requests under a used key, bursts of concurrent spends and of concurrent
+ * duplicates, balance reads and calls on ids that do not exist, each sent
+ * through one of the three clients. Every reply (value or code and reason)
+ * must equal what the reference model predicts, and at the end every
+ * ledger's full history, balance, version and status must equal the model's
+ * and the store's invariants must hold.
+ *
+ * The seed is printed. Replay a failure with the seed and path fast-check
+ * reports: LEDGER_MODEL_SEED=<seed> LEDGER_MODEL_PATH=<path>
+ * (LEDGER_MODEL_RUNS changes the number of runs).
+ */
+import { randomUUID } from "node:crypto";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { verifyInvariants } from "../../src/store/index.js";
+import {
+  CLIENT_NAMES,
+  type CreateLedgerParams,
+  type Entry,
+  type Ledger,
+  type LedgerApi,
+  type RecordEntryParams,
+  type ReverseTransactionParams,
+  RpcFailure,
+  type Transaction,
+  type Written,
+} from "../support/clients.js";
+import { uniqueApp } from "../support/fixtures.js";
+import { useLedgerServer } from "../support/server.js";
+import { allEntries } from "../support/steps.js";
+import {
+  INT64_MAX,
+  type ModelLedger,
+  type ModelTransaction,
+  POLICIES,
+  type Prediction,
+  REASON_CODES,
+  ReferenceModel,
+  type Reply,
+} from "./support/reference-model.js";
+
+const harness = useLedgerServer();
+
+const RUNS = envInteger("LEDGER_MODEL_RUNS") ?? 30;
+const SEED = envInteger("LEDGER_MODEL_SEED") ?? (Math.random() * 2 ** 31) | 0;
+const PATH = process.env.LEDGER_MODEL_PATH || undefined;
+const STEPS_MIN = 20;
+const STEPS_MAX = 60;
+
+function envInteger(name: string): number | undefined {
+  const raw = process.env[name];
+  return raw === undefined || raw === "" ? undefined : Number.parseInt(raw, 10);
+}
+
+// ---------------------------------------------------------------------------
+// Generated steps: indices pick among what exists when the step runs.
+// ---------------------------------------------------------------------------
+
+type Floor = "zero" | "credit" | "unbounded";
+const FLOORS: Readonly<Record<Floor, bigint | undefined>> = {
+  zero: 0n,
+  credit: -50n,
+  unbounded: undefined,
+};
+
+type Step =
+  | { t: "create"; client: number; app: number; owner: number; unit: string; floor: Floor }
+  | { t: "record"; client: number; ledger: number; operation: string; amount: AmountChoice }
+  | { t: "reverse"; client: number; tx: number; amount: number | undefined }
+  | { t: "terminate"; client: number; ledger: number }
+  | { t: "replay"; client: number; write: number }
+  | { t: "conflict"; client: number; write: number; ledger: number }
+  | { t: "spends"; ledger: number; count: number; amount: number }
+  | { t: "duplicates"; ledger: number; amount: number }
+  | { t: "balance"; client: number; ledger: number; byKey: boolean }
+  | { t: "absent"; client: number; what: "ledger" | "transaction" };
+
+type AmountChoice = "default" | "max" | { magnitude: number; wrongSign: boolean };
+
+const client = fc.nat(CLIENT_NAMES.length - 1);
+const index = fc.nat(1000);
+const amountChoice: fc.Arbitrary<AmountChoice> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant("default" as const) },
+  { weight: 1, arbitrary: fc.constant("max" as const) },
+  {
+    weight: 8,
+    arbitrary: fc.record({ magnitude: fc.integer({ min: 0, max: 30 }), wrongSign: fc.boolean() }),
+  },
+);
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant("create" as const),
+      client,
+      app: fc.nat(1),
+      owner: fc.nat(2),
+      unit: fc.constantFrom("CREDITS", "SEATS"),
+      floor: fc.constantFrom<Floor>("zero", "credit", "unbounded"),
+    }),
+  },
+  {
+    weight: 10,
+    arbitrary: fc.record({
+      t: fc.constant("record" as const),
+      client,
+      ledger: index,
+      operation: fc.constantFrom(...Object.keys(POLICIES), "CREDIT_SPEND", "TELEPORT"),
+      amount: amountChoice,
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      t: fc.constant("reverse" as const),
+      client,
+      tx: index,
+      amount: fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ t: fc.constant("terminate" as const), client, ledger: index }),
+  },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant("replay" as const), client, write: index }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant("conflict" as const),
+      client,
+      write: index,
+      ledger: index,
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant("spends" as const),
+      ledger: index,
+      count: fc.integer({ min: 2, max: 5 }),
+      amount: fc.integer({ min: 1, max: 20 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant("duplicates" as const),
+      ledger: index,
+      amount: fc.integer({ min: 1, max: 9 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant("balance" as const),
+      client,
+      ledger: index,
+      byKey: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant("absent" as const),
+      client,
+      what: fc.constantFrom<"ledger" | "transaction">("ledger", "transaction"),
+    }),
+  },
+);
+
+// ---------------------------------------------------------------------------
+// One run: a fresh pair of apps, a model, and the steps applied to both.
+// ---------------------------------------------------------------------------
+
+type Done =
+  | { kind: "CreateLedger"; app: string; params: CreateLedgerParams; reply: Ledger }
+  | { kind: "RecordEntry"; app: string; params: RecordEntryParams; reply: Entry }
+  | {
+      kind: "ReverseTransaction";
+      app: string;
+      params: ReverseTransactionParams;
+      reply: Transaction;
+    };
+
+async function settle<T>(call: Promise<T>): Promise<T | RpcFailure> {
+  try {
+    return await call;
+  } catch (error) {
+    if (error instanceof RpcFailure) {
+      return error;
+    }
+    throw error;
+  }
+}
+
+/** How often each outcome was checked, printed so a run shows what it covered. */
+const outcomes = new Map<string, number>();
+function count(outcome: string): void {
+  outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+}
+
+class Run {
+  readonly model = new ReferenceModel();
+  readonly apps = [uniqueApp("model-a"), uniqueApp("model-b")];
+  readonly done: Done[] = [];
+  private stepNo = 0;
+  private keyNo = 0;
+
+  constructor(private readonly clients: readonly LedgerApi[]) {}
+
+  private api(n: number): LedgerApi {
+    return this.clients[n % this.clients.length] as LedgerApi;
+  }
+
+  private key(): string {
+    this.keyNo += 1;
+    return `k${this.keyNo}`;
+  }
+
+  private pick<T>(items: readonly T[], n: number): T | undefined {
+    return items.length === 0 ? undefined : items[n % items.length];
+  }
+
+  async step(step: Step): Promise<void> {
+    this.stepNo += 1;
+    switch (step.t) {
+      case "create":
+        return this.create(step);
+      case "record":
+        return this.record(step);
+      case "reverse":
+        return this.reverse(step);
+      case "terminate":
+        return this.terminate(step);
+      case "replay":
+        return this.replay(step);
+      case "conflict":
+        return this.conflict(step);
+      case "spends":
+        return this.spends(step);
+      case "duplicates":
+        return this.duplicates(step);
+      case "balance":
+        return this.balance(step);
+      case "absent":
+        return this.absent(step);
+    }
+  }
+
+  private what(text: string): string {
+    return `step ${this.stepNo}: ${text}`;
+  }
+
+  /** The reply must be what the model predicted; returns the value of a fresh write. */
+  private check<T extends Reply>(
+    prediction: Prediction,
+    result: Written<T> | RpcFailure,
+    what: string,
+  ): T | undefined {
+    count(prediction.kind === "refused" ? prediction.reason : prediction.kind);
+    if (prediction.kind === "refused") {
+      expect(result, this.what(`${what} must be refused`)).toBeInstanceOf(RpcFailure);
+      const failure = result as RpcFailure;
+      expect([failure.code, failure.reason], this.what(`${what}: ${failure.message}`)).toEqual([
+        REASON_CODES[prediction.reason],
+        prediction.reason,
+      ]);
+      return undefined;
+    }
+    if (result instanceof RpcFailure) {
+      throw new Error(this.what(`${what} failed unexpectedly: ${result.message}`));
+    }
+    if (prediction.kind === "replay") {
+      expect(result, this.what(`${what} must replay the first reply`)).toEqual({
+        value: prediction.reply,
+        replayed: true,
+      });
+      return undefined;
+    }
+    expect(result.replayed, this.what(`${what} is a first write`)).toBe(false);
+    return result.value;
+  }
+
+  private async create(step: Extract<Step, { t: "create" }>): Promise<void> {
+    const app = this.apps[step.app] as string;
+    const floor = FLOORS[step.floor];
+    const params: CreateLedgerParams = {
+      app,
+      ownerId: `owner-${step.owner}`,
+      unit: step.unit,
+      idempotencyKey: this.key(),
+      ...(floor === undefined ? { unbounded: true } : { minBalance: floor }),
+    };
+    await this.createWith(params, step.client);
+  }
+
+  private async createWith(params: CreateLedgerParams, client: number): Promise<void> {
+    const api = this.api(client);
+    const prediction = this.model.predictCreate(
+      params.app,
+      params.ownerId,
+      params.unit,
+      params.idempotencyKey,
+      params,
+    );
+    const result = await settle(api.createLedger(params));
+    const ledger = this.check(prediction, result, `${api.name} CreateLedger ${params.ownerId}`);
+    if (ledger === undefined) {
+      return;
+    }
+    const floor = params.unbounded === true ? undefined : params.minBalance;
+    expect(
+      [ledger.status, ledger.balance, ledger.version, ledger.minBalance, ledger.unbounded],
+      this.what("a new ledger"),
+    ).toEqual(["ACTIVE", 0n, 0n, floor, params.unbounded === true]);
+    this.model.ledgers.push({
+      id: ledger.id,
+      app: params.app,
+      ownerId: params.ownerId,
+      unit: params.unit,
+      floor,
+      balance: 0n,
+      terminated: false,
+      entries: [],
+    });
+    this.model.remember(params.app, params.idempotencyKey, "CreateLedger", params, ledger);
+    this.done.push({ kind: "CreateLedger", app: params.app, params, reply: ledger });
+  }
+
+  private recordAmount(operation: string, choice: AmountChoice): bigint | undefined {
+    const sign = POLICIES[operation]?.sign ?? 1n;
+    if (choice === "default") {
+      return undefined;
+    }
+    if (choice === "max") {
+      return sign > 0n ? INT64_MAX : -INT64_MAX;
+    }
+    return (choice.wrongSign ? -sign : sign) * BigInt(choice.magnitude);
+  }
+
+  private async record(step: Extract<Step, { t: "record" }>): Promise<void> {
+    const ledger = this.pick(this.model.ledgers, step.ledger);
+    if (ledger === undefined) {
+      return;
+    }
+    const amount = this.recordAmount(step.operation, step.amount);
+    await this.recordWith(
+      {
+        ledgerId: ledger.id,
+        operation: step.operation,
+        idempotencyKey: this.key(),
+        ...(amount === undefined ? {} : { amount }),
+      },
+      ledger,
+      step.client,
+    );
+  }
+
+  private async recordWith(
+    params: RecordEntryParams,
+    ledger: ModelLedger,
+    client: number,
+  ): Promise<void> {
+    const api = this.api(client);
+    const prediction = this.model.predictRecord(
+      ledger,
+      params.operation,
+      params.amount,
+      params.idempotencyKey,
+      params,
+    );
+    const what = `${api.name} RecordEntry ${params.operation} ${params.amount ?? "(default)"} (balance ${ledger.balance}, floor ${ledger.floor}${ledger.terminated ? ", terminated" : ""})`;
+    const entry = this.check(prediction, await settle(api.recordEntry(params)), what);
+    if (entry === undefined || prediction.kind !== "fresh") {
+      return;
+    }
+    this.acceptEntry(ledger, entry, prediction.amount, what);
+    this.model.transactions.push({
+      id: entry.transactionId,
+      ledger,
+      kind: "ENTRY",
+      amount: prediction.amount < 0n ? -prediction.amount : prediction.amount,
+      entryAmount: prediction.amount,
+      reversed: 0n,
+    });
+    this.model.remember(ledger.app, params.idempotencyKey, "RecordEntry", params, entry);
+    this.done.push({ kind: "RecordEntry", app: ledger.app, params, reply: entry });
+  }
+
+  /** A new entry must be the ledger's next one, with the predicted amount. */
+  private acceptEntry(ledger: ModelLedger, entry: Entry, amount: bigint, what: string): void {
+    expect(
+      [entry.ledgerId, entry.amount, entry.sequence, entry.balanceAfter],
+      this.what(what),
+    ).toEqual([ledger.id, amount, BigInt(ledger.entries.length + 1), ledger.balance + amount]);
+    this.model.applyEntry(ledger, entry);
+  }
+
+  private async reverse(step: Extract<Step, { t: "reverse" }>): Promise<void> {
+    const tx = this.pick(this.model.transactions, step.tx);
+    if (tx === undefined) {
+      return;
+    }
+    await this.reverseWith(
+      {
+        transactionId: tx.id,
+        idempotencyKey: this.key(),
+        ...(step.amount === undefined ? {} : { amount: BigInt(step.amount) }),
+      },
+      tx,
+      step.client,
+    );
+  }
+
+  private async reverseWith(
+    params: ReverseTransactionParams,
+    tx: ModelTransaction,
+    client: number,
+  ): Promise<void> {
+    const api = this.api(client);
+    const prediction = this.model.predictReverse(tx, params.amount, params.idempotencyKey, params);
+    const what = `${api.name} ReverseTransaction ${tx.kind} of ${tx.amount} (reversed ${tx.reversed}) by ${params.amount ?? "(rest)"}, balance ${tx.ledger.balance}`;
+    const reversal = this.check(prediction, await settle(api.reverseTransaction(params)), what);
+    if (reversal === undefined || prediction.kind !== "fresh") {
+      return;
+    }
+    const [entry] = reversal.entries;
+    expect(
+      [
+        reversal.kind,
+        reversal.reversesTransactionId,
+        reversal.entries.length,
+        reversal.reversedAmount,
+      ],
+      this.what(what),
+    ).toEqual(["REVERSAL", tx.id, 1, 0n]);
+    if (entry === undefined) {
+      return;
+    }
+    this.acceptEntry(tx.ledger, entry, prediction.amount, what);
+    const magnitude = prediction.amount < 0n ? -prediction.amount : prediction.amount;
+    expect(reversal.amount, this.what(what)).toBe(magnitude);
+    tx.reversed += magnitude;
+    this.model.transactions.push({
+      id: reversal.id,
+      ledger: tx.ledger,
+      kind: "REVERSAL",
+      amount: magnitude,
+      entryAmount: prediction.amount,
+      reversed: 0n,
+    });
+    this.model.remember(
+      tx.ledger.app,
+      params.idempotencyKey,
+      "ReverseTransaction",
+      params,
+      reversal,
+    );
+    this.done.push({ kind: "ReverseTransaction", app: tx.ledger.app, params, reply: reversal });
+  }
+
+  private async terminate(step: Extract<Step, { t: "terminate" }>): Promise<void> {
+    const ledger = this.pick(this.model.ledgers, step.ledger);
+    if (ledger === undefined) {
+      return;
+    }
+    const api = this.api(step.client);
+    const result = await api.terminateLedger(ledger.id);
+    expect(
+      [result.id, result.status, result.balance, result.version],
+      this.what(`${api.name} TerminateLedger`),
+    ).toEqual([ledger.id, "TERMINATED", ledger.balance, BigInt(ledger.entries.length)]);
+    ledger.terminated = true;
+  }
+
+  /** The same request under the same key, whatever happened since, answers as the first time. */
+  private async replay(step: Extract<Step, { t: "replay" }>): Promise<void> {
+    const write = this.pick(this.done, step.write);
+    if (write === undefined) {
+      return;
+    }
+    const api = this.api(step.client);
+    const what = `${api.name} replay of ${write.kind} ${write.params.idempotencyKey}`;
+    const prediction: Prediction = { kind: "replay", reply: write.reply };
+    if (write.kind === "CreateLedger") {
+      this.check(prediction, await settle(api.createLedger(write.params)), what);
+    } else if (write.kind === "RecordEntry") {
+      this.check(prediction, await settle(api.recordEntry(write.params)), what);
+    } else {
+      this.check(prediction, await settle(api.reverseTransaction(write.params)), what);
+    }
+  }
+
+  /** A used key with another request: IDEMPOTENCY_KEY_REUSED in its app, a fresh key elsewhere. */
+  private async conflict(step: Extract<Step, { t: "conflict" }>): Promise<void> {
+    const write = this.pick(this.done, step.write);
+    if (write === undefined) {
+      return;
+    }
+    const key = write.params.idempotencyKey;
+    switch (write.kind) {
+      case "CreateLedger":
+        return this.createWith(
+          { ...write.params, ownerId: `${write.params.ownerId}-x` },
+          step.client,
+        );
+      case "RecordEntry": {
+        const ledger = this.pick(this.model.ledgers, step.ledger) as ModelLedger;
+        const sameLedger = ledger.id === write.params.ledgerId;
+        return this.recordWith(
+          {
+            ledgerId: ledger.id,
+            operation: "CREDIT_ADD",
+            amount: sameLedger ? (write.reply.amount > 0n ? write.reply.amount + 1n : 1n) : 1n,
+            idempotencyKey: key,
+          },
+          ledger,
+          step.client,
+        );
+      }
+      case "ReverseTransaction": {
+        const tx = this.model.transactions.find((t) => t.id === write.params.transactionId);
+        if (tx === undefined) {
+          return;
+        }
+        return this.reverseWith(
+          { ...write.params, amount: (write.params.amount ?? 0n) + 1n, idempotencyKey: key },
+          tx,
+          step.client,
+        );
+      }
+    }
+  }
+
+  /** Concurrent debits on one ledger: exactly as many succeed as the floor admits. */
+  private async spends(step: Extract<Step, { t: "spends" }>): Promise<void> {
+    const ledger = this.pick(this.model.ledgers, step.ledger);
+    if (ledger === undefined) {
+      return;
+    }
+    const magnitude = BigInt(step.amount);
+    const admitted = this.model.admittedDebits(ledger, step.count, magnitude);
+    const refusal = ledger.terminated ? "LEDGER_TERMINATED" : "INSUFFICIENT_FUNDS";
+    const requests = Array.from({ length: step.count }, (_, i) => ({
+      params: {
+        ledgerId: ledger.id,
+        operation: "CREDIT_SPEND",
+        amount: -magnitude,
+        idempotencyKey: this.key(),
+      } satisfies RecordEntryParams,
+      api: this.api(i),
+    }));
+    const results = await Promise.all(requests.map((r) => settle(r.api.recordEntry(r.params))));
+    const what = `${step.count} concurrent spends of ${magnitude} (balance ${ledger.balance}, floor ${ledger.floor})`;
+    const refused = results.filter((r): r is RpcFailure => r instanceof RpcFailure);
+    expect(
+      refused.map((f) => [f.code, f.reason]),
+      this.what(`${what}: ${refused.map((f) => f.message).join("; ")}`),
+    ).toEqual(
+      Array.from({ length: step.count - admitted }, () => [REASON_CODES[refusal], refusal]),
+    );
+    const accepted: { result: Written<Entry>; params: RecordEntryParams }[] = [];
+    results.forEach((result, i) => {
+      const params = requests[i]?.params;
+      if (!(result instanceof RpcFailure) && params !== undefined) {
+        accepted.push({ result, params });
+      }
+    });
+    accepted.sort((a, b) => Number(a.result.value.sequence - b.result.value.sequence));
+    for (const { result, params } of accepted) {
+      expect(result.replayed, this.what(what)).toBe(false);
+      this.acceptEntry(ledger, result.value, -magnitude, what);
+      this.model.transactions.push({
+        id: result.value.transactionId,
+        ledger,
+        kind: "ENTRY",
+        amount: magnitude,
+        entryAmount: -magnitude,
+        reversed: 0n,
+      });
+      this.model.remember(ledger.app, params.idempotencyKey, "RecordEntry", params, result.value);
+      this.done.push({ kind: "RecordEntry", app: ledger.app, params, reply: result.value });
+    }
+  }
+
+  /** The same request twice at once: one entry, one first write and one replay. */
+  private async duplicates(step: Extract<Step, { t: "duplicates" }>): Promise<void> {
+    const ledger = this.pick(this.model.ledgers, step.ledger);
+    if (ledger === undefined) {
+      return;
+    }
+    const params: RecordEntryParams = {
+      ledgerId: ledger.id,
+      operation: "CREDIT_ADD",
+      amount: BigInt(step.amount),
+      idempotencyKey: this.key(),
+    };
+    const prediction = this.model.predictRecord(
+      ledger,
+      params.operation,
+      params.amount,
+      params.idempotencyKey,
+      params,
+    );
+    const results = await Promise.all([0, 1].map((i) => settle(this.api(i).recordEntry(params))));
+    const what = `two concurrent identical RecordEntry of ${step.amount}`;
+    if (prediction.kind !== "fresh") {
+      for (const result of results) {
+        this.check(prediction, result, what);
+      }
+      return;
+    }
+    const [first, second] = results;
+    if (first instanceof RpcFailure || second instanceof RpcFailure || !first || !second) {
+      throw new Error(this.what(`${what}: ${[first, second].map(String).join("; ")}`));
+    }
+    expect([first.replayed, second.replayed].sort(), this.what(what)).toEqual([false, true]);
+    expect(second.value, this.what(`${what}: both answer with one entry`)).toEqual(first.value);
+    await this.acceptDuplicate(ledger, params, first.value, prediction.amount, what);
+  }
+
+  private async acceptDuplicate(
+    ledger: ModelLedger,
+    params: RecordEntryParams,
+    entry: Entry,
+    amount: bigint,
+    what: string,
+  ): Promise<void> {
+    this.acceptEntry(ledger, entry, amount, what);
+    this.model.transactions.push({
+      id: entry.transactionId,
+      ledger,
+      kind: "ENTRY",
+      amount,
+      entryAmount: amount,
+      reversed: 0n,
+    });
+    this.model.remember(ledger.app, params.idempotencyKey, "RecordEntry", params, entry);
+    this.done.push({ kind: "RecordEntry", app: ledger.app, params, reply: entry });
+  }
+
+  private async balance(step: Extract<Step, { t: "balance" }>): Promise<void> {
+    const ledger = this.pick(this.model.ledgers, step.ledger);
+    if (ledger === undefined) {
+      return;
+    }
+    const api = this.api(step.client);
+    // By key: the owner's active ledger in that unit, else the latest terminated one.
+    const named = step.byKey
+      ? (this.model.ledgers.findLast(
+          (l) =>
+            l.app === ledger.app &&
+            l.ownerId === ledger.ownerId &&
+            l.unit === ledger.unit &&
+            !l.terminated,
+        ) ?? ledger)
+      : ledger;
+    const lookup = step.byKey
+      ? { app: ledger.app, ownerId: ledger.ownerId, unit: ledger.unit }
+      : { ledgerId: ledger.id };
+    const result = await settle(api.getBalance(lookup));
+    const what = `${api.name} GetBalance ${JSON.stringify(lookup)}`;
+    if (named.terminated) {
+      expect(result, this.what(what)).toBeInstanceOf(RpcFailure);
+      expect([(result as RpcFailure).code, (result as RpcFailure).reason], this.what(what)).toEqual(
+        ["FAILED_PRECONDITION", "LEDGER_TERMINATED"],
+      );
+      return;
+    }
+    expect(result, this.what(what)).toEqual({
+      ledgerId: named.id,
+      balance: named.balance,
+      unit: named.unit,
+      version: BigInt(named.entries.length),
+    });
+  }
+
+  private async absent(step: Extract<Step, { t: "absent" }>): Promise<void> {
+    const api = this.api(step.client);
+    const id = randomUUID();
+    const result =
+      step.what === "ledger"
+        ? await settle(
+            api.recordEntry({ ledgerId: id, operation: "CREDIT_ADD", idempotencyKey: this.key() }),
+          )
+        : await settle(api.reverseTransaction({ transactionId: id, idempotencyKey: this.key() }));
+    const reason = step.what === "ledger" ? "LEDGER_NOT_FOUND" : "TRANSACTION_NOT_FOUND";
+    expect(result, this.what(`${api.name} a write on an absent ${step.what}`)).toBeInstanceOf(
+      RpcFailure,
+    );
+    expect([(result as RpcFailure).code, (result as RpcFailure).reason]).toEqual([
+      "NOT_FOUND",
+      reason,
+    ]);
+  }
+
+  /** Every ledger as the API shows it equals the model: history, balance, version, status. */
+  async finish(): Promise<void> {
+    const api = this.api(0);
+    for (const ledger of this.model.ledgers) {
+      const history = await allEntries(api, ledger.id);
+      expect(
+        history.map((e) => ({
+          id: e.id,
+          sequence: e.sequence,
+          operation: e.operation,
+          amount: e.amount,
+          balanceAfter: e.balanceAfter,
+        })),
+        `history of ledger ${ledger.id}`,
+      ).toEqual([...ledger.entries].reverse());
+      const stored = await api.getLedger(ledger.id);
+      expect([stored.balance, stored.version, stored.status]).toEqual([
+        ledger.balance,
+        BigInt(ledger.entries.length),
+        ledger.terminated ? "TERMINATED" : "ACTIVE",
+      ]);
+    }
+  }
+}
+
+/** Every run starts with one ledger of each kind, so early steps have targets. */
+const OPENING: readonly Step[] = (["zero", "credit", "unbounded"] as const).map((floor, owner) => ({
+  t: "create",
+  client: owner,
+  app: 0,
+  owner,
+  unit: "CREDITS",
+  floor,
+}));
+
+describe("randomized model check", () => {
+  it(`${RUNS} generated runs of up to ${STEPS_MAX} steps match the reference model`, async () => {
+    console.log(
+      `model seed=${SEED}${PATH === undefined ? "" : ` path=${PATH}`} (replay: LEDGER_MODEL_SEED=${SEED}${PATH === undefined ? "" : ` LEDGER_MODEL_PATH=${PATH}`})`,
+    );
+    const clients = CLIENT_NAMES.map((name) => harness.client(name));
+    let steps = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(stepArb, { minLength: STEPS_MIN, maxLength: STEPS_MAX, size: "max" }),
+        async (generated) => {
+          const run = new Run(clients);
+          for (const step of [...OPENING, ...generated]) {
+            await run.step(step);
+            steps += 1;
+          }
+          await run.finish();
+        },
+      ),
+      { seed: SEED, numRuns: RUNS, ...(PATH === undefined ? {} : { path: PATH }) },
+    );
+    console.log(
+      `model seed=${SEED}: ${steps} steps passed; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`,
+    );
+    expect(await verifyInvariants(harness.server().store)).toEqual([]);
+  }, 600_000);
+});
