@@ -32,6 +32,11 @@ const BUILT_IN_OPERATIONS: ReadonlySet<string> = new Set(["REVERSAL"]);
 const APP_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
 const DIRECTION_PREFIX = "OPERATION_DIRECTION_";
 
+interface Policy {
+  readonly direction: DirectionName;
+  readonly defaultAmountMinor: bigint;
+}
+
 interface Extensions {
   readonly app: DescExtension;
   readonly policy: DescExtension & { fieldKind: "message" };
@@ -94,8 +99,10 @@ function readSharedOperations(
     if (name === undefined) {
       continue;
     }
-    if (policy === undefined) {
+    if (policy === "absent") {
       problems.push(`${where}: a shared operation needs a (ledger.v1.policy)`);
+    }
+    if (typeof policy === "string") {
       continue;
     }
     operations.push({ name, ...policy, shared: true, description: describe(value) });
@@ -135,17 +142,17 @@ function readApp(
     const policy = readPolicy(value, extensions, where, problems);
     const sharedOp = sharedByName.get(opName);
     if (sharedOp !== undefined) {
-      if (policy !== undefined && !samePolicy(policy, sharedOp)) {
+      if (typeof policy !== "string" && !samePolicy(policy, sharedOp)) {
         problems.push(
           `${label}: ${opName} is a shared operation (${formatPolicy(sharedOp)}); the app repeats it as ${formatPolicy(policy)}: remove the option or make it identical`,
         );
       }
       operations.push(sharedOp);
-    } else if (policy === undefined) {
+    } else if (policy === "absent") {
       problems.push(
         `${label}: ${opName} needs a (ledger.v1.policy) with direction and default_amount`,
       );
-    } else {
+    } else if (policy !== "invalid") {
       operations.push({ name: opName, ...policy, shared: false, description: describe(value) });
     }
     const method = camelCase(opName);
@@ -199,9 +206,9 @@ function readPolicy(
   extensions: Extensions,
   where: string,
   problems: string[],
-): { direction: DirectionName; defaultAmountMinor: bigint } | undefined {
+): Policy | "absent" | "invalid" {
   if (!hasOption(value, extensions.policy)) {
-    return undefined;
+    return "absent";
   }
   const policy = reflect(extensions.policy.message, getOption(value, extensions.policy) as Message);
   const directionField = policy.fields.find((f) => f.name === "direction");
@@ -216,18 +223,18 @@ function readPolicy(
     problems.push(
       `${where}: the policy needs a direction (OPERATION_DIRECTION_CREDIT, _DEBIT or _EITHER)`,
     );
-    return undefined;
+    return "invalid";
   }
   if (!policy.isSet(amountField)) {
     problems.push(`${where}: the policy needs a default_amount`);
-    return undefined;
+    return "invalid";
   }
   const defaultAmountMinor = BigInt(policy.get(amountField) as bigint | string);
   if (!agrees(direction, defaultAmountMinor)) {
     problems.push(
       `${where}: default_amount ${defaultAmountMinor} disagrees with direction ${direction} (a credit is > 0, a debit < 0)`,
     );
-    return undefined;
+    return "invalid";
   }
   return { direction, defaultAmountMinor };
 }
@@ -243,14 +250,11 @@ function agrees(direction: DirectionName, amountMinor: bigint): boolean {
   }
 }
 
-function samePolicy(
-  a: { direction: DirectionName; defaultAmountMinor: bigint },
-  b: { direction: DirectionName; defaultAmountMinor: bigint },
-): boolean {
+function samePolicy(a: Policy, b: Policy): boolean {
   return a.direction === b.direction && a.defaultAmountMinor === b.defaultAmountMinor;
 }
 
-function formatPolicy(p: { direction: DirectionName; defaultAmountMinor: bigint }): string {
+function formatPolicy(p: Policy): string {
   return `${p.direction} default ${p.defaultAmountMinor}`;
 }
 
