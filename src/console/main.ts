@@ -50,7 +50,7 @@ function clearError(): void {
 
 /** Runs a user action with the page's controls disabled; any failure is shown, not thrown. */
 async function act(action: () => Promise<void>): Promise<void> {
-  const buttons = [...document.querySelectorAll("button")].filter((b) => !b.disabled);
+  const buttons = Array.from(document.querySelectorAll("button")).filter((b) => !b.disabled);
   buttons.forEach((b) => {
     b.disabled = true;
   });
@@ -134,7 +134,9 @@ function renderLedger(ledger: Ledger, switched: boolean): void {
   const balance = byId<HTMLOutputElement>("balance");
   balance.textContent = formatAmount(ledger.balance, ledger.unit);
   balance.dataset.minor = ledger.balance.toString();
-  for (const button of document.querySelectorAll<HTMLButtonElement>("#ledger-list button")) {
+  for (const button of Array.from(
+    document.querySelectorAll<HTMLButtonElement>("#ledger-list button"),
+  )) {
     button.setAttribute("aria-current", String(button.dataset.ledgerId === ledger.id));
   }
   const active = ledger.status === LedgerStatus.ACTIVE;
