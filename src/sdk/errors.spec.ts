@@ -2,7 +2,7 @@
  * toLedgerRpcError maps every ErrorInfo reason to its class (the two the
  * server only sends under load or outage included), keeps a reason whose
  * metadata is malformed on the base class rather than invent numbers, and
- * treats a fetch that got no response as UNAVAILABLE (retryable).
+ * treats a lost connection as UNAVAILABLE (retryable), not a caller's cancel.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
@@ -70,7 +70,7 @@ describe("toLedgerRpcError", () => {
     }
   });
 
-  it("treats a fetch without response as UNAVAILABLE and anything else by its code", () => {
+  it("treats a lost connection as UNAVAILABLE unless the caller cancelled, anything else by its code", () => {
     const network = new ConnectError(
       "fetch failed",
       Code.Unknown,
@@ -79,6 +79,9 @@ describe("toLedgerRpcError", () => {
       new TypeError("fetch failed"),
     );
     expect(toLedgerRpcError(network)).toMatchObject({ code: Code.Unavailable, retryable: true });
+    const reset = new ConnectError("http/2 stream closed with error code CANCEL", Code.Canceled);
+    expect(toLedgerRpcError(reset)).toMatchObject({ code: Code.Unavailable, retryable: true });
+    expect(toLedgerRpcError(reset, true)).toMatchObject({ code: Code.Canceled, retryable: false });
     expect(toLedgerRpcError(new Error("boom"))).toMatchObject({
       code: Code.Unknown,
       retryable: false,

@@ -187,12 +187,14 @@ const ERROR_CLASSES: Readonly<Record<LedgerErrorReason, ErrorClass>> = {
 };
 
 /**
- * Any rejection of a call as a LedgerRpcError. A fetch that failed before an
- * HTTP response (connection refused or reset) counts as UNAVAILABLE, as it
- * does for the gRPC transport. A reason whose metadata is malformed (a server
- * bug) falls back to the base class rather than carry made-up numbers.
+ * Any rejection of a call as a LedgerRpcError. A lost connection counts as
+ * UNAVAILABLE whatever the transport says: fetch reports a failure before a
+ * response as UNKNOWN (a TypeError), and the HTTP/2 transport a stream reset
+ * by a dropped session as CANCELED, which only means the caller cancelled
+ * when `callerCancelled`. A reason whose metadata is malformed (a server bug)
+ * falls back to the base class rather than carry made-up numbers.
  */
-export function toLedgerRpcError(error: unknown): LedgerRpcError {
+export function toLedgerRpcError(error: unknown, callerCancelled = false): LedgerRpcError {
   if (error instanceof LedgerRpcError) {
     return error;
   }
@@ -203,7 +205,7 @@ export function toLedgerRpcError(error: unknown): LedgerRpcError {
   const reason = info !== undefined && isLedgerErrorReason(info.reason) ? info.reason : undefined;
   const init: LedgerRpcErrorInit = {
     message: connectError.message,
-    code: isNetworkFailure(connectError) ? Code.Unavailable : connectError.code,
+    code: isLostConnection(connectError, callerCancelled) ? Code.Unavailable : connectError.code,
     reason,
     metadata: { ...(info?.metadata ?? {}) },
     cause: error,
@@ -225,8 +227,10 @@ function isLedgerErrorReason(reason: string): reason is LedgerErrorReason {
   return Object.hasOwn(ERROR_CLASSES, reason);
 }
 
-/** fetch rejects with a TypeError when no HTTP response arrived; Connect reports it as UNKNOWN. */
-function isNetworkFailure(error: ConnectError): boolean {
+function isLostConnection(error: ConnectError, callerCancelled: boolean): boolean {
+  if (error.code === Code.Canceled) {
+    return !callerCancelled;
+  }
   return error.code === Code.Unknown && error.cause instanceof TypeError;
 }
 

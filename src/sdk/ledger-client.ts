@@ -231,7 +231,7 @@ async function withRetries<T>(
     try {
       return await attempt({ timeoutMs: Math.max(1, remainingMs), signal });
     } catch (thrown) {
-      const error = toLedgerRpcError(thrown);
+      const error = toLedgerRpcError(thrown, signal?.aborted === true);
       if (!error.retryable || attemptNumber >= policy.attemptsMax || signal?.aborted === true) {
         throw error;
       }
