@@ -3,7 +3,8 @@
  * protocol: every operation of its generated client records with its proto
  * default (CONTENT_CREATION -5, CONTENT_ACCESS 0), explicit amounts follow the
  * operation's direction, and the server refuses another app's operation
- * (UNKNOWN_OPERATION) and a sign against the direction (AMOUNT_DIRECTION_MISMATCH).
+ * (UNKNOWN_OPERATION) and a sign against the direction (AMOUNT_DIRECTION_MISMATCH),
+ * and an app not declared in proto gets only the shared operations.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -124,5 +125,22 @@ describe.each(PROTOCOLS)("content app over %s", (protocol) => {
       amountMinor: 5n,
     });
     expect((await content.getBalance(`mixed-${protocol}`, "CREDITS")).balance).toBe(10n);
+  });
+
+  it("keeps CONTENT_CREATION to content: an app not declared in proto has only the shared operations", async () => {
+    const client = ledgerClient(protocol);
+    const { ledger } = await client.createLedger({
+      app: "undeclared-app",
+      ownerId: `plain-${protocol}`,
+      unit: "CREDITS",
+    });
+    expect(
+      (await client.recordEntry({ ledgerId: ledger.id, operation: "CREDIT_ADD" })).entry.amount,
+    ).toBe(10n);
+    const refused = await client
+      .recordEntry({ ledgerId: ledger.id, operation: "CONTENT_CREATION" })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(UnknownOperationError);
+    expect(refused).toMatchObject({ operation: "CONTENT_CREATION", app: "undeclared-app" });
   });
 });
