@@ -79,8 +79,7 @@ async function findLedgers(): Promise<void> {
       const button = el(
         "button",
         { type: "button", "data-ledger-id": ledger.id, "data-unit": ledger.unit },
-        el("span", {}, `${ledger.unit}`, statusBadge(ledger.status)),
-        el("span", { class: "muted" }, formatAmount(ledger.balance, ledger.unit)),
+        ...ledgerListLabel(ledger),
       );
       button.addEventListener("click", () => void act(() => openLedger(ledger.id)));
       return el("li", {}, button);
@@ -90,6 +89,13 @@ async function findLedgers(): Promise<void> {
   if (ledgers.length === 1 && ledgers[0] !== undefined) {
     await openLedger(ledgers[0].id);
   }
+}
+
+function ledgerListLabel(ledger: Ledger): HTMLElement[] {
+  return [
+    el("span", {}, ledger.unit, statusBadge(ledger.status)),
+    el("span", { class: "muted" }, formatAmount(ledger.balance, ledger.unit)),
+  ];
 }
 
 function statusBadge(status: LedgerStatus): HTMLElement {
@@ -137,7 +143,11 @@ function renderLedger(ledger: Ledger, switched: boolean): void {
   for (const button of Array.from(
     document.querySelectorAll<HTMLButtonElement>("#ledger-list button"),
   )) {
-    button.setAttribute("aria-current", String(button.dataset.ledgerId === ledger.id));
+    const current = button.dataset.ledgerId === ledger.id;
+    button.setAttribute("aria-current", String(current));
+    if (current) {
+      button.replaceChildren(...ledgerListLabel(ledger));
+    }
   }
   const active = ledger.status === LedgerStatus.ACTIVE;
   byId<HTMLFormElement>("record-form").hidden = !active;

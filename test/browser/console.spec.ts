@@ -1,0 +1,286 @@
+/**
+ * The web console works in a real browser: headless Chromium (Debian's
+ * package, driven by playwright-core) against the real server and database
+ * finds an owner's ledgers, records operations and reverses a transaction
+ * through the page, and shows the balance the server holds, in the ledger's
+ * unit; it pages through history, terminates a ledger, and shows failures by
+ * their reason. A screenshot is saved. Without Chromium the suite is skipped
+ * with the reason printed, except in CI, where that is a failure.
+ */
+import { existsSync } from "node:fs";
+import { copyFile, mkdir, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
+import { reasonOf } from "../../src/rpc/index.js";
+import { type ConsoleServer, startConsoleServer } from "../server/console-server.js";
+import {
+  CHROMIUM_AVAILABLE,
+  CHROMIUM_MISSING,
+  IN_CI,
+  type LaunchedBrowser,
+  launchChromium,
+} from "./chromium.js";
+
+const DOCS_SCREENSHOT = fileURLToPath(new URL("../../docs/console.png", import.meta.url));
+/** Set to 1 to refresh the README's screenshot; it is written anyway when missing. */
+const UPDATE_DOCS_SCREENSHOT = process.env.LEDGER_UPDATE_SCREENSHOT === "1";
+const STEP_TIMEOUT_MS = 15_000;
+const OWNER = "user-42";
+
+if (!CHROMIUM_AVAILABLE && !IN_CI) {
+  process.stderr.write(
+    `\n[browser suite] SKIPPED: ${CHROMIUM_MISSING}. In CI (CI=true) this is a failure.\n\n`,
+  );
+}
+
+describe.runIf(!CHROMIUM_AVAILABLE && IN_CI)("the browser suite in CI", () => {
+  it("has Chromium to run on", () => {
+    throw new Error(`${CHROMIUM_MISSING}: the browser suite cannot run, and CI requires it`);
+  });
+});
+
+describe.skipIf(!CHROMIUM_AVAILABLE)(
+  `the web console in Chromium${CHROMIUM_AVAILABLE ? "" : ` (skipped: ${CHROMIUM_MISSING})`}`,
+  () => {
+    let server: ConsoleServer;
+    let chromium: LaunchedBrowser;
+    let page: Page;
+    const pageErrors: string[] = [];
+    let usdLedgerId = "";
+    const api = () =>
+      createClient(
+        LedgerService,
+        createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }),
+      );
+
+    beforeAll(async () => {
+      server = await startConsoleServer();
+      chromium = await launchChromium();
+      page = await chromium.context.newPage();
+      page.setDefaultTimeout(STEP_TIMEOUT_MS);
+      page.on("pageerror", (error) => pageErrors.push(error.message));
+      page.on("console", (message) => {
+        // Refused writes are answered 400 by design (Connect's failed_precondition...).
+        const refusedCall = message.text().endsWith("status of 400 (Bad Request)");
+        if (message.type() === "error" && !refusedCall) {
+          pageErrors.push(message.text());
+        }
+      });
+    }, 120_000);
+
+    afterAll(async () => {
+      await chromium?.close();
+      await server?.close();
+    }, 60_000);
+
+    /** Waits until the console finished the action in flight and shows `text` as the balance. */
+    async function balanceShows(text: string): Promise<void> {
+      await page.locator("#balance", { hasText: new RegExp(`^${escapeRegExp(text)}$`) }).waitFor();
+      await page.waitForFunction(() => !document.body.hasAttribute("aria-busy"));
+    }
+
+    async function record(operation: string, amount = "", description = ""): Promise<void> {
+      await page.selectOption("#record-operation", operation);
+      await page.fill("#record-amount", amount);
+      await page.fill("#record-description", description);
+      await page.click("#record-form button[type=submit]");
+      await page.waitForFunction(() => !document.body.hasAttribute("aria-busy"));
+    }
+
+    async function shownError(): Promise<{ reason: string | null; text: string }> {
+      const box = page.locator("#error");
+      await box.waitFor({ state: "visible" });
+      return {
+        reason: await box.getAttribute("data-reason"),
+        text: (await box.textContent()) ?? "",
+      };
+    }
+
+    /** The history table as shown: one array of cell texts per row, newest first. */
+    function historyRows(): Promise<string[][]> {
+      return page
+        .locator("#history-body tr")
+        .evaluateAll((rows) =>
+          rows.map((row) =>
+            Array.from((row as HTMLTableRowElement).cells).map((cell) => cell.textContent ?? ""),
+          ),
+        );
+    }
+
+    const anyTime = expect.stringMatching(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+
+    it("finds an owner's ledgers and shows each balance in its unit", async () => {
+      for (const unit of ["CREDITS", "USD_CENTS"]) {
+        await api().createLedger({
+          app: "content",
+          ownerId: OWNER,
+          unit,
+          idempotencyKey: `browser-${unit}`,
+        });
+      }
+      await page.goto(server.url);
+      await page.locator("body[data-ready=true]").waitFor();
+      await page.fill("#find-owner", OWNER);
+      await page.click("#find-form button[type=submit]");
+      await page.locator("#ledger-list li").nth(1).waitFor();
+      expect(await page.locator("#ledger-list li").allTextContents()).toEqual([
+        expect.stringMatching(/CREDITS[\s\S]*0 credits/),
+        expect.stringMatching(/USD_CENTS[\s\S]*\$0\.00/),
+      ]);
+      await page.click("#ledger-list button[data-unit=CREDITS]");
+      await balanceShows("0 credits");
+    });
+
+    it("offers the operations of the ledger's app, from the generated registry", async () => {
+      const offered = await page
+        .locator("#record-operation option")
+        .evaluateAll((options) => options.map((option) => (option as HTMLOptionElement).value));
+      expect(offered).toEqual(
+        expect.arrayContaining(["DAILY_REWARD", "SIGNUP_CREDIT", "CREDIT_SPEND", "CREDIT_ADD"]),
+      );
+      expect(offered).toContain("CONTENT_CREATION");
+    });
+
+    it("records operations through the page and shows the balance the server holds", async () => {
+      await record("SIGNUP_CREDIT", "", "Welcome bonus");
+      await balanceShows("3 credits");
+      await record("CREDIT_SPEND", "2", "Unlocked two articles");
+      await balanceShows("1 credit");
+      expect(await historyRows()).toEqual([
+        [
+          "2",
+          anyTime,
+          "CREDIT_SPEND",
+          "-2 credits",
+          "1 credit",
+          "Unlocked two articles",
+          "Reverse",
+        ],
+        ["1", anyTime, "SIGNUP_CREDIT", "+3 credits", "3 credits", "Welcome bonus", "Reverse"],
+      ]);
+      expect(await page.locator("#ledger-list button[data-unit=CREDITS]").textContent()).toMatch(
+        /1 credit$/,
+      );
+      const ledgerId = await page
+        .locator("#ledger-list button[data-unit=CREDITS]")
+        .getAttribute("data-ledger-id");
+      const balance = await api().getBalance({ ledgerId: ledgerId ?? "" });
+      expect(balance.balance).toBe(1n);
+    });
+
+    it("shows a refused write by its reason and leaves the balance as it was", async () => {
+      await record("CREDIT_SPEND", "5");
+      expect(await shownError()).toMatchObject({
+        reason: "INSUFFICIENT_FUNDS",
+        text: expect.stringContaining("INSUFFICIENT_FUNDS"),
+      });
+      await balanceShows("1 credit");
+      await record("SIGNUP_CREDIT", "-2");
+      expect((await shownError()).reason).toBe("AMOUNT_DIRECTION_MISMATCH");
+      await record("CREDIT_ADD", "1.5");
+      expect((await shownError()).reason).toBe("INVALID_AMOUNT");
+      expect(await page.locator("#history-body tr").count()).toBe(2);
+    });
+
+    it("reverses a transaction through the page and shows the restored balance", async () => {
+      await page.click("#history-body tr[data-operation=CREDIT_SPEND] button");
+      await page.locator("#reverse-dialog[open]").waitFor();
+      await page.fill("#reverse-amount", "");
+      await page.click("#reverse-confirm");
+      await balanceShows("3 credits");
+      await page.fill("#record-amount", "");
+      expect(await page.locator("#error").isHidden()).toBe(true);
+      expect((await historyRows())[0]).toEqual([
+        "3",
+        anyTime,
+        "REVERSAL",
+        "+2 credits",
+        "3 credits",
+        "",
+        "",
+      ]);
+      // A reversal cannot itself be reversed: the page offers no button for it.
+      expect(await page.locator("#history-body tr[data-operation=REVERSAL] button").count()).toBe(
+        0,
+      );
+      const ledgerId = await page
+        .locator("#ledger-list button[data-unit=CREDITS]")
+        .getAttribute("data-ledger-id");
+      expect((await api().getBalance({ ledgerId: ledgerId ?? "" })).balance).toBe(3n);
+      expect(await server.store.verifyInvariants()).toEqual([]);
+
+      const artifacts = await mkdtemp(join(tmpdir(), "ledger-browser-"));
+      const screenshot = join(artifacts, "console.png");
+      await page.screenshot({ path: screenshot, fullPage: true });
+      process.stderr.write(`[browser suite] screenshot: ${screenshot}\n`);
+      if (UPDATE_DOCS_SCREENSHOT || !existsSync(DOCS_SCREENSHOT)) {
+        await mkdir(dirname(DOCS_SCREENSHOT), { recursive: true });
+        await copyFile(screenshot, DOCS_SCREENSHOT);
+      }
+    });
+
+    it("pages through history and shows cents as dollars", async () => {
+      const usd = (await api().getBalance({ app: "content", ownerId: OWNER, unit: "USD_CENTS" }))
+        .ledgerId;
+      usdLedgerId = usd;
+      for (let i = 1; i <= 12; i++) {
+        await api().recordEntry({
+          ledgerId: usd,
+          operation: "CREDIT_ADD",
+          amount: 125n,
+          idempotencyKey: `browser-usd-${i}`,
+        });
+      }
+      await page.click("#ledger-list button[data-unit=USD_CENTS]");
+      await balanceShows("$15.00");
+      expect(await page.locator("#history-body tr").count()).toBe(10);
+      expect((await historyRows())[0]).toEqual([
+        "12",
+        anyTime,
+        "CREDIT_ADD",
+        "+$1.25",
+        "$15.00",
+        "",
+        "Reverse",
+      ]);
+      expect(await page.locator("#page-newer").isDisabled()).toBe(true);
+      await page.click("#page-older");
+      await page.locator("#page-label", { hasText: "page 2" }).waitFor();
+      expect((await historyRows()).map((row) => row.slice(0, 5))).toEqual([
+        ["2", anyTime, "CREDIT_ADD", "+$1.25", "$2.50"],
+        ["1", anyTime, "CREDIT_ADD", "+$1.25", "$1.25"],
+      ]);
+      expect(await page.locator("#page-older").isDisabled()).toBe(true);
+      await page.click("#page-newer");
+      await page.locator("#page-label", { hasText: "page 1" }).waitFor();
+      expect((await historyRows())[0]?.[0]).toBe("12");
+    });
+
+    it("terminates a ledger: the page shows it terminated and the server refuses writes", async () => {
+      page.once("dialog", (dialog) => void dialog.accept());
+      await page.click("#terminate");
+      await page.locator("#ledger-title .status.terminated").waitFor();
+      expect(await page.locator("#record-form").isHidden()).toBe(true);
+      await balanceShows("$15.00");
+      const refused = await api()
+        .recordEntry({ ledgerId: usdLedgerId, operation: "CREDIT_ADD", idempotencyKey: "late" })
+        .then(
+          () => undefined,
+          (error: unknown) => ConnectError.from(error),
+        );
+      expect(refused?.code).toBe(Code.FailedPrecondition);
+      expect(refused && reasonOf(refused)).toBe("LEDGER_TERMINATED");
+      expect(pageErrors).toEqual([]);
+    });
+  },
+);
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
