@@ -8,6 +8,7 @@ import type { AppModel, LedgerAppsModel, OperationModel } from "./app-model.js";
 import { appConstName, appOperationTypeName, REGISTRY_FILE } from "./emit-registry.js";
 import { camelCase, pascalCase } from "./names.js";
 
+/** The module re-exporting every app client (src/sdk/index.ts re-exports it). */
 export const CLIENTS_FILE = "apps/clients.ts";
 
 /** Where an app's client goes, next to protoc-gen-es's <app>_pb.ts. */
@@ -16,6 +17,9 @@ export function appClientFile(app: AppModel): string {
 }
 
 /**
+ * An app's client module: a class extending the SDK's AppClient with one
+ * method per operation, and its create<App>Client factory.
+ *
  * @param sdkImport the SDK's app-client module, relative to the output
  *   directory (e.g. ../src/sdk/app-client.js for out: gen).
  */
@@ -53,6 +57,7 @@ export function appClientSource(app: AppModel, header: string, sdkImport: string
   return lines.join("\n");
 }
 
+/** gen/apps/clients.ts: `export *` of every app client. */
 export function clientsIndexSource(model: LedgerAppsModel, header: string): string {
   const lines = [header, ""];
   for (const app of model.apps) {

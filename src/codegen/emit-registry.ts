@@ -5,6 +5,7 @@
 import type { AppModel, LedgerAppsModel, OperationModel } from "./app-model.js";
 import { pascalCase } from "./names.js";
 
+/** The registry's path under the output directory. */
 export const REGISTRY_FILE = "apps/registry.ts";
 
 /** UPPER_SNAKE name of an app's constant: "content" → CONTENT_APP. */
@@ -17,6 +18,7 @@ export function appOperationTypeName(app: AppModel): string {
   return `${pascalCase(app.name)}OperationName`;
 }
 
+/** The registry module: types, SHARED_OPERATIONS, one <APP>_APP per app and APPS. */
 export function registrySource(model: LedgerAppsModel, header: string): string {
   const lines = [
     header,

@@ -59,6 +59,7 @@ function generate(schema: Schema<Options>): void {
   schema.generateFile(CLIENTS_FILE).print(clientsIndexSource(model, header("proto/apps")));
 }
 
+/** The plugin; runNodeJs below makes this file the executable buf runs. */
 export const ledgerAppsPlugin = createEcmaScriptPlugin({
   name: NAME,
   version: VERSION,
