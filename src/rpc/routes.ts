@@ -4,6 +4,7 @@ import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import type { LedgerStore } from "../domain/index.js";
 import { createCallLogGate, createCallLogInterceptor, createErrorInterceptor } from "./call-log.js";
 import { createLedgerServiceImpl, type LedgerServiceDeps } from "./ledger-service.js";
+import { withMalformedRequestsAsInvalidArgument } from "./malformed-requests.js";
 
 /** Registers LedgerService on a router (connectNodeAdapter, createRouterTransport). */
 export function ledgerRoutes(
@@ -13,6 +14,11 @@ export function ledgerRoutes(
   const impl = createLedgerServiceImpl(store, deps);
   return (router) => {
     router.service(LedgerService, impl);
+    router.handlers.forEach((handler, i) => {
+      if (handler.service === LedgerService) {
+        router.handlers[i] = withMalformedRequestsAsInvalidArgument(handler);
+      }
+    });
   };
 }
 
