@@ -28,6 +28,7 @@ describe("loadConfig", () => {
       dbPoolSizeMax: undefined,
       dbLockTimeoutMs: undefined,
       dbStatementTimeoutMs: undefined,
+      corsAllowedOrigins: [],
     });
   });
 
@@ -44,6 +45,7 @@ describe("loadConfig", () => {
       DB_POOL_SIZE_MAX: "20",
       DB_LOCK_TIMEOUT_MS: "500",
       DB_STATEMENT_TIMEOUT_MS: "3000",
+      CORS_ALLOWED_ORIGINS: "https://console.example.com",
     });
     expect(config).toMatchObject({
       port: 0,
@@ -57,6 +59,7 @@ describe("loadConfig", () => {
       dbPoolSizeMax: 20,
       dbLockTimeoutMs: 500,
       dbStatementTimeoutMs: 3000,
+      corsAllowedOrigins: ["https://console.example.com"],
     });
   });
 
