@@ -9,10 +9,10 @@ import type { HealthMonitor } from "./health-monitor.js";
 
 /**
  * Registers grpc.health.v1 (Check, Watch, List) on a router. The overall
- * status ("") and every service registered on the router are SERVING while
- * the monitor says so (the database answers) and NOT_SERVING otherwise:
- * every RPC here needs the database. Other names are unknown (Check:
- * NOT_FOUND; Watch: SERVICE_UNKNOWN, as the protocol asks).
+ * status ("") and every service registered on the router share one status:
+ * SERVING while the monitor says so (the database answers), NOT_SERVING
+ * otherwise, since no ledger RPC can work without the database. Other names
+ * are unknown (Check: NOT_FOUND; Watch: SERVICE_UNKNOWN, as the protocol asks).
  */
 export function healthRoutes(router: ConnectRouter, monitor: HealthMonitor): void {
   let known: ReadonlySet<string> | undefined;

@@ -59,8 +59,9 @@ export interface LedgerServer {
 /**
  * One port for gRPC, gRPC-Web and Connect, over HTTP/2 and HTTP/1.1, all
  * through one Connect handler. Without TLS a sniffer tells HTTP/2 (h2c) from
- * HTTP/1.1 by the connection preface; with TLS, ALPN does. Not started:
- * call listen().
+ * HTTP/1.1 by the connection preface; with TLS, ALPN does. Beside the
+ * ledger: gRPC server reflection and health, CORS for allowed origins, and
+ * the web console's files at "/". Not started: call listen().
  */
 export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
   const { store, config, logger } = options;
