@@ -15,8 +15,10 @@
  */
 import { randomUUID } from "node:crypto";
 import * as http2 from "node:http2";
+import { create, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import { RecordEntryRequestSchema } from "../../gen/ledger/v1/ledger_pb.js";
 import { verifyInvariants } from "../../src/store/index.js";
 import {
   CLIENT_NAMES,
@@ -287,6 +289,45 @@ const METHODS = [
   "TerminateLedger",
 ];
 
+/**
+ * Bodies for the byte fuzz: random bytes, and a valid RecordEntry request
+ * with one byte changed, truncated, or with bytes spliced in, so decoding
+ * gets deep before it fails (or succeeds with odd values).
+ */
+function requestBytes(targets: Targets): fc.Arbitrary<Uint8Array> {
+  const valid = toBinary(
+    RecordEntryRequestSchema,
+    create(RecordEntryRequestSchema, {
+      ledgerId: targets.ledgerIds[0] ?? "",
+      operation: "CREDIT_ADD",
+      amount: 1n,
+      idempotencyKey: "fuzz-bytes",
+      metadata: { source: "fuzz" },
+    }),
+  );
+  const mutated = fc
+    .tuple(
+      fc.nat(valid.byteLength - 1),
+      fc.integer({ min: 0, max: 255 }),
+      fc.nat(2),
+      fc.uint8Array({ maxLength: 16 }),
+    )
+    .map(([at, value, how, spliced]) => {
+      switch (how) {
+        case 0: {
+          const copy = Uint8Array.from(valid);
+          copy[at] = value;
+          return copy;
+        }
+        case 1:
+          return valid.subarray(0, at);
+        default:
+          return Uint8Array.from([...valid.subarray(0, at), ...spliced, ...valid.subarray(at)]);
+      }
+    });
+  return fc.oneof(fc.uint8Array({ maxLength: 512 }), mutated);
+}
+
 /** Random bytes as a Connect binary request; the Connect error code, or "ok". */
 async function connectBytes(method: string, body: Uint8Array): Promise<string> {
   const res = await fetch(`${harness.server().url}/ledger.v1.LedgerService/${method}`, {
@@ -397,7 +438,7 @@ describe("fuzzing the RPC surface", () => {
       await fc.assert(
         fc.asyncProperty(
           fc.constantFrom(...METHODS),
-          fc.uint8Array({ maxLength: 512 }),
+          requestBytes(targets),
           async (method, bytes) => {
             const connect = await connectBytes(method, bytes);
             const grpc = await grpcBytes(session, method, bytes);
