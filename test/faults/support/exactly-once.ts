@@ -6,7 +6,7 @@
  */
 import pg from "pg";
 import { expect } from "vitest";
-import { runVerifyCli } from "./service-process.js";
+import { runVerifyCli } from "../../support/store-cli.js";
 import type { Ack } from "./write-load.js";
 
 export async function expectExactlyTheAcknowledgedWrites(

@@ -91,24 +91,3 @@ function listening(
     });
   });
 }
-
-/** Runs `npm run verify`'s command on a database; its exit code and output. */
-export async function runVerifyCli(
-  databaseUrl: string,
-): Promise<{ code: number | null; stdout: string }> {
-  const child = spawn(`${ROOT}node_modules/.bin/tsx`, ["src/store/verify-cli.ts"], {
-    cwd: ROOT,
-    env: {
-      PATH: `${ROOT}node_modules/.bin:${process.env.PATH ?? ""}`,
-      DATABASE_URL: databaseUrl,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString("utf8");
-  });
-  child.stderr?.resume();
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  return { code, stdout };
-}
