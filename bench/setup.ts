@@ -1,0 +1,74 @@
+/**
+ * A PostgreSQL of the benchmark's own in a temporary directory, migrated, with
+ * two equal sets of unbounded ledgers: one written through the service, one by
+ * the raw baseline, so neither sees the other's rows.
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { migrate, startEmbeddedPostgres } from "../src/store/index.js";
+
+export interface BenchDatabase {
+  readonly url: string;
+  readonly postmasterPid: number;
+  readonly serverVersion: string;
+  /** Ledger ids of an app, in creation order; the first one is the hot ledger. */
+  readonly serviceLedgers: readonly string[];
+  readonly rawLedgers: readonly string[];
+  stop(): Promise<void>;
+}
+
+export const SERVICE_APP = "bench";
+export const RAW_APP = "bench-raw";
+
+export async function startBenchDatabase(options: {
+  readonly ledgers: number;
+  readonly durable: boolean;
+  readonly poolSize: number;
+}): Promise<BenchDatabase> {
+  const dir = await mkdtemp(join(tmpdir(), "ledger-bench-pg-"));
+  const dataDir = join(dir, "data");
+  const database = await startEmbeddedPostgres({
+    dataDir,
+    settings: {
+      max_connections: String(Math.max(100, options.poolSize * 3)),
+      shared_buffers: "256MB",
+      ...(options.durable ? {} : { synchronous_commit: "off" }),
+    },
+  });
+  await migrate(database.url);
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    const serviceLedgers = await insertLedgers(client, SERVICE_APP, options.ledgers);
+    const rawLedgers = await insertLedgers(client, RAW_APP, options.ledgers);
+    await client.query("vacuum analyze");
+    const { rows } = await client.query<{ server_version: string }>("show server_version");
+    const pid = Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n")[0]);
+    return {
+      url: database.url,
+      postmasterPid: pid,
+      serverVersion: rows[0]?.server_version ?? "unknown",
+      serviceLedgers,
+      rawLedgers,
+      async stop() {
+        await database.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+async function insertLedgers(client: pg.Client, app: string, count: number): Promise<string[]> {
+  const { rows } = await client.query<{ id: string }>(
+    `insert into ledgers (id, app, owner_id, unit, status, min_balance, created_at)
+     select gen_random_uuid(), $1, 'owner-' || i, 'CREDITS', 'ACTIVE', null, now()
+       from generate_series(1, $2::int) as i
+     returning id`,
+    [app, count],
+  );
+  return rows.map((row) => row.id);
+}
