@@ -1,7 +1,8 @@
 /**
  * Where the server's CPU time goes, from a V8 .cpuprofile (node --cpu-prof):
- * each sample's self time is charged to a layer by the source of its
- * function; native frames (no source) to the nearest caller that has one.
+ * each sample is charged to a layer by the innermost library or source frame
+ * on its stack (so a socket write pg issues is the driver's), else by the
+ * innermost Node frame.
  */
 import { readFile } from "node:fs/promises";
 
@@ -33,7 +34,10 @@ const LAYERS: readonly { readonly layer: string; readonly test: (url: string) =>
     layer: "ORM: MikroORM + kysely",
     test: (u) => u.includes("/@mikro-orm/") || u.includes("/kysely/"),
   },
-  { layer: "database driver: pg", test: (u) => /\/node_modules\/pg(-[a-z]+)?\//.test(u) },
+  {
+    layer: "database driver: pg (incl. its socket writes)",
+    test: (u) => /\/node_modules\/pg(-[a-z]+)?\//.test(u),
+  },
   { layer: "logging: pino", test: (u) => u.includes("/pino") || u.includes("/sonic-boom/") },
   {
     layer: "ids: uuid, crypto",
@@ -70,24 +74,37 @@ export async function summariseProfile(file: string): Promise<LayerShare[]> {
       parent.set(child, node.id);
     }
   }
+  const isCode = (url: string) => url.includes("/node_modules/") || url.includes("/src/");
   const layerCache = new Map<number, string>();
-  const layerOf = (id: number): string => {
-    const cached = layerCache.get(id);
+  /**
+   * The innermost frame from a library or our source decides (a socket write
+   * issued by pg is the driver's cost); without one, the innermost Node frame.
+   */
+  const layerOf = (sampled: number): string => {
+    const cached = layerCache.get(sampled);
     if (cached !== undefined) {
       return cached;
     }
-    const node = byId.get(id);
-    const name = node?.callFrame.functionName ?? "";
-    const url = node?.callFrame.url ?? "";
+    const name = byId.get(sampled)?.callFrame.functionName ?? "";
     let layer = Object.hasOwn(SPECIAL, name) ? SPECIAL[name] : undefined;
-    if (layer === undefined && url !== "") {
-      layer = LAYERS.find((l) => l.test(url))?.layer ?? "service: other source";
+    let nodeUrl: string | undefined;
+    for (
+      let id: number | undefined = sampled;
+      layer === undefined && id !== undefined;
+      id = parent.get(id)
+    ) {
+      const url = byId.get(id)?.callFrame.url ?? "";
+      if (isCode(url)) {
+        layer = LAYERS.find((l) => l.test(url))?.layer ?? "service: other source";
+      } else if (nodeUrl === undefined && url.startsWith("node:")) {
+        nodeUrl = url;
+      }
     }
-    if (layer === undefined) {
-      const up = parent.get(id);
-      layer = up === undefined ? "V8/native (program)" : layerOf(up);
-    }
-    layerCache.set(id, layer);
+    layer ??=
+      nodeUrl === undefined
+        ? "V8/native (program)"
+        : (LAYERS.find((l) => l.test(nodeUrl))?.layer ?? "V8/native (program)");
+    layerCache.set(sampled, layer);
     return layer;
   };
   const totals = new Map<string, number>();

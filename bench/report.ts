@@ -104,9 +104,9 @@ export function chartSvg(report: BenchReport): string {
     ...report.scenarios.flatMap((s) => [s.service.throughputPerS, s.raw.throughputPerS]),
   );
   const top = niceCeiling(max);
-  const group = plotW / Math.max(1, report.scenarios.length);
-  const bar = Math.min(60, group / 3);
-  const y = (v: number) => MARGIN.top + plotH - (v / top) * plotH;
+  const group = Math.floor(plotW / Math.max(1, report.scenarios.length));
+  const bar = Math.floor(Math.min(60, group / 3));
+  const y = (v: number) => Math.round((MARGIN.top + plotH - (v / top) * plotH) * 10) / 10;
   const parts: string[] = [];
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
@@ -133,7 +133,7 @@ export function chartSvg(report: BenchReport): string {
       [1, "raw", s.raw],
     ] as const) {
       const x = x0 + j * bar;
-      const h = MARGIN.top + plotH - y(stats.throughputPerS);
+      const h = Math.round((MARGIN.top + plotH - y(stats.throughputPerS)) * 10) / 10;
       parts.push(
         `<rect x="${x}" y="${y(stats.throughputPerS)}" width="${bar - 4}" height="${h}" fill="${COLORS[side]}"/>`,
         `<text x="${x + (bar - 4) / 2}" y="${y(stats.throughputPerS) - 4}" text-anchor="middle">${stats.throughputPerS}</text>`,

@@ -183,7 +183,10 @@ async function main(): Promise<void> {
     const cpu = cpus();
     const report: BenchReport = {
       startedAt,
-      command: `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim(),
+      command: [
+        "npm run bench",
+        ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : []),
+      ].join(" "),
       machine: {
         cpus: cpu.length,
         cpuModel: cpu[0]?.model.trim() ?? "unknown",
@@ -200,15 +203,14 @@ async function main(): Promise<void> {
     await service.stop();
     service = undefined;
     printTable(report);
+    // A profiled run is slowed by the profiler: its figures stay beside the profile.
+    const resultsDir = profileDir ?? options.out;
     const stamp = startedAt.replace(/[:.]/g, "-");
     const json = `${JSON.stringify(report, null, 2)}\n`;
-    const svg = chartSvg(report);
-    await writeFile(join(options.out, `${stamp}.json`), json);
-    await writeFile(join(options.out, "latest.json"), json);
-    await writeFile(join(options.out, "latest.svg"), svg);
-    console.log(
-      `results: ${join(options.out, `${stamp}.json`)}, ${join(options.out, "latest.svg")}`,
-    );
+    await writeFile(join(resultsDir, `${stamp}.json`), json);
+    await writeFile(join(resultsDir, "latest.json"), json);
+    await writeFile(join(resultsDir, "latest.svg"), chartSvg(report));
+    console.log(`results: ${join(resultsDir, `${stamp}.json`)}, ${join(resultsDir, "latest.svg")}`);
     for (const s of scenarios) {
       const c = s.cpuUsPerCall;
       console.log(
