@@ -3,9 +3,11 @@
  * library to tidy them up) in each protocol: malformed protobuf, a wrong wire
  * type, broken envelopes, oversized and over-declared messages, malformed
  * JSON, int64 values beyond range or fractional, wrong content types and HTTP
- * methods, unknown encodings and timeouts. Each gets its specific code (never
- * INTERNAL) and a readable message, and afterwards the server still serves
- * correctly and the store's invariants hold.
+ * methods, unknown encodings and timeouts; and well-formed messages with
+ * empty and huge strings, invalid ids, an int64 extreme and missing
+ * idempotency keys. Each gets its specific code (never INTERNAL) and a
+ * readable message, and afterwards the server still serves correctly and the
+ * store's invariants hold.
  *
  * Requests have no enum fields; unknown field numbers in binary requests are
  * skipped, as proto3 requires (checked below).
@@ -331,6 +333,101 @@ const CASES: readonly Case[] = [
     message: "larger than configured readMaxBytes",
   },
 ];
+
+const UUID = "00000000-0000-0000-0000-000000000000";
+const json = (method: string, body: object) => () =>
+  connectCall(`${SERVICE}/${method}`, "application/json", JSON.stringify(body));
+
+/** Well-formed messages with hostile values: refused by the service, naming the field. */
+const VALUE_CASES: readonly Case[] = [
+  {
+    name: "an empty app",
+    send: json("CreateLedger", { app: "", ownerId: "o", unit: "CREDITS", idempotencyKey: "k" }),
+    code: "invalid_argument",
+    message: "app: is required",
+  },
+  {
+    name: "a 300-character owner id",
+    send: json("CreateLedger", {
+      app: "wire",
+      ownerId: "o".repeat(300),
+      unit: "CREDITS",
+      idempotencyKey: "k",
+    }),
+    code: "invalid_argument",
+    message: "owner_id: is longer than 256 characters",
+  },
+  {
+    name: "a missing idempotency key on CreateLedger",
+    send: json("CreateLedger", { app: "wire", ownerId: "o", unit: "CREDITS" }),
+    code: "invalid_argument",
+    message: "idempotency_key: is required",
+  },
+  {
+    name: "a 100,000-character description",
+    send: json("RecordEntry", {
+      ledgerId: UUID,
+      operation: "CREDIT_ADD",
+      idempotencyKey: "k",
+      description: "d".repeat(100_000),
+    }),
+    code: "invalid_argument",
+    message: "description: is longer than 1024 characters",
+  },
+  {
+    name: "a ledger id that is not a UUID",
+    send: json("RecordEntry", {
+      ledgerId: "1 OR 1=1",
+      operation: "CREDIT_ADD",
+      idempotencyKey: "k",
+    }),
+    code: "invalid_argument",
+    message: 'ledger_id: must be a lowercase UUID, got "1 OR 1=1"',
+  },
+  {
+    name: "an amount of -2^63",
+    send: json("RecordEntry", {
+      ledgerId: UUID,
+      operation: "CREDIT_SPEND",
+      idempotencyKey: "k",
+      amount: "-9223372036854775808",
+    }),
+    code: "invalid_argument",
+    message: "amount: must be greater than -2^63",
+  },
+  {
+    name: "a missing idempotency key on RecordEntry",
+    send: json("RecordEntry", { ledgerId: UUID, operation: "CREDIT_ADD" }),
+    code: "invalid_argument",
+    message: "idempotency_key: is required",
+  },
+  {
+    name: "a missing idempotency key on ReverseTransaction",
+    send: json("ReverseTransaction", { transactionId: UUID }),
+    code: "invalid_argument",
+    message: "idempotency_key: is required",
+  },
+  {
+    name: "a negative page size",
+    send: json("ListEntries", { ledgerId: UUID, pageSize: -1 }),
+    code: "invalid_argument",
+    message: "page_size",
+  },
+  {
+    name: "an id that names nothing",
+    send: json("GetLedger", { ledgerId: UUID }),
+    code: "not_found",
+    message: `ledger ${UUID} does not exist`,
+  },
+];
+
+describe("hostile values in well-formed messages", () => {
+  it.each(VALUE_CASES)("$name: $code", async ({ send, code, message }) => {
+    const answer = await send();
+    expect(answer.code).toBe(code);
+    expect(answer.message).toContain(message);
+  });
+});
 
 describe("hostile bytes on the wire", () => {
   it.each(CASES)("$name: $code", async ({ send, code, message }) => {
