@@ -24,6 +24,12 @@ const WRITERS = 8;
 const LEDGERS = 4;
 const LOAD_BEFORE_KILL_MS = 1500;
 const OUTAGE_MS = 3000;
+/**
+ * "Fails fast": well under the client's deadline. The store's own bounds are a
+ * 2 s connect timeout and a 5 s wait for a free connection; a hanging call
+ * would instead run into ATTEMPT_TIMEOUT_MS.
+ */
+const FAIL_FAST_MS_MAX = 8000;
 /** How long the service may take to serve again once PostgreSQL is back. */
 const RECOVERY_MS_MAX = 30_000;
 
@@ -107,6 +113,11 @@ describe("PostgreSQL killed under write load", () => {
     expect(
       notUnavailable.map((f) => `${f.code} ${f.reason} after ${f.latencyMs} ms: ${f.message}`),
       `every failure is UNAVAILABLE / STORE_UNAVAILABLE well within the ${ATTEMPT_TIMEOUT_MS} ms deadline`,
+    ).toEqual([]);
+    const slow = result.failures.filter((f) => f.latencyMs > FAIL_FAST_MS_MAX);
+    expect(
+      slow.map((f) => `${f.latencyMs} ms: ${f.message}`),
+      `failures slower than ${FAIL_FAST_MS_MAX} ms`,
     ).toEqual([]);
     const afterRestart = [...result.acks.values()].filter((a) => a.atMs > restartAtMs);
     expect(afterRestart.length, "writes acknowledged after the restart").toBeGreaterThan(0);
