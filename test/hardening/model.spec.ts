@@ -28,11 +28,10 @@ import {
   type Transaction,
   type Written,
 } from "../support/clients.js";
-import { uniqueApp } from "../support/fixtures.js";
+import { INT64_MAX, uniqueApp } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import { allEntries } from "../support/steps.js";
 import {
-  INT64_MAX,
   type ModelLedger,
   type ModelTransaction,
   POLICIES,

@@ -9,9 +9,7 @@
  * It predicts each call's outcome; the spec then applies the real reply.
  */
 import type { Entry, Ledger, Transaction } from "../../support/clients.js";
-
-export const INT64_MAX = 2n ** 63n - 1n;
-export const INT64_MIN = -(2n ** 63n);
+import { INT64_MAX, INT64_MIN } from "../../support/fixtures.js";
 
 /** Every app has these (src/domain/operations.ts, SHARED_OPERATIONS). */
 export const POLICIES: Readonly<
