@@ -12,6 +12,7 @@ import { codeToString } from "@connectrpc/connect/protocol-connect";
 import type { Logger } from "pino";
 import { LedgerError } from "../domain/index.js";
 import { reasonOf, toConnectError } from "./errors.js";
+import { isMalformedRequestMessage } from "./malformed-requests.js";
 
 export const REQUEST_ID_HEADER = "x-request-id";
 
@@ -61,7 +62,7 @@ export function createCallLogGate(logger: Logger): (ctx: HandlerContext) => void
     ctx.responseHeader.set(REQUEST_ID_HEADER, call.requestId);
     const onAbort = () => {
       if (!call.entered) {
-        writeCallLog(logger, call, ConnectError.from(ctx.signal.reason));
+        writeCallLog(logger, call, asAnswered(ConnectError.from(ctx.signal.reason)));
       }
     };
     if (ctx.signal.aborted) {
@@ -70,6 +71,18 @@ export function createCallLogGate(logger: Logger): (ctx: HandlerContext) => void
       ctx.signal.addEventListener("abort", onAbort, { once: true });
     }
   };
+}
+
+/**
+ * The code the client actually received: an undecodable body aborts the call
+ * as INTERNAL inside connect-es, and malformed-requests.ts rewrites the answer
+ * to INVALID_ARGUMENT on its way out; the log says what the client saw.
+ */
+function asAnswered(error: ConnectError): ConnectError {
+  if (error.code === Code.Internal && isMalformedRequestMessage(error.rawMessage)) {
+    return new ConnectError(error.rawMessage, Code.InvalidArgument);
+  }
+  return error;
 }
 
 /**

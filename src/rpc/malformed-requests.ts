@@ -29,7 +29,8 @@ const ACCEPTED_CONTENT_TYPES =
 const TRAILER_FLAG = 0x80;
 const ENVELOPE_HEADER_BYTES = 5;
 
-function isMalformedRequestMessage(message: string): boolean {
+/** Whether connect-es's error message says the request body could not be decoded. */
+export function isMalformedRequestMessage(message: string): boolean {
   return MALFORMED_MESSAGE_PREFIXES.some((prefix) => message.startsWith(prefix));
 }
 
