@@ -5,37 +5,17 @@
  * same from an empty directory, where nothing but server reflection can
  * supply the schema.
  */
-import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "./support/server.js";
+import { describe, expect, it } from "vitest";
+import { LEDGER_METHODS } from "./support/fixtures.js";
+import { DEFAULT_URL_LINE, ROOT, readmeShBlock, runShScript } from "./support/readme.js";
+import { useLedgerServer } from "./support/server.js";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const readme = readFileSync(`${root}README.md`, "utf8");
-const DEFAULT_URL_LINE = "LEDGER=http://localhost:8080";
-const BUF = `${root}node_modules/.bin/buf`;
-
-function reflectionScript(): string {
-  const section = readme.slice(readme.indexOf("## Debugging with grpcurl and buf curl"));
-  const match = /```sh\n([\s\S]*?)```/.exec(section);
-  if (match?.[1] === undefined) {
-    throw new Error("README has no sh block under '## Debugging with grpcurl and buf curl'");
-  }
-  return match[1];
-}
-
-async function run(script: string, cwd: string): Promise<string> {
-  const { stdout } = await promisify(execFile)("bash", ["-euo", "pipefail", "-c", script], {
-    cwd,
-    timeout: 90_000,
-  });
-  return stdout.replace(/\s+/g, "");
-}
+const HEADING = "## Debugging with grpcurl and buf curl";
+const BUF = `${ROOT}node_modules/.bin/buf`;
+const SCRIPT_TIMEOUT_MS = 90_000;
 
 function expectEveryStep(compact: string): void {
   for (const service of [
@@ -46,16 +26,7 @@ function expectEveryStep(compact: string): void {
   ]) {
     expect(compact).toContain(service);
   }
-  for (const method of [
-    "CreateLedger",
-    "GetLedger",
-    "ListLedgers",
-    "RecordEntry",
-    "ReverseTransaction",
-    "GetBalance",
-    "ListEntries",
-    "TerminateLedger",
-  ]) {
+  for (const method of LEDGER_METHODS) {
     expect(compact).toContain(`ledger.v1.LedgerService/${method}`);
   }
   expect(compact).toContain('{"status":"SERVING"}');
@@ -66,30 +37,28 @@ function expectEveryStep(compact: string): void {
 }
 
 describe("README: Debugging with grpcurl and buf curl", () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  }, 60_000);
-  afterAll(async () => {
-    await server?.close();
-  });
+  const harness = useLedgerServer();
 
   it("runs its buf curl block as written", async () => {
-    const script = reflectionScript();
+    const script = readmeShBlock(HEADING);
     expect(script).toContain(DEFAULT_URL_LINE);
     expect(script).not.toContain("--schema");
-    const compact = await run(script.replace(DEFAULT_URL_LINE, `LEDGER=${server.url}`), root);
+    const compact = await runShScript(
+      script.replace(DEFAULT_URL_LINE, `LEDGER=${harness.server().url}`),
+      ROOT,
+      SCRIPT_TIMEOUT_MS,
+    );
     expectEveryStep(compact);
   }, 120_000);
 
   it("runs it from an empty directory, on reflection alone", async () => {
     const empty = await mkdtemp(join(tmpdir(), "ledger-readme-reflection-"));
     try {
-      const script = reflectionScript()
-        .replace(DEFAULT_URL_LINE, `LEDGER=${server.url}`)
+      const script = readmeShBlock(HEADING)
+        .replace(DEFAULT_URL_LINE, `LEDGER=${harness.server().url}`)
         .replaceAll("npx buf", BUF)
         .replaceAll("user-7", "user-7-elsewhere");
-      expectEveryStep(await run(script, empty));
+      expectEveryStep(await runShScript(script, empty, SCRIPT_TIMEOUT_MS));
     } finally {
       await rm(empty, { recursive: true, force: true });
     }

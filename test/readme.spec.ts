@@ -3,37 +3,23 @@
  * script it names exists, and its "Try it" commands run as written against a
  * real server and database, printing what the README says they print.
  */
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { configTableMarkdown } from "../src/server/index.js";
-import { startTestServer, type TestServer } from "./support/server.js";
+import { DEFAULT_URL_LINE, README, ROOT, readmeShBlock, runShScript } from "./support/readme.js";
+import { useLedgerServer } from "./support/server.js";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const readme = readFileSync(`${root}README.md`, "utf8");
-const packageJson = JSON.parse(readFileSync(`${root}package.json`, "utf8")) as {
+const packageJson = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as {
   scripts: Record<string, string>;
 };
-const DEFAULT_URL_LINE = "LEDGER=http://localhost:8080";
-
-function tryItScript(): string {
-  const section = readme.slice(readme.indexOf("## Try it"));
-  const match = /```sh\n([\s\S]*?)```/.exec(section);
-  if (match?.[1] === undefined) {
-    throw new Error("README has no sh block under '## Try it'");
-  }
-  return match[1];
-}
 
 describe("README", () => {
   it("shows the configuration table the server actually reads", () => {
-    expect(readme).toContain(configTableMarkdown());
+    expect(README).toContain(configTableMarkdown());
   });
 
   it("names only npm scripts that exist", () => {
-    const named = [...readme.matchAll(/npm (?:run )?([a-z:]+)/g)].map((m) => m[1] ?? "");
+    const named = [...README.matchAll(/npm (?:run )?([a-z:]+)/g)].map((m) => m[1] ?? "");
     const builtins = new Set(["ci", "run", "install"]);
     for (const script of named.filter((name) => !builtins.has(name))) {
       expect(packageJson.scripts, `npm script "${script}"`).toHaveProperty(script);
@@ -41,23 +27,16 @@ describe("README", () => {
   });
 
   describe("Try it", () => {
-    let server: TestServer;
-    beforeAll(async () => {
-      server = await startTestServer();
-    }, 60_000);
-    afterAll(async () => {
-      await server?.close();
-    });
+    const harness = useLedgerServer();
 
     it("runs as written and ends with the balance and errors it describes", async () => {
-      const script = tryItScript();
+      const script = readmeShBlock("## Try it");
       expect(script).toContain(DEFAULT_URL_LINE);
-      const { stdout } = await promisify(execFile)(
-        "bash",
-        ["-euo", "pipefail", "-c", script.replace(DEFAULT_URL_LINE, `LEDGER=${server.url}`)],
-        { cwd: root, timeout: 60_000 },
+      const compact = await runShScript(
+        script.replace(DEFAULT_URL_LINE, `LEDGER=${harness.server().url}`),
+        ROOT,
+        60_000,
       );
-      const compact = stdout.replace(/\s+/g, "");
       expect(compact).toContain('"operation":"SIGNUP_CREDIT","amount":"3","balanceAfter":"3"');
       expect(compact).toContain('"operation":"CREDIT_SPEND","amount":"-2","balanceAfter":"1"');
       expect(compact).toContain('"operation":"REVERSAL","amount":"1","balanceAfter":"2"');

@@ -115,6 +115,26 @@ async function openLedger(ownerId = "user-1"): Promise<string> {
   return ledger?.id ?? "";
 }
 
+/** A write of one credit under `idempotencyKey`, its log line tagged with `requestId`. */
+function creditOne(
+  ledgerId: string,
+  idempotencyKey: string,
+  requestId: string,
+  options: { description?: string; timeoutMs?: number; signal?: AbortSignal } = {},
+) {
+  const { description, ...callOptions } = options;
+  return client.recordEntry(
+    {
+      ledgerId,
+      operation: "CREDIT_ADD",
+      amount: 1n,
+      idempotencyKey,
+      ...(description === undefined ? {} : { description }),
+    },
+    { ...callOptions, headers: { "x-request-id": requestId } },
+  );
+}
+
 /** The ledger's balance and version as the database has them now. */
 async function stored(ledgerId: string) {
   const { ledger } = await client.getLedger({ ledgerId });
@@ -385,10 +405,7 @@ describe("deadlines and cancellation reach the store", () => {
     let error: ConnectError;
     try {
       error = await failure(
-        client.recordEntry(
-          { ledgerId, operation: "CREDIT_ADD", amount: 1n, idempotencyKey: "k-busy" },
-          { timeoutMs: LOCK_WAIT_DEADLINE_MS, headers: { "x-request-id": "req-busy" } },
-        ),
+        creditOne(ledgerId, "k-busy", "req-busy", { timeoutMs: LOCK_WAIT_DEADLINE_MS }),
       );
     } finally {
       await lock.release();
@@ -430,10 +447,7 @@ describe("deadlines and cancellation reach the store", () => {
     const controller = new AbortController();
     try {
       const call = failure(
-        client.recordEntry(
-          { ledgerId, operation: "CREDIT_ADD", amount: 1n, idempotencyKey: "k-cancel" },
-          { signal: controller.signal, headers: { "x-request-id": "req-cancel" } },
-        ),
+        creditOne(ledgerId, "k-cancel", "req-cancel", { signal: controller.signal }),
       );
       await eventually(async () => (await conditions.lockWaiters()) === 1, "the write waits");
       controller.abort();
@@ -454,16 +468,10 @@ describe("deadlines and cancellation reach the store", () => {
   it("reports a statement cut short by the deadline as DEADLINE_EXCEEDED, and writes nothing", async () => {
     const ledgerId = await openLedger();
     const error = await failure(
-      client.recordEntry(
-        {
-          ledgerId,
-          operation: "CREDIT_ADD",
-          amount: 1n,
-          idempotencyKey: "k-slow",
-          description: SLOW_ENTRY_DESCRIPTION,
-        },
-        { timeoutMs: STATEMENT_DEADLINE_MS, headers: { "x-request-id": "req-slow" } },
-      ),
+      creditOne(ledgerId, "k-slow", "req-slow", {
+        description: SLOW_ENTRY_DESCRIPTION,
+        timeoutMs: STATEMENT_DEADLINE_MS,
+      }),
     );
     expect(error.code).toBe(Code.DeadlineExceeded);
     await vi.waitFor(() =>
@@ -494,16 +502,7 @@ describe("failures", () => {
   it("sends an unexpected database error as INTERNAL with the request id only, and logs the cause", async () => {
     const ledgerId = await openLedger();
     const error = await failure(
-      client.recordEntry(
-        {
-          ledgerId,
-          operation: "CREDIT_ADD",
-          amount: 1n,
-          idempotencyKey: "k-fault",
-          description: FAILING_ENTRY_DESCRIPTION,
-        },
-        { headers: { "x-request-id": "req-bug-1" } },
-      ),
+      creditOne(ledgerId, "k-fault", "req-bug-1", { description: FAILING_ENTRY_DESCRIPTION }),
     );
     expect(error.code).toBe(Code.Internal);
     expect(error.rawMessage).toBe("internal error (request id req-bug-1)");

@@ -8,7 +8,8 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FaultCluster, freePort, startFaultCluster } from "./support/cluster.js";
+import { freePort } from "../support/ports.js";
+import { type FaultCluster, startFaultCluster } from "./support/cluster.js";
 import { expectExactlyTheAcknowledgedWrites } from "./support/exactly-once.js";
 import { type ServiceProcess, startService } from "./support/service-process.js";
 import {
@@ -16,6 +17,7 @@ import {
   ATTEMPT_TIMEOUT_MS,
   type LedgerClient,
   ledgerClient,
+  openLedgers,
   runWriteLoad,
   settleAll,
 } from "./support/write-load.js";
@@ -48,20 +50,6 @@ afterAll(async () => {
   await cluster?.destroy();
 }, 60_000);
 
-async function openLedgers(): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < LEDGERS; i += 1) {
-    const { ledger } = await client.createLedger({
-      app: "faults",
-      ownerId: `pg-kill-${i}`,
-      unit: "CREDITS",
-      idempotencyKey: `pg-kill-ledger-${i}`,
-    });
-    ids.push(ledger?.id ?? "");
-  }
-  return ids;
-}
-
 /** Polls with a cheap read until the service answers OK again. */
 async function waitUntilServing(ledgerId: string): Promise<number> {
   const startMs = Date.now();
@@ -78,7 +66,7 @@ async function waitUntilServing(ledgerId: string): Promise<number> {
 
 describe("PostgreSQL killed under write load", () => {
   it("fails fast while down, recovers by itself, and keeps every acknowledged write exactly once", async () => {
-    const ledgerIds = await openLedgers();
+    const ledgerIds = await openLedgers(client, "pg-kill", LEDGERS);
     const stop = new AbortController();
     const load = runWriteLoad(
       client,

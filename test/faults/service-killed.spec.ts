@@ -7,10 +7,16 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FaultCluster, freePort, startFaultCluster } from "./support/cluster.js";
+import { freePort } from "../support/ports.js";
+import { type FaultCluster, startFaultCluster } from "./support/cluster.js";
 import { expectExactlyTheAcknowledgedWrites } from "./support/exactly-once.js";
 import { type ServiceProcess, startService } from "./support/service-process.js";
-import { type LedgerClient, ledgerClient, runWriteLoad } from "./support/write-load.js";
+import {
+  type LedgerClient,
+  ledgerClient,
+  openLedgers,
+  runWriteLoad,
+} from "./support/write-load.js";
 
 const WRITERS = 8;
 const LEDGERS = 4;
@@ -36,23 +42,9 @@ afterAll(async () => {
   await cluster?.destroy();
 }, 60_000);
 
-async function openLedgers(): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < LEDGERS; i += 1) {
-    const { ledger } = await client.createLedger({
-      app: "faults",
-      ownerId: `sigkill-${i}`,
-      unit: "CREDITS",
-      idempotencyKey: `sigkill-ledger-${i}`,
-    });
-    ids.push(ledger?.id ?? "");
-  }
-  return ids;
-}
-
 describe("the service SIGKILLed under write load", () => {
   it("applies each logical write exactly once when clients retry with the same keys", async () => {
-    const ledgerIds = await openLedgers();
+    const ledgerIds = await openLedgers(client, "sigkill", LEDGERS);
     const stop = new AbortController();
     const load = runWriteLoad(
       client,

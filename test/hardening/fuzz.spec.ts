@@ -27,7 +27,14 @@ import {
   type LedgerApi,
   RpcFailure,
 } from "../support/clients.js";
-import { INT64_MAX, INT64_MIN, uniqueApp, uniqueKey, uniqueOwner } from "../support/fixtures.js";
+import {
+  INT64_MAX,
+  INT64_MIN,
+  LEDGER_METHODS,
+  uniqueApp,
+  uniqueKey,
+  uniqueOwner,
+} from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import { openLedger, post } from "../support/steps.js";
 
@@ -278,17 +285,6 @@ function fuzzCalls(targets: Targets): fc.Arbitrary<FuzzCall> {
   return fc.oneof(create, getLedger, listLedgers, record, reverse, balance, listEntries, terminate);
 }
 
-const METHODS = [
-  "CreateLedger",
-  "GetLedger",
-  "ListLedgers",
-  "RecordEntry",
-  "ReverseTransaction",
-  "GetBalance",
-  "ListEntries",
-  "TerminateLedger",
-];
-
 /**
  * Bodies for the byte fuzz: random bytes, and a valid RecordEntry request
  * with one byte changed, truncated, or with bytes spliced in, so decoding
@@ -437,7 +433,7 @@ describe("fuzzing the RPC surface", () => {
     try {
       await fc.assert(
         fc.asyncProperty(
-          fc.constantFrom(...METHODS),
+          fc.constantFrom(...LEDGER_METHODS),
           requestBytes(targets),
           async (method, bytes) => {
             const connect = await connectBytes(method, bytes);

@@ -6,25 +6,14 @@
  * corrupted behind the service's back, and exits 2 when it cannot reach the
  * database at all.
  */
-import { createServer } from "node:net";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
+import { unreachableDatabaseUrl } from "../support/ports.js";
 import { useLedgerServer } from "../support/server.js";
 import { openLedger, post } from "../support/steps.js";
 import { runVerifyCli } from "../support/store-cli.js";
 
 const harness = useLedgerServer();
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === "string") {
-    throw new Error("no port");
-  }
-  return address.port;
-}
 
 describe("npm run verify", () => {
   it("passes a consistent database, then names every breach once rows are corrupted", async () => {
@@ -79,8 +68,7 @@ describe("npm run verify", () => {
   });
 
   it("exits 2 when the database cannot be reached", async () => {
-    const port = await closedPort();
-    const audit = await runVerifyCli(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`);
+    const audit = await runVerifyCli(await unreachableDatabaseUrl("postgres"));
     expect(audit).toEqual({ code: 2, stdout: "" });
   });
 });

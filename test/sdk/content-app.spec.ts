@@ -6,31 +6,17 @@
  * (UNKNOWN_OPERATION) and a sign against the direction (AMOUNT_DIRECTION_MISMATCH),
  * and an app not declared in proto gets only the shared operations.
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AmountDirectionMismatchError,
   CONTENT_APP,
   createContentClient,
-  createLedgerClient,
-  type LedgerClient,
   PROTOCOLS,
   UnknownOperationError,
 } from "../../src/sdk/index.js";
-import { useLedgerServer } from "../support/server.js";
+import { useSdkClients } from "./sdk-clients.js";
 
-const harness = useLedgerServer();
-const clients: LedgerClient[] = [];
-afterAll(() => {
-  for (const client of clients) {
-    client.close();
-  }
-});
-
-function ledgerClient(protocol: (typeof PROTOCOLS)[number]): LedgerClient {
-  const client = createLedgerClient({ baseUrl: harness.server().url, protocol });
-  clients.push(client);
-  return client;
-}
+const ledgerClient = useSdkClients();
 
 describe.each(PROTOCOLS)("content app over %s", (protocol) => {
   it("records each of its operations with the proto's default amounts", async () => {

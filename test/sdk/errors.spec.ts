@@ -4,17 +4,15 @@
  * (`instanceof`), with its code and its metadata parsed (amounts as bigint).
  */
 import { Code } from "@connectrpc/connect";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AmountDirectionMismatchError,
   BalanceOverflowError,
   createContentClient,
-  createLedgerClient,
   IdempotencyKeyReusedError,
   InsufficientFundsError,
   InvalidArgumentError,
   LedgerAlreadyExistsError,
-  type LedgerClient,
   LedgerNotFoundError,
   LedgerRpcError,
   LedgerTerminatedError,
@@ -24,18 +22,12 @@ import {
   TransactionNotReversibleError,
   UnknownOperationError,
 } from "../../src/sdk/index.js";
-import { useLedgerServer } from "../support/server.js";
+import { useSdkClients } from "./sdk-clients.js";
 
 const INT64_MAX = 2n ** 63n - 1n;
 const MISSING_ID = "00000000-0000-7000-8000-000000000000";
 
-const harness = useLedgerServer();
-const clients: LedgerClient[] = [];
-afterAll(() => {
-  for (const client of clients) {
-    client.close();
-  }
-});
+const ledgerClient = useSdkClients();
 
 async function failure(call: Promise<unknown>): Promise<LedgerRpcError> {
   const outcome = await call.then(
@@ -49,8 +41,7 @@ async function failure(call: Promise<unknown>): Promise<LedgerRpcError> {
 describe.each(PROTOCOLS)("typed errors over %s", (protocol) => {
   let serial = 0;
   const setup = async (unbounded = false) => {
-    const client = createLedgerClient({ baseUrl: harness.server().url, protocol });
-    clients.push(client);
+    const client = ledgerClient(protocol);
     const content = createContentClient(client);
     serial += 1;
     const ownerId = `errors-${protocol}-${serial}`;

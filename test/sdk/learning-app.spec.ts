@@ -6,31 +6,17 @@
  * content operation refused on a learning ledger, and an enrolment reversed
  * under the built-in REVERSAL operation.
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   createLearningClient,
-  createLedgerClient,
   InsufficientFundsError,
   LEARNING_APP,
-  type LedgerClient,
   PROTOCOLS,
   UnknownOperationError,
 } from "../../src/sdk/index.js";
-import { useLedgerServer } from "../support/server.js";
+import { useSdkClients } from "./sdk-clients.js";
 
-const harness = useLedgerServer();
-const clients: LedgerClient[] = [];
-afterAll(() => {
-  for (const client of clients) {
-    client.close();
-  }
-});
-
-function ledgerClient(protocol: (typeof PROTOCOLS)[number]): LedgerClient {
-  const client = createLedgerClient({ baseUrl: harness.server().url, protocol });
-  clients.push(client);
-  return client;
-}
+const ledgerClient = useSdkClients();
 
 describe.each(PROTOCOLS)("learning app over %s", (protocol) => {
   it("pays enrolments in SEATS by default and refuses one without seats left", async () => {

@@ -3,34 +3,19 @@
  * retry with the same key) instead of hanging: refused connections, a
  * backend killed mid-call, and a pool with no free connection.
  */
-import { createServer } from "node:net";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/index.js";
+import { unreachableDatabaseUrl } from "../support/ports.js";
 import { entryInput, openLedger, rejection, useStore } from "./store-fixtures.js";
 
 const harness = useStore();
 
-/** A local port with nothing listening. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === "string") {
-    throw new Error("no port");
-  }
-  return address.port;
-}
-
 describe("STORE_UNAVAILABLE", () => {
   it("refuses to open a store on a database that does not answer, within the connect timeout", async () => {
-    const port = await closedPort();
+    const databaseUrl = await unreachableDatabaseUrl("ledger");
     const started = Date.now();
-    await rejection(
-      openStore({ databaseUrl: `postgres://postgres:postgres@127.0.0.1:${port}/ledger` }),
-      "STORE_UNAVAILABLE",
-    );
+    await rejection(openStore({ databaseUrl }), "STORE_UNAVAILABLE");
     expect(Date.now() - started).toBeLessThan(3000);
   });
 

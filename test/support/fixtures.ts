@@ -30,6 +30,18 @@ export function absentId(): string {
   return randomUUID();
 }
 
+/** Every LedgerService RPC, in the proto's order. */
+export const LEDGER_METHODS: readonly string[] = [
+  "CreateLedger",
+  "GetLedger",
+  "ListLedgers",
+  "RecordEntry",
+  "ReverseTransaction",
+  "GetBalance",
+  "ListEntries",
+  "TerminateLedger",
+];
+
 export const INT64_MAX = 2n ** 63n - 1n;
 export const INT64_MIN = -(2n ** 63n);
 

@@ -5,11 +5,11 @@
  * acknowledged commit must survive the kill.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type EmbeddedDatabase, migrate, startEmbeddedPostgres } from "../../../src/store/index.js";
+import { freePort } from "../../support/ports.js";
 
 const EXIT_WAIT_MS_MAX = 30_000;
 
@@ -82,16 +82,4 @@ async function waitForExit(pid: number): Promise<void> {
     await sleep(20);
   }
   throw new Error(`process ${pid} did not exit within ${EXIT_WAIT_MS_MAX} ms`);
-}
-
-/** A port that was free a moment ago, so a restarted process can take the same one. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === "string") {
-    throw new Error("could not read the port of a probe socket");
-  }
-  return address.port;
 }

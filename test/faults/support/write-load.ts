@@ -26,6 +26,28 @@ export function ledgerClient(port: number): LedgerClient {
   );
 }
 
+/**
+ * Opens `count` CREDITS ledgers in the "faults" app, owned by `${label}-i`
+ * under the keys `${label}-ledger-i`, and returns their ids in order.
+ */
+export async function openLedgers(
+  client: LedgerClient,
+  label: string,
+  count: number,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const { ledger } = await client.createLedger({
+      app: "faults",
+      ownerId: `${label}-${i}`,
+      unit: "CREDITS",
+      idempotencyKey: `${label}-ledger-${i}`,
+    });
+    ids.push(ledger?.id ?? "");
+  }
+  return ids;
+}
+
 export type LogicalWrite =
   | {
       readonly kind: "record";
