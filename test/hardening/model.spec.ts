@@ -543,7 +543,11 @@ class Run {
     }
     const magnitude = BigInt(step.amount);
     const admitted = this.model.admittedDebits(ledger, step.count, magnitude);
-    const refusal = ledger.terminated ? "LEDGER_TERMINATED" : "INSUFFICIENT_FUNDS";
+    const refusal = ledger.terminated
+      ? "LEDGER_TERMINATED"
+      : ledger.floor === undefined
+        ? "BALANCE_OVERFLOW"
+        : "INSUFFICIENT_FUNDS";
     const requests = Array.from({ length: step.count }, (_, i) => ({
       params: {
         ledgerId: ledger.id,

@@ -201,10 +201,8 @@ export class ReferenceModel {
     if (ledger.terminated) {
       return 0;
     }
-    if (ledger.floor === undefined) {
-      return count;
-    }
-    const room = ledger.balance - ledger.floor;
+    // An unbounded ledger's only floor is the int64 range itself.
+    const room = ledger.balance - (ledger.floor ?? INT64_MIN);
     return room <= 0n ? 0 : Math.min(count, Number(room / magnitude));
   }
 }
