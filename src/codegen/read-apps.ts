@@ -14,6 +14,7 @@ import {
 } from "@bufbuild/protobuf";
 import { reflect } from "@bufbuild/protobuf/reflect";
 import { getComments } from "@bufbuild/protoplugin";
+import { matchesDirection } from "../domain/operations.js";
 import {
   AppDeclarationError,
   type AppModel,
@@ -230,24 +231,13 @@ function readPolicy(
     return "invalid";
   }
   const defaultAmountMinor = BigInt(policy.get(amountField) as bigint | string);
-  if (!agrees(direction, defaultAmountMinor)) {
+  if (!matchesDirection(direction, defaultAmountMinor)) {
     problems.push(
       `${where}: default_amount ${defaultAmountMinor} disagrees with direction ${direction} (a credit is > 0, a debit < 0)`,
     );
     return "invalid";
   }
   return { direction, defaultAmountMinor };
-}
-
-function agrees(direction: DirectionName, amountMinor: bigint): boolean {
-  switch (direction) {
-    case "CREDIT":
-      return amountMinor > 0n;
-    case "DEBIT":
-      return amountMinor < 0n;
-    case "EITHER":
-      return true;
-  }
 }
 
 function samePolicy(a: Policy, b: Policy): boolean {

@@ -118,7 +118,8 @@ export function resolveEntryAmount(
   return resolved;
 }
 
-function matchesDirection(direction: Direction, amountMinor: bigint): boolean {
+/** Whether an amount's sign fits a direction: a credit is > 0, a debit < 0. */
+export function matchesDirection(direction: Direction, amountMinor: bigint): boolean {
   switch (direction) {
     case "CREDIT":
       return amountMinor > 0n;
