@@ -3,7 +3,8 @@
  * over each protocol: a write whose response is lost (the server did the
  * work) is retried with the same idempotency key, so it lands once and comes
  * back as a replay; retries stop after attemptsMax; a refusal is never
- * retried; and a server that never answers ends in DEADLINE_EXCEEDED.
+ * retried; a server that never answers ends in DEADLINE_EXCEEDED; and the
+ * caller's AbortSignal ends a call in flight or a wait between attempts.
  */
 import { createServer, type Socket } from "node:net";
 import { Code } from "@connectrpc/connect";
@@ -99,30 +100,7 @@ describe.each(PROTOCOLS)("retries over %s", (protocol) => {
   });
 
   it("ends in DEADLINE_EXCEEDED when the server never answers", async () => {
-    const silent = new Set<Socket>();
-    const blackHole = createServer((socket) => {
-      silent.add(socket);
-      socket.on("error", () => {});
-    });
-    await new Promise<void>((resolve) => blackHole.listen(0, "127.0.0.1", resolve));
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          for (const socket of silent) {
-            socket.destroy();
-          }
-          blackHole.close(() => resolve());
-        }),
-    );
-    const address = blackHole.address();
-    if (address === null || typeof address === "string") {
-      throw new Error("no address");
-    }
-    const ledger = createLedgerClient({
-      baseUrl: `http://127.0.0.1:${address.port}`,
-      protocol,
-      timeoutMs: 300,
-    });
+    const ledger = createLedgerClient({ baseUrl: await blackHole(), protocol, timeoutMs: 300 });
     cleanups.push(() => ledger.close());
     const error = await ledger
       .getLedger("00000000-0000-7000-8000-000000000000")
@@ -130,4 +108,72 @@ describe.each(PROTOCOLS)("retries over %s", (protocol) => {
     expect(error).toBeInstanceOf(LedgerRpcError);
     expect((error as LedgerRpcError).code).toBe(Code.DeadlineExceeded);
   });
+
+  it("ends a call in flight as CANCELED when the caller's AbortSignal fires, not at the deadline", async () => {
+    const ledger = createLedgerClient({ baseUrl: await blackHole(), protocol, timeoutMs: 60_000 });
+    cleanups.push(() => ledger.close());
+    const controller = new AbortController();
+    const pending = ledger
+      .getLedger("00000000-0000-7000-8000-000000000000", { signal: controller.signal })
+      .catch((e: unknown) => e);
+    setTimeout(() => controller.abort(new Error("the user left")), 100);
+    const error = await pending;
+    expect(error).toBeInstanceOf(LedgerRpcError);
+    expect((error as LedgerRpcError).code).toBe(Code.Canceled);
+    expect((error as LedgerRpcError).retryable).toBe(false);
+  });
+
+  it("stops waiting to retry when the caller's AbortSignal fires; the write that landed stays once", async () => {
+    const direct = createContentClient(client(harness.server().url, protocol));
+    const ownerId = `abort-backoff-${protocol}`;
+    const { ledger } = await direct.createLedger({ ownerId, unit: "CREDITS" });
+
+    const cutting = await proxy(() => "cut-response");
+    // A backoff far longer than the test: only the signal can end the wait.
+    const slow = createLedgerClient({
+      baseUrl: cutting.url,
+      protocol,
+      timeoutMs: 120_000,
+      retry: { attemptsMax: 5, backoffMsInitial: 60_000, backoffMsMax: 60_000 },
+    });
+    cleanups.push(() => slow.close());
+    const controller = new AbortController();
+    const pending = createContentClient(slow)
+      .dailyReward(ledger.id, { signal: controller.signal })
+      .catch((e: unknown) => e);
+    await expect.poll(() => cutting.calls(), { timeout: 10_000 }).toBe(1);
+    // Let the cut response reach the client, which then sleeps before its retry.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    controller.abort();
+    const error = await pending;
+
+    expect(error).toBeInstanceOf(LedgerRpcError);
+    expect((error as LedgerRpcError).code).toBe(Code.Canceled);
+    expect(cutting.calls()).toBe(1);
+    expect((await direct.getBalance(ownerId, "CREDITS")).balance).toBe(1n);
+  });
 });
+
+/** A TCP server that accepts connections and never answers; returns its base URL. */
+async function blackHole(): Promise<string> {
+  const silent = new Set<Socket>();
+  const server = createServer((socket) => {
+    silent.add(socket);
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of silent) {
+          socket.destroy();
+        }
+        server.close(() => resolve());
+      }),
+  );
+  const address = server.address();
+  if (address === null || typeof address === "string") {
+    throw new Error("no address");
+  }
+  return `http://127.0.0.1:${address.port}`;
+}
