@@ -8,7 +8,7 @@
  */
 import { fromBinary } from "@bufbuild/protobuf";
 import { type FileDescriptorProto, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
@@ -139,11 +139,15 @@ describe.each(["grpc-v1", "grpc-v1alpha"])("buf curl --reflect-protocol %s", (pr
 });
 
 /** One reflection stream: send requests one at a time, read each answer. */
-function openStream(version: "v1" | "v1alpha") {
+function reflectionClient(version: "v1" | "v1alpha") {
   const transport = createGrpcTransport({ baseUrl: served.server().url });
   // The two versions differ only in their names: one typed client drives both.
   const service = version === "v1" ? ServerReflection : ServerReflectionV1alpha;
-  const client = createClient(service as typeof ServerReflection, transport);
+  return createClient(service as typeof ServerReflection, transport);
+}
+
+function openStream(version: "v1" | "v1alpha") {
+  const client = reflectionClient(version);
   const outbox: ServerReflectionRequest["messageRequest"][] = [];
   let push: (() => void) | undefined;
   let closed = false;
@@ -323,6 +327,38 @@ describe.each(["v1", "v1alpha"] as const)("a raw grpc.reflection.%s stream", (ve
       expect(files[0]?.name).toBe("ledger/v1/ledger.proto");
     } finally {
       stream.close();
+    }
+  });
+
+  it("ends a stream after its 10,000th answer with RESOURCE_EXHAUSTED; a new stream is served", async () => {
+    const REQUESTS_MAX = 10_000;
+    async function* requests() {
+      for (let i = 0; i <= REQUESTS_MAX; i++) {
+        yield { host: "", messageRequest: { case: "listServices" as const, value: "" } };
+      }
+    }
+    let answered = 0;
+    const ended = await (async () => {
+      for await (const response of reflectionClient(version).serverReflectionInfo(requests())) {
+        if (response.messageResponse.case === "listServicesResponse") {
+          answered++;
+        }
+      }
+    })().then(
+      () => undefined,
+      (error: unknown) => ConnectError.from(error),
+    );
+    expect(answered).toBe(REQUESTS_MAX);
+    expect(ended?.code).toBe(Code.ResourceExhausted);
+    expect(ended?.rawMessage).toContain(`at most ${REQUESTS_MAX} requests`);
+
+    const fresh = openStream(version);
+    try {
+      expect((await fresh.ask({ case: "listServices", value: "" })).case).toBe(
+        "listServicesResponse",
+      );
+    } finally {
+      fresh.close();
     }
   });
 });
