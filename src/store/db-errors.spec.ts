@@ -20,6 +20,18 @@ describe("translateError", () => {
     }
   });
 
+  it("maps a query the database never answered (pg's query_timeout) to STORE_UNAVAILABLE", () => {
+    for (const error of [
+      new Error("Query read timeout"),
+      new Error("rollback failed", { cause: new Error("Query read timeout") }),
+    ]) {
+      expect(translateError(error)).toMatchObject({
+        reason: "STORE_UNAVAILABLE",
+        message: expect.stringContaining("stopped answering"),
+      });
+    }
+  });
+
   it("maps a database that cannot be reached to STORE_UNAVAILABLE", () => {
     const unreachable = [
       withCode("ECONNREFUSED"),

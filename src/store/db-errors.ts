@@ -1,4 +1,5 @@
 import { InvariantViolation, LedgerError } from "../domain/index.js";
+import { QUERY_READ_TIMEOUT_MESSAGE } from "./pool-guard.js";
 
 /** SQLSTATEs after which the same transaction may simply be run again. */
 const RETRYABLE_SQLSTATES = new Set(["40P01", "40001"]);
@@ -61,6 +62,13 @@ export function translateError(error: unknown): unknown {
   if (isRetryable(error) || codeOf(error) === LOCK_NOT_AVAILABLE) {
     return concurrencyConflict(error);
   }
+  if (causeChain(error).some(isReadTimeout)) {
+    return new LedgerError(
+      "STORE_UNAVAILABLE",
+      "the ledger database stopped answering; retry with the same idempotency key",
+      {},
+    );
+  }
   if (isUnavailable(error)) {
     return new LedgerError("STORE_UNAVAILABLE", "the ledger database cannot be reached", {});
   }
@@ -102,6 +110,11 @@ export function isUnavailable(error: unknown): boolean {
     }
   }
   return false;
+}
+
+/** pg gave up waiting for an answer (query_timeout): the server is frozen or cut off. */
+function isReadTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === QUERY_READ_TIMEOUT_MESSAGE;
 }
 
 function codeOf(error: unknown): string | undefined {

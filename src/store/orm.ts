@@ -2,19 +2,30 @@ import { Migrator } from "@mikro-orm/migrations";
 import { MikroORM, type Options } from "@mikro-orm/postgresql";
 import { ENTITIES } from "./entities/index.js";
 import { MIGRATIONS } from "./migrations/index.js";
-import { releaseEndedConnections } from "./pool-guard.js";
+import { guardPoolConnections } from "./pool-guard.js";
 
 export interface OrmOptions {
   readonly poolSizeMax: number;
   /** Bounds opening a connection; callers queue before the pool (admission.ts), never in it. */
   readonly connectTimeoutMs: number;
-  /** Session defaults of every connection; transactions may lower them (SET LOCAL). */
+  /**
+   * Session defaults of every connection; transactions may lower them (SET
+   * LOCAL). The statement timeout plus QUERY_TIMEOUT_GRACE_MS also bounds the
+   * client's wait for any answer (pg's query_timeout).
+   */
   readonly statementTimeoutMs?: number | undefined;
   readonly lockTimeoutMs?: number | undefined;
 }
 
 /** A transaction left open by a bug must not hold its locks forever. */
 const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+
+/**
+ * How much longer than the statement timeout the client waits for any answer
+ * before it gives up on the connection: a live server ends a statement at its
+ * timeout itself, so silence beyond this means a frozen or unreachable one.
+ */
+export const QUERY_TIMEOUT_GRACE_MS = 2000;
 
 export async function initOrm(databaseUrl: string, options: OrmOptions): Promise<MikroORM> {
   return MikroORM.init(ormConfig(databaseUrl, options));
@@ -39,9 +50,13 @@ function ormConfig(databaseUrl: string, options: OrmOptions): Options {
       keepAlive: true,
       application_name: "shared-ledger",
       statement_timeout: options.statementTimeoutMs,
+      query_timeout:
+        options.statementTimeoutMs === undefined
+          ? undefined
+          : options.statementTimeoutMs + QUERY_TIMEOUT_GRACE_MS,
       lock_timeout: options.lockTimeoutMs,
       idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
-      onPoolCreated: releaseEndedConnections,
+      onPoolCreated: guardPoolConnections,
     },
     timezone: "Z",
     debug: false,

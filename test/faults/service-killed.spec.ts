@@ -85,6 +85,6 @@ describe("the service SIGKILLed under write load", () => {
       (f) => f.reason !== undefined && f.reason !== "STORE_UNAVAILABLE",
     );
     expect(refused.map((f) => `${f.code} ${f.reason}: ${f.message}`)).toEqual([]);
-    await expectExactlyTheAcknowledgedWrites(cluster.url, acks);
+    await expectExactlyTheAcknowledgedWrites(cluster.url, ledgerIds, acks);
   }, 180_000);
 });

@@ -4,7 +4,7 @@
  * on the same data. Durability settings stay at PostgreSQL's defaults: an
  * acknowledged commit must survive the kill.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -23,6 +23,14 @@ export interface FaultCluster {
   killImmediately(): Promise<void>;
   /** Starts PostgreSQL again on the same data directory and port (crash recovery runs). */
   restart(): Promise<void>;
+  /**
+   * SIGSTOP to the postmaster and every backend: connections stay open and
+   * TCP still accepts, but nothing answers, as with a hung host or a network
+   * partition.
+   */
+  freeze(): Promise<void>;
+  /** SIGCONT to every process freeze() stopped. */
+  thaw(): Promise<void>;
   /** Stops a running cluster and deletes its data. */
   destroy(): Promise<void>;
 }
@@ -39,6 +47,13 @@ export async function startFaultCluster(): Promise<FaultCluster> {
   });
   const url = running.url;
   await migrate(url);
+  let frozen: number[] = [];
+  const thaw = async (): Promise<void> => {
+    for (const pid of frozen.reverse()) {
+      process.kill(pid, "SIGCONT");
+    }
+    frozen = [];
+  };
   return {
     url,
     async killImmediately() {
@@ -54,7 +69,18 @@ export async function startFaultCluster(): Promise<FaultCluster> {
       }
       running = await startEmbeddedPostgres({ dataDir, port, settings });
     },
+    async freeze() {
+      const pid = await postmasterPid(dataDir);
+      // The postmaster first, so that it forks no backend after the sweep.
+      process.kill(pid, "SIGSTOP");
+      frozen = [pid, ...(await childrenOf(pid))];
+      for (const child of frozen.slice(1)) {
+        process.kill(child, "SIGSTOP");
+      }
+    },
+    thaw,
     async destroy() {
+      await thaw();
       await running?.stop();
       running = undefined;
       await rm(dir, { recursive: true, force: true });
@@ -69,6 +95,23 @@ async function postmasterPid(dataDir: string): Promise<number> {
     throw new Error(`postmaster.pid of ${dataDir} names no process: ${JSON.stringify(firstLine)}`);
   }
   return pid;
+}
+
+/** The processes whose parent is `pid`, from /proc. */
+async function childrenOf(pid: number): Promise<number[]> {
+  const children: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    if (ppid === pid) {
+      children.push(Number(entry));
+    }
+  }
+  return children;
 }
 
 async function waitForExit(pid: number): Promise<void> {

@@ -1,8 +1,9 @@
 /**
  * What the fault specs conclude from, read straight from the database: the
- * stored entries are exactly the acknowledged ones (none lost, none twice),
- * each ledger's balance is what the acknowledged writes add up to, and
- * `npm run verify` finds no breach.
+ * stored entries of the scenario's ledgers are exactly the acknowledged ones
+ * (none lost, none twice), each of those ledgers' balance is what the
+ * acknowledged writes add up to, and `npm run verify` finds no breach
+ * anywhere.
  */
 import pg from "pg";
 import { expect } from "vitest";
@@ -11,13 +12,15 @@ import type { Ack } from "./write-load.js";
 
 export async function expectExactlyTheAcknowledgedWrites(
   databaseUrl: string,
+  ledgerIds: readonly string[],
   acks: readonly Ack[],
 ): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
     const entries = await client.query<{ id: string; ledger_id: string; amount: string }>(
-      "select id, ledger_id, amount::text from entries",
+      "select id, ledger_id, amount::text from entries where ledger_id = any($1::uuid[])",
+      [ledgerIds],
     );
     const stored = new Map(entries.rows.map((row) => [row.id, row]));
     const acknowledged = new Set(acks.map((a) => a.entryId));
@@ -33,7 +36,8 @@ export async function expectExactlyTheAcknowledgedWrites(
       expected.set(a.write.ledgerId, (expected.get(a.write.ledgerId) ?? 0n) + signed);
     }
     const ledgers = await client.query<{ id: string; balance: string }>(
-      "select id, balance::text from ledgers",
+      "select id, balance::text from ledgers where id = any($1::uuid[])",
+      [ledgerIds],
     );
     const balances = Object.fromEntries(ledgers.rows.map((row) => [row.id, BigInt(row.balance)]));
     const wanted = Object.fromEntries(

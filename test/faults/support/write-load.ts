@@ -70,6 +70,8 @@ export interface Ack {
   readonly sequence: bigint;
   readonly replayed: boolean;
   readonly atMs: number;
+  /** How long the acknowledged attempt took. */
+  readonly latencyMs: number;
 }
 
 export interface Failure {
@@ -96,7 +98,7 @@ export async function attempt(client: LedgerClient, write: LogicalWrite): Promis
       if (entry === undefined) {
         throw new Error("RecordEntry answered without an entry");
       }
-      return ack(write, entry, entry.transactionId, res.replayed);
+      return ack(write, entry, entry.transactionId, res.replayed, startMs);
     }
     const res = await client.reverseTransaction({
       transactionId: write.transactionId,
@@ -107,7 +109,7 @@ export async function attempt(client: LedgerClient, write: LogicalWrite): Promis
     if (res.transaction === undefined || entry === undefined) {
       throw new Error("ReverseTransaction answered without a transaction and its entry");
     }
-    return ack(write, entry, res.transaction.id, res.replayed);
+    return ack(write, entry, res.transaction.id, res.replayed, startMs);
   } catch (error) {
     const failure = ConnectError.from(error);
     return {
@@ -126,14 +128,17 @@ function ack(
   entry: { id: string; sequence: bigint },
   transactionId: string,
   replayed: boolean,
+  startMs: number,
 ): Ack {
+  const atMs = Date.now();
   return {
     write,
     entryId: entry.id,
     transactionId,
     sequence: entry.sequence,
     replayed,
-    atMs: Date.now(),
+    atMs,
+    latencyMs: atMs - startMs,
   };
 }
 
