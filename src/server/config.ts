@@ -88,7 +88,7 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
     env: "DB_STATEMENT_TIMEOUT_MS",
     default: "5000",
     description:
-      "Longest statement, 1..600000, capped by the call's deadline (default: the store's).",
+      "Longest statement, 1..600000, capped by the call's deadline (default: the store's); silence 2 s past it: STORE_UNAVAILABLE.",
   },
   {
     env: "CORS_ALLOWED_ORIGINS",
