@@ -96,6 +96,10 @@ export function createUnitOfWork(orm: MikroORM, config: ResolvedStoreConfig): Un
  * statement timeout never outlasting the caller's deadline. The lock timeout
  * stays below the statement timeout (whose timer starts first), so a long
  * lock wait reports as contention (55P03), not as a statement timeout.
+ *
+ * Every connection starts with the store's timeouts as its session defaults
+ * (orm.ts), so a call whose bounds are those defaults (no deadline, or a
+ * loose one) skips the statement and its round trip.
  */
 async function setLocalTimeouts(
   em: EntityManager,
@@ -107,6 +111,9 @@ async function setLocalTimeouts(
     1,
     Math.min(config.lockTimeoutMs, Math.floor(statementMs * LOCK_SHARE_OF_STATEMENT)),
   );
+  if (statementMs === config.statementTimeoutMs && lockMs === config.lockTimeoutMs) {
+    return;
+  }
   await em.execute(
     "select set_config('lock_timeout', ?, true), set_config('statement_timeout', ?, true)",
     [`${lockMs}ms`, `${statementMs}ms`],
