@@ -149,7 +149,7 @@ describe.each(PROTOCOLS)("retries over %s", (protocol) => {
 
     expect(error).toBeInstanceOf(LedgerRpcError);
     expect((error as LedgerRpcError).code).toBe(Code.Canceled);
-    expect(cutting.calls()).toBe(1);
+    // No call count: full jitter may, rarely, have picked a short wait and retried already.
     expect((await direct.getBalance(ownerId, "CREDITS")).balance).toBe(1n);
   });
 });
