@@ -12,18 +12,22 @@ import {
   type Page,
 } from "../../domain/index.js";
 import { LedgerEntity } from "../entities/index.js";
+import { LEDGER_COLUMNS, type LedgerSqlRow, ledgerFromSqlRow } from "../ledger-rows.js";
 import { toLedger } from "../mappers.js";
 import { decodePageToken, encodePageToken } from "../page-token.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** LEDGER_NOT_FOUND. Terminated ledgers included. */
+/** LEDGER_NOT_FOUND. Terminated ledgers included. Hand-written SQL: GetBalance's hot path. */
 export async function getLedger(em: EntityManager, ledgerId: string): Promise<Ledger> {
-  const row = await em.findOne(LedgerEntity, { id: ledgerId });
-  if (row === null) {
+  const [row] = await em.execute<LedgerSqlRow[]>(
+    `select ${LEDGER_COLUMNS} from ledgers where id = ?`,
+    [ledgerId],
+  );
+  if (row === undefined) {
     throw ledgerNotFound(ledgerId);
   }
-  return toLedger(row);
+  return ledgerFromSqlRow(row);
 }
 
 /** An app's ledgers, optionally one owner's, oldest (lowest v7 id) first. */
@@ -70,26 +74,28 @@ export async function getBalance(em: EntityManager, lookup: BalanceLookup): Prom
   };
 }
 
-/** The active ledger of the key, else the latest terminated one. */
+/**
+ * The active ledger of the key (there is at most one), else the latest
+ * terminated one: one statement.
+ */
 async function byKey(
   em: EntityManager,
   key: { readonly app: string; readonly ownerId: string; readonly unit: string },
 ): Promise<Ledger> {
-  const where = { app: key.app, ownerId: key.ownerId, unit: key.unit };
-  const active = await em.findOne(LedgerEntity, { ...where, status: "ACTIVE" });
-  if (active !== null) {
-    return toLedger(active);
-  }
-  const [latest] = await em.find(LedgerEntity, where, {
-    orderBy: { id: QueryOrder.DESC },
-    limit: 1,
-  });
-  if (latest === undefined) {
+  const [row] = await em.execute<LedgerSqlRow[]>(
+    `select ${LEDGER_COLUMNS}
+       from ledgers
+      where app = ? and owner_id = ? and unit = ?
+      order by status = 'ACTIVE' desc, id desc
+      limit 1`,
+    [key.app, key.ownerId, key.unit],
+  );
+  if (row === undefined) {
     throw new LedgerError(
       "LEDGER_NOT_FOUND",
       `app ${key.app} has no ledger for owner ${key.ownerId} in ${key.unit}`,
       { app: key.app, owner_id: key.ownerId, unit: key.unit },
     );
   }
-  return toLedger(latest);
+  return ledgerFromSqlRow(row);
 }
