@@ -1,5 +1,5 @@
 import { InvariantViolation, LedgerError } from "../domain/index.js";
-import { QUERY_READ_TIMEOUT_MESSAGE } from "./pool-guard.js";
+import { isQueryReadTimeout } from "./pool-guard.js";
 
 /** SQLSTATEs after which the same transaction may simply be run again. */
 const RETRYABLE_SQLSTATES = new Set(["40P01", "40001"]);
@@ -62,7 +62,7 @@ export function translateError(error: unknown): unknown {
   if (isRetryable(error) || codeOf(error) === LOCK_NOT_AVAILABLE) {
     return concurrencyConflict(error);
   }
-  if (causeChain(error).some(isReadTimeout)) {
+  if (causeChain(error).some(isQueryReadTimeout)) {
     return new LedgerError(
       "STORE_UNAVAILABLE",
       "the ledger database stopped answering; retry with the same idempotency key",
@@ -110,11 +110,6 @@ export function isUnavailable(error: unknown): boolean {
     }
   }
   return false;
-}
-
-/** pg gave up waiting for an answer (query_timeout): the server is frozen or cut off. */
-function isReadTimeout(error: unknown): boolean {
-  return error instanceof Error && error.message === QUERY_READ_TIMEOUT_MESSAGE;
 }
 
 function codeOf(error: unknown): string | undefined {

@@ -2,8 +2,10 @@ import type { Pool, PoolClient } from "pg";
 
 type Release = PoolClient["release"];
 
-/** The message of pg's error for a query that outlasted `query_timeout`. */
-export const QUERY_READ_TIMEOUT_MESSAGE = "Query read timeout";
+/** pg gave up waiting for an answer (query_timeout): the server is frozen or cut off. */
+export function isQueryReadTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === "Query read timeout";
+}
 
 /**
  * Keeps the pool's slots honest when connections go bad while checked out.
@@ -58,7 +60,7 @@ type LooseQuery = (...args: unknown[]) => unknown;
 function endOnReadTimeout(client: PoolClient): void {
   const query = client.query.bind(client) as LooseQuery;
   const endIfTimedOut = (error: unknown): void => {
-    if (error instanceof Error && error.message === QUERY_READ_TIMEOUT_MESSAGE) {
+    if (isQueryReadTimeout(error)) {
       // With a query still active, end() destroys the socket rather than waiting.
       client.end().catch(() => {});
     }
