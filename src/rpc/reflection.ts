@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { file_google_rpc_error_details } from "../../gen/google/rpc/error_details_pb.js";
 import {
@@ -9,7 +9,11 @@ import {
   ServerReflectionResponseSchema as ResponseV1alpha,
   ServerReflection as ServerReflectionV1alpha,
 } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { createReflectionIndex, type ReflectionIndex } from "./reflection-index.js";
+import {
+  createReflectionIndex,
+  type ReflectionIndex,
+  type ReflectionQuery,
+} from "./reflection-index.js";
 
 /**
  * Files no service imports whose types clients still meet: the ErrorInfo in
@@ -36,33 +40,27 @@ export function reflectionRoutes(router: ConnectRouter): void {
     );
     return index;
   };
+  // The two versions differ only in their names: one stream handler serves both.
+  async function* serve<Response extends typeof ResponseV1 | typeof ResponseV1alpha>(
+    response: Response,
+    requests: AsyncIterable<{ readonly host: string; readonly messageRequest: ReflectionQuery }>,
+  ): AsyncIterable<MessageShape<Response>> {
+    const sent = new Set<string>();
+    let count = 0;
+    for await (const request of requests) {
+      assertWithinLimit(++count);
+      yield create(response, {
+        validHost: request.host,
+        originalRequest: request,
+        messageResponse: currentIndex().answer(request.messageRequest, sent),
+      } as MessageInitShape<Response>);
+    }
+  }
   router.service(ServerReflectionV1, {
-    async *serverReflectionInfo(requests) {
-      const sent = new Set<string>();
-      let count = 0;
-      for await (const request of requests) {
-        assertWithinLimit(++count);
-        yield create(ResponseV1, {
-          validHost: request.host,
-          originalRequest: request,
-          messageResponse: currentIndex().answer(request.messageRequest, sent),
-        });
-      }
-    },
+    serverReflectionInfo: (requests) => serve(ResponseV1, requests),
   });
   router.service(ServerReflectionV1alpha, {
-    async *serverReflectionInfo(requests) {
-      const sent = new Set<string>();
-      let count = 0;
-      for await (const request of requests) {
-        assertWithinLimit(++count);
-        yield create(ResponseV1alpha, {
-          validHost: request.host,
-          originalRequest: request,
-          messageResponse: currentIndex().answer(request.messageRequest, sent),
-        });
-      }
-    },
+    serverReflectionInfo: (requests) => serve(ResponseV1alpha, requests),
   });
 }
 
