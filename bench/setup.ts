@@ -3,7 +3,7 @@
  * two equal sets of unbounded ledgers: one written through the service, one by
  * the raw baseline, so neither sees the other's rows.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -28,6 +28,8 @@ export async function startBenchDatabase(options: {
   readonly poolSize: number;
 }): Promise<BenchDatabase> {
   const dir = await mkdtemp(join(tmpdir(), "ledger-bench-pg-"));
+  // mkdtemp makes it private; the postgres user must be able to pass through it.
+  await chmod(dir, 0o755);
   const dataDir = join(dir, "data");
   const database = await startEmbeddedPostgres({
     dataDir,

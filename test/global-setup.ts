@@ -4,7 +4,7 @@
  * DATABASE_URL, a testcontainers PostgreSQL when a container runtime
  * answers, an embedded PostgreSQL in a temporary directory.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
@@ -70,6 +70,8 @@ async function startContainer(): Promise<Server | undefined> {
 
 async function startEmbedded(): Promise<Server> {
   const dir = await mkdtemp(join(tmpdir(), "ledger-test-pg-"));
+  // mkdtemp makes it private; the postgres user must be able to pass through it.
+  await chmod(dir, 0o755);
   const database = await startEmbeddedPostgres({
     dataDir: join(dir, "data"),
     settings: TEST_SETTINGS,

