@@ -4,6 +4,7 @@
  * SIGINT drains calls, then closes the server, the store and the database.
  */
 import pino, { type Logger } from "pino";
+import { buildConsoleIfChanged } from "../console/build.js";
 import {
   type LogFn,
   migrate,
@@ -31,6 +32,12 @@ function readConfig(): Config {
 }
 
 async function main(config: Config, logger: Logger): Promise<void> {
+  // Alongside the database's start: usually only a check that the build is current.
+  const consoleReady = buildConsoleIfChanged().then(
+    (outcome) => logger.info({ outcome }, "web console ready"),
+    (error: unknown) =>
+      logger.warn({ err: error }, "web console could not be built: / answers 404"),
+  );
   const log: LogFn = (message, fields, level = "info") => logger[level](fields ?? {}, message);
   const database: ResolvedDatabase = await resolveDatabase(
     { DATABASE_URL: config.databaseUrl, LEDGER_DATA_DIR: config.dataDir },
@@ -59,6 +66,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
     await stopDatabase();
     throw error;
   });
+  await consoleReady;
   const server = createLedgerServer({ store, config, logger });
   const { url, port } = await server.listen().catch(async (error: unknown) => {
     await store.close();

@@ -21,7 +21,9 @@ export interface ServiceProcess {
 }
 
 export interface ServiceOptions {
-  readonly databaseUrl: string;
+  /** undefined: an embedded PostgreSQL in `dataDir`. */
+  readonly databaseUrl?: string;
+  readonly dataDir?: string;
   readonly port: number;
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -32,7 +34,8 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
     cwd: ROOT,
     env: {
       PATH: `${ROOT}node_modules/.bin:${process.env.PATH ?? ""}`,
-      DATABASE_URL: options.databaseUrl,
+      ...(options.databaseUrl === undefined ? {} : { DATABASE_URL: options.databaseUrl }),
+      ...(options.dataDir === undefined ? {} : { LEDGER_DATA_DIR: options.dataDir }),
       PORT: String(options.port),
       HOST: "127.0.0.1",
       // "listening" is an info line; readline drains the call log behind it.
