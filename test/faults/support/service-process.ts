@@ -18,7 +18,12 @@ export interface ServiceProcess {
   kill(): Promise<void>;
   /** SIGTERM, the graceful stop. */
   stop(): Promise<void>;
+  /** The log lines (JSON) it wrote to stdout that are not call logs, the latest last. */
+  events(): readonly string[];
 }
+
+/** Lines kept by events(): the call log is far noisier and not kept. */
+const EVENTS_MAX = 1000;
 
 export interface ServiceOptions {
   /** undefined: an embedded PostgreSQL in `dataDir`. */
@@ -52,7 +57,13 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString("utf8")).slice(-4000);
   });
-  await listening(child, exited, () => stderr);
+  const events: string[] = [];
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (text) => {
+    if (!text.includes('"msg":"rpc"') && events.push(text) > EVENTS_MAX) {
+      events.shift();
+    }
+  });
+  await listening(events, exited, () => stderr, child);
   const pid = child.pid;
   if (pid === undefined) {
     throw new Error("the service process has no pid");
@@ -69,13 +80,15 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
       child.kill("SIGTERM");
       await exited;
     },
+    events: () => events,
   };
 }
 
 function listening(
-  child: ChildProcess,
+  events: readonly string[],
   exited: Promise<number | string>,
   stderr: () => string,
+  child: ChildProcess,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -86,11 +99,13 @@ function listening(
       clearTimeout(timer);
       reject(new Error(`the service exited (${code}) before listening: ${stderr()}`));
     });
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (text) => {
-      if (text.includes('"msg":"listening"')) {
+    const poll = setInterval(() => {
+      if (events.some((line) => line.includes('"msg":"listening"'))) {
         clearTimeout(timer);
+        clearInterval(poll);
         resolve();
       }
-    });
+    }, 20);
+    void exited.then(() => clearInterval(poll));
   });
 }
