@@ -7,6 +7,7 @@
  * acknowledged write is stored exactly once and `npm run verify` finds no breach.
  */
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -134,4 +135,38 @@ describe("SIGKILL of the embedded PostgreSQL or of the service, under write load
       expect(() => process.kill(orphan.pid, 0), "the orphan is gone").toThrow();
     });
   });
+
+  it("exits 1, saying why, once its PostgreSQL cannot be restarted, so an outer supervisor takes over", async () => {
+    const lostDir = join(dir, "lost");
+    const lost = await startService({ dataDir: lostDir, port: await freePort() });
+    const [pidLine = "", , , portLine = ""] = (
+      await readFile(join(lostDir, "postmaster.pid"), "utf8")
+    ).split("\n");
+    // Another program takes PostgreSQL's port as it dies: every restart fails.
+    const squatter = createServer();
+    process.kill(Number(pidLine), "SIGKILL");
+    await untilListening(squatter, Number(portLine));
+    try {
+      expect(await lost.exited).toBe(1);
+      expect(lost.stderr()).toMatch(
+        /the embedded database is lost: embedded PostgreSQL could not be kept running: 6 restarts in a row failed/,
+      );
+    } finally {
+      squatter.close();
+    }
+  }, 60_000);
 });
+
+async function untilListening(server: Server, port: number): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (bound) {
+      return;
+    }
+    await sleep(10);
+  }
+  throw new Error(`port ${port} stayed taken`);
+}

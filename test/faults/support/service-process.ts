@@ -18,6 +18,8 @@ export interface ServiceProcess {
   kill(): Promise<void>;
   /** SIGTERM, the graceful stop. */
   stop(): Promise<void>;
+  /** The end of what it wrote to stderr. */
+  stderr(): string;
   /** The log lines (JSON) it wrote to stdout that are not call logs, the latest last. */
   events(): readonly string[];
 }
@@ -81,6 +83,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
       await exited;
     },
     events: () => events,
+    stderr: () => stderr,
   };
 }
 
