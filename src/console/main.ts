@@ -4,6 +4,7 @@
  * shown by its reason (the ErrorInfo of the ledger.v1 domain).
  */
 import "./styles.css";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Entry, Ledger } from "../../gen/ledger/v1/ledger_pb.js";
 import { LedgerStatus } from "../../gen/ledger/v1/ledger_pb.js";
 import { createLedgerApi, newIdempotencyKey } from "./api.js";
@@ -200,10 +201,6 @@ function renderHistory(ledger: Ledger, entries: readonly Entry[]): void {
       el("tr", {}, el("td", { colspan: "7", class: "muted" }, "No entries yet.")),
     );
   }
-}
-
-function timestampDate(timestamp: { seconds: bigint; nanos: number }): Date {
-  return new Date(Number(timestamp.seconds) * 1000 + Math.floor(timestamp.nanos / 1e6));
 }
 
 function renderPager(): void {

@@ -1,5 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type EntrySchema,
   type LedgerSchema,
@@ -8,29 +8,6 @@ import {
   type TransactionSchema,
 } from "../../gen/ledger/v1/ledger_pb.js";
 import type * as domain from "../domain/index.js";
-import { invalidArgument } from "../domain/index.js";
-
-// google.protobuf.Timestamp is defined for 0001-01-01T00:00:00Z to
-// 9999-12-31T23:59:59.999999999Z.
-const TIMESTAMP_SECONDS_MIN = -62135596800n;
-const TIMESTAMP_SECONDS_MAX = 253402300799n;
-const NANOS_MAX = 999_999_999;
-
-/** An optional request timestamp as a Date; out-of-range values name their field. */
-export function dateFromTimestamp(field: string, value: Timestamp | undefined): Date | undefined {
-  if (value === undefined) {
-    return undefined;
-  }
-  if (
-    value.seconds < TIMESTAMP_SECONDS_MIN ||
-    value.seconds > TIMESTAMP_SECONDS_MAX ||
-    value.nanos < 0 ||
-    value.nanos > NANOS_MAX
-  ) {
-    throw invalidArgument(field, "is not a valid timestamp");
-  }
-  return timestampDate(value);
-}
 
 export function ledgerToProto(ledger: domain.Ledger): MessageInitShape<typeof LedgerSchema> {
   return {

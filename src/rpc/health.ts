@@ -6,6 +6,7 @@ import {
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from "../../gen/grpc/health/v1/health_pb.js";
 import type { HealthMonitor } from "./health-monitor.js";
+import { serveStrictly } from "./strict-routes.js";
 
 /**
  * Registers grpc.health.v1 (Check, Watch, List) on a router. The overall
@@ -23,7 +24,7 @@ export function healthRoutes(router: ConnectRouter, monitor: HealthMonitor): voi
   const statusOf = (serving: boolean) =>
     serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
 
-  router.service(Health, {
+  serveStrictly(router, Health, {
     async check(request) {
       if (!isKnown(request.service)) {
         throw new ConnectError(`unknown service "${request.service}"`, Code.NotFound);

@@ -18,6 +18,7 @@ export {
   type HealthMonitorOptions,
 } from "./health-monitor.js";
 export { createLedgerServiceImpl, type LedgerServiceDeps } from "./ledger-service.js";
+export { correctMalformedRequests } from "./malformed-requests.js";
 export { reflectionRoutes } from "./reflection.js";
 export { createReflectionIndex, type ReflectionIndex } from "./reflection-index.js";
 export { type LedgerRouterOptions, ledgerRouterOptions, ledgerRoutes } from "./routes.js";

@@ -19,7 +19,8 @@ import {
   validateRecordEntry,
   validateReverseTransaction,
 } from "../domain/index.js";
-import { dateFromTimestamp, entryToProto, ledgerToProto, transactionToProto } from "./convert.js";
+import { entryToProto, ledgerToProto, transactionToProto } from "./convert.js";
+import { dateFromTimestamp } from "./timestamp.js";
 
 export interface LedgerServiceDeps {
   /** The clock that bounds occurred_at; defaults to the system clock. */

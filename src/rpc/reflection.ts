@@ -14,6 +14,7 @@ import {
   type ReflectionIndex,
   type ReflectionQuery,
 } from "./reflection-index.js";
+import { serveStrictly } from "./strict-routes.js";
 
 /**
  * Files no service imports whose types clients still meet: the ErrorInfo in
@@ -56,10 +57,10 @@ export function reflectionRoutes(router: ConnectRouter): void {
       } as MessageInitShape<Response>);
     }
   }
-  router.service(ServerReflectionV1, {
+  serveStrictly(router, ServerReflectionV1, {
     serverReflectionInfo: (requests) => serve(ResponseV1, requests),
   });
-  router.service(ServerReflectionV1alpha, {
+  serveStrictly(router, ServerReflectionV1alpha, {
     serverReflectionInfo: (requests) => serve(ResponseV1alpha, requests),
   });
 }

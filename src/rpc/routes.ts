@@ -4,7 +4,7 @@ import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import type { LedgerStore } from "../domain/index.js";
 import { createCallLogGate, createCallLogInterceptor, createErrorInterceptor } from "./call-log.js";
 import { createLedgerServiceImpl, type LedgerServiceDeps } from "./ledger-service.js";
-import { withMalformedRequestsAsInvalidArgument } from "./malformed-requests.js";
+import { serveStrictly } from "./strict-routes.js";
 
 /** Registers LedgerService on a router (connectNodeAdapter, createRouterTransport). */
 export function ledgerRoutes(
@@ -12,14 +12,7 @@ export function ledgerRoutes(
   deps: LedgerServiceDeps = {},
 ): (router: ConnectRouter) => void {
   const impl = createLedgerServiceImpl(store, deps);
-  return (router) => {
-    router.service(LedgerService, impl);
-    router.handlers.forEach((handler, i) => {
-      if (handler.service === LedgerService) {
-        router.handlers[i] = withMalformedRequestsAsInvalidArgument(handler);
-      }
-    });
-  };
+  return (router) => serveStrictly(router, LedgerService, impl);
 }
 
 export interface LedgerRouterOptions {

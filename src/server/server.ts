@@ -9,6 +9,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import type { LedgerStore } from "../domain/index.js";
 import {
+  correctMalformedRequests,
   createHealthMonitor,
   healthRoutes,
   ledgerRouterOptions,
@@ -79,6 +80,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
       serveLedger(router);
       healthRoutes(router, health);
       reflectionRoutes(router);
+      correctMalformedRequests(router);
     },
     readMaxBytes: config.requestBytesMax,
     shutdownSignal: shutdown.signal,

@@ -1,10 +1,10 @@
 /** Page tokens continue only the listing they came from, and anything else is INVALID_ARGUMENT. */
 import { describe, expect, it } from "vitest";
 import { LedgerError } from "../domain/index.js";
-import { decodePageToken, encodePageToken } from "./page-token.js";
+import { decodePageToken, encodePageToken, idPosition, sequencePosition } from "./page-token.js";
 
 const filters = { app: "shop", owner_id: "" };
-const anyPosition = () => true;
+const anyPosition = (after: string) => after;
 
 function refusal(token: string, expected: Readonly<Record<string, string>> = filters): LedgerError {
   try {
@@ -54,7 +54,42 @@ describe("page tokens", () => {
       expect(refusal(token).metadata).toEqual({ field: "page_token" });
     }
     expect(() =>
-      decodePageToken(encodePageToken(filters, "abc"), filters, (p) => /^\d+$/.test(p)),
+      decodePageToken(encodePageToken(filters, "abc"), filters, sequencePosition),
     ).toThrow(LedgerError);
+  });
+
+  it("refuse tokens that are not exactly what the service writes", () => {
+    const token = encodePageToken(filters, "42");
+    const body = { v: 1, f: filters, after: "42" };
+    const encode = (text: string) => Buffer.from(text, "utf8").toString("base64url");
+    const variants = [
+      `${token}A`, // a cut-off quartet: Buffer would drop it silently
+      encode(JSON.stringify({ ...body, extra: true })),
+      Buffer.from([0x7b, 0xff, 0x7d]).toString("base64url"), // not UTF-8
+    ];
+    for (const variant of variants) {
+      expect(refusal(variant).metadata).toEqual({ field: "page_token" });
+    }
+  });
+
+  it("read sequences as canonical decimals from 1 to 2^63-1, and ids as lowercase UUIDs", () => {
+    expect(sequencePosition("1")).toBe(1n);
+    expect(sequencePosition("9223372036854775807")).toBe(2n ** 63n - 1n);
+    for (const bad of [
+      "0",
+      "01",
+      "-1",
+      "+1",
+      " 1",
+      "0x10",
+      "9223372036854775808",
+      "9".repeat(19),
+    ]) {
+      expect(sequencePosition(bad), bad).toBeUndefined();
+    }
+    const id = "0190a6e2-7b1c-7d3e-8f00-123456789abc";
+    expect(idPosition(id)).toBe(id);
+    expect(idPosition(id.toUpperCase())).toBeUndefined();
+    expect(idPosition(`${id} `)).toBeUndefined();
   });
 });

@@ -9,9 +9,7 @@ import {
 } from "../../domain/index.js";
 import { EntryEntity, LedgerEntity } from "../entities/index.js";
 import { toEntry } from "../mappers.js";
-import { decodePageToken, encodePageToken } from "../page-token.js";
-
-const SEQUENCE = /^[1-9][0-9]{0,18}$/;
+import { decodePageToken, encodePageToken, sequencePosition } from "../page-token.js";
 
 /**
  * A ledger's entries, newest (highest sequence) first, with occurred_at in
@@ -27,7 +25,7 @@ export async function listEntries(
     occurred_after: input.occurredAfter?.toISOString() ?? "",
     occurred_before: input.occurredBefore?.toISOString() ?? "",
   };
-  const before = decodePageToken(input.pageToken, filters, (position) => SEQUENCE.test(position));
+  const before = decodePageToken(input.pageToken, filters, sequencePosition);
   const occurredAt = {
     ...(input.occurredAfter === undefined ? {} : { $gte: input.occurredAfter }),
     ...(input.occurredBefore === undefined ? {} : { $lt: input.occurredBefore }),
@@ -36,7 +34,7 @@ export async function listEntries(
     EntryEntity,
     {
       ledgerId: input.ledgerId,
-      ...(before === undefined ? {} : { sequence: { $lt: BigInt(before) } }),
+      ...(before === undefined ? {} : { sequence: { $lt: before } }),
       ...(Object.keys(occurredAt).length === 0 ? {} : { occurredAt }),
     },
     { orderBy: { sequence: QueryOrder.DESC }, limit: pageSize + 1 },

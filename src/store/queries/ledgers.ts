@@ -14,9 +14,7 @@ import {
 import { LedgerEntity } from "../entities/index.js";
 import { LEDGER_COLUMNS, type LedgerSqlRow, ledgerFromSqlRow } from "../ledger-rows.js";
 import { toLedger } from "../mappers.js";
-import { decodePageToken, encodePageToken } from "../page-token.js";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+import { decodePageToken, encodePageToken, idPosition } from "../page-token.js";
 
 /** LEDGER_NOT_FOUND. Terminated ledgers included. Hand-written SQL: GetBalance's hot path. */
 export async function getLedger(em: EntityManager, ledgerId: string): Promise<Ledger> {
@@ -37,7 +35,7 @@ export async function listLedgers(
 ): Promise<Page<Ledger>> {
   const pageSize = normalizePageSize(input.pageSize);
   const filters = { app: input.app, owner_id: input.ownerId };
-  const after = decodePageToken(input.pageToken, filters, (position) => UUID.test(position));
+  const after = decodePageToken(input.pageToken, filters, idPosition);
   const rows = await em.find(
     LedgerEntity,
     {
