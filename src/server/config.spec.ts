@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { resolveStoreConfig } from "../store/config.js";
 import { CONFIG_SETTINGS, ConfigError, configTableMarkdown, loadConfig } from "./config.js";
 
 function problemsOf(env: Record<string, string>): readonly string[] {
@@ -28,6 +29,8 @@ describe("loadConfig", () => {
       dbPoolSizeMax: undefined,
       dbLockTimeoutMs: undefined,
       dbStatementTimeoutMs: undefined,
+      dbQueueWaitMsMax: undefined,
+      dbQueuedCallsMax: undefined,
       corsAllowedOrigins: [],
     });
   });
@@ -45,6 +48,8 @@ describe("loadConfig", () => {
       DB_POOL_SIZE_MAX: "20",
       DB_LOCK_TIMEOUT_MS: "500",
       DB_STATEMENT_TIMEOUT_MS: "3000",
+      DB_QUEUE_WAIT_MS_MAX: "1500",
+      DB_QUEUED_CALLS_MAX: "0",
       CORS_ALLOWED_ORIGINS: "https://console.example.com",
     });
     expect(config).toMatchObject({
@@ -59,6 +64,8 @@ describe("loadConfig", () => {
       dbPoolSizeMax: 20,
       dbLockTimeoutMs: 500,
       dbStatementTimeoutMs: 3000,
+      dbQueueWaitMsMax: 1500,
+      dbQueuedCallsMax: 0,
       corsAllowedOrigins: ["https://console.example.com"],
     });
   });
@@ -81,6 +88,8 @@ describe("loadConfig", () => {
       DB_POOL_SIZE_MAX: "0",
       DB_LOCK_TIMEOUT_MS: "1.5",
       DB_STATEMENT_TIMEOUT_MS: "99999999999",
+      DB_QUEUE_WAIT_MS_MAX: "0",
+      DB_QUEUED_CALLS_MAX: "-1",
     });
     expect(problems.map((p) => p.split(":")[0])).toEqual([
       "PORT",
@@ -92,6 +101,8 @@ describe("loadConfig", () => {
       "DB_POOL_SIZE_MAX",
       "DB_LOCK_TIMEOUT_MS",
       "DB_STATEMENT_TIMEOUT_MS",
+      "DB_QUEUE_WAIT_MS_MAX",
+      "DB_QUEUED_CALLS_MAX",
     ]);
     expect(problems.join("\n")).not.toContain("hunter2");
   });
@@ -127,6 +138,8 @@ describe("loadConfig", () => {
       REQUEST_BYTES_MAX: String(config.requestBytesMax),
       SHUTDOWN_GRACE_MS: String(config.shutdownGraceMs),
       LOG_LEVEL: config.logLevel,
+      DB_QUEUE_WAIT_MS_MAX: String(resolveStoreConfig({ databaseUrl: "x" }).queueWaitMsMax),
+      DB_QUEUED_CALLS_MAX: String(resolveStoreConfig({ databaseUrl: "x" }).queuedCallsMax),
     });
   });
 

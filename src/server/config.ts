@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { QUEUE_WAIT_MS_MAX_DEFAULT, QUEUED_CALLS_MAX_DEFAULT } from "../store/index.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -25,6 +26,8 @@ export interface Config {
   readonly dbPoolSizeMax: number | undefined;
   readonly dbLockTimeoutMs: number | undefined;
   readonly dbStatementTimeoutMs: number | undefined;
+  readonly dbQueueWaitMsMax: number | undefined;
+  readonly dbQueuedCallsMax: number | undefined;
   /** Browser origins allowed by CORS; ["*"]: any; []: no CORS headers at all. */
   readonly corsAllowedOrigins: readonly string[];
 }
@@ -91,6 +94,17 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
       "Longest statement, 1..600000, capped by the call's deadline (default: the store's); silence 2 s past it: STORE_UNAVAILABLE.",
   },
   {
+    env: "DB_QUEUE_WAIT_MS_MAX",
+    default: String(QUEUE_WAIT_MS_MAX_DEFAULT),
+    description:
+      "Longest wait for a free connection, 1..600000, or the call's deadline if sooner; then OVERLOADED.",
+  },
+  {
+    env: "DB_QUEUED_CALLS_MAX",
+    default: String(QUEUED_CALLS_MAX_DEFAULT),
+    description: "Calls waiting for a connection at most, 0..1000000; more: OVERLOADED at once.",
+  },
+  {
     env: "CORS_ALLOWED_ORIGINS",
     default: "",
     description:
@@ -152,6 +166,8 @@ export function loadConfig(env: Env): Config {
     dbPoolSizeMax: read.optionalInteger("DB_POOL_SIZE_MAX", 1, 1000),
     dbLockTimeoutMs: read.optionalInteger("DB_LOCK_TIMEOUT_MS", 1, 600_000),
     dbStatementTimeoutMs: read.optionalInteger("DB_STATEMENT_TIMEOUT_MS", 1, 600_000),
+    dbQueueWaitMsMax: read.optionalInteger("DB_QUEUE_WAIT_MS_MAX", 1, 600_000),
+    dbQueuedCallsMax: read.optionalInteger("DB_QUEUED_CALLS_MAX", 0, 1_000_000),
     corsAllowedOrigins: read.origins("CORS_ALLOWED_ORIGINS"),
   };
   if (problems.length > 0) {
