@@ -25,6 +25,8 @@ describe("loadConfig", () => {
       tls: undefined,
       requestBytesMax: 1024 * 1024,
       shutdownGraceMs: 10_000,
+      http2IdleTimeoutMs: 60_000,
+      connectionsMax: 1000,
       logLevel: "info",
       dbPoolSizeMax: undefined,
       dbLockTimeoutMs: undefined,
@@ -50,6 +52,8 @@ describe("loadConfig", () => {
       DB_STATEMENT_TIMEOUT_MS: "3000",
       DB_QUEUE_WAIT_MS_MAX: "1500",
       DB_QUEUED_CALLS_MAX: "0",
+      HTTP2_IDLE_TIMEOUT_MS: "250",
+      CONNECTIONS_MAX: "64",
       CORS_ALLOWED_ORIGINS: "https://console.example.com",
     });
     expect(config).toMatchObject({
@@ -66,6 +70,8 @@ describe("loadConfig", () => {
       dbStatementTimeoutMs: 3000,
       dbQueueWaitMsMax: 1500,
       dbQueuedCallsMax: 0,
+      http2IdleTimeoutMs: 250,
+      connectionsMax: 64,
       corsAllowedOrigins: ["https://console.example.com"],
     });
   });
@@ -90,6 +96,8 @@ describe("loadConfig", () => {
       DB_STATEMENT_TIMEOUT_MS: "99999999999",
       DB_QUEUE_WAIT_MS_MAX: "0",
       DB_QUEUED_CALLS_MAX: "-1",
+      HTTP2_IDLE_TIMEOUT_MS: "0",
+      CONNECTIONS_MAX: "1e3",
     });
     expect(problems.map((p) => p.split(":")[0])).toEqual([
       "PORT",
@@ -97,6 +105,8 @@ describe("loadConfig", () => {
       "MIGRATE_ON_START",
       "REQUEST_BYTES_MAX",
       "SHUTDOWN_GRACE_MS",
+      "HTTP2_IDLE_TIMEOUT_MS",
+      "CONNECTIONS_MAX",
       "LOG_LEVEL",
       "DB_POOL_SIZE_MAX",
       "DB_LOCK_TIMEOUT_MS",
@@ -137,6 +147,8 @@ describe("loadConfig", () => {
       MIGRATE_ON_START: String(config.migrateOnStart),
       REQUEST_BYTES_MAX: String(config.requestBytesMax),
       SHUTDOWN_GRACE_MS: String(config.shutdownGraceMs),
+      HTTP2_IDLE_TIMEOUT_MS: String(config.http2IdleTimeoutMs),
+      CONNECTIONS_MAX: String(config.connectionsMax),
       LOG_LEVEL: config.logLevel,
       DB_QUEUE_WAIT_MS_MAX: String(resolveStoreConfig({ databaseUrl: "x" }).queueWaitMsMax),
       DB_QUEUED_CALLS_MAX: String(resolveStoreConfig({ databaseUrl: "x" }).queuedCallsMax),

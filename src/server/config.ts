@@ -21,6 +21,10 @@ export interface Config {
   readonly tls: TlsFiles | undefined;
   readonly requestBytesMax: number;
   readonly shutdownGraceMs: number;
+  /** An HTTP/2 session with no open stream for this long gets a GOAWAY and is closed. */
+  readonly http2IdleTimeoutMs: number;
+  /** Open connections at most; more are closed as soon as accepted. */
+  readonly connectionsMax: number;
   readonly logLevel: LogLevel;
   /** undefined: the store's own default. */
   readonly dbPoolSizeMax: number | undefined;
@@ -40,6 +44,8 @@ export interface ConfigSetting {
 }
 
 const MIB = 1024 * 1024;
+const HTTP2_IDLE_TIMEOUT_MS_DEFAULT = 60_000;
+const CONNECTIONS_MAX_DEFAULT = 1000;
 
 /** Every environment variable the server reads: the README's configuration table. */
 export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
@@ -75,6 +81,17 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
     env: "SHUTDOWN_GRACE_MS",
     default: "10000",
     description: "On SIGTERM/SIGINT, how long in-flight calls may finish, 0..600000.",
+  },
+  {
+    env: "HTTP2_IDLE_TIMEOUT_MS",
+    default: String(HTTP2_IDLE_TIMEOUT_MS_DEFAULT),
+    description:
+      "An HTTP/2 connection with no open stream this long is closed (GOAWAY), 1..3600000.",
+  },
+  {
+    env: "CONNECTIONS_MAX",
+    default: String(CONNECTIONS_MAX_DEFAULT),
+    description: "Open connections at most, 1..1000000; more are closed at once (logged).",
   },
   { env: "LOG_LEVEL", default: "info", description: `One of ${LOG_LEVELS.join(", ")}.` },
   {
@@ -162,6 +179,13 @@ export function loadConfig(env: Env): Config {
     tls: tlsFiles(certFile, keyFile, problems),
     requestBytesMax: read.integer("REQUEST_BYTES_MAX", MIB, 1024, 64 * MIB),
     shutdownGraceMs: read.integer("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    http2IdleTimeoutMs: read.integer(
+      "HTTP2_IDLE_TIMEOUT_MS",
+      HTTP2_IDLE_TIMEOUT_MS_DEFAULT,
+      1,
+      3_600_000,
+    ),
+    connectionsMax: read.integer("CONNECTIONS_MAX", CONNECTIONS_MAX_DEFAULT, 1, 1_000_000),
     logLevel: read.logLevel("LOG_LEVEL", "info"),
     dbPoolSizeMax: read.optionalInteger("DB_POOL_SIZE_MAX", 1, 1000),
     dbLockTimeoutMs: read.optionalInteger("DB_LOCK_TIMEOUT_MS", 1, 600_000),
