@@ -83,6 +83,32 @@ describe("STORE_UNAVAILABLE", () => {
     }
   });
 
+  it("bounds the wait for a connection by a call's deadline (timeoutMs without a signal) before queueWaitMsMax", async () => {
+    const store = await openStore({
+      databaseUrl: harness.databaseUrl(),
+      poolSizeMax: 1,
+      lockTimeoutMs: 5000,
+    });
+    const ledger = await openLedger(store, 5n);
+    const blocker = new pg.Client({ connectionString: harness.databaseUrl() });
+    await blocker.connect();
+    await blocker.query("begin");
+    await blocker.query("select id from ledgers where id = $1 for update", [ledger.id]);
+    try {
+      const stuck = store.recordEntry(entryInput(ledger.id, "CREDIT_SPEND", -1n));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = Date.now();
+      await rejection(store.getLedger(ledger.id, { timeoutMs: 300 }), "OVERLOADED");
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      expect(Date.now() - started).toBeLessThan(3000);
+      await blocker.query("rollback");
+      expect((await stuck).value.balanceAfterMinor).toBe(4n);
+    } finally {
+      await blocker.end();
+      await store.close();
+    }
+  });
+
   it("resolves ping() while the database answers, and refuses every call once the store is closed", async () => {
     await expect(harness.store().ping()).resolves.toBeUndefined();
     const store = await openStore({ databaseUrl: harness.databaseUrl() });
