@@ -12,10 +12,20 @@ const CLOSE_GRACE_MS = 1000;
 export function closeWhenIdle(session: Http2Session, idleTimeoutMs: number): void {
   let openStreams = 0;
   let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
+  const after = (delayMs: number, action: () => void) => {
     clearTimeout(timer);
-    timer = setTimeout(() => closeIdle(session), idleTimeoutMs);
+    timer = setTimeout(action, delayMs);
     timer.unref();
+  };
+  const close = () => {
+    session.close();
+    // A peer that never reads can keep the GOAWAY from being written; a
+    // stream that slipped in before it is left to finish.
+    after(CLOSE_GRACE_MS, () => {
+      if (openStreams === 0) {
+        session.destroy();
+      }
+    });
   };
   session.on("stream", (stream: ServerHttp2Stream) => {
     openStreams += 1;
@@ -23,16 +33,10 @@ export function closeWhenIdle(session: Http2Session, idleTimeoutMs: number): voi
     stream.once("close", () => {
       openStreams -= 1;
       if (openStreams === 0 && !session.closed) {
-        arm();
+        after(idleTimeoutMs, close);
       }
     });
   });
   session.once("close", () => clearTimeout(timer));
-  arm();
-}
-
-function closeIdle(session: Http2Session): void {
-  session.close();
-  // A peer that never reads can keep the GOAWAY from being written.
-  setTimeout(() => session.destroy(), CLOSE_GRACE_MS).unref();
+  after(idleTimeoutMs, close);
 }
