@@ -16,7 +16,8 @@ export type ErrorReason =
   | "BALANCE_OVERFLOW"
   | "LEDGER_ALREADY_EXISTS"
   | "CONCURRENCY_CONFLICT"
-  | "STORE_UNAVAILABLE";
+  | "STORE_UNAVAILABLE"
+  | "OVERLOADED";
 
 /** An operating error: an expected outcome that the caller is told about. */
 export class LedgerError extends Error {

@@ -1,9 +1,16 @@
+import { durationMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { ErrorReasonSchema } from "../../gen/ledger/v1/ledger_pb.js";
 import { type ErrorReason, InvariantViolation, LedgerError } from "../domain/index.js";
-import { codeForReason, ERROR_DOMAIN, reasonOf, toConnectError } from "./errors.js";
+import {
+  codeForReason,
+  ERROR_DOMAIN,
+  OVERLOADED_RETRY_DELAY_MS,
+  reasonOf,
+  toConnectError,
+} from "./errors.js";
 
 /** The contract: proto/ledger/v1/ledger.proto, enum ErrorReason, one code per reason. */
 const EXPECTED_CODES: Record<ErrorReason, Code> = {
@@ -21,6 +28,7 @@ const EXPECTED_CODES: Record<ErrorReason, Code> = {
   LEDGER_ALREADY_EXISTS: Code.AlreadyExists,
   CONCURRENCY_CONFLICT: Code.Aborted,
   STORE_UNAVAILABLE: Code.Unavailable,
+  OVERLOADED: Code.ResourceExhausted,
 };
 
 describe("error mapping", () => {
@@ -50,6 +58,14 @@ describe("error mapping", () => {
       expect(reasonOf(mapped)).toBe(reason);
     },
   );
+
+  it("suggests a retry delay (google.rpc.RetryInfo) with OVERLOADED, and only then", () => {
+    const overloaded = toConnectError(new LedgerError("OVERLOADED", "busy", {}), "req-1");
+    const [retry] = overloaded.findDetails(RetryInfoSchema);
+    expect(retry?.retryDelay && durationMs(retry.retryDelay)).toBe(OVERLOADED_RETRY_DELAY_MS);
+    const unavailable = toConnectError(new LedgerError("STORE_UNAVAILABLE", "down", {}), "req-1");
+    expect(unavailable.findDetails(RetryInfoSchema)).toEqual([]);
+  });
 
   it("passes a ConnectError through unchanged", () => {
     const deadline = new ConnectError("deadline exceeded", Code.DeadlineExceeded);

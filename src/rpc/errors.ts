@@ -1,9 +1,16 @@
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { type ErrorReason, LedgerError } from "../domain/index.js";
 
 /** The `domain` of every google.rpc.ErrorInfo this service sends. */
 export const ERROR_DOMAIN = "ledger.v1";
+
+/**
+ * The delay an OVERLOADED answer suggests (google.rpc.RetryInfo): a hint, long
+ * enough for a full queue to drain a little, short beside a client's deadline.
+ */
+export const OVERLOADED_RETRY_DELAY_MS = 1000;
 
 /** The one place a domain failure reason becomes a wire code. */
 export function codeForReason(reason: ErrorReason): Code {
@@ -29,17 +36,26 @@ export function codeForReason(reason: ErrorReason): Code {
       return Code.Aborted;
     case "STORE_UNAVAILABLE":
       return Code.Unavailable;
+    case "OVERLOADED":
+      return Code.ResourceExhausted;
   }
 }
 
-/** A domain failure as the client sees it: code, message and an ErrorInfo detail. */
+/**
+ * A domain failure as the client sees it: code, message and an ErrorInfo
+ * detail, plus a RetryInfo detail when the server is overloaded.
+ */
 export function connectErrorFromLedgerError(error: LedgerError): ConnectError {
-  return new ConnectError(error.message, codeForReason(error.reason), undefined, [
-    {
-      desc: ErrorInfoSchema,
-      value: { domain: ERROR_DOMAIN, reason: error.reason, metadata: { ...error.metadata } },
-    },
-  ]);
+  const info = {
+    desc: ErrorInfoSchema,
+    value: { domain: ERROR_DOMAIN, reason: error.reason, metadata: { ...error.metadata } },
+  };
+  const retry = {
+    desc: RetryInfoSchema,
+    value: { retryDelay: durationFromMs(OVERLOADED_RETRY_DELAY_MS) },
+  };
+  const details = error.reason === "OVERLOADED" ? [info, retry] : [info];
+  return new ConnectError(error.message, codeForReason(error.reason), undefined, details);
 }
 
 /**

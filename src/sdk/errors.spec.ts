@@ -1,5 +1,5 @@
 /**
- * toLedgerRpcError maps every ErrorInfo reason to its class (the two the
+ * toLedgerRpcError maps every ErrorInfo reason to its class (the three the
  * server only sends under load or outage included), keeps a reason whose
  * metadata is malformed on the base class rather than invent numbers, and
  * treats a lost connection as UNAVAILABLE (retryable), not a caller's cancel.
@@ -11,6 +11,7 @@ import {
   ConcurrencyConflictError,
   InsufficientFundsError,
   LedgerRpcError,
+  OverloadedError,
   StoreUnavailableError,
   toLedgerRpcError,
 } from "./errors.js";
@@ -27,13 +28,25 @@ function withInfo(
 }
 
 describe("toLedgerRpcError", () => {
-  it("maps CONCURRENCY_CONFLICT and STORE_UNAVAILABLE to retryable classes", () => {
+  it("maps CONCURRENCY_CONFLICT, STORE_UNAVAILABLE and OVERLOADED to retryable classes", () => {
     const conflict = toLedgerRpcError(withInfo(Code.Aborted, "CONCURRENCY_CONFLICT", {}));
     expect(conflict).toBeInstanceOf(ConcurrencyConflictError);
     expect(conflict.retryable).toBe(true);
     const unavailable = toLedgerRpcError(withInfo(Code.Unavailable, "STORE_UNAVAILABLE", {}));
     expect(unavailable).toBeInstanceOf(StoreUnavailableError);
     expect(unavailable.retryable).toBe(true);
+    const overloaded = toLedgerRpcError(
+      withInfo(Code.ResourceExhausted, "OVERLOADED", { cause: "queue_full" }),
+    );
+    expect(overloaded).toBeInstanceOf(OverloadedError);
+    expect(overloaded.retryable).toBe(true);
+  });
+
+  it("does not retry a RESOURCE_EXHAUSTED that is not OVERLOADED (an oversized request)", () => {
+    const oversized = toLedgerRpcError(
+      new ConnectError("message too large", Code.ResourceExhausted),
+    );
+    expect(oversized.retryable).toBe(false);
   });
 
   it("parses amounts as bigint beyond 2^53", () => {

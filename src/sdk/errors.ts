@@ -41,13 +41,17 @@ export class LedgerRpcError extends Error {
     this.metadata = init.metadata;
   }
 
-  /** True when the SDK retries this failure by itself (UNAVAILABLE, ABORTED). */
+  /** True when the SDK retries this failure by itself (UNAVAILABLE, ABORTED, OVERLOADED). */
   get retryable(): boolean {
-    return isRetryableCode(this.code);
+    return isRetryableCode(this.code) || this.reason === "OVERLOADED";
   }
 }
 
-/** UNAVAILABLE and ABORTED: transient, and safe to retry with the same idempotency key. */
+/**
+ * UNAVAILABLE and ABORTED: transient, and safe to retry with the same
+ * idempotency key. RESOURCE_EXHAUSTED is retryable only with the OVERLOADED
+ * reason (an oversized request stays oversized).
+ */
 export function isRetryableCode(code: Code): boolean {
   return code === Code.Unavailable || code === Code.Aborted;
 }
@@ -166,6 +170,15 @@ export class StoreUnavailableError extends LedgerRpcError {
   override readonly name = "StoreUnavailableError";
 }
 
+/**
+ * RESOURCE_EXHAUSTED: the server is overloaded (no database connection free
+ * within the call's wait, or its queue full; metadata.cause says which). The
+ * SDK retries it with backoff too.
+ */
+export class OverloadedError extends LedgerRpcError {
+  override readonly name = "OverloadedError";
+}
+
 type ErrorClass = new (init: LedgerRpcErrorInit) => LedgerRpcError;
 
 /** One class per reason: adding a reason to ledger.proto breaks compilation here until mapped. */
@@ -184,6 +197,7 @@ const ERROR_CLASSES: Readonly<Record<LedgerErrorReason, ErrorClass>> = {
   LEDGER_ALREADY_EXISTS: LedgerAlreadyExistsError,
   CONCURRENCY_CONFLICT: ConcurrencyConflictError,
   STORE_UNAVAILABLE: StoreUnavailableError,
+  OVERLOADED: OverloadedError,
 };
 
 /**

@@ -1,7 +1,7 @@
 /**
  * createLedgerClient: the ledger's RPCs over a generated Connect client, with
  * typed errors, a deadline per logical call, idempotency keys generated once
- * per write and bounded retries of UNAVAILABLE / ABORTED.
+ * per write and bounded retries of UNAVAILABLE / ABORTED / OVERLOADED.
  */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -39,7 +39,7 @@ const TIMEOUT_MS_MAX = 600_000;
 export interface LedgerClientOptions extends TransportOptions {
   /** Deadline of each call in ms, retries and backoff included. 1..600000, default 10000. */
   readonly timeoutMs?: number | undefined;
-  /** The SDK's retries of UNAVAILABLE and ABORTED. */
+  /** The SDK's retries of UNAVAILABLE, ABORTED and OVERLOADED. */
   readonly retry?: RetryOptions | undefined;
 }
 

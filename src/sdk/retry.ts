@@ -1,5 +1,6 @@
 /**
- * The SDK's own retries: only UNAVAILABLE and ABORTED, a bounded number of
+ * The SDK's own retries: only UNAVAILABLE, ABORTED and RESOURCE_EXHAUSTED
+ * with reason OVERLOADED (LedgerRpcError.retryable), a bounded number of
  * attempts, exponential backoff with full jitter, all within the call's
  * deadline. A write keeps its idempotency key across attempts, so a retry of
  * a write that did land is a replay, never a second effect.

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { resolveStoreConfig } from "../store/config.js";
 import { CONFIG_SETTINGS, ConfigError, configTableMarkdown, loadConfig } from "./config.js";
 
 function problemsOf(env: Record<string, string>): readonly string[] {
@@ -24,10 +25,14 @@ describe("loadConfig", () => {
       tls: undefined,
       requestBytesMax: 1024 * 1024,
       shutdownGraceMs: 10_000,
+      http2IdleTimeoutMs: 60_000,
+      connectionsMax: 1000,
       logLevel: "info",
       dbPoolSizeMax: undefined,
       dbLockTimeoutMs: undefined,
       dbStatementTimeoutMs: undefined,
+      dbQueueWaitMsMax: undefined,
+      dbQueuedCallsMax: undefined,
       corsAllowedOrigins: [],
     });
   });
@@ -45,6 +50,10 @@ describe("loadConfig", () => {
       DB_POOL_SIZE_MAX: "20",
       DB_LOCK_TIMEOUT_MS: "500",
       DB_STATEMENT_TIMEOUT_MS: "3000",
+      DB_QUEUE_WAIT_MS_MAX: "1500",
+      DB_QUEUED_CALLS_MAX: "0",
+      HTTP2_IDLE_TIMEOUT_MS: "250",
+      CONNECTIONS_MAX: "64",
       CORS_ALLOWED_ORIGINS: "https://console.example.com",
     });
     expect(config).toMatchObject({
@@ -59,6 +68,10 @@ describe("loadConfig", () => {
       dbPoolSizeMax: 20,
       dbLockTimeoutMs: 500,
       dbStatementTimeoutMs: 3000,
+      dbQueueWaitMsMax: 1500,
+      dbQueuedCallsMax: 0,
+      http2IdleTimeoutMs: 250,
+      connectionsMax: 64,
       corsAllowedOrigins: ["https://console.example.com"],
     });
   });
@@ -81,6 +94,10 @@ describe("loadConfig", () => {
       DB_POOL_SIZE_MAX: "0",
       DB_LOCK_TIMEOUT_MS: "1.5",
       DB_STATEMENT_TIMEOUT_MS: "99999999999",
+      DB_QUEUE_WAIT_MS_MAX: "0",
+      DB_QUEUED_CALLS_MAX: "-1",
+      HTTP2_IDLE_TIMEOUT_MS: "0",
+      CONNECTIONS_MAX: "1e3",
     });
     expect(problems.map((p) => p.split(":")[0])).toEqual([
       "PORT",
@@ -88,10 +105,14 @@ describe("loadConfig", () => {
       "MIGRATE_ON_START",
       "REQUEST_BYTES_MAX",
       "SHUTDOWN_GRACE_MS",
+      "HTTP2_IDLE_TIMEOUT_MS",
+      "CONNECTIONS_MAX",
       "LOG_LEVEL",
       "DB_POOL_SIZE_MAX",
       "DB_LOCK_TIMEOUT_MS",
       "DB_STATEMENT_TIMEOUT_MS",
+      "DB_QUEUE_WAIT_MS_MAX",
+      "DB_QUEUED_CALLS_MAX",
     ]);
     expect(problems.join("\n")).not.toContain("hunter2");
   });
@@ -126,7 +147,11 @@ describe("loadConfig", () => {
       MIGRATE_ON_START: String(config.migrateOnStart),
       REQUEST_BYTES_MAX: String(config.requestBytesMax),
       SHUTDOWN_GRACE_MS: String(config.shutdownGraceMs),
+      HTTP2_IDLE_TIMEOUT_MS: String(config.http2IdleTimeoutMs),
+      CONNECTIONS_MAX: String(config.connectionsMax),
       LOG_LEVEL: config.logLevel,
+      DB_QUEUE_WAIT_MS_MAX: String(resolveStoreConfig({ databaseUrl: "x" }).queueWaitMsMax),
+      DB_QUEUED_CALLS_MAX: String(resolveStoreConfig({ databaseUrl: "x" }).queuedCallsMax),
     });
   });
 

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { QUEUE_WAIT_MS_MAX_DEFAULT, QUEUED_CALLS_MAX_DEFAULT } from "../store/index.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -20,11 +21,17 @@ export interface Config {
   readonly tls: TlsFiles | undefined;
   readonly requestBytesMax: number;
   readonly shutdownGraceMs: number;
+  /** An HTTP/2 session with no open stream for this long gets a GOAWAY and is closed. */
+  readonly http2IdleTimeoutMs: number;
+  /** Open connections at most; more are closed as soon as accepted. */
+  readonly connectionsMax: number;
   readonly logLevel: LogLevel;
   /** undefined: the store's own default. */
   readonly dbPoolSizeMax: number | undefined;
   readonly dbLockTimeoutMs: number | undefined;
   readonly dbStatementTimeoutMs: number | undefined;
+  readonly dbQueueWaitMsMax: number | undefined;
+  readonly dbQueuedCallsMax: number | undefined;
   /** Browser origins allowed by CORS; ["*"]: any; []: no CORS headers at all. */
   readonly corsAllowedOrigins: readonly string[];
 }
@@ -37,6 +44,8 @@ export interface ConfigSetting {
 }
 
 const MIB = 1024 * 1024;
+const HTTP2_IDLE_TIMEOUT_MS_DEFAULT = 60_000;
+const CONNECTIONS_MAX_DEFAULT = 1000;
 
 /** Every environment variable the server reads: the README's configuration table. */
 export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
@@ -73,6 +82,17 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
     default: "10000",
     description: "On SIGTERM/SIGINT, how long in-flight calls may finish, 0..600000.",
   },
+  {
+    env: "HTTP2_IDLE_TIMEOUT_MS",
+    default: String(HTTP2_IDLE_TIMEOUT_MS_DEFAULT),
+    description:
+      "An HTTP/2 connection with no open stream this long is closed (GOAWAY), 1..3600000.",
+  },
+  {
+    env: "CONNECTIONS_MAX",
+    default: String(CONNECTIONS_MAX_DEFAULT),
+    description: "Open connections at most, 1..1000000; more are closed at once (logged).",
+  },
   { env: "LOG_LEVEL", default: "info", description: `One of ${LOG_LEVELS.join(", ")}.` },
   {
     env: "DB_POOL_SIZE_MAX",
@@ -89,6 +109,17 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
     default: "5000",
     description:
       "Longest statement, 1..600000, capped by the call's deadline (default: the store's); silence 2 s past it: STORE_UNAVAILABLE.",
+  },
+  {
+    env: "DB_QUEUE_WAIT_MS_MAX",
+    default: String(QUEUE_WAIT_MS_MAX_DEFAULT),
+    description:
+      "Longest wait for a free connection, 1..600000, or the call's deadline if sooner; then OVERLOADED.",
+  },
+  {
+    env: "DB_QUEUED_CALLS_MAX",
+    default: String(QUEUED_CALLS_MAX_DEFAULT),
+    description: "Calls waiting for a connection at most, 0..1000000; more: OVERLOADED at once.",
   },
   {
     env: "CORS_ALLOWED_ORIGINS",
@@ -148,10 +179,19 @@ export function loadConfig(env: Env): Config {
     tls: tlsFiles(certFile, keyFile, problems),
     requestBytesMax: read.integer("REQUEST_BYTES_MAX", MIB, 1024, 64 * MIB),
     shutdownGraceMs: read.integer("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    http2IdleTimeoutMs: read.integer(
+      "HTTP2_IDLE_TIMEOUT_MS",
+      HTTP2_IDLE_TIMEOUT_MS_DEFAULT,
+      1,
+      3_600_000,
+    ),
+    connectionsMax: read.integer("CONNECTIONS_MAX", CONNECTIONS_MAX_DEFAULT, 1, 1_000_000),
     logLevel: read.logLevel("LOG_LEVEL", "info"),
     dbPoolSizeMax: read.optionalInteger("DB_POOL_SIZE_MAX", 1, 1000),
     dbLockTimeoutMs: read.optionalInteger("DB_LOCK_TIMEOUT_MS", 1, 600_000),
     dbStatementTimeoutMs: read.optionalInteger("DB_STATEMENT_TIMEOUT_MS", 1, 600_000),
+    dbQueueWaitMsMax: read.optionalInteger("DB_QUEUE_WAIT_MS_MAX", 1, 600_000),
+    dbQueuedCallsMax: read.optionalInteger("DB_QUEUED_CALLS_MAX", 0, 1_000_000),
     corsAllowedOrigins: read.origins("CORS_ALLOWED_ORIGINS"),
   };
   if (problems.length > 0) {

@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse, Http2Session } from "node:http2";
 import type { Socket } from "node:net";
+import { closeWhenIdle } from "./idle-sessions.js";
 
 /**
  * Every connection of one server, so that shutdown can be graceful: HTTP/2
  * sessions get a GOAWAY and finish their streams, idle HTTP/1 connections
- * close at once, busy ones right after their response.
+ * close at once, busy ones right after their response. HTTP/2 sessions
+ * without an open stream for `http2IdleTimeoutMs` are closed meanwhile.
  */
 export class ConnectionTracker {
   private readonly sockets = new Set<Socket>();
@@ -15,6 +17,8 @@ export class ConnectionTracker {
   /** HTTP/1 connections, with the number of their requests in progress. */
   private readonly http1 = new Map<Socket, number>();
   private closing = false;
+
+  constructor(private readonly http2IdleTimeoutMs: number) {}
 
   /** A raw connection, whatever it turns out to speak. */
   addSocket(socket: Socket): void {
@@ -54,7 +58,9 @@ export class ConnectionTracker {
     session.once("close", () => this.sessions.delete(session));
     if (this.closing) {
       session.close();
+      return;
     }
+    closeWhenIdle(session, this.http2IdleTimeoutMs);
   }
 
   /** Wraps each request to know when an HTTP/1 connection is idle. */

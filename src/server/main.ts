@@ -62,6 +62,8 @@ async function main(config: Config, logger: Logger): Promise<void> {
     poolSizeMax: config.dbPoolSizeMax,
     lockTimeoutMs: config.dbLockTimeoutMs,
     statementTimeoutMs: config.dbStatementTimeoutMs,
+    queueWaitMsMax: config.dbQueueWaitMsMax,
+    queuedCallsMax: config.dbQueuedCallsMax,
   }).catch(async (error: unknown) => {
     await stopDatabase();
     throw error;

@@ -17,6 +17,7 @@ import {
   reflectionRoutes,
 } from "../rpc/index.js";
 import type { Config } from "./config.js";
+import { limitConnections } from "./connection-limit.js";
 import { ConnectionTracker } from "./connections.js";
 import { createCorsHandler } from "./cors.js";
 import { sniffProtocol } from "./sniff.js";
@@ -31,7 +32,14 @@ const FORCE_CLOSE_DELAY_MS = 250;
 
 export type ServerConfig = Pick<
   Config,
-  "host" | "port" | "tls" | "requestBytesMax" | "shutdownGraceMs" | "corsAllowedOrigins"
+  | "host"
+  | "port"
+  | "tls"
+  | "requestBytesMax"
+  | "shutdownGraceMs"
+  | "http2IdleTimeoutMs"
+  | "connectionsMax"
+  | "corsAllowedOrigins"
 >;
 
 export interface LedgerServerOptions {
@@ -67,7 +75,7 @@ export interface LedgerServer {
 export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
   const { store, config, logger } = options;
   const shutdown = new AbortController();
-  const connections = new ConnectionTracker();
+  const connections = new ConnectionTracker(config.http2IdleTimeoutMs);
   const health = createHealthMonitor({
     ping: () => store.ping(),
     ...(options.healthPollIntervalMs === undefined
@@ -160,6 +168,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
       }
       const server = await createListener();
       server.on("connection", (socket: Socket) => connections.addSocket(socket));
+      limitConnections(server, config.connectionsMax, logger);
       listener = server;
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);

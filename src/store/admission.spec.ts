@@ -36,28 +36,26 @@ describe("Admission", () => {
     expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
-  it("refuses a caller that waited longer than its bound with STORE_UNAVAILABLE, and frees its place", async () => {
+  it("refuses a caller that waited longer than its bound with OVERLOADED, and frees its place", async () => {
     const admission = new Admission(1, 10);
     const busy = gate();
     const holder = admission.run(1000, undefined, () => busy.promise);
     const waited = await admission.run(20, undefined, async () => "ran").catch((e: unknown) => e);
     expect(waited).toBeInstanceOf(LedgerError);
-    expect(waited).toMatchObject({
-      reason: "STORE_UNAVAILABLE",
-      metadata: { cause: "overloaded" },
-    });
+    expect(waited).toMatchObject({ reason: "OVERLOADED", metadata: { cause: "queue_wait" } });
     busy.open();
     await holder;
     await expect(admission.run(20, undefined, async () => "ran")).resolves.toBe("ran");
   });
 
-  it("refuses at once when the queue is full", async () => {
+  it("refuses at once with OVERLOADED when the queue is full", async () => {
     const admission = new Admission(1, 1);
     const busy = gate();
     const holder = admission.run(1000, undefined, () => busy.promise);
     const queued = admission.run(1000, undefined, async () => "queued");
     await expect(admission.run(1000, undefined, async () => "third")).rejects.toMatchObject({
-      reason: "STORE_UNAVAILABLE",
+      reason: "OVERLOADED",
+      metadata: { cause: "queue_full" },
     });
     busy.open();
     await holder;

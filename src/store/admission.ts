@@ -5,7 +5,8 @@ import { LedgerError } from "../domain/index.js";
  * queues the rest, each for a bounded time, in a bounded queue. The pool then
  * never makes a caller wait for a connection, so its connect timeout measures
  * only a database that does not answer, and a burst of calls waits its turn
- * instead of being mistaken for an outage.
+ * instead of being mistaken for an outage: a caller refused here is told
+ * OVERLOADED, never STORE_UNAVAILABLE.
  */
 export class Admission {
   private active = 0;
@@ -36,7 +37,9 @@ export class Admission {
       return Promise.resolve();
     }
     if (this.waiters.length >= this.waitersMax) {
-      return Promise.reject(overloaded(`${this.waitersMax} calls are already waiting`));
+      return Promise.reject(
+        overloaded("queue_full", `${this.waitersMax} calls are already waiting`),
+      );
     }
     return new Promise<void>((resolve, reject) => {
       const leave = () => {
@@ -58,7 +61,9 @@ export class Admission {
       };
       const timer = setTimeout(() => {
         leave();
-        reject(overloaded(`no database connection became free within ${waitMsMax} ms`));
+        reject(
+          overloaded("queue_wait", `no database connection became free within ${waitMsMax} ms`),
+        );
       }, waitMsMax);
       signal?.addEventListener("abort", onAbort, { once: true });
       this.waiters.push(admit);
@@ -71,10 +76,10 @@ export class Admission {
   }
 }
 
-function overloaded(why: string): LedgerError {
+function overloaded(cause: "queue_full" | "queue_wait", why: string): LedgerError {
   return new LedgerError(
-    "STORE_UNAVAILABLE",
-    `the ledger is overloaded (${why}); retry with the same idempotency key`,
-    { cause: "overloaded" },
+    "OVERLOADED",
+    `the ledger is overloaded (${why}); retry later with the same idempotency key`,
+    { cause },
   );
 }

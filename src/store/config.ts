@@ -13,8 +13,13 @@ export interface StoreConfig {
   readonly retryAttemptsMax?: number | undefined;
   /** Bounds opening a connection (a burst of calls queues in front of the pool instead). Default 2000. */
   readonly connectTimeoutMs?: number | undefined;
-  /** Longest wait of a call for a free connection when all are busy. Default 5000. */
+  /**
+   * Longest wait of a call for a free connection when all are busy, then
+   * OVERLOADED; a call's own deadline ends its wait sooner. Default 30000.
+   */
   readonly queueWaitMsMax?: number | undefined;
+  /** Calls that may wait for a connection at once; more are refused at once (OVERLOADED). Default 4096. */
+  readonly queuedCallsMax?: number | undefined;
   /** Default: appOperationRegistry(), the apps declared in proto/apps. */
   readonly operations?: OperationRegistry | undefined;
 }
@@ -27,8 +32,14 @@ export interface ResolvedStoreConfig {
   readonly retryAttemptsMax: number;
   readonly connectTimeoutMs: number;
   readonly queueWaitMsMax: number;
+  readonly queuedCallsMax: number;
   readonly operations: OperationRegistry;
 }
+
+/** A burst waits as long as a typical client deadline rather than failing early. */
+export const QUEUE_WAIT_MS_MAX_DEFAULT = 30_000;
+/** Bounds the memory of waiting calls; a few thousand is a burst, not a flood. */
+export const QUEUED_CALLS_MAX_DEFAULT = 4096;
 
 /** Fills defaults and refuses nonsensical limits when configured, not when first used. */
 export function resolveStoreConfig(config: StoreConfig): ResolvedStoreConfig {
@@ -47,7 +58,18 @@ export function resolveStoreConfig(config: StoreConfig): ResolvedStoreConfig {
     ),
     retryAttemptsMax: bounded("retryAttemptsMax", config.retryAttemptsMax ?? 3, 0, 100),
     connectTimeoutMs: bounded("connectTimeoutMs", config.connectTimeoutMs ?? 2000, 1, 600_000),
-    queueWaitMsMax: bounded("queueWaitMsMax", config.queueWaitMsMax ?? 5000, 1, 600_000),
+    queueWaitMsMax: bounded(
+      "queueWaitMsMax",
+      config.queueWaitMsMax ?? QUEUE_WAIT_MS_MAX_DEFAULT,
+      1,
+      600_000,
+    ),
+    queuedCallsMax: bounded(
+      "queuedCallsMax",
+      config.queuedCallsMax ?? QUEUED_CALLS_MAX_DEFAULT,
+      0,
+      1_000_000,
+    ),
     operations: config.operations ?? appOperationRegistry(),
   };
 }

@@ -4,7 +4,11 @@
  */
 export type { LedgerStore } from "../domain/index.js";
 export { appOperationRegistry } from "./app-operations.js";
-export type { StoreConfig } from "./config.js";
+export {
+  QUEUE_WAIT_MS_MAX_DEFAULT,
+  QUEUED_CALLS_MAX_DEFAULT,
+  type StoreConfig,
+} from "./config.js";
 export {
   type EmbeddedDatabase,
   type EmbeddedPostgresOptions,

@@ -8,8 +8,6 @@ import { concurrencyConflict, isRetryable, translateError } from "./db-errors.js
 const BACKOFF_BASE_MS = 5;
 const BACKOFF_CAP_MS = 100;
 const LOCK_SHARE_OF_STATEMENT = 0.9;
-/** Calls that may queue for a connection at once; more are refused at once. */
-const QUEUED_CALLS_MAX = 4096;
 
 export interface UnitOfWork {
   /**
@@ -23,9 +21,9 @@ export interface UnitOfWork {
 }
 
 export function createUnitOfWork(orm: MikroORM, config: ResolvedStoreConfig): UnitOfWork {
-  const admission = new Admission(config.poolSizeMax, QUEUED_CALLS_MAX);
+  const admission = new Admission(config.poolSizeMax, config.queuedCallsMax);
   const admitted = <T>(options: CallOptions | undefined, work: () => Promise<T>): Promise<T> =>
-    admission.run(config.queueWaitMsMax, options?.signal, work);
+    admission.run(queueWaitMs(config, options), options?.signal, work);
 
   /** A fork per attempt; an aborted signal cancels the statement in flight on the server. */
   const fork = (options: CallOptions | undefined): EntityManager =>
@@ -118,6 +116,21 @@ async function setLocalTimeouts(
     "select set_config('lock_timeout', ?, true), set_config('statement_timeout', ?, true)",
     [`${lockMs}ms`, `${statementMs}ms`],
   );
+}
+
+/**
+ * How long a call may wait for a connection: the configured maximum, or its
+ * own deadline when that is sooner. A call with a signal (every RPC: its
+ * deadline aborts it) waits up to the maximum and its signal ends the wait at
+ * the deadline, so the caller hears its own DEADLINE_EXCEEDED or CANCELED,
+ * not OVERLOADED; only a deadline without a signal needs a shorter timer.
+ */
+function queueWaitMs(config: ResolvedStoreConfig, options: CallOptions | undefined): number {
+  const deadlineMs = options?.timeoutMs;
+  if (deadlineMs === undefined || options?.signal !== undefined) {
+    return config.queueWaitMsMax;
+  }
+  return Math.max(1, Math.min(config.queueWaitMsMax, Math.floor(deadlineMs)));
 }
 
 function statementTimeoutMs(config: ResolvedStoreConfig, options: CallOptions | undefined): number {

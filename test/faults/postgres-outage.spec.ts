@@ -47,7 +47,7 @@ const OUTAGES: readonly Outage[] = [
     begin: () => cluster.killImmediately(),
     end: () => cluster.restart(),
     durationMs: 3000,
-    // The store's bounds: a 2 s connect timeout, a 5 s wait for a free connection.
+    // The store's bound: a 2 s connect timeout (8 writers never queue for the pool's 10 connections).
     failFastMsMax: 8000,
   },
   {

@@ -120,12 +120,13 @@ export function grpcJsClient(
   return new loaded.ledger.v1.LedgerService(address, credentials);
 }
 
-/** Calls one unary method of a grpc-js client. */
+/** Calls one unary method of a grpc-js client (`options.deadline` for a deadline). */
 export function grpcJsCall<T = Record<string, unknown>>(
   client: grpc.Client,
   method: string,
   request: Record<string, unknown>,
   metadata = new grpc.Metadata(),
+  options: grpc.CallOptions = {},
 ): Promise<T> {
   return new Promise((resolve, reject) => {
     const fn = (client as unknown as Record<string, (...args: unknown[]) => void>)[method];
@@ -133,7 +134,7 @@ export function grpcJsCall<T = Record<string, unknown>>(
       reject(new Error(`no method ${method}`));
       return;
     }
-    fn.call(client, request, metadata, (error: grpc.ServiceError | null, response: T) => {
+    fn.call(client, request, metadata, options, (error: grpc.ServiceError | null, response: T) => {
       if (error) {
         reject(error);
       } else {

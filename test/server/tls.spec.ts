@@ -1,11 +1,14 @@
 /**
  * With TLS_CERT_FILE and TLS_KEY_FILE the same single port speaks TLS, and
- * ALPN picks HTTP/2 (gRPC, Connect) or HTTP/1.1 (Connect, gRPC-Web).
+ * ALPN picks HTTP/2 (gRPC, Connect) or HTTP/1.1 (Connect, gRPC-Web). Idle
+ * HTTP/2 sessions are closed there too.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import * as http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "@connectrpc/connect";
 import {
   createConnectTransport,
@@ -34,12 +37,14 @@ if (skipReason !== undefined) {
 describe.skipIf(skipReason !== undefined)("TLS on the one port", () => {
   let dir: string;
   let cert: Buffer;
+  let certFile: string;
+  let keyFile: string;
   let s: PlumbingServer;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "ledger-tls-"));
-    const certFile = join(dir, "cert.pem");
-    const keyFile = join(dir, "key.pem");
+    certFile = join(dir, "cert.pem");
+    keyFile = join(dir, "key.pem");
     execFileSync(
       "openssl",
       [
@@ -97,6 +102,24 @@ describe.skipIf(skipReason !== undefined)("TLS on the one port", () => {
       expect(listed.ledgers.map((l) => l.id)).toEqual([created.ledger.id]);
     } finally {
       client.close();
+    }
+  });
+
+  it("sends a GOAWAY to an HTTP/2 session idle for HTTP2_IDLE_TIMEOUT_MS, and closes it", async () => {
+    const idle = await startPlumbingServer({
+      config: { tls: { certFile, keyFile }, http2IdleTimeoutMs: 300 },
+    });
+    const session = http2.connect(idle.url, { ca: cert });
+    try {
+      session.on("error", () => {});
+      const goaway = new Promise<void>((resolve) => session.once("goaway", () => resolve()));
+      const closed = new Promise<void>((resolve) => session.once("close", () => resolve()));
+      const within5s = (p: Promise<void>) => Promise.race([p.then(() => true), sleep(5000, false)]);
+      expect(await within5s(goaway)).toBe(true);
+      expect(await within5s(closed)).toBe(true);
+    } finally {
+      session.destroy();
+      await idle.close();
     }
   });
 

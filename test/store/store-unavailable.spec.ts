@@ -1,7 +1,8 @@
 /**
  * An unreachable database fails calls fast with STORE_UNAVAILABLE (safe to
- * retry with the same key) instead of hanging: refused connections, a
- * backend killed mid-call, and a pool with no free connection.
+ * retry with the same key) instead of hanging: refused connections and a
+ * backend killed mid-call. A pool with no free connection is not an outage:
+ * it is OVERLOADED (test/server/overload.spec.ts over the wire).
  */
 import pg from "pg";
 import { describe, expect, it } from "vitest";
@@ -55,7 +56,7 @@ describe("STORE_UNAVAILABLE", () => {
     await store.close();
   });
 
-  it("fails fast, as overloaded, when every pooled connection stays busy beyond the queue wait", async () => {
+  it("fails as OVERLOADED, not STORE_UNAVAILABLE, when every pooled connection stays busy beyond the queue wait", async () => {
     const store = await openStore({
       databaseUrl: harness.databaseUrl(),
       poolSizeMax: 1,
@@ -71,9 +72,35 @@ describe("STORE_UNAVAILABLE", () => {
       const stuck = store.recordEntry(entryInput(ledger.id, "CREDIT_SPEND", -1n));
       await new Promise((resolve) => setTimeout(resolve, 100));
       const started = Date.now();
-      const refused = await rejection(store.getLedger(ledger.id), "STORE_UNAVAILABLE");
-      expect(refused.metadata).toEqual({ cause: "overloaded" });
+      const refused = await rejection(store.getLedger(ledger.id), "OVERLOADED");
+      expect(refused.metadata).toEqual({ cause: "queue_wait" });
       expect(Date.now() - started).toBeLessThan(2000);
+      await blocker.query("rollback");
+      expect((await stuck).value.balanceAfterMinor).toBe(4n);
+    } finally {
+      await blocker.end();
+      await store.close();
+    }
+  });
+
+  it("bounds the wait for a connection by a call's deadline (timeoutMs without a signal) before queueWaitMsMax", async () => {
+    const store = await openStore({
+      databaseUrl: harness.databaseUrl(),
+      poolSizeMax: 1,
+      lockTimeoutMs: 5000,
+    });
+    const ledger = await openLedger(store, 5n);
+    const blocker = new pg.Client({ connectionString: harness.databaseUrl() });
+    await blocker.connect();
+    await blocker.query("begin");
+    await blocker.query("select id from ledgers where id = $1 for update", [ledger.id]);
+    try {
+      const stuck = store.recordEntry(entryInput(ledger.id, "CREDIT_SPEND", -1n));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = Date.now();
+      await rejection(store.getLedger(ledger.id, { timeoutMs: 300 }), "OVERLOADED");
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      expect(Date.now() - started).toBeLessThan(3000);
       await blocker.query("rollback");
       expect((await stuck).value.balanceAfterMinor).toBe(4n);
     } finally {

@@ -39,6 +39,8 @@ export async function startTestServer(): Promise<TestServer> {
     poolSizeMax: config.dbPoolSizeMax,
     lockTimeoutMs: config.dbLockTimeoutMs,
     statementTimeoutMs: config.dbStatementTimeoutMs,
+    queueWaitMsMax: config.dbQueueWaitMsMax,
+    queuedCallsMax: config.dbQueuedCallsMax,
   }).catch(async (error: unknown) => {
     await database.drop();
     throw error;
