@@ -38,25 +38,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
     (error: unknown) =>
       logger.warn({ err: error }, "web console could not be built: / answers 404"),
   );
-  const log: LogFn = (message, fields, level = "info") => logger[level](fields ?? {}, message);
-  const database: ResolvedDatabase = await resolveDatabase(
-    { DATABASE_URL: config.databaseUrl, LEDGER_DATA_DIR: config.dataDir },
-    log,
-    { onDatabaseLost: (error) => die(logger, "the embedded database is lost", error) },
-  );
-  const stopDatabase = () =>
-    database
-      .stop()
-      .catch((error: unknown) => logger.error({ err: error }, "stopping the database"));
-  try {
-    if (config.migrateOnStart) {
-      await migrate(database.url);
-      log("migrations applied");
-    }
-  } catch (error) {
-    await stopDatabase();
-    throw error;
-  }
+  const database = await startDatabase(config, logger);
   const store = await openStore({
     databaseUrl: database.url,
     poolSizeMax: config.dbPoolSizeMax,
@@ -65,18 +47,50 @@ async function main(config: Config, logger: Logger): Promise<void> {
     queueWaitMsMax: config.dbQueueWaitMsMax,
     queuedCallsMax: config.dbQueuedCallsMax,
   }).catch(async (error: unknown) => {
-    await stopDatabase();
+    await stopQuietly(database, logger);
     throw error;
   });
   await consoleReady;
   const server = createLedgerServer({ store, config, logger });
   const { url, port } = await server.listen().catch(async (error: unknown) => {
     await store.close();
-    await stopDatabase();
+    await stopQuietly(database, logger);
     throw error;
   });
   logger.info({ url, port, database: database.embedded ? "embedded" : "external" }, "listening");
+  stopOnSignals(config, logger, async () => {
+    await server.close();
+    await store.close();
+    await database.stop();
+  });
+}
 
+/** DATABASE_URL's database, or an embedded one kept running; migrated when configured. */
+async function startDatabase(config: Config, logger: Logger): Promise<ResolvedDatabase> {
+  const log: LogFn = (message, fields, level = "info") => logger[level](fields ?? {}, message);
+  const database = await resolveDatabase(
+    { DATABASE_URL: config.databaseUrl, LEDGER_DATA_DIR: config.dataDir },
+    log,
+    { onDatabaseLost: (error) => die(logger, "the embedded database is lost", error) },
+  );
+  if (config.migrateOnStart) {
+    await migrate(database.url).catch(async (error: unknown) => {
+      await stopQuietly(database, logger);
+      throw error;
+    });
+    log("migrations applied");
+  }
+  return database;
+}
+
+async function stopQuietly(database: ResolvedDatabase, logger: Logger): Promise<void> {
+  await database
+    .stop()
+    .catch((error: unknown) => logger.error({ err: error }, "stopping the database"));
+}
+
+/** SIGTERM or SIGINT: drain and close everything, then exit 0 (1 if closing failed). */
+function stopOnSignals(config: Config, logger: Logger, closeAll: () => Promise<void>): void {
   let stoppingSinceMs: number | undefined;
   const stop = async (signal: string) => {
     if (stoppingSinceMs !== undefined) {
@@ -91,9 +105,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
     stoppingSinceMs = Date.now();
     logger.info({ signal, shutdown_grace_ms: config.shutdownGraceMs }, "shutting down");
     try {
-      await server.close();
-      await store.close();
-      await database.stop();
+      await closeAll();
       logger.info("stopped");
       process.exit(0);
     } catch (error) {

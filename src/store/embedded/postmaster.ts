@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { ClusterUser, PostgresBinaries } from "./binaries.js";
 import { LogTail } from "./log-tail.js";
-import { settlesWithin } from "./processes.js";
+import { waitForExit } from "./processes.js";
 
 const READY_LINE = "database system is ready to accept connections";
 /** Crash recovery replays WAL before "ready": a generous bound. */
@@ -146,13 +146,12 @@ function hint(lines: string, options: PostmasterOptions): string {
 }
 
 async function stopPostmaster(child: ChildProcess, exited: Promise<PostmasterExit>): Promise<void> {
-  const gone = exited.then(() => true);
   for (const signal of ["SIGINT", "SIGQUIT", "SIGKILL"] as const) {
     if (child.exitCode !== null || child.signalCode !== null) {
       break;
     }
     child.kill(signal);
-    if (await settlesWithin(gone, STOP_STEP_MS)) {
+    if (child.pid === undefined || (await waitForExit(child.pid, STOP_STEP_MS))) {
       break;
     }
   }

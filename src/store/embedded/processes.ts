@@ -26,22 +26,6 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<boole
   return true;
 }
 
-/** True when `promise` settles within `timeoutMs`. */
-export async function settlesWithin(
-  promise: Promise<unknown>,
-  timeoutMs: number,
-): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise.then(() => true as const), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** What /proc says of a process: its parent and its command line; undefined when it is gone or /proc is absent. */
 export async function processInfo(
   pid: number,
