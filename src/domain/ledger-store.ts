@@ -60,7 +60,7 @@ export interface LedgerStore {
   listEntries(input: ListEntriesInput, options?: CallOptions): Promise<Page<Entry>>;
   /** LEDGER_NOT_FOUND. Idempotent. */
   terminateLedger(ledgerId: string, options?: CallOptions): Promise<Ledger>;
-  /** Resolves when the database answers; rejects otherwise. */
-  ping(): Promise<void>;
+  /** Resolves when the database answers; rejects otherwise (also when `options` end the wait). */
+  ping(options?: CallOptions): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { CallOptions } from "../domain/index.js";
 
 /** How often the database is pinged while at least one client watches. */
 export const HEALTH_POLL_INTERVAL_MS_DEFAULT = 1000;
@@ -6,8 +7,11 @@ export const HEALTH_POLL_INTERVAL_MS_DEFAULT = 1000;
 export const HEALTH_PING_TIMEOUT_MS_DEFAULT = 2000;
 
 export interface HealthMonitorOptions {
-  /** Resolves when the database answers; rejects otherwise (LedgerStore.ping). */
-  readonly ping: () => Promise<void>;
+  /**
+   * Resolves when the database answers; rejects otherwise (LedgerStore.ping).
+   * A ping given up on is aborted, so that none waits on in a full queue.
+   */
+  readonly ping: (options: CallOptions) => Promise<void>;
   readonly pollIntervalMs?: number;
   readonly pingTimeoutMs?: number;
 }
@@ -113,11 +117,14 @@ export function createHealthMonitor(options: HealthMonitorOptions): HealthMonito
   };
 }
 
-async function answersWithin(ping: () => Promise<void>, timeoutMs: number): Promise<boolean> {
+async function answersWithin(
+  ping: (options: CallOptions) => Promise<void>,
+  timeoutMs: number,
+): Promise<boolean> {
   const timeout = new AbortController();
   try {
     return await Promise.race([
-      ping().then(
+      ping({ timeoutMs, signal: timeout.signal }).then(
         () => true,
         () => false,
       ),

@@ -77,7 +77,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
   const shutdown = new AbortController();
   const connections = new ConnectionTracker(config.http2IdleTimeoutMs);
   const health = createHealthMonitor({
-    ping: () => store.ping(),
+    ping: (options) => store.ping(options),
     ...(options.healthPollIntervalMs === undefined
       ? {}
       : { pollIntervalMs: options.healthPollIntervalMs }),

@@ -81,9 +81,9 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
       open();
       return unit.write(options, (em) => terminateLedger(em, ledgerId, new Date()));
     },
-    async ping() {
+    async ping(options) {
       open();
-      await unit.read(undefined, (em) => em.execute("select 1"));
+      await unit.read(options, (em) => em.execute("select 1"));
     },
     async verifyInvariants() {
       open();

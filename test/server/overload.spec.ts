@@ -12,10 +12,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack, durationMs } from "@bufbuild/protobuf/wkt";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
+import {
+  Health,
+  HealthCheckResponse_ServingStatus as ServingStatus,
+} from "../../gen/grpc/health/v1/health_pb.js";
 import type { StoreConfig } from "../../src/store/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import {
@@ -186,5 +192,24 @@ describe("overload", () => {
     await lock?.release();
     await expect(holder).resolves.toBeDefined();
     await expect(queued).resolves.toMatchObject({ entry: { balanceAfter: "2" } });
+  });
+
+  it("drops a health ping it gave up on from the queue, so pings never crowd out calls", async () => {
+    const { ledgerId, holder } = await saturated({ queuedCallsMax: 1 });
+    const health = createClient(
+      Health,
+      createGrpcTransport({ baseUrl: `http://127.0.0.1:${server?.port}` }),
+    );
+    // Each check's ping waits for the held connection, and is given up on after its timeout.
+    for (let check = 0; check < 2; check += 1) {
+      expect((await health.check({})).status).toBe(ServingStatus.NOT_SERVING);
+    }
+    const queued = credit(ledgerId, "after-pings", LONG_DEADLINE_MS);
+    await sleep(200);
+    await lock?.release();
+    await expect(holder).resolves.toBeDefined();
+    await expect(queued, "the queue's one place was free").resolves.toMatchObject({
+      entry: { balanceAfter: "2" },
+    });
   });
 });
