@@ -1,20 +1,16 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import { v7 as uuidv7 } from "uuid";
 import {
   type CreateLedgerInput,
   DEFAULT_MIN_BALANCE_MINOR,
   invariant,
   type Ledger,
   LedgerError,
-  requestFingerprint,
   type WriteResult,
 } from "../../domain/index.js";
 import { RetryableConflict } from "../db-errors.js";
 import { LedgerEntity } from "../entities/index.js";
-import { claimIdempotencyKey } from "../idempotency-keys.js";
+import { writeOnce } from "../idempotency-keys.js";
 import { toLedger } from "../mappers.js";
-
-const METHOD = "CreateLedger";
 
 /**
  * LEDGER_ALREADY_EXISTS, IDEMPOTENCY_KEY_REUSED. The key is scoped to the
@@ -25,8 +21,23 @@ export async function createLedger(
   input: CreateLedgerInput,
   now: Date,
 ): Promise<WriteResult<Ledger>> {
-  const ledger: Ledger = {
-    id: uuidv7(),
+  return writeOnce(em, {
+    method: "CreateLedger",
+    app: input.app,
+    input,
+    now,
+    replay: (ledgerId) => asCreated(em, ledgerId),
+    perform: async (ledgerId) => {
+      const ledger = newLedger(ledgerId, input, now);
+      await insertUnlessActiveExists(em, ledger);
+      return ledger;
+    },
+  });
+}
+
+function newLedger(id: string, input: CreateLedgerInput, now: Date): Ledger {
+  return {
+    id,
     app: input.app,
     ownerId: input.ownerId,
     unit: input.unit,
@@ -42,19 +53,6 @@ export async function createLedger(
     createdAt: now,
     terminatedAt: undefined,
   };
-  const claim = await claimIdempotencyKey(em, {
-    app: input.app,
-    key: input.idempotencyKey,
-    method: METHOD,
-    requestHash: requestFingerprint(METHOD, input),
-    resourceId: ledger.id,
-    now,
-  });
-  if (claim.kind === "replay") {
-    return { value: await asCreated(em, claim.resourceId), replayed: true };
-  }
-  await insertUnlessActiveExists(em, ledger);
-  return { value: ledger, replayed: false };
 }
 
 /**

@@ -1,5 +1,4 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import { v7 as uuidv7 } from "uuid";
 import {
   absMinor,
   type Entry,
@@ -7,16 +6,13 @@ import {
   ledgerNotFound,
   type OperationRegistry,
   type RecordEntryInput,
-  requestFingerprint,
   resolveEntryAmount,
   type WriteResult,
 } from "../../domain/index.js";
-import { claimIdempotencyKey } from "../idempotency-keys.js";
+import { writeOnce } from "../idempotency-keys.js";
 import { lockLedgers } from "../locks.js";
 import { writeTransaction } from "../postings.js";
 import { findTransaction } from "../queries/transactions.js";
-
-const METHOD = "RecordEntry";
 
 /**
  * LEDGER_NOT_FOUND, LEDGER_TERMINATED, UNKNOWN_OPERATION,
@@ -35,51 +31,48 @@ export async function recordEntry(
   if (ledger === undefined) {
     throw ledgerNotFound(input.ledgerId);
   }
-  const transactionId = uuidv7();
-  const claim = await claimIdempotencyKey(em, {
+  return writeOnce(em, {
+    method: "RecordEntry",
     app: ledger.app,
-    key: input.idempotencyKey,
-    method: METHOD,
-    requestHash: requestFingerprint(METHOD, input),
-    resourceId: transactionId,
+    input,
     now,
-  });
-  if (claim.kind === "replay") {
-    return { value: await recordedEntry(em, claim.resourceId, ledger.id), replayed: true };
-  }
-  const amountMinor = resolveEntryAmount(
-    operations,
-    ledger.app,
-    input.operation,
-    input.amountMinor,
-  );
-  const transaction = await writeTransaction(
-    em,
-    {
-      id: transactionId,
-      app: ledger.app,
-      kind: "ENTRY",
-      amountMinor: absMinor(amountMinor),
-      reversesTransactionId: undefined,
-      createdAt: now,
-      postings: [
+    replay: (transactionId) => recordedEntry(em, transactionId, ledger.id),
+    perform: async (transactionId) => {
+      const amountMinor = resolveEntryAmount(
+        operations,
+        ledger.app,
+        input.operation,
+        input.amountMinor,
+      );
+      const transaction = await writeTransaction(
+        em,
         {
-          ledgerId: ledger.id,
-          operation: input.operation,
-          amountMinor,
-          occurredAt: input.occurredAt ?? now,
-          description: input.description,
-          reference: input.reference,
-          metadata: input.metadata,
-          externalTransactionId: input.externalTransactionId,
+          id: transactionId,
+          app: ledger.app,
+          kind: "ENTRY",
+          amountMinor: absMinor(amountMinor),
+          reversesTransactionId: undefined,
+          createdAt: now,
+          postings: [
+            {
+              ledgerId: ledger.id,
+              operation: input.operation,
+              amountMinor,
+              occurredAt: input.occurredAt ?? now,
+              description: input.description,
+              reference: input.reference,
+              metadata: input.metadata,
+              externalTransactionId: input.externalTransactionId,
+            },
+          ],
         },
-      ],
+        locked,
+      );
+      const [entry] = transaction.entries;
+      invariant(entry !== undefined, `transaction ${transactionId} recorded no entry`);
+      return entry;
     },
-    locked,
-  );
-  const [entry] = transaction.entries;
-  invariant(entry !== undefined, `transaction ${transactionId} recorded no entry`);
-  return { value: entry, replayed: false };
+  });
 }
 
 async function recordedEntry(

@@ -1,25 +1,21 @@
 import { QueryOrder } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
-import { v7 as uuidv7 } from "uuid";
 import {
   compensatingAmount,
   invariant,
   REVERSAL_OPERATION,
   type ReverseTransactionInput,
-  requestFingerprint,
   reversalAmount,
   type Transaction,
   transactionNotFound,
   type WriteResult,
 } from "../../domain/index.js";
 import { EntryEntity, TransactionEntity } from "../entities/index.js";
-import { claimIdempotencyKey } from "../idempotency-keys.js";
+import { writeOnce } from "../idempotency-keys.js";
 import { lockLedgers, lockTransaction } from "../locks.js";
 import { toEntry, toTransaction } from "../mappers.js";
 import { writeTransaction } from "../postings.js";
 import { findTransaction } from "../queries/transactions.js";
-
-const METHOD = "ReverseTransaction";
 
 /**
  * TRANSACTION_NOT_FOUND, TRANSACTION_NOT_REVERSIBLE,
@@ -50,49 +46,47 @@ export async function reverseTransaction(
   invariant(originalRow !== null, `transaction ${input.transactionId} has entries but no row`);
   const original = toTransaction(originalRow, entryRows.map(toEntry));
 
-  const reversalId = uuidv7();
-  const claim = await claimIdempotencyKey(em, {
+  return writeOnce(em, {
+    method: "ReverseTransaction",
     app: original.app,
-    key: input.idempotencyKey,
-    method: METHOD,
-    requestHash: requestFingerprint(METHOD, input),
-    resourceId: reversalId,
+    input,
     now,
-  });
-  if (claim.kind === "replay") {
-    const reversal = await findTransaction(em, claim.resourceId);
-    invariant(
-      reversal?.reversesTransactionId === original.id,
-      `reversal ${claim.resourceId} of a stored idempotency key does not reverse ${original.id}`,
-    );
-    return { value: reversal, replayed: true };
-  }
-
-  const amountMinor = reversalAmount(original, input.amountMinor);
-  const reversal = await writeTransaction(
-    em,
-    {
-      id: reversalId,
-      app: original.app,
-      kind: "REVERSAL",
-      amountMinor,
-      reversesTransactionId: original.id,
-      createdAt: now,
-      postings: original.entries.map((entry) => ({
-        ledgerId: entry.ledgerId,
-        operation: REVERSAL_OPERATION,
-        amountMinor: compensatingAmount(entry.amountMinor, amountMinor),
-        occurredAt: now,
-        description: input.description,
-        reference: "",
-        metadata: input.metadata,
-        externalTransactionId: "",
-      })),
+    replay: async (reversalId) => {
+      const reversal = await findTransaction(em, reversalId);
+      invariant(
+        reversal?.reversesTransactionId === original.id,
+        `reversal ${reversalId} of a stored idempotency key does not reverse ${original.id}`,
+      );
+      return reversal;
     },
-    locked,
-  );
-  await addReversed(em, original, amountMinor);
-  return { value: reversal, replayed: false };
+    perform: async (reversalId) => {
+      const amountMinor = reversalAmount(original, input.amountMinor);
+      const reversal = await writeTransaction(
+        em,
+        {
+          id: reversalId,
+          app: original.app,
+          kind: "REVERSAL",
+          amountMinor,
+          reversesTransactionId: original.id,
+          createdAt: now,
+          postings: original.entries.map((entry) => ({
+            ledgerId: entry.ledgerId,
+            operation: REVERSAL_OPERATION,
+            amountMinor: compensatingAmount(entry.amountMinor, amountMinor),
+            occurredAt: now,
+            description: input.description,
+            reference: "",
+            metadata: input.metadata,
+            externalTransactionId: "",
+          })),
+        },
+        locked,
+      );
+      await addReversed(em, original, amountMinor);
+      return reversal;
+    },
+  });
 }
 
 async function addReversed(
