@@ -6,7 +6,7 @@
  */
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { openStore } from "../../src/store/index.js";
+import { type LedgerStore, openStore } from "../../src/store/index.js";
 import { unreachableDatabaseUrl } from "../support/ports.js";
 import { entryInput, openLedger, rejection, useStore } from "./store-fixtures.js";
 
@@ -56,12 +56,20 @@ describe("STORE_UNAVAILABLE", () => {
     await store.close();
   });
 
-  it("fails as OVERLOADED, not STORE_UNAVAILABLE, when every pooled connection stays busy beyond the queue wait", async () => {
+  /**
+   * A store with one connection, held by a spend waiting for a row lock that
+   * another session holds; `whileBusy` runs, then the lock is released and
+   * the spend must complete.
+   */
+  async function withBusyPool(
+    config: { queueWaitMsMax?: number },
+    whileBusy: (store: LedgerStore, ledgerId: string) => Promise<void>,
+  ): Promise<void> {
     const store = await openStore({
       databaseUrl: harness.databaseUrl(),
       poolSizeMax: 1,
-      queueWaitMsMax: 300,
       lockTimeoutMs: 5000,
+      ...config,
     });
     const ledger = await openLedger(store, 5n);
     const blocker = new pg.Client({ connectionString: harness.databaseUrl() });
@@ -71,42 +79,31 @@ describe("STORE_UNAVAILABLE", () => {
     try {
       const stuck = store.recordEntry(entryInput(ledger.id, "CREDIT_SPEND", -1n));
       await new Promise((resolve) => setTimeout(resolve, 100));
-      const started = Date.now();
-      const refused = await rejection(store.getLedger(ledger.id), "OVERLOADED");
-      expect(refused.metadata).toEqual({ cause: "queue_wait" });
-      expect(Date.now() - started).toBeLessThan(2000);
+      await whileBusy(store, ledger.id);
       await blocker.query("rollback");
       expect((await stuck).value.balanceAfterMinor).toBe(4n);
     } finally {
       await blocker.end();
       await store.close();
     }
+  }
+
+  it("fails as OVERLOADED, not STORE_UNAVAILABLE, when every pooled connection stays busy beyond the queue wait", async () => {
+    await withBusyPool({ queueWaitMsMax: 300 }, async (store, ledgerId) => {
+      const started = Date.now();
+      const refused = await rejection(store.getLedger(ledgerId), "OVERLOADED");
+      expect(refused.metadata).toEqual({ cause: "queue_wait" });
+      expect(Date.now() - started).toBeLessThan(2000);
+    });
   });
 
   it("bounds the wait for a connection by a call's deadline (timeoutMs without a signal) before queueWaitMsMax", async () => {
-    const store = await openStore({
-      databaseUrl: harness.databaseUrl(),
-      poolSizeMax: 1,
-      lockTimeoutMs: 5000,
-    });
-    const ledger = await openLedger(store, 5n);
-    const blocker = new pg.Client({ connectionString: harness.databaseUrl() });
-    await blocker.connect();
-    await blocker.query("begin");
-    await blocker.query("select id from ledgers where id = $1 for update", [ledger.id]);
-    try {
-      const stuck = store.recordEntry(entryInput(ledger.id, "CREDIT_SPEND", -1n));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    await withBusyPool({}, async (store, ledgerId) => {
       const started = Date.now();
-      await rejection(store.getLedger(ledger.id, { timeoutMs: 300 }), "OVERLOADED");
+      await rejection(store.getLedger(ledgerId, { timeoutMs: 300 }), "OVERLOADED");
       expect(Date.now() - started).toBeGreaterThanOrEqual(250);
       expect(Date.now() - started).toBeLessThan(3000);
-      await blocker.query("rollback");
-      expect((await stuck).value.balanceAfterMinor).toBe(4n);
-    } finally {
-      await blocker.end();
-      await store.close();
-    }
+    });
   });
 
   it("resolves ping() while the database answers, and refuses every call once the store is closed", async () => {
