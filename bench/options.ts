@@ -89,6 +89,11 @@ function split(argv: readonly string[]): { values: Map<string, string>; flags: S
       console.log(USAGE);
       process.exit(0);
     }
+    if (arg === "--durable") {
+      throw new Error(
+        "--durable is gone: commits are durable by default; --no-durable turns that off",
+      );
+    }
     if (arg.startsWith("--") && FLAGS.has(arg.slice(2))) {
       flags.add(arg.slice(2));
       continue;
@@ -131,6 +136,9 @@ function concurrencyList(raw: string): number[] {
 function scenarioList(raw: string): Scenario[] {
   const list = raw.split(",");
   for (const name of list) {
+    if (name === "record-bulk") {
+      throw new Error("record-bulk needs the RecordEntries RPC, which does not exist yet");
+    }
     if (!(SCENARIOS as readonly string[]).includes(name)) {
       throw new Error(`unknown scenario ${name}: one of ${SCENARIOS.join(", ")}`);
     }
