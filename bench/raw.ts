@@ -4,15 +4,18 @@
  * the statements the service sends (lock the ledger row, claim the
  * idempotency key, insert the transaction and its entry and update the
  * balance in one statement, commit), without the RPC layer, the ORM or the
- * service's checks.
+ * service's checks. recordBatch is the batched baseline (raw-batch.ts).
  */
 import { createHash, randomUUID } from "node:crypto";
 import pg from "pg";
 import { v7 as uuidv7 } from "uuid";
+import { recordBatch } from "./raw-batch.js";
 import { RAW_APP } from "./setup.js";
 
 export interface RawClient {
   recordEntry(ledgerId: string, amountMinor: bigint): Promise<void>;
+  /** One CREDIT_ADD per item (repeats allowed), all in one transaction. */
+  recordBatch(ledgerIds: readonly string[], amountMinor: bigint): Promise<void>;
   getBalance(ledgerId: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -80,6 +83,19 @@ export function openRawClient(url: string, poolSize: number): RawClient {
         if (updated.rowCount !== 1) {
           throw new Error(`ledger ${ledgerId} changed while locked`);
         }
+        await client.query("commit");
+      } catch (error) {
+        await client.query("rollback").catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async recordBatch(ledgerIds, amountMinor) {
+      const client = await pool.connect();
+      try {
+        await client.query("begin");
+        await recordBatch(client, RAW_APP, ledgerIds, amountMinor);
         await client.query("commit");
       } catch (error) {
         await client.query("rollback").catch(() => {});

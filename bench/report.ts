@@ -2,23 +2,47 @@
 import type { BenchOptions, Scenario } from "./options.js";
 import type { RunStats } from "./stats.js";
 
+/** CPU time per successful item (call, or entry of a batch), in µs, from /proc over the measured window. */
+export interface CpuUsPerItem {
+  /** The server process; absent for the raw sides, which have none. */
+  readonly server?: number;
+  readonly postgres: number;
+  readonly client: number;
+}
+
 export interface ScenarioResult {
   readonly scenario: Scenario;
+  readonly concurrency: number;
   readonly service: RunStats;
-  readonly raw: RunStats;
-  /** Service throughput / raw throughput. */
-  readonly ratio: number;
-  /** Largest resident memory of the server process during the scenario. */
+  /** The per-request raw SQL; absent for rpc-floor, which has no database work to compare. */
+  readonly raw: RunStats | undefined;
+  /** The batched raw SQL (entries/s); only for the write scenarios it applies to. */
+  readonly rawBatched: RunStats | undefined;
+  /** Service throughput / raw per-request throughput. */
+  readonly ratio: number | undefined;
+  /** Batched raw entries/s / raw per-request writes/s: what batching buys on this machine. */
+  readonly batchedRatio: number | undefined;
+  /** balance-reads only: service throughput / rpc-floor's at the same concurrency. */
+  readonly floorRatio: number | undefined;
+  /** Largest resident memory of the server process during the service side. */
   readonly serverRssMbMax: number;
-  /** CPU time per successful call, in µs, measured on /proc over the measured window. */
-  readonly cpuUsPerCall: {
-    readonly service: {
-      readonly server: number;
-      readonly postgres: number;
-      readonly client: number;
-    };
-    readonly raw: { readonly postgres: number; readonly client: number };
+  readonly cpuUsPerItem: {
+    readonly service: CpuUsPerItem;
+    readonly raw: CpuUsPerItem | undefined;
+    readonly rawBatched: CpuUsPerItem | undefined;
   };
+}
+
+/** An open-loop run through the service at a fixed rate (--rate). */
+export interface PacedResult {
+  readonly scenario: Scenario;
+  /** The scheduled rate. */
+  readonly ratePerS: number;
+  /** The peak it is half of (half-peak), else undefined. */
+  readonly peakPerS: number | undefined;
+  readonly inFlightMax: number;
+  readonly stats: RunStats;
+  readonly serverRssMbMax: number;
 }
 
 export interface BenchReport {
@@ -33,138 +57,194 @@ export interface BenchReport {
     readonly platform: string;
   };
   readonly options: BenchOptions;
+  /** PostgreSQL's synchronous_commit during the run. */
+  readonly synchronousCommit: "on" | "off";
+  /** How the server was started: package.json's start script's Node flags. */
+  readonly serverNodeFlags: readonly string[];
   readonly scenarios: readonly ScenarioResult[];
+  readonly paced: PacedResult | undefined;
+  /** Largest resident memory of the server from its start to its stop. */
+  readonly serverRssMbMax: number;
+  readonly durationS: number;
 }
 
-export function printTable(report: BenchReport): void {
-  const rows = [
-    [
-      "scenario",
-      "side",
-      "calls/s",
-      "p50 ms",
-      "p95 ms",
-      "p99 ms",
-      "errors",
-      "server RSS MiB",
-      "service/raw",
-    ],
+export function commitMode(report: Pick<BenchReport, "synchronousCommit">): string {
+  return report.synchronousCommit === "on"
+    ? "durable commits (synchronous_commit=on)"
+    : "NOT durable (--no-durable: synchronous_commit=off)";
+}
+
+const HEADER = [
+  "scenario",
+  "clients",
+  "side",
+  "unit",
+  "per s",
+  "p50 ms",
+  "p95 ms",
+  "p99 ms",
+  "errors",
+  "server RSS MiB",
+  "÷ raw",
+  "÷ rpc-floor",
+];
+
+function row(
+  scenario: string,
+  clients: string,
+  side: string,
+  stats: RunStats,
+  rest: readonly string[],
+): string[] {
+  return [
+    scenario,
+    clients,
+    side,
+    stats.itemsPerCall === 1 ? "calls" : `entries (${stats.itemsPerCall}/tx)`,
+    String(stats.throughputPerS),
+    String(stats.p50Ms),
+    String(stats.p95Ms),
+    String(stats.p99Ms),
+    String(stats.errors),
+    ...rest,
   ];
+}
+
+const fixed = (ratio: number | undefined): string => (ratio === undefined ? "" : ratio.toFixed(2));
+
+export function printTable(report: BenchReport): void {
+  console.log(
+    `${commitMode(report)}; server: node ${report.serverNodeFlags.join(" ")} src/server/main.ts`,
+  );
+  const rows = [HEADER];
   for (const s of report.scenarios) {
-    rows.push([
-      s.scenario,
-      "service",
-      String(s.service.throughputPerS),
-      String(s.service.p50Ms),
-      String(s.service.p95Ms),
-      String(s.service.p99Ms),
-      String(s.service.errors),
-      String(s.serverRssMbMax),
-      s.ratio.toFixed(2),
-    ]);
-    rows.push([
-      "",
-      "raw pg",
-      String(s.raw.throughputPerS),
-      String(s.raw.p50Ms),
-      String(s.raw.p95Ms),
-      String(s.raw.p99Ms),
-      String(s.raw.errors),
-      "",
-      "",
-    ]);
+    const c = String(s.concurrency);
+    rows.push(
+      row(s.scenario, c, "service", s.service, [
+        String(s.serverRssMbMax),
+        fixed(s.ratio),
+        fixed(s.floorRatio),
+      ]),
+    );
+    if (s.raw !== undefined) {
+      rows.push(row("", c, "raw pg", s.raw, ["", "", ""]));
+    }
+    if (s.rawBatched !== undefined) {
+      rows.push(row("", c, "raw pg batched", s.rawBatched, ["", fixed(s.batchedRatio), ""]));
+    }
   }
-  const widths = (rows[0] ?? []).map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-  for (const row of rows) {
-    console.log(row.map((cell, c) => cell.padStart(widths[c] ?? 0)).join("  "));
+  const p = report.paced;
+  if (p !== undefined) {
+    rows.push(
+      row(
+        p.scenario,
+        `≤${p.inFlightMax}`,
+        `service @ ${p.ratePerS}/s${p.peakPerS === undefined ? "" : ` (½ of ${p.peakPerS})`}`,
+        p.stats,
+        [String(p.serverRssMbMax), "", ""],
+      ),
+    );
   }
-  for (const s of report.scenarios) {
-    for (const [side, stats] of [
-      ["service", s.service],
-      ["raw", s.raw],
-    ] as const) {
-      if (stats.errorSamples.length > 0) {
-        console.log(`${s.scenario} ${side} errors: ${stats.errorSamples.join(" | ")}`);
-      }
+  const widths = HEADER.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
+  for (const r of rows) {
+    console.log(r.map((cell, c) => cell.padStart(widths[c] ?? 0)).join("  "));
+  }
+  console.log(`server RSS through the whole run: at most ${report.serverRssMbMax} MiB`);
+  const sides: { readonly name: string; readonly stats: RunStats | undefined }[] =
+    report.scenarios.flatMap((s) => [
+      { name: `${s.scenario} @${s.concurrency} service`, stats: s.service },
+      { name: `${s.scenario} @${s.concurrency} raw`, stats: s.raw },
+      { name: `${s.scenario} @${s.concurrency} raw batched`, stats: s.rawBatched },
+    ]);
+  if (p !== undefined) {
+    sides.push({ name: `${p.scenario} paced`, stats: p.stats });
+  }
+  for (const { name, stats } of sides) {
+    if (stats !== undefined && stats.errorSamples.length > 0) {
+      console.log(`${name} errors: ${stats.errorSamples.join(" | ")}`);
     }
   }
 }
 
-const WIDTH = 760;
-const HEIGHT = 360;
-const MARGIN = { top: 48, right: 20, bottom: 70, left: 64 };
-const COLORS = { service: "#2b6cb0", raw: "#a0aec0" };
+const WIDTH = 1000;
+const HEIGHT = 380;
+const MARGIN = { top: 64, right: 20, bottom: 70, left: 64 };
+const BARS = [
+  { key: "service", color: "#2b6cb0", label: "service (gRPC, grpc-js client), calls/s" },
+  { key: "raw", color: "#a0aec0", label: "raw pg, same SQL per request, calls/s" },
+  { key: "rawBatched", color: "#dd6b20", label: "raw pg batched, entries/s" },
+] as const;
 
-/** Grouped bars: throughput of the service and of raw pg per scenario, with the ratio and p99. */
+/**
+ * Grouped bars per scenario and concurrency: service, raw per request and raw
+ * batched, on a log scale (batched entries/s and single writes differ by
+ * orders of magnitude), with the ratio and the service's p99.
+ */
 export function chartSvg(report: BenchReport): string {
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const max = Math.max(
-    1,
-    ...report.scenarios.flatMap((s) => [s.service.throughputPerS, s.raw.throughputPerS]),
+    10,
+    ...report.scenarios.flatMap((s) => BARS.map((b) => s[b.key]?.throughputPerS ?? 0)),
   );
-  const top = niceCeiling(max);
+  const decades = Math.ceil(Math.log10(max));
+  const y = (v: number) =>
+    Math.round((MARGIN.top + plotH - (Math.log10(Math.max(1, v)) / decades) * plotH) * 10) / 10;
   const group = Math.floor(plotW / Math.max(1, report.scenarios.length));
-  const bar = Math.floor(Math.min(60, group / 3));
-  const y = (v: number) => Math.round((MARGIN.top + plotH - (v / top) * plotH) * 10) / 10;
-  const parts: string[] = [];
-  parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
+  const bar = Math.floor(Math.min(40, (group - 8) / 3));
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="11">`,
     `<title>${escapeXml(`Ledger service vs raw pg, ${report.startedAt}`)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${MARGIN.left}" y="20" font-size="14" font-weight="bold">${escapeXml(
-      `Ledger service vs raw pg: calls/s at concurrency ${report.options.concurrency}, ${report.options.durationS} s per side`,
+      `Ledger service vs raw pg, ${commitMode(report)}, ${report.options.durationS} s per side (log scale)`,
     )}</text>`,
     `<text x="${MARGIN.left}" y="36" fill="#555">${escapeXml(
       `${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, PostgreSQL ${report.machine.postgres}, ${report.startedAt}`,
     )}</text>`,
-  );
-  for (let i = 0; i <= 4; i += 1) {
-    const v = (top / 4) * i;
+  ];
+  for (let d = 0; d <= decades; d += 1) {
     parts.push(
-      `<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(v)}" y2="${y(v)}" stroke="#e2e8f0"/>`,
-      `<text x="${MARGIN.left - 6}" y="${y(v) + 4}" text-anchor="end" fill="#555">${Math.round(v)}</text>`,
+      `<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(10 ** d)}" y2="${y(10 ** d)}" stroke="#e2e8f0"/>`,
+      `<text x="${MARGIN.left - 6}" y="${y(10 ** d) + 4}" text-anchor="end" fill="#555">${10 ** d}</text>`,
     );
   }
   report.scenarios.forEach((s, i) => {
-    const x0 = MARGIN.left + group * i + group / 2 - bar;
-    for (const [j, side, stats] of [
-      [0, "service", s.service],
-      [1, "raw", s.raw],
-    ] as const) {
-      const x = x0 + j * bar;
-      const h = Math.round((MARGIN.top + plotH - y(stats.throughputPerS)) * 10) / 10;
-      parts.push(
-        `<rect x="${x}" y="${y(stats.throughputPerS)}" width="${bar - 4}" height="${h}" fill="${COLORS[side]}"/>`,
-        `<text x="${x + (bar - 4) / 2}" y="${y(stats.throughputPerS) - 4}" text-anchor="middle">${stats.throughputPerS}</text>`,
-      );
-    }
+    const x0 = MARGIN.left + group * i + 4;
+    BARS.forEach((b, j) => {
+      const value = s[b.key]?.throughputPerS;
+      if (value !== undefined) {
+        const x = x0 + j * bar;
+        const h = Math.round((MARGIN.top + plotH - y(value)) * 10) / 10;
+        parts.push(
+          `<rect x="${x}" y="${y(value)}" width="${bar - 2}" height="${h}" fill="${b.color}"/>`,
+          `<text x="${x + (bar - 2) / 2}" y="${y(value) - 3}" text-anchor="middle" font-size="9">${value}</text>`,
+        );
+      }
+    });
     const cx = MARGIN.left + group * i + group / 2;
+    const ratio =
+      s.floorRatio !== undefined
+        ? `${s.floorRatio.toFixed(2)}× floor`
+        : s.ratio !== undefined
+          ? `${s.ratio.toFixed(2)}× raw`
+          : "";
     parts.push(
-      `<text x="${cx}" y="${HEIGHT - MARGIN.bottom + 16}" text-anchor="middle" font-weight="bold">${s.scenario}</text>`,
-      `<text x="${cx}" y="${HEIGHT - MARGIN.bottom + 32}" text-anchor="middle" fill="#555">ratio ${s.ratio.toFixed(2)}</text>`,
-      `<text x="${cx}" y="${HEIGHT - MARGIN.bottom + 48}" text-anchor="middle" fill="#555">p99 ${s.service.p99Ms} / ${s.raw.p99Ms} ms</text>`,
+      `<text x="${cx}" y="${HEIGHT - MARGIN.bottom + 14}" text-anchor="middle" font-weight="bold">${s.scenario}</text>`,
+      `<text x="${cx}" y="${HEIGHT - MARGIN.bottom + 28}" text-anchor="middle" fill="#555">${s.concurrency} clients</text>`,
+      `<text x="${cx}" y="${HEIGHT - MARGIN.bottom + 42}" text-anchor="middle" fill="#555">${ratio}</text>`,
+      `<text x="${cx}" y="${HEIGHT - MARGIN.bottom + 56}" text-anchor="middle" fill="#555">p99 ${s.service.p99Ms} ms</text>`,
     );
   });
-  const legendX = WIDTH - MARGIN.right - 190;
-  parts.push(
-    `<rect x="${legendX}" y="44" width="12" height="12" fill="${COLORS.service}"/>`,
-    `<text x="${legendX + 16}" y="54">service (gRPC, grpc-js client)</text>`,
-    `<rect x="${legendX}" y="60" width="12" height="12" fill="${COLORS.raw}"/>`,
-    `<text x="${legendX + 16}" y="70">raw pg, same SQL</text>`,
-    "</svg>",
-  );
+  BARS.forEach((b, j) => {
+    const x = MARGIN.left + j * 300;
+    parts.push(
+      `<rect x="${x}" y="44" width="12" height="12" fill="${b.color}"/>`,
+      `<text x="${x + 16}" y="54">${escapeXml(b.label)}</text>`,
+    );
+  });
+  parts.push("</svg>");
   return `${parts.join("\n")}\n`;
-}
-
-function niceCeiling(value: number): number {
-  const magnitude = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) {
-    if (step * magnitude >= value) {
-      return step * magnitude;
-    }
-  }
-  return 10 * magnitude;
 }
 
 function escapeXml(text: string): string {

@@ -1,23 +1,39 @@
 /**
- * `npm run bench`: starts its own PostgreSQL and the real server, drives each
- * scenario through gRPC at a fixed concurrency, then does the same database
- * work with the pg driver at the same concurrency (the raw baseline), and
- * reports throughput, latency percentiles, errors, server memory, CPU per
- * call and the service/raw ratio. Writes JSON and an SVG chart to --out.
- * With --profile, the server runs under --cpu-prof and the profile is
- * summarised by layer. See README, "Performance".
+ * `npm run bench`: starts its own PostgreSQL (durable commits unless
+ * --no-durable) and the real server (as `npm start` runs it), drives each
+ * scenario through gRPC at each concurrency, then does the same database work
+ * with the pg driver at the same concurrency (the raw baseline), and for the
+ * write scenarios as batched transactions too (the batched baseline). Then
+ * record-spread again, open loop at half its peak (--rate), for its latency
+ * under load. Reports throughput, latency percentiles, errors, server memory,
+ * CPU per call and the ratios. Writes JSON and an SVG chart to --out. With
+ * --profile, the server runs under --cpu-prof and the profile is summarised
+ * by layer. See README, "Performance".
  */
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { type Call, runLoad } from "./load.js";
-import { type BenchOptions, parseOptions, type Scenario } from "./options.js";
+import { type Call, type LoadWindow, runLoad, runPaced } from "./load.js";
+import {
+  BATCHABLE_SCENARIOS,
+  type BenchOptions,
+  PACED_SCENARIO,
+  parseOptions,
+  type Scenario,
+} from "./options.js";
 import { cpuMs, rssMb, treeCpuMs } from "./proc.js";
 import { summariseProfile } from "./profile.js";
 import { openRawClient, type RawClient } from "./raw.js";
-import { type BenchReport, chartSvg, printTable, type ScenarioResult } from "./report.js";
-import { LedgerGrpcClient, type ServiceProcess, startService } from "./service.js";
+import {
+  type BenchReport,
+  type CpuUsPerItem,
+  chartSvg,
+  type PacedResult,
+  printTable,
+  type ScenarioResult,
+} from "./report.js";
+import { LedgerGrpcClient, type ServiceProcess, startNodeFlags, startService } from "./service.js";
 import { type BenchDatabase, startBenchDatabase } from "./setup.js";
 import type { RunStats } from "./stats.js";
 
@@ -34,7 +50,12 @@ function pick(ids: readonly string[]): string {
   return ids[Math.floor(Math.random() * ids.length)] as string;
 }
 
-function callsFor(scenario: Scenario, target: Target, ledgers: readonly string[]): () => Call {
+function callsFor(
+  scenario: Scenario,
+  target: Target,
+  ledgers: readonly string[],
+  grpcClient: LedgerGrpcClient,
+): () => Call {
   const hot = ledgers[0] as string;
   switch (scenario) {
     case "record-spread":
@@ -48,20 +69,34 @@ function callsFor(scenario: Scenario, target: Target, ledgers: readonly string[]
         Math.random() < MIX_READ_SHARE
           ? () => target.balance(pick(ledgers))
           : () => target.record(pick(ledgers));
+    case "rpc-floor":
+      return () => () => grpcClient.healthCheck();
   }
+}
+
+/** The batched baseline's calls: batchEntries writes, on random ledgers or all on the hot one. */
+function batchCallsFor(
+  scenario: Scenario,
+  raw: RawClient,
+  ledgers: readonly string[],
+  batchEntries: number,
+): () => Call {
+  const hot = ledgers[0] as string;
+  const ids = (): string[] =>
+    Array.from({ length: batchEntries }, () => (scenario === "record-hot" ? hot : pick(ledgers)));
+  return () => () => raw.recordBatch(ids(), 1n);
 }
 
 interface Measured {
   readonly stats: RunStats;
-  readonly serverCpuMs: number;
-  readonly postgresCpuMs: number;
-  readonly clientCpuMs: number;
+  readonly cpu: CpuUsPerItem;
   readonly rssMbMax: number;
 }
 
+type Runner = (onMeasureStart: () => void) => Promise<RunStats>;
+
 async function measure(
-  options: BenchOptions,
-  next: () => Call,
+  run: Runner,
   database: BenchDatabase,
   serverPid: number | undefined,
 ): Promise<Measured> {
@@ -71,25 +106,26 @@ async function measure(
     rssMax = Math.max(rssMax, serverPid === undefined ? 0 : (rssMb(serverPid) ?? 0));
   }, RSS_SAMPLE_MS);
   try {
-    const stats = await runLoad(
-      next,
-      options.concurrency,
-      options.warmupS,
-      options.durationS,
-      () => {
-        start = {
-          server: serverPid === undefined ? 0 : cpuMs(serverPid),
-          postgres: treeCpuMs(database.postmasterPid),
-          client: process.cpuUsage(),
-        };
-      },
-    );
+    const stats = await run(() => {
+      start = {
+        server: serverPid === undefined ? 0 : cpuMs(serverPid),
+        postgres: treeCpuMs(database.postmasterPid),
+        client: process.cpuUsage(),
+      };
+    });
     const client = process.cpuUsage(start.client);
+    const postgres = perItemUs(treeCpuMs(database.postmasterPid) - start.postgres, stats);
+    const clientUs = perItemUs((client.user + client.system) / 1000, stats);
     return {
       stats,
-      serverCpuMs: serverPid === undefined ? 0 : cpuMs(serverPid) - start.server,
-      postgresCpuMs: treeCpuMs(database.postmasterPid) - start.postgres,
-      clientCpuMs: (client.user + client.system) / 1000,
+      cpu:
+        serverPid === undefined
+          ? { postgres, client: clientUs }
+          : {
+              server: perItemUs(cpuMs(serverPid) - start.server, stats),
+              postgres,
+              client: clientUs,
+            },
       rssMbMax: rssMax,
     };
   } finally {
@@ -97,59 +133,172 @@ async function measure(
   }
 }
 
-function perCallUs(ms: number, stats: RunStats): number {
-  const ok = stats.calls - stats.errors;
-  return ok === 0 ? 0 : Math.round((ms * 1000) / ok);
+function perItemUs(ms: number, stats: RunStats): number {
+  const items = (stats.calls - stats.errors) * stats.itemsPerCall;
+  return items === 0 ? 0 : Math.round((ms * 1000) / items);
+}
+
+function closed(next: () => Call, concurrency: number, window: LoadWindow): Runner {
+  return (onMeasureStart) => runLoad(next, concurrency, window, onMeasureStart);
+}
+
+interface Bench {
+  readonly options: BenchOptions;
+  readonly database: BenchDatabase;
+  readonly service: ServiceProcess;
+  readonly grpcClient: LedgerGrpcClient;
+  readonly raw: RawClient;
+}
+
+function targets(bench: Bench): { service: Target; raw: Target } {
+  return {
+    service: {
+      record: (id) => bench.grpcClient.recordEntry(id, 1n),
+      balance: (id) => bench.grpcClient.getBalance(id),
+    },
+    raw: {
+      record: (id) => bench.raw.recordEntry(id, 1n),
+      balance: (id) => bench.raw.getBalance(id),
+    },
+  };
 }
 
 async function runScenario(
+  bench: Bench,
   scenario: Scenario,
-  options: BenchOptions,
-  database: BenchDatabase,
-  service: ServiceProcess,
-  grpcClient: LedgerGrpcClient,
-  raw: RawClient,
+  concurrency: number,
 ): Promise<ScenarioResult> {
-  const serviceTarget: Target = {
-    record: (id) => grpcClient.recordEntry(id, 1n),
-    balance: (id) => grpcClient.getBalance(id),
-  };
-  const rawTarget: Target = {
-    record: (id) => raw.recordEntry(id, 1n),
-    balance: (id) => raw.getBalance(id),
-  };
-  process.stderr.write(`[bench] ${scenario}: service...\n`);
+  const { options, database, grpcClient } = bench;
+  const window = { warmupS: options.warmupS, durationS: options.durationS };
+  const target = targets(bench);
+  const say = (side: string) =>
+    process.stderr.write(`[bench] ${scenario} at ${concurrency} clients: ${side}...\n`);
+  say("service");
   const s = await measure(
-    options,
-    callsFor(scenario, serviceTarget, database.serviceLedgers),
+    closed(
+      callsFor(scenario, target.service, database.serviceLedgers, grpcClient),
+      concurrency,
+      window,
+    ),
     database,
-    service.pid,
+    bench.service.pid,
   );
-  process.stderr.write(`[bench] ${scenario}: raw pg...\n`);
-  const r = await measure(
-    options,
-    callsFor(scenario, rawTarget, database.rawLedgers),
-    database,
-    undefined,
-  );
+  let r: Measured | undefined;
+  if (scenario !== "rpc-floor") {
+    say("raw pg");
+    r = await measure(
+      closed(callsFor(scenario, target.raw, database.rawLedgers, grpcClient), concurrency, window),
+      database,
+      undefined,
+    );
+  }
+  let b: Measured | undefined;
+  if (BATCHABLE_SCENARIOS.includes(scenario)) {
+    say(`raw pg batched (${options.batchEntries} entries per transaction)`);
+    b = await measure(
+      closed(
+        batchCallsFor(scenario, bench.raw, database.rawLedgers, options.batchEntries),
+        concurrency,
+        { ...window, itemsPerCall: options.batchEntries },
+      ),
+      database,
+      undefined,
+    );
+  }
+  const over = (a: RunStats, base: RunStats | undefined) =>
+    base === undefined || base.throughputPerS === 0
+      ? undefined
+      : a.throughputPerS / base.throughputPerS;
   return {
     scenario,
+    concurrency,
     service: s.stats,
-    raw: r.stats,
-    ratio: r.stats.throughputPerS === 0 ? 0 : s.stats.throughputPerS / r.stats.throughputPerS,
+    raw: r?.stats,
+    rawBatched: b?.stats,
+    ratio: r === undefined ? undefined : over(s.stats, r.stats),
+    batchedRatio: b === undefined ? undefined : over(b.stats, r?.stats),
+    floorRatio: undefined,
     serverRssMbMax: s.rssMbMax,
-    cpuUsPerCall: {
-      service: {
-        server: perCallUs(s.serverCpuMs, s.stats),
-        postgres: perCallUs(s.postgresCpuMs, s.stats),
-        client: perCallUs(s.clientCpuMs, s.stats),
-      },
-      raw: {
-        postgres: perCallUs(r.postgresCpuMs, r.stats),
-        client: perCallUs(r.clientCpuMs, r.stats),
-      },
-    },
+    cpuUsPerItem: { service: s.cpu, raw: r?.cpu, rawBatched: b?.cpu },
   };
+}
+
+/** balance-reads over rpc-floor at the same concurrency, once both ran. */
+function withFloorRatios(results: readonly ScenarioResult[]): ScenarioResult[] {
+  return results.map((result) => {
+    const floor = results.find(
+      (f) => f.scenario === "rpc-floor" && f.concurrency === result.concurrency,
+    );
+    return result.scenario !== "balance-reads" ||
+      floor === undefined ||
+      floor.service.throughputPerS === 0
+      ? result
+      : { ...result, floorRatio: result.service.throughputPerS / floor.service.throughputPerS };
+  });
+}
+
+/** The rate of the paced run: --rate, or half the best closed-loop throughput of PACED_SCENARIO. */
+function pacedRate(
+  options: BenchOptions,
+  results: readonly ScenarioResult[],
+): { ratePerS: number; peakPerS: number | undefined } | undefined {
+  if (options.rate.kind === "off") {
+    return undefined;
+  }
+  if (options.rate.kind === "fixed") {
+    return { ratePerS: options.rate.callsPerS, peakPerS: undefined };
+  }
+  const peaks = results
+    .filter((r) => r.scenario === PACED_SCENARIO)
+    .map((r) => r.service.throughputPerS);
+  const peakPerS = Math.max(0, ...peaks);
+  return peakPerS < 2 ? undefined : { ratePerS: Math.round(peakPerS / 2), peakPerS };
+}
+
+async function runPacedScenario(
+  bench: Bench,
+  results: readonly ScenarioResult[],
+): Promise<PacedResult | undefined> {
+  const rate = pacedRate(bench.options, results);
+  if (rate === undefined) {
+    return undefined;
+  }
+  const { options, database, grpcClient } = bench;
+  const inFlightMax = Math.max(...options.concurrency);
+  process.stderr.write(
+    `[bench] ${PACED_SCENARIO} open loop at ${rate.ratePerS} calls/s (at most ${inFlightMax} in flight)...\n`,
+  );
+  const next = callsFor(
+    PACED_SCENARIO,
+    targets(bench).service,
+    database.serviceLedgers,
+    grpcClient,
+  );
+  const m = await measure(
+    (onMeasureStart) => runPaced(next, rate.ratePerS, inFlightMax, options, onMeasureStart),
+    database,
+    bench.service.pid,
+  );
+  return {
+    scenario: PACED_SCENARIO,
+    ...rate,
+    inFlightMax,
+    stats: m.stats,
+    serverRssMbMax: m.rssMbMax,
+  };
+}
+
+async function runAll(
+  bench: Bench,
+): Promise<{ scenarios: ScenarioResult[]; paced: PacedResult | undefined }> {
+  const results: ScenarioResult[] = [];
+  for (const scenario of bench.options.scenarios) {
+    for (const concurrency of bench.options.concurrency) {
+      results.push(await runScenario(bench, scenario, concurrency));
+    }
+  }
+  const paced = await runPacedScenario(bench, results);
+  return { scenarios: withFloorRatios(results), paced };
 }
 
 async function main(): Promise<void> {
@@ -162,11 +311,14 @@ async function main(): Promise<void> {
     await rm(profileDir, { recursive: true, force: true });
     await mkdir(profileDir, { recursive: true });
   }
-  process.stderr.write(`[bench] PostgreSQL and ${options.ledgers} ledgers per side...\n`);
+  process.stderr.write(
+    `[bench] PostgreSQL (synchronous_commit=${options.durable ? "on" : "off"}) and ${options.ledgers} ledgers per side...\n`,
+  );
   const database = await startBenchDatabase(options);
   let service: ServiceProcess | undefined;
   let grpcClient: LedgerGrpcClient | undefined;
   let raw: RawClient | undefined;
+  let rssSampler: NodeJS.Timeout | undefined;
   try {
     service = await startService({
       databaseUrl: database.url,
@@ -174,12 +326,15 @@ async function main(): Promise<void> {
       logLevel: options.logLevel,
       cpuProfileDir: profileDir,
     });
+    const servicePid = service.pid;
+    let serverRssMbMax = rssMb(servicePid) ?? 0;
+    rssSampler = setInterval(() => {
+      serverRssMbMax = Math.max(serverRssMbMax, rssMb(servicePid) ?? 0);
+    }, RSS_SAMPLE_MS);
     grpcClient = new LedgerGrpcClient(service.port);
     raw = openRawClient(database.url, options.poolSize);
-    const scenarios: ScenarioResult[] = [];
-    for (const scenario of options.scenarios) {
-      scenarios.push(await runScenario(scenario, options, database, service, grpcClient, raw));
-    }
+    const { scenarios, paced } = await runAll({ options, database, service, grpcClient, raw });
+    clearInterval(rssSampler);
     const cpu = cpus();
     const report: BenchReport = {
       startedAt,
@@ -196,51 +351,68 @@ async function main(): Promise<void> {
         platform: `${process.platform} ${process.arch}`,
       },
       options,
+      synchronousCommit: database.synchronousCommit,
+      serverNodeFlags: startNodeFlags(),
       scenarios,
+      paced,
+      serverRssMbMax,
+      durationS: Math.round((performance.now() - began) / 1000),
     };
     grpcClient.close();
     grpcClient = undefined;
     await service.stop();
     service = undefined;
-    printTable(report);
-    // A profiled run is slowed by the profiler: its figures stay beside the profile.
-    const resultsDir = profileDir ?? options.out;
-    const stamp = startedAt.replace(/[:.]/g, "-");
-    const json = `${JSON.stringify(report, null, 2)}\n`;
-    await writeFile(join(resultsDir, `${stamp}.json`), json);
-    await writeFile(join(resultsDir, "latest.json"), json);
-    await writeFile(join(resultsDir, "latest.svg"), chartSvg(report));
-    console.log(`results: ${join(resultsDir, `${stamp}.json`)}, ${join(resultsDir, "latest.svg")}`);
-    for (const s of scenarios) {
-      const c = s.cpuUsPerCall;
-      console.log(
-        `${s.scenario} CPU µs per call: service = server ${c.service.server} + postgres ${c.service.postgres} + client ${c.service.client}; raw = postgres ${c.raw.postgres} + client ${c.raw.client}`,
-      );
-    }
-    if (profileDir !== undefined) {
-      const [file] = (await readdir(profileDir)).filter((f) => f.endsWith(".cpuprofile"));
-      if (file === undefined) {
-        console.log("no .cpuprofile was written");
-      } else {
-        const shares = await summariseProfile(join(profileDir, file));
-        await writeFile(
-          join(options.out, "profile-summary.json"),
-          `${JSON.stringify(shares, null, 2)}\n`,
-        );
-        console.log(`server CPU by layer (${join(profileDir, file)}):`);
-        for (const share of shares) {
-          console.log(
-            `  ${share.percent.toFixed(1).padStart(5)}%  ${share.layer} (${share.ms} ms)`,
-          );
-        }
-      }
-    }
-    console.log(`done in ${Math.round((performance.now() - began) / 1000)} s`);
+    await writeResults(report, profileDir);
   } finally {
+    clearInterval(rssSampler);
     grpcClient?.close();
     await service?.stop();
     await raw?.close();
     await database.stop();
+  }
+}
+
+async function writeResults(report: BenchReport, profileDir: string | undefined): Promise<void> {
+  const { options, scenarios } = report;
+  printTable(report);
+  // A profiled run is slowed by the profiler: its figures stay beside the profile.
+  const resultsDir = profileDir ?? options.out;
+  const stamp = report.startedAt.replace(/[:.]/g, "-");
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  await writeFile(join(resultsDir, `${stamp}.json`), json);
+  await writeFile(join(resultsDir, "latest.json"), json);
+  await writeFile(join(resultsDir, "latest.svg"), chartSvg(report));
+  console.log(`results: ${join(resultsDir, `${stamp}.json`)}, ${join(resultsDir, "latest.svg")}`);
+  for (const s of scenarios) {
+    const c = s.cpuUsPerItem;
+    const side = (cpu: CpuUsPerItem | undefined) =>
+      cpu === undefined
+        ? "-"
+        : `${cpu.server === undefined ? "" : `server ${cpu.server} + `}postgres ${cpu.postgres} + client ${cpu.client}`;
+    console.log(
+      `${s.scenario} @${s.concurrency} CPU µs per call (batched: per entry): service = ${side(c.service)}; raw = ${side(c.raw)}; raw batched = ${side(c.rawBatched)}`,
+    );
+  }
+  if (profileDir !== undefined) {
+    await writeProfileSummary(options, profileDir);
+  }
+  console.log(`done in ${report.durationS} s`);
+}
+
+async function writeProfileSummary(options: BenchOptions, profileDir: string): Promise<void> {
+  const [file] = (await readdir(profileDir)).filter((f) => f.endsWith(".cpuprofile"));
+  if (file === undefined) {
+    console.log("no .cpuprofile was written");
+    return;
+  }
+  const shares = await summariseProfile(join(profileDir, file));
+  await writeFile(
+    join(options.out, "profile-summary.json"),
+    `${JSON.stringify(shares, null, 2)}\n`,
+  );
+  console.log(`server CPU by layer (${join(profileDir, file)}):`);
+  for (const share of shares) {
+    console.log(`  ${share.percent.toFixed(1).padStart(5)}%  ${share.layer} (${share.ms} ms)`);
   }
 }
 

@@ -1,10 +1,12 @@
 /**
  * The real service as `npm start` runs it (src/server/main.ts, a child
- * process so its memory and CPU can be read on their own), and gRPC clients
- * of it: @grpc/grpc-js with the .proto loaded at run time.
+ * process so its memory and CPU can be read on their own, with the Node flags
+ * of package.json's start script), and gRPC clients of it: @grpc/grpc-js with
+ * the .proto files loaded at run time.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
@@ -15,6 +17,25 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
 /** Channels the workers share round-robin: more than one HTTP/2 connection, as several clients would open. */
 const CHANNELS = 4;
+const ENTRY_POINT = "src/server/main.ts";
+
+/**
+ * The Node flags `npm start` runs the server with (its heap bound among
+ * them), read from package.json's start script, the one place they are
+ * written: `node <flags> src/server/main.ts`.
+ */
+export function startNodeFlags(): string[] {
+  const manifest = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as {
+    scripts?: { start?: string };
+  };
+  const words = (manifest.scripts?.start ?? "").trim().split(/\s+/);
+  if (words[0] !== "node" || words.at(-1) !== ENTRY_POINT || words.length < 2) {
+    throw new Error(
+      `package.json's start script is not "node <flags> ${ENTRY_POINT}": the bench cannot start the server as npm start does`,
+    );
+  }
+  return words.slice(1, -1);
+}
 
 export interface ServiceProcess {
   readonly pid: number;
@@ -34,9 +55,8 @@ export async function startService(options: {
     ...(options.cpuProfileDir === undefined
       ? []
       : ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir]),
-    "--import",
-    "tsx",
-    "src/server/main.ts",
+    ...startNodeFlags(),
+    ENTRY_POINT,
   ];
   const child: ChildProcess = spawn(`${ROOT}node_modules/.bin/node`, args, {
     cwd: ROOT,
@@ -99,47 +119,54 @@ type Unary = (
   callback: (error: grpc.ServiceError | null, response: unknown) => void,
 ) => void;
 
-let ctor: grpc.ServiceClientConstructor | undefined;
-
-function serviceCtor(): grpc.ServiceClientConstructor {
-  if (ctor === undefined) {
-    const definition = protoLoader.loadSync("ledger/v1/ledger.proto", {
-      includeDirs: [`${ROOT}proto`],
-      longs: String,
-      enums: String,
-      defaults: true,
-    });
-    const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-      ledger: { v1: { LedgerService: grpc.ServiceClientConstructor } };
-    };
-    ctor = loaded.ledger.v1.LedgerService;
-  }
-  return ctor;
+interface Ctors {
+  readonly ledger: grpc.ServiceClientConstructor;
+  readonly health: grpc.ServiceClientConstructor;
 }
 
-/** RecordEntry and GetBalance over a few HTTP/2 channels, round-robin. */
+let ctors: Ctors | undefined;
+
+function serviceCtors(): Ctors {
+  if (ctors === undefined) {
+    const definition = protoLoader.loadSync(
+      ["ledger/v1/ledger.proto", "grpc/health/v1/health.proto"],
+      { includeDirs: [`${ROOT}proto`], longs: String, enums: String, defaults: true },
+    );
+    const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+      ledger: { v1: { LedgerService: grpc.ServiceClientConstructor } };
+      grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+    };
+    ctors = { ledger: loaded.ledger.v1.LedgerService, health: loaded.grpc.health.v1.Health };
+  }
+  return ctors;
+}
+
+/**
+ * RecordEntry, GetBalance and the health Check over a few HTTP/2 channels,
+ * round-robin; the health client of each channel shares its connection.
+ */
 export class LedgerGrpcClient {
-  private readonly clients: grpc.Client[];
+  private readonly clients: { readonly ledger: grpc.Client; readonly health: grpc.Client }[];
   private nextIndex = 0;
 
   constructor(port: number, channels = CHANNELS) {
-    const Ctor = serviceCtor();
-    this.clients = Array.from(
-      { length: channels },
-      () =>
-        // A local subchannel pool each: distinct connections, not one shared one.
-        new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
-          "grpc.use_local_subchannel_pool": 1,
-        }),
-    );
+    const { ledger: Ledger, health: Health } = serviceCtors();
+    this.clients = Array.from({ length: channels }, () => {
+      // A local subchannel pool each: distinct connections, not one shared one.
+      const ledger = new Ledger(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+        "grpc.use_local_subchannel_pool": 1,
+      });
+      const health = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+        channelOverride: ledger.getChannel(),
+      });
+      return { ledger, health };
+    });
   }
 
-  private call(method: string, request: object): Promise<unknown> {
-    const client = this.clients[this.nextIndex % this.clients.length] as unknown as Record<
-      string,
-      Unary
-    >;
+  private call(service: "ledger" | "health", method: string, request: object): Promise<unknown> {
+    const pair = this.clients[this.nextIndex % this.clients.length];
     this.nextIndex += 1;
+    const client = pair?.[service] as unknown as Record<string, Unary>;
     const fn = client[method] as Unary;
     return new Promise((resolve, reject) => {
       fn.call(client, request, (error, response) => (error ? reject(error) : resolve(response)));
@@ -147,7 +174,7 @@ export class LedgerGrpcClient {
   }
 
   recordEntry(ledgerId: string, amountMinor: bigint): Promise<unknown> {
-    return this.call("RecordEntry", {
+    return this.call("ledger", "RecordEntry", {
       ledgerId,
       operation: "CREDIT_ADD",
       amount: amountMinor.toString(),
@@ -156,12 +183,21 @@ export class LedgerGrpcClient {
   }
 
   getBalance(ledgerId: string): Promise<unknown> {
-    return this.call("GetBalance", { ledgerId });
+    return this.call("ledger", "GetBalance", { ledgerId });
+  }
+
+  /** grpc.health.v1.Health/Check of the whole server: the cheapest unary call it has. */
+  async healthCheck(): Promise<unknown> {
+    const response = (await this.call("health", "Check", { service: "" })) as { status: string };
+    if (response.status !== "SERVING") {
+      throw new Error(`health Check answered ${response.status}`);
+    }
+    return response;
   }
 
   close(): void {
-    for (const client of this.clients) {
-      client.close();
+    for (const { ledger } of this.clients) {
+      ledger.close();
     }
   }
 }

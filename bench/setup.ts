@@ -13,6 +13,8 @@ export interface BenchDatabase {
   readonly url: string;
   readonly postmasterPid: number;
   readonly serverVersion: string;
+  /** As PostgreSQL reports it once started. */
+  readonly synchronousCommit: "on" | "off";
   /** Ledger ids of an app, in creation order; the first one is the hot ledger. */
   readonly serviceLedgers: readonly string[];
   readonly rawLedgers: readonly string[];
@@ -47,11 +49,17 @@ export async function startBenchDatabase(options: {
     const rawLedgers = await insertLedgers(client, RAW_APP, options.ledgers);
     await client.query("vacuum analyze");
     const { rows } = await client.query<{ server_version: string }>("show server_version");
+    const commit = await client.query<{ synchronous_commit: string }>("show synchronous_commit");
+    const synchronousCommit = commit.rows[0]?.synchronous_commit;
+    if (synchronousCommit !== (options.durable ? "on" : "off")) {
+      throw new Error(`synchronous_commit is ${synchronousCommit}, not what the run asked for`);
+    }
     const pid = Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n")[0]);
     return {
       url: database.url,
       postmasterPid: pid,
       serverVersion: rows[0]?.server_version ?? "unknown",
+      synchronousCommit: options.durable ? "on" : "off",
       serviceLedgers,
       rawLedgers,
       async stop() {

@@ -3,6 +3,9 @@ export interface RunStats {
   readonly calls: number;
   readonly errors: number;
   readonly durationS: number;
+  /** Items (entries) each successful call carries: 1, or a batch's size. */
+  readonly itemsPerCall: number;
+  /** Items per second: calls/s when itemsPerCall is 1, entries/s for a batch. */
   readonly throughputPerS: number;
   readonly p50Ms: number;
   readonly p95Ms: number;
@@ -15,6 +18,8 @@ export class Recorder {
   private readonly latenciesMs: number[] = [];
   private errors = 0;
   private readonly errorSamples = new Set<string>();
+
+  constructor(private readonly itemsPerCall = 1) {}
 
   ok(latencyMs: number): void {
     this.latenciesMs.push(latencyMs);
@@ -38,7 +43,8 @@ export class Recorder {
       calls,
       errors: this.errors,
       durationS,
-      throughputPerS: Math.round(sorted.length / durationS),
+      itemsPerCall: this.itemsPerCall,
+      throughputPerS: Math.round((sorted.length * this.itemsPerCall) / durationS),
       p50Ms: at(0.5),
       p95Ms: at(0.95),
       p99Ms: at(0.99),
