@@ -32,9 +32,7 @@ export function openRawClient(url: string, poolSize: number): RawClient {
   pool.on("error", () => {});
   return {
     async recordEntry(ledgerId, amountMinor) {
-      const client = await pool.connect();
-      try {
-        await client.query("begin");
+      await inTransaction(pool, async (client) => {
         const { rows } = await client.query<LockedLedger>(
           "select balance::text, version::text, status from ledgers where id = $1 for update",
           [ledgerId],
@@ -83,26 +81,10 @@ export function openRawClient(url: string, poolSize: number): RawClient {
         if (updated.rowCount !== 1) {
           throw new Error(`ledger ${ledgerId} changed while locked`);
         }
-        await client.query("commit");
-      } catch (error) {
-        await client.query("rollback").catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
+      });
     },
     async recordBatch(ledgerIds, amountMinor) {
-      const client = await pool.connect();
-      try {
-        await client.query("begin");
-        await recordBatch(client, RAW_APP, ledgerIds, amountMinor);
-        await client.query("commit");
-      } catch (error) {
-        await client.query("rollback").catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
+      await inTransaction(pool, (client) => recordBatch(client, RAW_APP, ledgerIds, amountMinor));
     },
     async getBalance(ledgerId) {
       const { rows } = await pool.query<LockedLedger>(
@@ -115,4 +97,22 @@ export function openRawClient(url: string, poolSize: number): RawClient {
     },
     close: () => pool.end(),
   };
+}
+
+/** BEGIN, `work`, COMMIT on one pooled connection; ROLLBACK when `work` throws. */
+async function inTransaction(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<unknown>,
+): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    await work(client);
+    await client.query("commit");
+  } catch (error) {
+    await client.query("rollback").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
 }
