@@ -6,7 +6,7 @@
 import pino, { type Logger } from "pino";
 import { buildConsoleIfChanged } from "../console/build.js";
 import {
-  type LogFn,
+  logTo,
   migrate,
   openStore,
   type ResolvedDatabase,
@@ -67,7 +67,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
 
 /** DATABASE_URL's database, or an embedded one kept running; migrated when configured. */
 async function startDatabase(config: Config, logger: Logger): Promise<ResolvedDatabase> {
-  const log: LogFn = (message, fields, level = "info") => logger[level](fields ?? {}, message);
+  const log = logTo(logger);
   const database = await resolveDatabase(
     { DATABASE_URL: config.databaseUrl, LEDGER_DATA_DIR: config.dataDir },
     log,

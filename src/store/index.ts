@@ -18,8 +18,10 @@ export { migrate } from "./migrate.js";
 export { openStore, type PostgresLedgerStore } from "./postgres-ledger-store.js";
 export {
   DEFAULT_DATA_DIR,
+  type LevelLogger,
   type LogFn,
   type LogLevel,
+  logTo,
   type ResolvedDatabase,
   resolveDatabase,
 } from "./resolve-database.js";

@@ -11,6 +11,14 @@ export interface ResolvedDatabase {
 export type LogLevel = "info" | "warn" | "error";
 export type LogFn = (message: string, fields?: object, level?: LogLevel) => void;
 
+/** The levels of a logger such as pino's that a LogFn writes to. */
+export type LevelLogger = Record<LogLevel, (fields: object, message: string) => void>;
+
+/** A LogFn writing to `logger` at each line's level (info by default). */
+export function logTo(logger: LevelLogger): LogFn {
+  return (message, fields, level = "info") => logger[level](fields ?? {}, message);
+}
+
 export interface ResolveOptions {
   /**
    * Keep an embedded PostgreSQL running: restart it when it dies, and call
@@ -57,6 +65,26 @@ export async function resolveDatabase(
       log("embedded PostgreSQL stopped", { dataDir: database.dataDir });
     },
   };
+}
+
+/**
+ * For the command-line tools (migrate, verify): the database, or the reason it
+ * could not be started as an error log line and a sentence on stderr, and the
+ * process ends with `exitCode`.
+ */
+export async function resolveDatabaseOrExit(
+  env: NodeJS.ProcessEnv,
+  logger: LevelLogger,
+  exitCode: number,
+): Promise<ResolvedDatabase> {
+  try {
+    return await resolveDatabase(env, logTo(logger));
+  } catch (error) {
+    logger.error({ err: error }, "the database could not be started");
+    const reason = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`the database could not be started: ${reason}\n`);
+    process.exit(exitCode);
+  }
 }
 
 /** Each supervision event as a log line; giving up is the caller's to handle. */

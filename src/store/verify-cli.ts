@@ -1,5 +1,5 @@
 import pino from "pino";
-import { type LogFn, resolveDatabase } from "./resolve-database.js";
+import { resolveDatabaseOrExit } from "./resolve-database.js";
 import { verifyInvariants } from "./verify.js";
 
 /**
@@ -9,13 +9,7 @@ import { verifyInvariants } from "./verify.js";
  * could not run, 0 when every invariant holds.
  */
 const logger = pino({ name: "verify" }, pino.destination(2));
-const log: LogFn = (message, fields, level = "info") => logger[level](fields ?? {}, message);
-
-const database = await resolveDatabase(process.env, log).catch((error: unknown) => {
-  logger.error({ err: error }, "the database could not be started");
-  process.stderr.write(`the database could not be started: ${(error as Error).message}\n`);
-  process.exit(2);
-});
+const database = await resolveDatabaseOrExit(process.env, logger, 2);
 let exitCode = 0;
 try {
   const breaches = await verifyInvariants(database.url);
@@ -34,5 +28,5 @@ try {
 } finally {
   await database.stop();
 }
-// Explicitly: the pool's idle timers would otherwise keep the process alive a while.
+// Explicitly, whatever a library may have left open.
 process.exit(exitCode);

@@ -50,8 +50,10 @@ export async function inspectDataDirectory(
   }
   const majorVersion = (await readFile(versionFile, "utf8")).trim();
   if (majorVersion !== binaryMajorVersion) {
+    // The file's text, escaped once, as both places below show it.
+    const shown = JSON.stringify(majorVersion).slice(1, -1);
     throw new Error(
-      `${dataDir} holds a PostgreSQL ${JSON.stringify(majorVersion).slice(1, -1)} cluster, but the embedded PostgreSQL is version ${binaryMajorVersion}: start it with a PostgreSQL ${majorVersion} server (DATABASE_URL), move its data over with pg_dump, or choose another data directory (LEDGER_DATA_DIR)`,
+      `${dataDir} holds a PostgreSQL ${shown} cluster, but the embedded PostgreSQL is version ${binaryMajorVersion}: start it with a PostgreSQL ${shown} server (DATABASE_URL), move its data over with pg_dump, or choose another data directory (LEDGER_DATA_DIR)`,
     );
   }
   return { kind: "cluster", majorVersion };
