@@ -3,10 +3,12 @@ import type {
   BalanceLookup,
   CreateLedgerInput,
   Entry,
+  ItemResult,
   Ledger,
   ListEntriesInput,
   ListLedgersInput,
   Page,
+  RecordEntriesInput,
   RecordEntryInput,
   ReverseTransactionInput,
   Transaction,
@@ -45,6 +47,16 @@ export interface LedgerStore {
    * IDEMPOTENCY_KEY_REUSED.
    */
   recordEntry(input: RecordEntryInput, options?: CallOptions): Promise<WriteResult<Entry>>;
+  /**
+   * Each item as recordEntry would record it, in order. Atomic: every item's
+   * result, or the first item failure thrown with `index` in its metadata
+   * and nothing written. Not atomic: one ItemResult per item; only a failure
+   * of the call as a whole (STORE_UNAVAILABLE, OVERLOADED...) is thrown.
+   */
+  recordEntries(
+    input: RecordEntriesInput,
+    options?: CallOptions,
+  ): Promise<readonly ItemResult<Entry>[]>;
   /**
    * TRANSACTION_NOT_FOUND, TRANSACTION_NOT_REVERSIBLE,
    * REVERSAL_EXCEEDS_TRANSACTION, LEDGER_TERMINATED, INSUFFICIENT_FUNDS,

@@ -15,3 +15,6 @@ export const LIMITS = {
   /** How far in the future occurred_at may lie, for clock skew. */
   occurredAtFutureSkewMs: 5 * 60 * 1000,
 } as const;
+
+/** The most items one RecordEntries call takes. */
+export const RECORD_ENTRIES_MAX = 1000;

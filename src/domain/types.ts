@@ -1,5 +1,7 @@
 /** Plain domain records. Ids are UUID strings; amounts are bigint minor units. */
 
+import type { LedgerError } from "./errors.js";
+
 export type Metadata = Readonly<Record<string, string>>;
 
 export type LedgerStatus = "ACTIVE" | "TERMINATED";
@@ -125,3 +127,18 @@ export interface WriteResult<T> {
   readonly value: T;
   readonly replayed: boolean;
 }
+
+/** Up to RECORD_ENTRIES_MAX entries, each with its own idempotency key. */
+export interface RecordEntriesInput {
+  readonly entries: readonly RecordEntryInput[];
+  /**
+   * true: all or nothing; the first failure fails the call, its metadata
+   * naming the item's `index`. false: each item succeeds or fails alone.
+   */
+  readonly atomic: boolean;
+}
+
+/** One item's outcome in a bulk write that is not atomic. */
+export type ItemResult<T> =
+  | { readonly ok: true; readonly value: T; readonly replayed: boolean }
+  | { readonly ok: false; readonly error: LedgerError };

@@ -1,5 +1,11 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
-import { LedgerError, type LedgerStore } from "../domain/index.js";
+import {
+  type Entry,
+  type ItemResult,
+  LedgerError,
+  type LedgerStore,
+  type RecordEntryInput,
+} from "../domain/index.js";
 import { createLedger } from "./commands/create-ledger.js";
 import { recordEntry } from "./commands/record-entry.js";
 import { reverseTransaction } from "./commands/reverse-transaction.js";
@@ -64,6 +70,50 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     async recordEntry(input, options) {
       open();
       return unit.write(options, (em) => recordEntry(em, config.operations, input, new Date()));
+    },
+    async recordEntries(input, options) {
+      open();
+      // Interim (replaced by the write pipeline): one transaction when atomic, one per item otherwise.
+      const recordOne = (em: Parameters<Parameters<UnitOfWork["write"]>[1]>[0], index: number) =>
+        recordEntry(
+          em,
+          config.operations,
+          input.entries[index] as RecordEntryInput,
+          new Date(),
+        ).catch((error: unknown) => {
+          if (error instanceof LedgerError) {
+            throw new LedgerError(error.reason, `entries[${index}]: ${error.message}`, {
+              ...error.metadata,
+              index: String(index),
+            });
+          }
+          throw error;
+        });
+      if (input.atomic) {
+        return unit.write(options, async (em) => {
+          const results: ItemResult<Entry>[] = [];
+          for (let index = 0; index < input.entries.length; index += 1) {
+            results.push({ ok: true, ...(await recordOne(em, index)) });
+          }
+          return results;
+        });
+      }
+      const results: ItemResult<Entry>[] = [];
+      for (let index = 0; index < input.entries.length; index += 1) {
+        try {
+          results.push({ ok: true, ...(await unit.write(options, (em) => recordOne(em, index))) });
+        } catch (error) {
+          if (
+            !(error instanceof LedgerError) ||
+            error.reason === "STORE_UNAVAILABLE" ||
+            error.reason === "OVERLOADED"
+          ) {
+            throw error;
+          }
+          results.push({ ok: false, error });
+        }
+      }
+      return results;
     },
     async reverseTransaction(input, options) {
       open();
