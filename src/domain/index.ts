@@ -1,3 +1,4 @@
+export * from "./commands.js";
 export * from "./errors.js";
 export * from "./idempotency.js";
 export * from "./invariant.js";

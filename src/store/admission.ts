@@ -1,4 +1,4 @@
-import { LedgerError } from "../domain/index.js";
+import { type CallOptions, LedgerError } from "../domain/index.js";
 
 /**
  * Admits at most `permits` units of work to the connection pool at once and
@@ -22,7 +22,7 @@ export class Admission {
     signal: AbortSignal | undefined,
     work: () => Promise<T>,
   ): Promise<T> {
-    await this.acquire(waitMsMax, signal);
+    await this.acquire(waitMsMax, signal, true);
     try {
       return await work();
     } finally {
@@ -30,13 +30,33 @@ export class Admission {
     }
   }
 
-  private acquire(waitMsMax: number, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * A permit for the write pipeline, which queues its calls itself (bounded
+   * there) and waits here as one more waiter, never refused for a full queue.
+   * Resolves to the permit's release.
+   */
+  async permit(waitMsMax: number): Promise<() => void> {
+    await this.acquire(waitMsMax, undefined, false);
+    let released = false;
+    return () => {
+      if (!released) {
+        released = true;
+        this.release();
+      }
+    };
+  }
+
+  private acquire(
+    waitMsMax: number,
+    signal: AbortSignal | undefined,
+    capped: boolean,
+  ): Promise<void> {
     signal?.throwIfAborted();
     if (this.active < this.permits) {
       this.active += 1;
       return Promise.resolve();
     }
-    if (this.waiters.length >= this.waitersMax) {
+    if (capped && this.waiters.length >= this.waitersMax) {
       return Promise.reject(
         overloaded("queue_full", `${this.waitersMax} calls are already waiting`),
       );
@@ -76,10 +96,25 @@ export class Admission {
   }
 }
 
-function overloaded(cause: "queue_full" | "queue_wait", why: string): LedgerError {
+export function overloaded(cause: "queue_full" | "queue_wait", why: string): LedgerError {
   return new LedgerError(
     "OVERLOADED",
     `the ledger is overloaded (${why}); retry later with the same idempotency key`,
     { cause },
   );
+}
+
+/**
+ * How long a call may wait for a connection: the configured maximum, or its
+ * own deadline when that is sooner. A call with a signal (every RPC: its
+ * deadline aborts it) waits up to the maximum and its signal ends the wait at
+ * the deadline, so the caller hears its own DEADLINE_EXCEEDED or CANCELED,
+ * not OVERLOADED; only a deadline without a signal needs a shorter timer.
+ */
+export function queueWaitMs(waitMsMax: number, options: CallOptions | undefined): number {
+  const deadlineMs = options?.timeoutMs;
+  if (deadlineMs === undefined || options?.signal !== undefined) {
+    return waitMsMax;
+  }
+  return Math.max(1, Math.min(waitMsMax, Math.floor(deadlineMs)));
 }

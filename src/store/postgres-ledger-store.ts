@@ -1,17 +1,18 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import {
+  type CallOptions,
   type Entry,
   type ItemResult,
+  type Ledger,
   LedgerError,
   type LedgerStore,
-  type RecordEntryInput,
+  type Transaction,
+  type WriteResult,
 } from "../domain/index.js";
-import { createLedger } from "./commands/create-ledger.js";
-import { recordEntry } from "./commands/record-entry.js";
-import { reverseTransaction } from "./commands/reverse-transaction.js";
-import { terminateLedger } from "./commands/terminate-ledger.js";
 import { type ResolvedStoreConfig, resolveStoreConfig, type StoreConfig } from "./config.js";
 import { initOrm } from "./orm.js";
+import type { Command, Outcome } from "./pipeline/apply.js";
+import { GroupCommit } from "./pipeline/group-commit.js";
 import { listEntries } from "./queries/entries.js";
 import { getBalance, getLedger, listLedgers } from "./queries/ledgers.js";
 import { createUnitOfWork, type UnitOfWork } from "./unit-of-work.js";
@@ -47,6 +48,12 @@ export async function openStore(config: StoreConfig): Promise<PostgresLedgerStor
 
 function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStore {
   const unit: UnitOfWork = createUnitOfWork(orm, config);
+  const pipeline = new GroupCommit({
+    config,
+    admission: unit.admission,
+    transaction: unit.transaction,
+    clock: () => new Date(),
+  });
   let closed: Promise<void> | undefined;
   /** A closed store must not reopen a pool behind the caller's back (MikroORM reconnects lazily). */
   const open = (): void => {
@@ -57,7 +64,7 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
   return {
     async createLedger(input, options) {
       open();
-      return unit.write(options, (em) => createLedger(em, input, new Date()));
+      return one<Ledger>(pipeline, { kind: "create", input }, options);
     },
     async getLedger(ledgerId, options) {
       open();
@@ -69,55 +76,21 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     },
     async recordEntry(input, options) {
       open();
-      return unit.write(options, (em) => recordEntry(em, config.operations, input, new Date()));
+      return one<Entry>(pipeline, { kind: "record", input }, options);
     },
     async recordEntries(input, options) {
       open();
-      // Interim (replaced by the write pipeline): one transaction when atomic, one per item otherwise.
-      const recordOne = (em: Parameters<Parameters<UnitOfWork["write"]>[1]>[0], index: number) =>
-        recordEntry(
-          em,
-          config.operations,
-          input.entries[index] as RecordEntryInput,
-          new Date(),
-        ).catch((error: unknown) => {
-          if (error instanceof LedgerError) {
-            throw new LedgerError(error.reason, `entries[${index}]: ${error.message}`, {
-              ...error.metadata,
-              index: String(index),
-            });
-          }
-          throw error;
-        });
-      if (input.atomic) {
-        return unit.write(options, async (em) => {
-          const results: ItemResult<Entry>[] = [];
-          for (let index = 0; index < input.entries.length; index += 1) {
-            results.push({ ok: true, ...(await recordOne(em, index)) });
-          }
-          return results;
-        });
+      const commands = input.entries.map((entry): Command => ({ kind: "record", input: entry }));
+      const outcomes = await pipeline.submit(commands, input.atomic, options);
+      const failure = outcomes.find((outcome) => !outcome.ok);
+      if (input.atomic && failure !== undefined && !failure.ok) {
+        throw failure.error;
       }
-      const results: ItemResult<Entry>[] = [];
-      for (let index = 0; index < input.entries.length; index += 1) {
-        try {
-          results.push({ ok: true, ...(await unit.write(options, (em) => recordOne(em, index))) });
-        } catch (error) {
-          if (
-            !(error instanceof LedgerError) ||
-            error.reason === "STORE_UNAVAILABLE" ||
-            error.reason === "OVERLOADED"
-          ) {
-            throw error;
-          }
-          results.push({ ok: false, error });
-        }
-      }
-      return results;
+      return outcomes.map((outcome) => itemResult<Entry>(outcome));
     },
     async reverseTransaction(input, options) {
       open();
-      return unit.write(options, (em) => reverseTransaction(em, input, new Date()));
+      return one<Transaction>(pipeline, { kind: "reverse", input }, options);
     },
     async getBalance(lookup, options) {
       open();
@@ -129,7 +102,7 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     },
     async terminateLedger(ledgerId, options) {
       open();
-      return unit.write(options, (em) => terminateLedger(em, ledgerId, new Date()));
+      return (await one<Ledger>(pipeline, { kind: "terminate", ledgerId }, options)).value;
     },
     async ping(options) {
       open();
@@ -144,4 +117,28 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
       return closed;
     },
   };
+}
+
+/** One command through the pipeline: its result, or the error that refused it thrown. */
+async function one<T>(
+  pipeline: GroupCommit,
+  command: Command,
+  options: CallOptions | undefined,
+): Promise<WriteResult<T>> {
+  const [outcome] = await pipeline.submit([command], false, options);
+  if (outcome === undefined || !outcome.ok) {
+    throw outcome?.error;
+  }
+  return { value: outcome.value as T, replayed: outcome.replayed };
+}
+
+/** An item of a bulk call; anything but a LedgerError is a bug and fails the call. */
+function itemResult<T>(outcome: Outcome): ItemResult<T> {
+  if (outcome.ok) {
+    return { ok: true, value: outcome.value as T, replayed: outcome.replayed };
+  }
+  if (!(outcome.error instanceof LedgerError)) {
+    throw outcome.error;
+  }
+  return { ok: false, error: outcome.error };
 }

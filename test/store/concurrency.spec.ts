@@ -3,13 +3,15 @@
  * are never overspent, deadlocks are retried a bounded number of times, and
  * lock waits are bounded by the lock timeout and the caller's deadline.
  */
-import type { MikroORM } from "@mikro-orm/postgresql";
+import { randomUUID } from "node:crypto";
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LedgerError } from "../../src/domain/index.js";
+import { type Ledger, LedgerError } from "../../src/domain/index.js";
 import { resolveStoreConfig } from "../../src/store/config.js";
 import { openStore, type PostgresLedgerStore } from "../../src/store/index.js";
 import { initOrm } from "../../src/store/orm.js";
+import { GroupCommit } from "../../src/store/pipeline/group-commit.js";
 import { createUnitOfWork } from "../../src/store/unit-of-work.js";
 import { entryInput, openLedger, rejection, useStore } from "./store-fixtures.js";
 
@@ -54,7 +56,7 @@ describe("concurrent spends", () => {
   });
 });
 
-describe("the unit of work", () => {
+describe("the group committer's retries", () => {
   let orm: MikroORM;
   beforeAll(async () => {
     orm = await initOrm(harness.databaseUrl(), { poolSizeMax: 4, connectTimeoutMs: 2000 });
@@ -63,36 +65,63 @@ describe("the unit of work", () => {
     await orm?.close(true);
   });
 
-  /** Two writers lock two ledgers in opposite orders, meeting in the middle: a real deadlock. */
+  /** A pipeline whose batches run `work` instead of the real batch, one caller per batch. */
+  function pipelineRunning(
+    retryAttemptsMax: number,
+    work: (em: EntityManager, ledgerId: string) => Promise<void>,
+  ) {
+    const config = resolveStoreConfig({ databaseUrl: harness.databaseUrl(), retryAttemptsMax });
+    const unit = createUnitOfWork(orm, config);
+    const pipeline = new GroupCommit({
+      config,
+      admission: unit.admission,
+      transaction: unit.transaction,
+      clock: () => new Date(),
+      runBatch: async (em, units) => {
+        const [command] = units[0]?.commands ?? [];
+        await work(em, command?.kind === "terminate" ? command.ledgerId : "");
+        return units.map((u) =>
+          u.commands.map(() => ({ ok: true, value: {} as Ledger, replayed: false })),
+        );
+      },
+    });
+    // A deadline tighter than the statement timeout: each call is a batch of its own.
+    return async (ledgerId: string) => {
+      const [outcome] = await pipeline.submit([{ kind: "terminate", ledgerId }], false, {
+        timeoutMs: 4000,
+      });
+      if (!outcome?.ok) {
+        throw outcome?.error;
+      }
+      return "committed";
+    };
+  }
+
+  /** Two batches lock two ledgers in opposite orders, meeting in the middle: a real deadlock. */
   async function deadlock(retryAttemptsMax: number) {
     const [a, b] = await Promise.all([openLedger(harness.store()), openLedger(harness.store())]);
-    const unit = createUnitOfWork(
-      orm,
-      resolveStoreConfig({ databaseUrl: harness.databaseUrl(), retryAttemptsMax }),
-    );
     let attempts = 0;
     let arrived = 0;
     let release: () => void = () => {};
     const bothHoldOneLock = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const writer = (first: string, second: string) =>
-      unit.write(undefined, async (em) => {
-        attempts += 1;
-        await em.execute("select id from ledgers where id = ? for update", [first]);
-        arrived += 1;
-        if (arrived === 2) {
-          release();
-        }
-        await bothHoldOneLock;
-        await em.execute("select id from ledgers where id = ? for update", [second]);
-        return "committed";
-      });
-    const outcomes = await Promise.allSettled([writer(a.id, b.id), writer(b.id, a.id)]);
+    const run = pipelineRunning(retryAttemptsMax, async (em, first) => {
+      attempts += 1;
+      await em.execute("select id from ledgers where id = ? for update", [first]);
+      arrived += 1;
+      if (arrived === 2) {
+        release();
+      }
+      await bothHoldOneLock;
+      const second = first === a.id ? b.id : a.id;
+      await em.execute("select id from ledgers where id = ? for update", [second]);
+    });
+    const outcomes = await Promise.allSettled([run(a.id), run(b.id)]);
     return { outcomes, attempts };
   }
 
-  it("retries a transaction that PostgreSQL aborted as a deadlock victim, and both writers commit", async () => {
+  it("runs a batch again that PostgreSQL aborted as a deadlock victim, and both commit", async () => {
     const { outcomes, attempts } = await deadlock(3);
     expect(outcomes).toEqual([
       { status: "fulfilled", value: "committed" },
@@ -111,15 +140,13 @@ describe("the unit of work", () => {
   });
 
   it("passes other failures through unchanged, without retrying", async () => {
-    const unit = createUnitOfWork(orm, resolveStoreConfig({ databaseUrl: harness.databaseUrl() }));
     let attempts = 0;
     const failure = new Error("a bug");
-    await expect(
-      unit.write(undefined, async () => {
-        attempts += 1;
-        throw failure;
-      }),
-    ).rejects.toBe(failure);
+    const run = pipelineRunning(3, async () => {
+      attempts += 1;
+      throw failure;
+    });
+    await expect(run(randomUUID())).rejects.toBe(failure);
     expect(attempts).toBe(1);
   });
 });

@@ -1,17 +1,18 @@
 /**
  * The schema and write path are not single-entry: a transaction may own
  * several entries on several ledgers (the shape of a coming Transfer), and
- * reversing it compensates every entry. Written through the store's own
- * posting code, as a Transfer command would.
+ * reversing it compensates every entry. Written through the write
+ * pipeline's own posting and writing code, as a Transfer command will.
  */
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Transaction } from "../../src/domain/index.js";
+import type { Posting, Transaction } from "../../src/domain/index.js";
 import { resolveStoreConfig } from "../../src/store/config.js";
-import { lockLedgers } from "../../src/store/locks.js";
 import { initOrm } from "../../src/store/orm.js";
-import { type Posting, writeTransaction } from "../../src/store/postings.js";
+import { lockLedgers } from "../../src/store/pipeline/load.js";
+import { BatchState } from "../../src/store/pipeline/state.js";
+import { writeBatch } from "../../src/store/pipeline/write.js";
 import { createUnitOfWork, type UnitOfWork } from "../../src/store/unit-of-work.js";
 import { openLedger, rejection, reversalInput, useStore } from "./store-fixtures.js";
 
@@ -47,21 +48,20 @@ function transfer(
   toId: string,
   amountMinor: bigint,
 ): Promise<Transaction> {
-  return unit.write(undefined, async (em) => {
-    const locked = await lockLedgers(em, [toId, fromId]);
-    return writeTransaction(
-      em,
-      {
-        id: uuidv7(),
-        app,
-        kind: "ENTRY",
-        amountMinor,
-        reversesTransactionId: undefined,
-        createdAt: new Date(),
-        postings: [posting(fromId, -amountMinor), posting(toId, amountMinor)],
-      },
-      locked,
-    );
+  return unit.transaction(undefined, async (em) => {
+    const ledgers = await lockLedgers(em, [toId, fromId].sort(), undefined);
+    const state = BatchState.of({ ledgers, transactions: new Map(), activeOwners: new Map() });
+    const posted = state.post({
+      id: uuidv7(),
+      app,
+      kind: "ENTRY",
+      amountMinor,
+      reversesTransactionId: undefined,
+      createdAt: new Date(),
+      postings: [posting(fromId, -amountMinor), posting(toId, amountMinor)],
+    });
+    await writeBatch(em, state.writes(), undefined);
+    return posted;
   });
 }
 

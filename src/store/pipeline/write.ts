@@ -1,0 +1,166 @@
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { invariant } from "../../domain/index.js";
+import { RetryableConflict } from "../db-errors.js";
+import { sqlRows } from "./sql.js";
+import type { BatchWrites } from "./state.js";
+
+/**
+ * The batch's postings, reversed amounts, idempotency claims and ledger
+ * balances in one statement; every row set is a parameter array expanded by
+ * unnest, so the text is the same for a batch of one or of a thousand. The
+ * ledgers are locked, so their version in the WHERE clause is an assertion.
+ * A claim that finds its key taken (a writer elsewhere claimed it after this
+ * batch read the keys) makes the batch run again, and then replay.
+ */
+const WRITE_POSTINGS = `
+with new_transactions as (
+  insert into transactions (id, app, kind, amount, reversed_amount, reverses_transaction_id, created_at)
+  select t.id, t.app, t.kind, t.amount, 0, t.reverses, t.created_at
+    from unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::uuid[], $6::timestamptz[])
+      as t (id, app, kind, amount, reverses, created_at)
+), new_entries as (
+  insert into entries (id, transaction_id, ledger_id, sequence, operation, amount, balance_after,
+                       occurred_at, created_at, description, reference, metadata, external_transaction_id)
+  select * from unnest($7::uuid[], $8::uuid[], $9::uuid[], $10::bigint[], $11::text[], $12::bigint[],
+                       $13::bigint[], $14::timestamptz[], $15::timestamptz[], $16::text[], $17::text[],
+                       $18::jsonb[], $19::text[])
+), reversed as (
+  update transactions as t set reversed_amount = v.reversed
+    from unnest($20::uuid[], $21::bigint[], $22::bigint[]) as v (id, reversed, previous)
+   where t.id = v.id and t.reversed_amount = v.previous
+  returning t.id
+), claimed as (
+  insert into idempotency_keys (app, key, method, request_hash, resource_id, created_at)
+  select * from unnest($23::text[], $24::text[], $25::text[], $26::text[], $27::uuid[], $28::timestamptz[])
+      as c (app, key, method, request_hash, resource_id, created_at)
+   order by c.app, c.key
+  on conflict (app, key) do nothing
+  returning app
+), balances as (
+  update ledgers as l
+     set balance = v.balance, version = v.version, status = v.status, terminated_at = v.terminated_at
+    from unnest($29::uuid[], $30::bigint[], $31::bigint[], $32::bigint[], $33::text[], $34::timestamptz[])
+      as v (id, balance, version, previous_version, status, terminated_at)
+   where l.id = v.id and l.version = v.previous_version
+  returning l.id
+)
+select (select count(*) from reversed)::int as reversed,
+       (select count(*) from claimed)::int as claimed,
+       (select count(*) from balances)::int as balances`;
+
+/**
+ * New ledgers, after the balances statement: a ledger terminated in the
+ * same batch has given up its (app, owner, unit) by then. One that finds an
+ * active ledger created elsewhere since the batch looked makes it run again.
+ */
+const INSERT_LEDGERS = `
+insert into ledgers (id, app, owner_id, unit, description, reference, metadata, status,
+                     balance, min_balance, version, created_at, terminated_at)
+select l.id, l.app, l.owner_id, l.unit, l.description, l.reference, l.metadata, 'ACTIVE',
+       0, l.min_balance, 0, l.created_at, null
+  from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[],
+              $8::bigint[], $9::timestamptz[])
+    as l (id, app, owner_id, unit, description, reference, metadata, min_balance, created_at)
+on conflict (app, owner_id, unit) where status = 'ACTIVE' do nothing
+returning id`;
+
+/** At most two statements: postings with claims and balances, then new ledgers. */
+export async function writeBatch(
+  em: EntityManager,
+  writes: BatchWrites,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  if (writes.transactions.length + writes.claims.length + writes.changedLedgers.length > 0) {
+    const [counts] = await sqlRows<{ reversed: number; claimed: number; balances: number }>(
+      em,
+      WRITE_POSTINGS,
+      postingParams(writes),
+      signal,
+    );
+    invariant(counts !== undefined, "the write statement returned no counts");
+    invariant(counts.balances === writes.changedLedgers.length, "a locked ledger changed");
+    invariant(
+      counts.reversed === writes.reversedTransactions.length,
+      "a locked transaction changed",
+    );
+    if (counts.claimed !== writes.claims.length) {
+      throw new RetryableConflict("an idempotency key was claimed concurrently");
+    }
+  }
+  if (writes.createdLedgers.length > 0) {
+    const inserted = await sqlRows(em, INSERT_LEDGERS, ledgerParams(writes), signal);
+    if (inserted.length !== writes.createdLedgers.length) {
+      throw new RetryableConflict("an active ledger was created concurrently");
+    }
+  }
+}
+
+function postingParams(writes: BatchWrites): unknown[] {
+  const { transactions, reversedTransactions, claims, changedLedgers } = writes;
+  const entries = transactions.flatMap((t) => t.entries);
+  return [
+    ...columns(transactions, [
+      (t) => t.id,
+      (t) => t.app,
+      (t) => t.kind,
+      (t) => t.amountMinor,
+      (t) => t.reversesTransactionId ?? null,
+      (t) => t.createdAt,
+    ]),
+    ...columns(entries, [
+      (e) => e.id,
+      (e) => e.transactionId,
+      (e) => e.ledgerId,
+      (e) => e.sequence,
+      (e) => e.operation,
+      (e) => e.amountMinor,
+      (e) => e.balanceAfterMinor,
+      (e) => e.occurredAt,
+      (e) => e.createdAt,
+      (e) => e.description,
+      (e) => e.reference,
+      (e) => JSON.stringify(e.metadata),
+      (e) => e.externalTransactionId,
+    ]),
+    ...columns(reversedTransactions, [
+      ([after]) => after.id,
+      ([after]) => after.reversedAmountMinor,
+      ([, before]) => before.reversedAmountMinor,
+    ]),
+    ...columns(claims, [
+      (c) => c.app,
+      (c) => c.key,
+      (c) => c.method,
+      (c) => c.requestHash,
+      (c) => c.resourceId,
+      (c) => c.createdAt,
+    ]),
+    ...columns(changedLedgers, [
+      ([after]) => after.id,
+      ([after]) => after.balanceMinor,
+      ([after]) => after.version,
+      ([, before]) => before.version,
+      ([after]) => after.status,
+      ([after]) => after.terminatedAt ?? null,
+    ]),
+  ];
+}
+
+function ledgerParams(writes: BatchWrites): unknown[] {
+  return columns(writes.createdLedgers, [
+    (l) => l.id,
+    (l) => l.app,
+    (l) => l.ownerId,
+    (l) => l.unit,
+    (l) => l.description,
+    (l) => l.reference,
+    (l) => JSON.stringify(l.metadata),
+    (l) => l.minBalanceMinor ?? null,
+    (l) => l.createdAt,
+  ]);
+}
+
+/** Column-major parameter arrays for unnest: one array per column. */
+function columns<T>(rows: readonly T[], pick: ReadonlyArray<(row: T) => unknown>): unknown[][] {
+  return pick.map((column) => rows.map(column));
+}
