@@ -52,6 +52,7 @@ describe("loadConfig", () => {
       DB_STATEMENT_TIMEOUT_MS: "3000",
       DB_QUEUE_WAIT_MS_MAX: "1500",
       DB_QUEUED_CALLS_MAX: "0",
+      DB_WRITE_BATCHES_MAX: "2",
       HTTP2_IDLE_TIMEOUT_MS: "250",
       CONNECTIONS_MAX: "64",
       CORS_ALLOWED_ORIGINS: "https://console.example.com",
@@ -70,6 +71,7 @@ describe("loadConfig", () => {
       dbStatementTimeoutMs: 3000,
       dbQueueWaitMsMax: 1500,
       dbQueuedCallsMax: 0,
+      dbWriteBatchesMax: 2,
       http2IdleTimeoutMs: 250,
       connectionsMax: 64,
       corsAllowedOrigins: ["https://console.example.com"],
@@ -96,6 +98,7 @@ describe("loadConfig", () => {
       DB_STATEMENT_TIMEOUT_MS: "99999999999",
       DB_QUEUE_WAIT_MS_MAX: "0",
       DB_QUEUED_CALLS_MAX: "-1",
+      DB_WRITE_BATCHES_MAX: "0",
       HTTP2_IDLE_TIMEOUT_MS: "0",
       CONNECTIONS_MAX: "1e3",
     });
@@ -113,6 +116,7 @@ describe("loadConfig", () => {
       "DB_STATEMENT_TIMEOUT_MS",
       "DB_QUEUE_WAIT_MS_MAX",
       "DB_QUEUED_CALLS_MAX",
+      "DB_WRITE_BATCHES_MAX",
     ]);
     expect(problems.join("\n")).not.toContain("hunter2");
   });
@@ -152,6 +156,7 @@ describe("loadConfig", () => {
       LOG_LEVEL: config.logLevel,
       DB_QUEUE_WAIT_MS_MAX: String(resolveStoreConfig({ databaseUrl: "x" }).queueWaitMsMax),
       DB_QUEUED_CALLS_MAX: String(resolveStoreConfig({ databaseUrl: "x" }).queuedCallsMax),
+      DB_WRITE_BATCHES_MAX: String(resolveStoreConfig({ databaseUrl: "x" }).writeBatchesMax),
     });
   });
 

@@ -1,5 +1,10 @@
 import { existsSync } from "node:fs";
-import { QUEUE_WAIT_MS_MAX_DEFAULT, QUEUED_CALLS_MAX_DEFAULT } from "../store/index.js";
+import {
+  QUEUE_WAIT_MS_MAX_DEFAULT,
+  QUEUED_CALLS_MAX_DEFAULT,
+  type StoreConfig,
+  WRITE_BATCHES_MAX_DEFAULT,
+} from "../store/index.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -32,6 +37,7 @@ export interface Config {
   readonly dbStatementTimeoutMs: number | undefined;
   readonly dbQueueWaitMsMax: number | undefined;
   readonly dbQueuedCallsMax: number | undefined;
+  readonly dbWriteBatchesMax: number | undefined;
   /** Browser origins allowed by CORS; ["*"]: any; []: no CORS headers at all. */
   readonly corsAllowedOrigins: readonly string[];
 }
@@ -122,6 +128,12 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
     description: "Calls waiting for a connection at most, 0..1000000; more: OVERLOADED at once.",
   },
   {
+    env: "DB_WRITE_BATCHES_MAX",
+    default: String(WRITE_BATCHES_MAX_DEFAULT),
+    description:
+      "Write batches (group commits) in flight at once, 1..1000, at most DB_POOL_SIZE_MAX (default: the store's).",
+  },
+  {
     env: "CORS_ALLOWED_ORIGINS",
     default: "",
     description:
@@ -192,6 +204,7 @@ export function loadConfig(env: Env): Config {
     dbStatementTimeoutMs: read.optionalInteger("DB_STATEMENT_TIMEOUT_MS", 1, 600_000),
     dbQueueWaitMsMax: read.optionalInteger("DB_QUEUE_WAIT_MS_MAX", 1, 600_000),
     dbQueuedCallsMax: read.optionalInteger("DB_QUEUED_CALLS_MAX", 0, 1_000_000),
+    dbWriteBatchesMax: read.optionalInteger("DB_WRITE_BATCHES_MAX", 1, 1000),
     corsAllowedOrigins: read.origins("CORS_ALLOWED_ORIGINS"),
   };
   if (problems.length > 0) {
@@ -322,4 +335,16 @@ function isOrigin(text: string): boolean {
     ["http:", "https:"].includes(new URL(text).protocol) &&
     new URL(text).origin === text
   );
+}
+
+/** The store's settings from the service's configuration; the database URL comes from wherever the database runs. */
+export function storeSettings(config: Config): Omit<StoreConfig, "databaseUrl"> {
+  return {
+    poolSizeMax: config.dbPoolSizeMax,
+    lockTimeoutMs: config.dbLockTimeoutMs,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    queueWaitMsMax: config.dbQueueWaitMsMax,
+    queuedCallsMax: config.dbQueuedCallsMax,
+    writeBatchesMax: config.dbWriteBatchesMax,
+  };
 }

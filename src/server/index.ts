@@ -7,6 +7,7 @@ export {
   LOG_LEVELS,
   type LogLevel,
   loadConfig,
+  storeSettings,
   type TlsFiles,
 } from "./config.js";
 export {

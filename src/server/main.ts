@@ -12,7 +12,7 @@ import {
   type ResolvedDatabase,
   resolveDatabase,
 } from "../store/index.js";
-import { type Config, ConfigError, loadConfig } from "./config.js";
+import { type Config, ConfigError, loadConfig, storeSettings } from "./config.js";
 import { createLedgerServer } from "./server.js";
 
 const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
@@ -41,11 +41,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
   const database = await startDatabase(config, logger);
   const store = await openStore({
     databaseUrl: database.url,
-    poolSizeMax: config.dbPoolSizeMax,
-    lockTimeoutMs: config.dbLockTimeoutMs,
-    statementTimeoutMs: config.dbStatementTimeoutMs,
-    queueWaitMsMax: config.dbQueueWaitMsMax,
-    queuedCallsMax: config.dbQueuedCallsMax,
+    ...storeSettings(config),
   }).catch(async (error: unknown) => {
     await stopQuietly(database, logger);
     throw error;

@@ -20,8 +20,26 @@ export interface StoreConfig {
   readonly queueWaitMsMax?: number | undefined;
   /** Calls that may wait for a connection at once; more are refused at once (OVERLOADED). Default 4096. */
   readonly queuedCallsMax?: number | undefined;
+  /**
+   * Write batches in flight at once (each holds a connection), at most
+   * poolSizeMax. Fewer, larger batches share one lock, round trip and commit
+   * among more calls; more overlap their commits. Default 4.
+   */
+  readonly writeBatchesMax?: number | undefined;
   /** Default: appOperationRegistry(), the apps declared in proto/apps. */
   readonly operations?: OperationRegistry | undefined;
+  /** Told of every write batch once it has answered its callers (for metrics and tests). */
+  readonly onWriteBatch?: ((batch: WriteBatchReport) => void) | undefined;
+}
+
+/** One write batch, as onWriteBatch reports it. */
+export interface WriteBatchReport {
+  /** Calls the batch served. */
+  readonly calls: number;
+  /** Their commands (a RecordEntries call has one per item). */
+  readonly commands: number;
+  /** Transactions it took: 1, more after retries and splits. */
+  readonly transactions: number;
 }
 
 export interface ResolvedStoreConfig {
@@ -33,8 +51,13 @@ export interface ResolvedStoreConfig {
   readonly connectTimeoutMs: number;
   readonly queueWaitMsMax: number;
   readonly queuedCallsMax: number;
+  readonly writeBatchesMax: number;
   readonly operations: OperationRegistry;
+  readonly onWriteBatch: ((batch: WriteBatchReport) => void) | undefined;
 }
+
+/** Measured with `npm run bench` (README, Performance): see the write-batch sweep. */
+export const WRITE_BATCHES_MAX_DEFAULT = 4;
 
 /** A burst waits as long as a typical client deadline rather than failing early. */
 export const QUEUE_WAIT_MS_MAX_DEFAULT = 30_000;
@@ -46,9 +69,10 @@ export function resolveStoreConfig(config: StoreConfig): ResolvedStoreConfig {
   if (config.databaseUrl.length === 0) {
     throw new RangeError("StoreConfig.databaseUrl is required");
   }
+  const poolSizeMax = bounded("poolSizeMax", config.poolSizeMax ?? 10, 1, 1000);
   return {
     databaseUrl: config.databaseUrl,
-    poolSizeMax: bounded("poolSizeMax", config.poolSizeMax ?? 10, 1, 1000),
+    poolSizeMax,
     lockTimeoutMs: bounded("lockTimeoutMs", config.lockTimeoutMs ?? 2000, 1, 600_000),
     statementTimeoutMs: bounded(
       "statementTimeoutMs",
@@ -70,7 +94,12 @@ export function resolveStoreConfig(config: StoreConfig): ResolvedStoreConfig {
       0,
       1_000_000,
     ),
+    writeBatchesMax: Math.min(
+      poolSizeMax,
+      bounded("writeBatchesMax", config.writeBatchesMax ?? WRITE_BATCHES_MAX_DEFAULT, 1, 1000),
+    ),
     operations: config.operations ?? appOperationRegistry(),
+    onWriteBatch: config.onWriteBatch,
   };
 }
 

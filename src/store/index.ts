@@ -8,6 +8,8 @@ export {
   QUEUE_WAIT_MS_MAX_DEFAULT,
   QUEUED_CALLS_MAX_DEFAULT,
   type StoreConfig,
+  WRITE_BATCHES_MAX_DEFAULT,
+  type WriteBatchReport,
 } from "./config.js";
 export {
   type EmbeddedDatabase,

@@ -5,7 +5,7 @@
  */
 import pino from "pino";
 import { afterAll, beforeAll } from "vitest";
-import { createLedgerServer, loadConfig } from "../../src/server/index.js";
+import { createLedgerServer, loadConfig, storeSettings } from "../../src/server/index.js";
 import { type LedgerStore, openStore } from "../../src/store/index.js";
 import { type ClientName, type LedgerApi, openClient } from "./clients.js";
 import { createTestDatabase } from "./database.js";
@@ -36,11 +36,7 @@ export async function startTestServer(): Promise<TestServer> {
   // Wired as src/server/main.ts wires it, with the production defaults.
   const store = await openStore({
     databaseUrl: database.url,
-    poolSizeMax: config.dbPoolSizeMax,
-    lockTimeoutMs: config.dbLockTimeoutMs,
-    statementTimeoutMs: config.dbStatementTimeoutMs,
-    queueWaitMsMax: config.dbQueueWaitMsMax,
-    queuedCallsMax: config.dbQueuedCallsMax,
+    ...storeSettings(config),
   }).catch(async (error: unknown) => {
     await database.drop();
     throw error;

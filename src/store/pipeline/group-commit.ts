@@ -49,6 +49,7 @@ export class GroupCommit {
   private readonly queue: Pending[] = [];
   private readonly inFlight = new Map<string, number>();
   private waitingForPermit = false;
+  private batchesInFlight = 0;
 
   constructor(private readonly deps: GroupCommitDeps) {}
 
@@ -118,7 +119,11 @@ export class GroupCommit {
 
   /** Starts a batch when something queued could run and no batch already waits for a connection. */
   private pump(): void {
-    if (this.waitingForPermit || !this.queue.some((p) => !this.blocked(p, new Set()))) {
+    if (
+      this.waitingForPermit ||
+      this.batchesInFlight >= this.deps.config.writeBatchesMax ||
+      !this.queue.some((p) => !this.blocked(p, new Set()))
+    ) {
       return;
     }
     this.waitingForPermit = true;
@@ -126,8 +131,10 @@ export class GroupCommit {
       (release) => {
         this.waitingForPermit = false;
         const batch = this.take();
+        this.batchesInFlight += 1;
         this.pump();
         void this.run(batch).finally(() => {
+          this.batchesInFlight -= 1;
           release();
           this.pump();
         });
@@ -176,11 +183,15 @@ export class GroupCommit {
     try {
       if (batch.length > 0) {
         const units = batch.flatMap(unitsOf);
-        const outcomes = await this.execute(
-          units,
-          batch.length === 1 ? batch[0]?.options : undefined,
-        );
+        const tally = { transactions: 0 };
+        const options = batch.length === 1 ? batch[0]?.options : undefined;
+        const outcomes = await this.execute(units, options, tally);
         settleAll(batch, units, outcomes);
+        this.deps.config.onWriteBatch?.({
+          calls: batch.length,
+          commands: units.reduce((sum, unit) => sum + unit.commands.length, 0),
+          transactions: tally.transactions,
+        });
       }
     } finally {
       for (const id of batch.flatMap((p) => p.ledgerIds)) {
@@ -200,10 +211,12 @@ export class GroupCommit {
   private async execute(
     units: readonly Unit[],
     options: CallOptions | undefined,
+    tally: { transactions: number },
   ): Promise<Outcome[][]> {
     for (let attempt = 0; ; attempt += 1) {
       try {
         const run = this.deps.runBatch ?? runBatch;
+        tally.transactions += 1;
         return await this.deps.transaction(options, (em) =>
           run(em, units, {
             now: this.deps.clock(),
@@ -219,7 +232,7 @@ export class GroupCommit {
           await sleep(backoffMs(attempt));
           continue;
         }
-        return this.afterFailure(units, options, error);
+        return this.afterFailure(units, options, tally, error);
       }
     }
   }
@@ -227,6 +240,7 @@ export class GroupCommit {
   private async afterFailure(
     units: readonly Unit[],
     options: CallOptions | undefined,
+    tally: { transactions: number },
     error: unknown,
   ): Promise<Outcome[][]> {
     const translated = isRetryable(error) ? concurrencyConflict(error) : translateError(error);
@@ -235,8 +249,8 @@ export class GroupCommit {
       return units.map((unit) => failed(unit, translated));
     }
     const half = Math.ceil(units.length / 2);
-    const first = await this.execute(units.slice(0, half), options);
-    return [...first, ...(await this.execute(units.slice(half), options))];
+    const first = await this.execute(units.slice(0, half), options, tally);
+    return [...first, ...(await this.execute(units.slice(half), options, tally))];
   }
 }
 
