@@ -18,7 +18,7 @@ export interface ScenarioResult {
   readonly raw: RunStats | undefined;
   /** The batched raw SQL (entries/s); only for the write scenarios it applies to. */
   readonly rawBatched: RunStats | undefined;
-  /** Service throughput / raw per-request throughput. */
+  /** Service throughput / raw per-request throughput (record-bulk: entries/s over entries/s). */
   readonly ratio: number | undefined;
   /** Batched raw entries/s / raw per-request writes/s: what batching buys on this machine. */
   readonly batchedRatio: number | undefined;
@@ -100,7 +100,7 @@ function row(
     scenario,
     clients,
     side,
-    stats.itemsPerCall === 1 ? "calls" : `entries (${stats.itemsPerCall}/tx)`,
+    stats.itemsPerCall === 1 ? "calls" : `entries (${stats.itemsPerCall}/call)`,
     String(stats.throughputPerS),
     String(stats.p50Ms),
     String(stats.p95Ms),
@@ -170,8 +170,8 @@ const WIDTH = 1000;
 const HEIGHT = 380;
 const MARGIN = { top: 64, right: 20, bottom: 70, left: 64 };
 const BARS = [
-  { key: "service", color: "#2b6cb0", label: "service (gRPC, grpc-js client), calls/s" },
-  { key: "raw", color: "#a0aec0", label: "raw pg, same SQL per request, calls/s" },
+  { key: "service", color: "#2b6cb0", label: "service (gRPC), calls/s; bulk: entries/s" },
+  { key: "raw", color: "#a0aec0", label: "raw pg per request, calls/s; bulk: entries/s" },
   { key: "rawBatched", color: "#dd6b20", label: "raw pg batched, entries/s" },
 ] as const;
 

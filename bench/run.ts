@@ -18,6 +18,7 @@ import { type Call, type LoadWindow, runLoad, runPaced } from "./load.js";
 import {
   BATCHABLE_SCENARIOS,
   type BenchOptions,
+  BULK_SCENARIOS,
   PACED_SCENARIO,
   parseOptions,
   type Scenario,
@@ -43,6 +44,8 @@ const RSS_SAMPLE_MS = 250;
 
 interface Target {
   record(ledgerId: string): Promise<unknown>;
+  /** One CREDIT_ADD per id, each recorded on its own (RecordEntries, not atomic). */
+  recordBulk(ledgerIds: readonly string[]): Promise<unknown>;
   balance(ledgerId: string): Promise<unknown>;
 }
 
@@ -50,11 +53,16 @@ function pick(ids: readonly string[]): string {
   return ids[Math.floor(Math.random() * ids.length)] as string;
 }
 
+function picks(ids: readonly string[], count: number): string[] {
+  return Array.from({ length: count }, () => pick(ids));
+}
+
 function callsFor(
   scenario: Scenario,
   target: Target,
   ledgers: readonly string[],
   grpcClient: LedgerGrpcClient,
+  bulkEntries: number,
 ): () => Call {
   const hot = ledgers[0] as string;
   switch (scenario) {
@@ -62,6 +70,8 @@ function callsFor(
       return () => () => target.record(pick(ledgers));
     case "record-hot":
       return () => () => target.record(hot);
+    case "record-bulk":
+      return () => () => target.recordBulk(picks(ledgers, bulkEntries));
     case "balance-reads":
       return () => () => target.balance(pick(ledgers));
     case "mix":
@@ -83,7 +93,7 @@ function batchCallsFor(
 ): () => Call {
   const hot = ledgers[0] as string;
   const ids = (): string[] =>
-    Array.from({ length: batchEntries }, () => (scenario === "record-hot" ? hot : pick(ledgers)));
+    scenario === "record-hot" ? Array(batchEntries).fill(hot) : picks(ledgers, batchEntries);
   return () => () => raw.recordBatch(ids(), 1n);
 }
 
@@ -151,14 +161,22 @@ interface Bench {
 }
 
 function targets(bench: Bench): { service: Target; raw: Target } {
+  const { grpcClient, raw } = bench;
   return {
     service: {
-      record: (id) => bench.grpcClient.recordEntry(id, 1n),
-      balance: (id) => bench.grpcClient.getBalance(id),
+      record: (id) => grpcClient.recordEntry(id, 1n),
+      recordBulk: (ids) => grpcClient.recordEntries(ids, 1n),
+      balance: (id) => grpcClient.getBalance(id),
     },
     raw: {
-      record: (id) => bench.raw.recordEntry(id, 1n),
-      balance: (id) => bench.raw.getBalance(id),
+      record: (id) => raw.recordEntry(id, 1n),
+      // The per-request baseline of a bulk call: its writes one after another, a transaction each.
+      recordBulk: async (ids) => {
+        for (const id of ids) {
+          await raw.recordEntry(id, 1n);
+        }
+      },
+      balance: (id) => raw.getBalance(id),
     },
   };
 }
@@ -169,17 +187,19 @@ async function runScenario(
   concurrency: number,
 ): Promise<ScenarioResult> {
   const { options, database, grpcClient } = bench;
-  const window = { warmupS: options.warmupS, durationS: options.durationS };
+  const window = {
+    warmupS: options.warmupS,
+    durationS: options.durationS,
+    itemsPerCall: BULK_SCENARIOS.includes(scenario) ? options.batchEntries : 1,
+  };
   const target = targets(bench);
+  const calls = (side: Target, ledgers: readonly string[]) =>
+    callsFor(scenario, side, ledgers, grpcClient, options.batchEntries);
   const say = (side: string) =>
     process.stderr.write(`[bench] ${scenario} at ${concurrency} clients: ${side}...\n`);
   say("service");
   const s = await measure(
-    closed(
-      callsFor(scenario, target.service, database.serviceLedgers, grpcClient),
-      concurrency,
-      window,
-    ),
+    closed(calls(target.service, database.serviceLedgers), concurrency, window),
     database,
     bench.service.pid,
   );
@@ -187,7 +207,7 @@ async function runScenario(
   if (scenario !== "rpc-floor") {
     say("raw pg");
     r = await measure(
-      closed(callsFor(scenario, target.raw, database.rawLedgers, grpcClient), concurrency, window),
+      closed(calls(target.raw, database.rawLedgers), concurrency, window),
       database,
       undefined,
     );
@@ -273,6 +293,7 @@ async function runPacedScenario(
     targets(bench).service,
     database.serviceLedgers,
     grpcClient,
+    options.batchEntries,
   );
   const m = await measure(
     (onMeasureStart) => runPaced(next, rate.ratePerS, inFlightMax, options, onMeasureStart),
@@ -390,7 +411,7 @@ async function writeResults(report: BenchReport, profileDir: string | undefined)
         ? "-"
         : `${cpu.server === undefined ? "" : `server ${cpu.server} + `}postgres ${cpu.postgres} + client ${cpu.client}`;
     console.log(
-      `${s.scenario} @${s.concurrency} CPU µs per call (batched: per entry): service = ${side(c.service)}; raw = ${side(c.raw)}; raw batched = ${side(c.rawBatched)}`,
+      `${s.scenario} @${s.concurrency} CPU µs per call (batched and record-bulk: per entry): service = ${side(c.service)}; raw = ${side(c.raw)}; raw batched = ${side(c.rawBatched)}`,
     );
   }
   if (profileDir !== undefined) {

@@ -130,7 +130,13 @@ function serviceCtors(): Ctors {
   if (ctors === undefined) {
     const definition = protoLoader.loadSync(
       ["ledger/v1/ledger.proto", "grpc/health/v1/health.proto"],
-      { includeDirs: [`${ROOT}proto`], longs: String, enums: String, defaults: true },
+      {
+        includeDirs: [`${ROOT}proto`],
+        longs: String,
+        enums: String,
+        defaults: true,
+        oneofs: true,
+      },
     );
     const loaded = grpc.loadPackageDefinition(definition) as unknown as {
       ledger: { v1: { LedgerService: grpc.ServiceClientConstructor } };
@@ -141,8 +147,14 @@ function serviceCtors(): Ctors {
   return ctors;
 }
 
+/** A RecordEntries result as proto-loader reads it: `result` names the oneof's member. */
+interface WireItemResult {
+  readonly result?: "entry" | "error";
+  readonly error?: { readonly code: number; readonly message: string } | null;
+}
+
 /**
- * RecordEntry, GetBalance and the health Check over a few HTTP/2 channels,
+ * RecordEntry, RecordEntries, GetBalance and the health Check over a few HTTP/2 channels,
  * round-robin; the health client of each channel shares its connection.
  */
 export class LedgerGrpcClient {
@@ -180,6 +192,30 @@ export class LedgerGrpcClient {
       amount: amountMinor.toString(),
       idempotencyKey: randomUUID(),
     });
+  }
+
+  /**
+   * RecordEntries, not atomic: one CREDIT_ADD per ledger id (repeats allowed).
+   * A refused item fails the call here, so the bench never counts it.
+   */
+  async recordEntries(ledgerIds: readonly string[], amountMinor: bigint): Promise<unknown> {
+    const response = (await this.call("ledger", "RecordEntries", {
+      entries: ledgerIds.map((ledgerId) => ({
+        ledgerId,
+        operation: "CREDIT_ADD",
+        amount: amountMinor.toString(),
+        idempotencyKey: randomUUID(),
+      })),
+      atomic: false,
+    })) as { results: readonly WireItemResult[] };
+    const refused = response.results.filter((item) => item.result !== "entry");
+    if (refused.length > 0 || response.results.length !== ledgerIds.length) {
+      const first = refused[0]?.error;
+      throw new Error(
+        `RecordEntries: ${refused.length} of ${ledgerIds.length} items refused (${response.results.length} results); first: ${first?.code} ${first?.message}`,
+      );
+    }
+    return response;
   }
 
   getBalance(ledgerId: string): Promise<unknown> {

@@ -1,9 +1,9 @@
 /**
  * The README's reflection recipes are true: its buf curl block runs as
  * written against a real server and database and prints what each step
- * promises (services, methods, health, every ledger RPC), and runs just the
- * same from an empty directory, where nothing but server reflection can
- * supply the schema.
+ * promises (services, methods, health, every ledger RPC, RecordEntries' item
+ * error included), and runs just the same from an empty directory, where
+ * nothing but server reflection can supply the schema.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -33,6 +33,13 @@ function expectEveryStep(compact: string): void {
   expect(compact).toContain('"operation":"CREDIT_ADD","amount":"10","balanceAfter":"10"');
   expect(compact).toContain('"operation":"REVERSAL","amount":"-4","balanceAfter":"6"');
   expect(compact).toMatch(/"balance":"6","unit":"CREDITS","version":"2"/);
+  // RecordEntries, not atomic: the reward recorded, the overspend refused as a google.rpc.Status
+  // whose ErrorInfo buf curl decodes through reflection.
+  expect(compact).toContain('"operation":"DAILY_REWARD","amount":"1","balanceAfter":"7"');
+  expect(compact).toContain('{"error":{"code":9,');
+  expect(compact).toContain(
+    '"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"INSUFFICIENT_FUNDS"',
+  );
   expect(compact).toContain('"status":"LEDGER_STATUS_TERMINATED"');
 }
 

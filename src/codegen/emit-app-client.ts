@@ -30,8 +30,11 @@ export function appClientSource(app: AppModel, header: string, sdkImport: string
   const lines = [
     header,
     "",
-    `import { AppClient, type AppRecordOptions, type LedgerClient, type RecordedEntry } from "${relativeTo(file, sdkImport)}";`,
+    `import { AppClient, type AppRecordItem, type AppRecordOptions, type LedgerClient, type RecordedEntry } from "${relativeTo(file, sdkImport)}";`,
     `import { ${appConstName(app)}, type ${typeName} } from "${relativeTo(file, REGISTRY_FILE.replace(/\.ts$/, ".js"))}";`,
+    "",
+    `/** An item of ${className}.recordEntries: its operation is one of app "${app.name}"'s. */`,
+    `export type ${pascalCase(app.name)}RecordItem = AppRecordItem<${typeName}>;`,
     "",
     `/** A client of app "${app.name}" (${app.protoFile}): it records only the app's operations. */`,
     `export class ${className} extends AppClient<${typeName}> {`,

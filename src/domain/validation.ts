@@ -1,5 +1,5 @@
 import { invalidArgument } from "./errors.js";
-import { LIMITS } from "./limits.js";
+import { LIMITS, RECORD_ENTRIES_MAX } from "./limits.js";
 import { INT64_MIN } from "./money.js";
 import type {
   BalanceLookup,
@@ -64,27 +64,31 @@ export function checkId(field: string, id: string): void {
   checkPattern(field, id, UUID_PATTERN, "a lowercase UUID");
 }
 
-function checkIdempotencyKey(key: string): void {
-  requireText("idempotency_key", key, LIMITS.idempotencyKeyLengthMax);
+function checkIdempotencyKey(key: string, prefix = ""): void {
+  requireText(`${prefix}idempotency_key`, key, LIMITS.idempotencyKeyLengthMax);
 }
 
-function checkMetadata(metadata: Metadata): void {
+function checkMetadata(metadata: Metadata, prefix: string): void {
   const keys = Object.keys(metadata);
   if (keys.length > LIMITS.metadataEntriesMax) {
-    throw invalidArgument("metadata", `has more than ${LIMITS.metadataEntriesMax} entries`);
+    throw invalidArgument(
+      `${prefix}metadata`,
+      `has more than ${LIMITS.metadataEntriesMax} entries`,
+    );
   }
   for (const key of keys) {
-    requireText("metadata", key, LIMITS.metadataKeyLengthMax);
-    checkText(`metadata.${key}`, metadata[key] ?? "", LIMITS.metadataValueLengthMax);
+    requireText(`${prefix}metadata`, key, LIMITS.metadataKeyLengthMax);
+    checkText(`${prefix}metadata.${key}`, metadata[key] ?? "", LIMITS.metadataValueLengthMax);
   }
 }
 
-function checkAnnotations(input: {
-  readonly description: string;
-  readonly metadata: Metadata;
-}): void {
-  checkText("description", input.description, LIMITS.descriptionLengthMax);
-  checkMetadata(input.metadata);
+/** `prefix` names the message the fields belong to, e.g. "entries[2]." (see itemPrefix). */
+function checkAnnotations(
+  input: { readonly description: string; readonly metadata: Metadata },
+  prefix = "",
+): void {
+  checkText(`${prefix}description`, input.description, LIMITS.descriptionLengthMax);
+  checkMetadata(input.metadata, prefix);
 }
 
 export function validateCreateLedger(input: CreateLedgerInput): void {
@@ -102,28 +106,71 @@ export function validateCreateLedger(input: CreateLedgerInput): void {
   checkIdempotencyKey(input.idempotencyKey);
 }
 
-export function validateRecordEntry(input: RecordEntryInput, now: Date): void {
-  checkId("ledger_id", input.ledgerId);
-  requireText("operation", input.operation, 64);
-  checkPattern("operation", input.operation, OPERATION_PATTERN, "an upper-case operation name");
+/**
+ * A RecordEntry request, or with `prefix` (itemPrefix) one item of a
+ * RecordEntries request, every field named under it: `entries[2].amount`.
+ */
+export function validateRecordEntry(input: RecordEntryInput, now: Date, prefix = ""): void {
+  const field = (name: string) => `${prefix}${name}`;
+  checkId(field("ledger_id"), input.ledgerId);
+  requireText(field("operation"), input.operation, 64);
+  checkPattern(
+    field("operation"),
+    input.operation,
+    OPERATION_PATTERN,
+    "an upper-case operation name",
+  );
   if (input.amountMinor === INT64_MIN) {
     // A transaction records its magnitude, and -(-2^63) is no int64.
-    throw invalidArgument("amount", "must be greater than -2^63 (its magnitude must be an int64)");
+    throw invalidArgument(
+      field("amount"),
+      "must be greater than -2^63 (its magnitude must be an int64)",
+    );
   }
-  checkIdempotencyKey(input.idempotencyKey);
+  checkIdempotencyKey(input.idempotencyKey, prefix);
   if (
     input.occurredAt !== undefined &&
     input.occurredAt.getTime() > now.getTime() + LIMITS.occurredAtFutureSkewMs
   ) {
-    throw invalidArgument("occurred_at", "must not be in the future");
+    throw invalidArgument(field("occurred_at"), "must not be in the future");
   }
-  checkAnnotations(input);
-  checkText("reference", input.reference, LIMITS.referenceLengthMax);
+  checkAnnotations(input, prefix);
+  checkText(field("reference"), input.reference, LIMITS.referenceLengthMax);
   checkText(
-    "external_transaction_id",
+    field("external_transaction_id"),
     input.externalTransactionId,
     LIMITS.externalTransactionIdLengthMax,
   );
+}
+
+/** The prefix of the fields of item `index` of RecordEntries: "entries[2].". */
+export function itemPrefix(index: number): string {
+  return `entries[${index}].`;
+}
+
+/** 1..RECORD_ENTRIES_MAX items: checked before the items are read. */
+export function checkRecordEntriesCount(count: number): void {
+  if (count < 1 || count > RECORD_ENTRIES_MAX) {
+    throw invalidArgument("entries", `must hold 1 to ${RECORD_ENTRIES_MAX} items, got ${count}`);
+  }
+}
+
+/**
+ * No two items of one RecordEntries request share an idempotency key: the
+ * second would replay or refuse the first within the same call.
+ */
+export function checkDistinctIdempotencyKeys(entries: readonly RecordEntryInput[]): void {
+  const firstIndex = new Map<string, number>();
+  entries.forEach((entry, index) => {
+    const earlier = firstIndex.get(entry.idempotencyKey);
+    if (earlier !== undefined) {
+      throw invalidArgument(
+        `${itemPrefix(index)}idempotency_key`,
+        `repeats ${itemPrefix(earlier)}idempotency_key: each item needs its own key`,
+      );
+    }
+    firstIndex.set(entry.idempotencyKey, index);
+  });
 }
 
 export function validateReverseTransaction(input: ReverseTransactionInput): void {

@@ -4,10 +4,13 @@ import {
   type EntrySchema,
   type LedgerSchema,
   LedgerStatus,
+  type RecordEntryResponseSchema,
+  type RecordEntryResultSchema,
   TransactionKind,
   type TransactionSchema,
 } from "../../gen/ledger/v1/ledger_pb.js";
 import type * as domain from "../domain/index.js";
+import { statusFromLedgerError } from "./errors.js";
 
 export function ledgerToProto(ledger: domain.Ledger): MessageInitShape<typeof LedgerSchema> {
   return {
@@ -45,6 +48,22 @@ export function entryToProto(entry: domain.Entry): MessageInitShape<typeof Entry
     metadata: { ...entry.metadata },
     externalTransactionId: entry.externalTransactionId,
   };
+}
+
+/** What RecordEntry answers, and what an item of RecordEntries answers when recorded. */
+export function recordedEntryToProto(
+  result: domain.WriteResult<domain.Entry>,
+): MessageInitShape<typeof RecordEntryResponseSchema> {
+  return { entry: entryToProto(result.value), replayed: result.replayed };
+}
+
+/** One item of RecordEntries: its entry, or its failure as a google.rpc.Status. */
+export function entryResultToProto(
+  result: domain.ItemResult<domain.Entry>,
+): MessageInitShape<typeof RecordEntryResultSchema> {
+  return result.ok
+    ? { result: { case: "entry", value: recordedEntryToProto(result) } }
+    : { result: { case: "error", value: statusFromLedgerError(result.error) } };
 }
 
 export function transactionToProto(

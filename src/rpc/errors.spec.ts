@@ -1,4 +1,4 @@
-import { durationMs } from "@bufbuild/protobuf/wkt";
+import { anyUnpack, durationMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
@@ -7,8 +7,10 @@ import { type ErrorReason, InvariantViolation, LedgerError } from "../domain/ind
 import {
   codeForReason,
   ERROR_DOMAIN,
+  FAILURE_DETAIL_REGISTRY,
   OVERLOADED_RETRY_DELAY_MS,
   reasonOf,
+  statusFromLedgerError,
   toConnectError,
 } from "./errors.js";
 
@@ -66,6 +68,27 @@ describe("error mapping", () => {
     const unavailable = toConnectError(new LedgerError("STORE_UNAVAILABLE", "down", {}), "req-1");
     expect(unavailable.findDetails(RetryInfoSchema)).toEqual([]);
   });
+
+  it.each(["INSUFFICIENT_FUNDS", "IDEMPOTENCY_KEY_REUSED", "OVERLOADED"] as const)(
+    "gives a bulk item's google.rpc.Status for %s the code, message and details of a failed call",
+    (reason) => {
+      const error = new LedgerError(reason, `entries[3]: because ${reason}`, { index: "3" });
+      const call = toConnectError(error, "req-1");
+      const status = statusFromLedgerError(error);
+      expect(status.code).toBe(call.code);
+      expect(status.message).toBe(call.rawMessage);
+      const unpacked = status.details.map((any) => anyUnpack(any, FAILURE_DETAIL_REGISTRY));
+      expect(unpacked).toEqual([
+        ...call.findDetails(ErrorInfoSchema),
+        ...call.findDetails(RetryInfoSchema),
+      ]);
+      expect(unpacked[0]).toMatchObject({
+        domain: ERROR_DOMAIN,
+        reason,
+        metadata: { index: "3" },
+      });
+    },
+  );
 
   it("passes a ConnectError through unchanged", () => {
     const deadline = new ConnectError("deadline exceeded", Code.DeadlineExceeded);

@@ -1,6 +1,8 @@
-import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { create, createRegistry, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { anyPack, durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { type Status, StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import { type ErrorReason, LedgerError } from "../domain/index.js";
 
 /** The `domain` of every google.rpc.ErrorInfo this service sends. */
@@ -42,20 +44,66 @@ export function codeForReason(reason: ErrorReason): Code {
 }
 
 /**
- * A domain failure as the client sees it: code, message and an ErrorInfo
- * detail, plus a RetryInfo detail when the server is overloaded.
+ * Every detail type wireFailure sends: what a JSON codec must know to write
+ * (and read) a google.rpc.Status whose details are google.protobuf.Any.
  */
-export function connectErrorFromLedgerError(error: LedgerError): ConnectError {
-  const info = {
+export const FAILURE_DETAIL_REGISTRY = createRegistry(ErrorInfoSchema, RetryInfoSchema);
+
+/** One detail of a failure, as ConnectError sends it and as google.rpc.Status packs it. */
+export interface FailureDetail {
+  readonly desc: DescMessage;
+  readonly value: Message;
+}
+
+/** A domain failure as the client sees it, whatever carries it. */
+export interface WireFailure {
+  readonly code: Code;
+  readonly message: string;
+  readonly details: readonly FailureDetail[];
+}
+
+/**
+ * The one rule for what a LedgerError becomes on the wire: its reason's code,
+ * its message, an ErrorInfo detail (domain, reason, metadata), plus a
+ * RetryInfo detail when the server is overloaded. A failed call
+ * (connectErrorFromLedgerError) and a failed item of a bulk call
+ * (statusFromLedgerError) are both built from it.
+ */
+export function wireFailure(error: LedgerError): WireFailure {
+  const info: FailureDetail = {
     desc: ErrorInfoSchema,
-    value: { domain: ERROR_DOMAIN, reason: error.reason, metadata: { ...error.metadata } },
+    value: create(ErrorInfoSchema, {
+      domain: ERROR_DOMAIN,
+      reason: error.reason,
+      metadata: { ...error.metadata },
+    }),
   };
-  const retry = {
+  const retry: FailureDetail = {
     desc: RetryInfoSchema,
-    value: { retryDelay: durationFromMs(OVERLOADED_RETRY_DELAY_MS) },
+    value: create(RetryInfoSchema, { retryDelay: durationFromMs(OVERLOADED_RETRY_DELAY_MS) }),
   };
   const details = error.reason === "OVERLOADED" ? [info, retry] : [info];
-  return new ConnectError(error.message, codeForReason(error.reason), undefined, details);
+  return { code: codeForReason(error.reason), message: error.message, details };
+}
+
+/** A domain failure of a whole call. */
+export function connectErrorFromLedgerError(error: LedgerError): ConnectError {
+  const failure = wireFailure(error);
+  return new ConnectError(failure.message, failure.code, undefined, [...failure.details]);
+}
+
+/**
+ * A domain failure of one item of a bulk call, as a google.rpc.Status: the
+ * code, message and details a call failing with it would carry, each detail
+ * packed in a google.protobuf.Any.
+ */
+export function statusFromLedgerError(error: LedgerError): Status {
+  const failure = wireFailure(error);
+  return create(StatusSchema, {
+    code: failure.code,
+    message: failure.message,
+    details: failure.details.map((detail) => anyPack(detail.desc, detail.value)),
+  });
 }
 
 /**

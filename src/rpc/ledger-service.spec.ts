@@ -7,7 +7,7 @@
  * logged and never sent.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { anyUnpack, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
@@ -133,6 +133,15 @@ function creditOne(
     },
     { ...callOptions, headers: { "x-request-id": requestId } },
   );
+}
+
+/** `count` valid CREDIT_ADD items on an unknown ledger, keyed k-bulk-0, k-bulk-1... */
+function credits(count: number) {
+  return Array.from({ length: count }, (_, i) => ({
+    ledgerId: UNKNOWN_ID,
+    operation: "CREDIT_ADD",
+    idempotencyKey: `k-bulk-${i}`,
+  }));
 }
 
 /** The ledger's balance and version as the database has them now. */
@@ -338,6 +347,48 @@ describe("validation before the store", () => {
         }),
     ],
     ["page_size", () => closedStoreClient.listEntries({ ledgerId: UNKNOWN_ID, pageSize: -1 })],
+    ["entries", () => closedStoreClient.recordEntries({ entries: [], atomic: true })],
+    ["entries", () => closedStoreClient.recordEntries({ entries: credits(1001), atomic: false })],
+    [
+      "entries[2].amount",
+      () =>
+        closedStoreClient.recordEntries({
+          entries: credits(3).map((item, i) =>
+            i === 2 ? { ...item, amount: -(2n ** 63n) } : item,
+          ),
+          atomic: false,
+        }),
+    ],
+    [
+      "entries[1].occurred_at",
+      () =>
+        closedStoreClient.recordEntries({
+          entries: credits(3).map((item, i) =>
+            i === 1 ? { ...item, occurredAt: { seconds: 0n, nanos: -1 } } : item,
+          ),
+          atomic: true,
+        }),
+    ],
+    [
+      "entries[0].metadata",
+      () =>
+        closedStoreClient.recordEntries({
+          entries: credits(2).map((item, i) =>
+            i === 0 ? { ...item, metadata: { "": "x" } } : item,
+          ),
+          atomic: false,
+        }),
+    ],
+    [
+      "entries[3].idempotency_key",
+      () =>
+        closedStoreClient.recordEntries({
+          entries: credits(4).map((item, i) =>
+            i === 3 ? { ...item, idempotencyKey: "k-bulk-1" } : item,
+          ),
+          atomic: false,
+        }),
+    ],
     [
       "occurred_before",
       () =>
@@ -352,7 +403,7 @@ describe("validation before the store", () => {
     async (field, call) => {
       const error = await failure(call());
       expect(error.code).toBe(Code.InvalidArgument);
-      expect(error.rawMessage).toMatch(new RegExp(`^${field}: `));
+      expect(error.rawMessage.startsWith(`${field}: `), error.rawMessage).toBe(true);
       expect(errorInfo(error)).toMatchObject({
         domain: "ledger.v1",
         reason: "INVALID_ARGUMENT",
@@ -360,6 +411,44 @@ describe("validation before the store", () => {
       });
     },
   );
+});
+
+describe("RecordEntries", () => {
+  it("names both items that share an idempotency key", async () => {
+    const entries = credits(3).map((item, i) =>
+      i === 2 ? { ...item, idempotencyKey: "k-bulk-0" } : item,
+    );
+    const error = await failure(closedStoreClient.recordEntries({ entries, atomic: true }));
+    expect(error.rawMessage).toBe(
+      "entries[2].idempotency_key: repeats entries[0].idempotency_key: each item needs its own key",
+    );
+  });
+
+  it("answers each item in order: its entry, or its failure as a google.rpc.Status", async () => {
+    const ledgerId = await openLedger();
+    const { results } = await client.recordEntries({
+      entries: [
+        { ledgerId, operation: "CREDIT_ADD", amount: 5n, idempotencyKey: "k-1" },
+        { ledgerId, operation: "CREDIT_SPEND", amount: -9n, idempotencyKey: "k-2" },
+        { ledgerId, operation: "CREDIT_SPEND", amount: -2n, idempotencyKey: "k-3" },
+      ],
+      atomic: false,
+    });
+    expect(results.map((r) => r.result.case)).toEqual(["entry", "error", "entry"]);
+    const [first, refused, third] = results.map((r) => r.result);
+    expect(first?.case === "entry" && first.value.entry?.balanceAfter).toBe(5n);
+    expect(third?.case === "entry" && third.value.entry?.balanceAfter).toBe(3n);
+    if (refused?.case !== "error") {
+      throw new Error("the second item should have failed");
+    }
+    expect(refused.value.code).toBe(Code.FailedPrecondition);
+    const [info] = refused.value.details.map((any) => anyUnpack(any, ErrorInfoSchema));
+    expect(info).toMatchObject({
+      domain: "ledger.v1",
+      reason: "INSUFFICIENT_FUNDS",
+      metadata: { ledger_id: ledgerId, balance: "5", amount: "-9" },
+    });
+  });
 });
 
 describe("GetBalance names a ledger by ledger_id XOR (app, owner_id, unit)", () => {

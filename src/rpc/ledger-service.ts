@@ -1,15 +1,24 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import type { GetBalanceRequest, LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
+import type {
+  GetBalanceRequest,
+  LedgerService,
+  RecordEntriesRequest,
+  RecordEntryRequest,
+} from "../../gen/ledger/v1/ledger_pb.js";
 import {
   type BalanceLookup,
   type CallOptions,
   type CreateLedgerInput,
+  checkDistinctIdempotencyKeys,
   checkId,
+  checkRecordEntriesCount,
   invalidArgument,
+  itemPrefix,
   type LedgerStore,
   type ListEntriesInput,
   type ListLedgersInput,
   normalizePageSize,
+  type RecordEntriesInput,
   type RecordEntryInput,
   type ReverseTransactionInput,
   validateBalanceLookup,
@@ -19,7 +28,13 @@ import {
   validateRecordEntry,
   validateReverseTransaction,
 } from "../domain/index.js";
-import { entryToProto, ledgerToProto, transactionToProto } from "./convert.js";
+import {
+  entryResultToProto,
+  entryToProto,
+  ledgerToProto,
+  recordedEntryToProto,
+  transactionToProto,
+} from "./convert.js";
 import { dateFromTimestamp } from "./timestamp.js";
 
 export interface LedgerServiceDeps {
@@ -78,20 +93,16 @@ export function createLedgerServiceImpl(
     },
 
     async recordEntry(req, ctx) {
-      const input: RecordEntryInput = {
-        ledgerId: req.ledgerId,
-        operation: req.operation,
-        amountMinor: req.amount,
-        idempotencyKey: req.idempotencyKey,
-        occurredAt: dateFromTimestamp("occurred_at", req.occurredAt),
-        description: req.description,
-        reference: req.reference,
-        metadata: { ...req.metadata },
-        externalTransactionId: req.externalTransactionId,
-      };
+      const input = recordEntryInput(req);
       validateRecordEntry(input, now());
       const result = await store.recordEntry(input, callOptions(ctx));
-      return { entry: entryToProto(result.value), replayed: result.replayed };
+      return recordedEntryToProto(result);
+    },
+
+    async recordEntries(req, ctx) {
+      const input = recordEntriesInput(req, now());
+      const results = await store.recordEntries(input, callOptions(ctx));
+      return { results: results.map(entryResultToProto) };
     },
 
     async reverseTransaction(req, ctx) {
@@ -145,6 +156,39 @@ export function createLedgerServiceImpl(
 
 function callOptions(ctx: HandlerContext): CallOptions {
   return { timeoutMs: ctx.timeoutMs(), signal: ctx.signal };
+}
+
+/**
+ * The one mapping of a RecordEntry request, alone or as item of a bulk call:
+ * `prefix` (itemPrefix) names the item in the fields a failure names.
+ */
+function recordEntryInput(req: RecordEntryRequest, prefix = ""): RecordEntryInput {
+  return {
+    ledgerId: req.ledgerId,
+    operation: req.operation,
+    amountMinor: req.amount,
+    idempotencyKey: req.idempotencyKey,
+    occurredAt: dateFromTimestamp(`${prefix}occurred_at`, req.occurredAt),
+    description: req.description,
+    reference: req.reference,
+    metadata: { ...req.metadata },
+    externalTransactionId: req.externalTransactionId,
+  };
+}
+
+/**
+ * Every item mapped and validated as RecordEntry's, in order, under its
+ * `entries[i].` prefix; then no key twice. Any refusal refuses the call.
+ */
+function recordEntriesInput(req: RecordEntriesRequest, now: Date): RecordEntriesInput {
+  checkRecordEntriesCount(req.entries.length);
+  const entries = req.entries.map((item, index) => {
+    const input = recordEntryInput(item, itemPrefix(index));
+    validateRecordEntry(input, now, itemPrefix(index));
+    return input;
+  });
+  checkDistinctIdempotencyKeys(entries);
+  return { entries, atomic: req.atomic };
 }
 
 /** `ledger_id`, or all of `app`, `owner_id` and `unit`: never both, never neither. */

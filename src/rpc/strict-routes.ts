@@ -1,7 +1,7 @@
 import type { DescMessage, DescService, JsonReadOptions } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { LedgerError } from "../domain/index.js";
-import { connectErrorFromLedgerError } from "./errors.js";
+import { connectErrorFromLedgerError, FAILURE_DETAIL_REGISTRY } from "./errors.js";
 import { checkJsonMessage } from "./strict-json.js";
 
 /**
@@ -79,8 +79,9 @@ export function serveStrictly<S extends DescService>(
       throw new Error(`${service.typeName} has no implementation of ${method.name}`);
     }
     // MethodImpl<M> of a method taken from a list is `never`: the types are checked by ServiceImpl<S>.
+    // The registry lets JSON carry a google.rpc.Status's details (RecordEntries' item errors).
     router.rpc(method, methodImpl.bind(impl) as never, {
-      jsonOptions: strictJsonOptions(method.input),
+      jsonOptions: { ...strictJsonOptions(method.input), registry: FAILURE_DETAIL_REGISTRY },
     });
   }
 }

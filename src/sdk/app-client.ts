@@ -1,7 +1,8 @@
 /**
  * The base of the generated per-app clients (gen/apps/<app>/v1/<app>_client.ts):
- * a LedgerClient narrowed to one app, whose `record` admits exactly that
- * app's operation names (a union type generated from its proto enum).
+ * a LedgerClient narrowed to one app, whose `record` and `recordEntries`
+ * admit exactly that app's operation names (a union type generated from its
+ * proto enum).
  */
 import type { AppSpec } from "../../gen/apps/registry.js";
 import type { LedgerClient } from "./ledger-client.js";
@@ -13,14 +14,22 @@ import type {
   EntryFields,
   LedgerPage,
   ListLedgersInput,
+  RecordEntriesItem,
+  RecordEntriesOptions,
   RecordedEntry,
 } from "./types.js";
 
 export type { LedgerClient } from "./ledger-client.js";
-export type { RecordedEntry } from "./types.js";
+export type { RecordEntriesItem, RecordEntriesOptions, RecordedEntry } from "./types.js";
 
 /** An entry's fields and the call's options, in one object. */
 export type AppRecordOptions = EntryFields & CallOptions;
+
+/** One item of an app's recordEntries: a ledger, one of the app's operations, its fields. */
+export type AppRecordItem<Operation extends string> = EntryFields & {
+  readonly ledgerId: string;
+  readonly operation: Operation;
+};
 
 /** A client of one app. Generated subclasses add one method per operation. */
 export class AppClient<Operation extends string> {
@@ -62,5 +71,17 @@ export class AppClient<Operation extends string> {
   ): Promise<RecordedEntry> {
     const { timeoutMs, signal, ...fields } = options;
     return this.ledger.recordEntry({ ...fields, ledgerId, operation }, { timeoutMs, signal });
+  }
+
+  /**
+   * Records several of this app's operations in one call (LedgerClient's
+   * recordEntries): one result per item, in order; `atomic` says whether
+   * they stand or fall together.
+   */
+  recordEntries(
+    items: readonly AppRecordItem<Operation>[],
+    options: RecordEntriesOptions,
+  ): Promise<RecordEntriesItem[]> {
+    return this.ledger.recordEntries(items, options);
   }
 }

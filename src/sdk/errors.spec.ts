@@ -4,13 +4,17 @@
  * metadata is malformed on the base class rather than invent numbers, and
  * treats a lost connection as UNAVAILABLE (retryable), not a caller's cancel.
  */
+import { create } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import {
   ConcurrencyConflictError,
   InsufficientFundsError,
   LedgerRpcError,
+  ledgerRpcErrorFromStatus,
   OverloadedError,
   StoreUnavailableError,
   toLedgerRpcError,
@@ -104,5 +108,40 @@ describe("toLedgerRpcError", () => {
       reason: undefined,
       retryable: false,
     });
+  });
+
+  it("reads a bulk item's index from metadata.index, only when it is a plain count", () => {
+    const at = (index: string) =>
+      toLedgerRpcError(withInfo(Code.AlreadyExists, "IDEMPOTENCY_KEY_REUSED", { index })).index;
+    expect([at("0"), at("2"), at("999")]).toEqual([0, 2, 999]);
+    expect([at(""), at("-1"), at("01"), at("1.5"), at("9999999999")]).toEqual(
+      Array(5).fill(undefined),
+    );
+    expect(toLedgerRpcError(withInfo(Code.NotFound, "LEDGER_NOT_FOUND", {})).index).toBeUndefined();
+  });
+});
+
+describe("ledgerRpcErrorFromStatus", () => {
+  it("decodes an item's google.rpc.Status exactly as the same failure of a call", () => {
+    const info = {
+      domain: "ledger.v1",
+      reason: "INSUFFICIENT_FUNDS",
+      metadata: { ledger_id: "l", balance: "3", amount: "-5", index: "4" },
+    };
+    const status = create(StatusSchema, {
+      code: Code.FailedPrecondition,
+      message: "entries[4]: short",
+      details: [anyPack(ErrorInfoSchema, create(ErrorInfoSchema, info))],
+    });
+    const fromStatus = ledgerRpcErrorFromStatus(status);
+    const fromCall = toLedgerRpcError(
+      new ConnectError("entries[4]: short", Code.FailedPrecondition, undefined, [
+        { desc: ErrorInfoSchema, value: info },
+      ]),
+    );
+    expect(fromStatus).toBeInstanceOf(InsufficientFundsError);
+    // Every field but the cause (the wire form of the detail differs): class, code, reason, metadata...
+    expect({ ...fromStatus }).toEqual({ ...fromCall });
+    expect(fromStatus).toMatchObject({ message: fromCall.message, index: 4, balanceMinor: 3n });
   });
 });

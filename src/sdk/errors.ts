@@ -6,6 +6,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import type { Status } from "../../gen/google/rpc/status_pb.js";
 import type { ErrorReason } from "../../gen/ledger/v1/ledger_pb.js";
 
 /** The `domain` of the ledger's ErrorInfo details. */
@@ -33,12 +34,18 @@ export class LedgerRpcError extends Error {
   readonly reason: LedgerErrorReason | undefined;
   /** The ErrorInfo metadata as sent (strings). */
   readonly metadata: Readonly<Record<string, string>>;
+  /**
+   * For a failed item of recordEntries (metadata.index): its position in
+   * the items, e.g. the item that failed an atomic call. Undefined otherwise.
+   */
+  readonly index: number | undefined;
 
   constructor(init: LedgerRpcErrorInit) {
     super(init.message, { cause: init.cause });
     this.code = init.code;
     this.reason = init.reason;
     this.metadata = init.metadata;
+    this.index = itemIndex(init.metadata);
   }
 
   /** True when the SDK retries this failure by itself (UNAVAILABLE, ABORTED, OVERLOADED). */
@@ -235,6 +242,29 @@ export function toLedgerRpcError(error: unknown, callerCancelled = false): Ledge
     }
     throw malformed;
   }
+}
+
+/**
+ * A refused item of recordEntries, whose google.rpc.Status carries what a
+ * failed call carries: decoded as that call's error would be (toLedgerRpcError),
+ * to the same class with the same fields.
+ */
+export function ledgerRpcErrorFromStatus(status: Status): LedgerRpcError {
+  const error = new ConnectError(status.message, status.code as Code);
+  for (const any of status.details) {
+    error.details.push({
+      type: any.typeUrl.slice(any.typeUrl.lastIndexOf("/") + 1),
+      value: any.value,
+    });
+  }
+  return toLedgerRpcError(error);
+}
+
+const INDEX = /^(0|[1-9]\d{0,8})$/;
+
+function itemIndex(metadata: Readonly<Record<string, string>>): number | undefined {
+  const text = metadata.index;
+  return text !== undefined && INDEX.test(text) ? Number(text) : undefined;
 }
 
 function isLedgerErrorReason(reason: string): reason is LedgerErrorReason {

@@ -13,7 +13,7 @@
 
 export * from "../../gen/apps/clients.js";
 export * from "../../gen/apps/registry.js";
-export { AppClient, type AppRecordOptions } from "./app-client.js";
+export { AppClient, type AppRecordItem, type AppRecordOptions } from "./app-client.js";
 export * from "./errors.js";
 export {
   createLedgerClient,

@@ -3,10 +3,15 @@
  * typed errors, a deadline per logical call, idempotency keys generated once
  * per write and bounded retries of UNAVAILABLE / ABORTED / OVERLOADED.
  */
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
-import { LedgerRpcError, toLedgerRpcError } from "./errors.js";
+import {
+  LedgerService,
+  type RecordEntryRequestSchema,
+  type RecordEntryResult,
+} from "../../gen/ledger/v1/ledger_pb.js";
+import { LedgerRpcError, ledgerRpcErrorFromStatus, toLedgerRpcError } from "./errors.js";
 import {
   backoffDelayMs,
   type RetryOptions,
@@ -25,6 +30,8 @@ import type {
   LedgerPage,
   ListEntriesInput,
   ListLedgersInput,
+  RecordEntriesItem,
+  RecordEntriesOptions,
   RecordEntryInput,
   RecordedEntry,
   ReversedTransaction,
@@ -59,6 +66,19 @@ export interface LedgerClient {
    * BALANCE_OVERFLOW, IDEMPOTENCY_KEY_REUSED.
    */
   recordEntry(input: RecordEntryInput, options?: CallOptions): Promise<RecordedEntry>;
+  /**
+   * Records 1..1000 operations in one call, each item as recordEntry would
+   * (its own idempotency key, generated once per item unless given), and
+   * returns one result per item, in order. `atomic: true`: all or nothing,
+   * the first failing item rejects the call with its typed error (`index`).
+   * `atomic: false`: each item's result says whether it was recorded. A
+   * request the server refuses as a whole (INVALID_ARGUMENT naming
+   * `entries[i].<field>`, a key given twice) rejects either way.
+   */
+  recordEntries(
+    items: readonly RecordEntryInput[],
+    options: RecordEntriesOptions,
+  ): Promise<RecordEntriesItem[]>;
   /**
    * Compensates a transaction. TRANSACTION_NOT_FOUND, TRANSACTION_NOT_REVERSIBLE,
    * REVERSAL_EXCEEDS_TRANSACTION, INSUFFICIENT_FUNDS, LEDGER_TERMINATED.
@@ -135,25 +155,23 @@ export function createLedgerClient(options: LedgerClientOptions): LedgerClient {
       return { ledgers: response.ledgers, nextPageToken: response.nextPageToken };
     },
     async recordEntry(input, callOptions) {
-      const idempotencyKey = input.idempotencyKey ?? randomKey();
-      const response = await call(callOptions, (o) =>
-        rpc.recordEntry(
-          {
-            ledgerId: input.ledgerId,
-            operation: input.operation,
-            amount: input.amountMinor,
-            idempotencyKey,
-            occurredAt:
-              input.occurredAt === undefined ? undefined : timestampFromDate(input.occurredAt),
-            description: input.description ?? "",
-            reference: input.reference ?? "",
-            metadata: { ...input.metadata },
-            externalTransactionId: input.externalTransactionId ?? "",
-          },
-          o,
-        ),
+      const request = entryRequest(input);
+      const response = await call(callOptions, (o) => rpc.recordEntry(request, o));
+      return {
+        entry: present(response.entry),
+        replayed: response.replayed,
+        idempotencyKey: request.idempotencyKey,
+      };
+    },
+    async recordEntries(items, { atomic, ...callOptions }) {
+      const entries = items.map(entryRequest);
+      const response = await call(callOptions, (o) => rpc.recordEntries({ entries, atomic }, o));
+      if (response.results.length !== entries.length) {
+        throw brokenResponse(`${response.results.length} results for ${entries.length} items`);
+      }
+      return entries.map((entry, index) =>
+        itemResult(entry.idempotencyKey, response.results[index]),
       );
-      return { entry: present(response.entry), replayed: response.replayed, idempotencyKey };
     },
     async reverseTransaction(input, callOptions) {
       const idempotencyKey = input.idempotencyKey ?? randomKey();
@@ -269,15 +287,54 @@ function sleep(delayMs: number, signal: AbortSignal | undefined): Promise<void> 
 /** A response message field the server always sets; its absence is a broken server. */
 function present<T>(value: T | undefined): T {
   if (value === undefined) {
-    throw new LedgerRpcError({
-      message: "the server's response lacks its resource",
-      code: Code.Internal,
-      reason: undefined,
-      metadata: {},
-      cause: new ConnectError("missing response field", Code.Internal),
-    });
+    throw brokenResponse("missing response field");
   }
   return value;
+}
+
+/** A response no working server sends. */
+function brokenResponse(what: string): LedgerRpcError {
+  return new LedgerRpcError({
+    message: "the server's response lacks its resource",
+    code: Code.Internal,
+    reason: undefined,
+    metadata: {},
+    cause: new ConnectError(what, Code.Internal),
+  });
+}
+
+/** RecordEntry's request, alone or as an item of RecordEntries, its key generated once. */
+function entryRequest(
+  input: RecordEntryInput,
+): MessageInitShape<typeof RecordEntryRequestSchema> & { idempotencyKey: string } {
+  return {
+    ledgerId: input.ledgerId,
+    operation: input.operation,
+    amount: input.amountMinor,
+    idempotencyKey: input.idempotencyKey ?? randomKey(),
+    occurredAt: input.occurredAt === undefined ? undefined : timestampFromDate(input.occurredAt),
+    description: input.description ?? "",
+    reference: input.reference ?? "",
+    metadata: { ...input.metadata },
+    externalTransactionId: input.externalTransactionId ?? "",
+  };
+}
+
+/** One item's result: RecordEntry's, or the typed error of its google.rpc.Status. */
+function itemResult(
+  idempotencyKey: string,
+  result: RecordEntryResult | undefined,
+): RecordEntriesItem {
+  switch (result?.result.case) {
+    case "entry": {
+      const { entry, replayed } = result.result.value;
+      return { ok: true, entry: present(entry), replayed, idempotencyKey };
+    }
+    case "error":
+      return { ok: false, error: ledgerRpcErrorFromStatus(result.result.value), idempotencyKey };
+    default:
+      throw brokenResponse("a RecordEntries result with neither entry nor error");
+  }
 }
 
 function randomKey(): string {

@@ -6,8 +6,10 @@
  * import that bundlers leave alone, so a browser bundle of this SDK never
  * pulls in node:http2, and asking for "grpc" in a browser fails at once.
  */
+import { createRegistry } from "@bufbuild/protobuf";
 import type { Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
+import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 
 /** The wire protocol: gRPC (Node only, HTTP/2), Connect or gRPC-Web (HTTP/1.1 or 2, fetch). */
 export type Protocol = "grpc" | "connect" | "grpc-web";
@@ -33,6 +35,12 @@ export interface LedgerTransport {
   close(): void;
 }
 
+/**
+ * The detail types of the google.rpc.Status of a refused RecordEntries item:
+ * JSON spells them out by type name, so its reader must know them.
+ */
+const DETAIL_REGISTRY = createRegistry(ErrorInfoSchema, RetryInfoSchema);
+
 /** Hidden in a variable so that bundlers do not follow it into browser builds. */
 const NODE_TRANSPORT_MODULE = "@connectrpc/connect-node";
 
@@ -44,6 +52,7 @@ export function createLedgerTransport(options: TransportOptions): LedgerTranspor
         transport: createConnectTransport({
           baseUrl: options.baseUrl,
           useBinaryFormat: options.useBinaryFormat ?? false,
+          jsonOptions: { registry: DETAIL_REGISTRY },
           ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
         }),
         close() {},

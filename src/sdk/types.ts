@@ -11,6 +11,8 @@ import type {
   Transaction,
 } from "../../gen/ledger/v1/ledger_pb.js";
 
+import type { LedgerRpcError } from "./errors.js";
+
 export type { Entry, Ledger, Transaction };
 
 /** The balance of a ledger: ledgerId, balance, unit and version. */
@@ -66,6 +68,25 @@ export interface RecordEntryInput extends EntryFields {
   readonly ledgerId: string;
   readonly operation: string;
 }
+
+/** RecordEntries' options: how the items stand together, and the call's options. */
+export interface RecordEntriesOptions extends CallOptions {
+  /**
+   * true: all or nothing; the first item that fails rejects the call with
+   * its typed error (`index` names the item) and nothing is recorded.
+   * false: each item is recorded or refused alone (see RecordEntriesItem).
+   */
+  readonly atomic: boolean;
+}
+
+/**
+ * One item of recordEntries, in the items' order: recorded (what recordEntry
+ * returns, `ok: true`), or refused with the typed error a recordEntry of it
+ * alone would have rejected with (`ok: false`; its key stays unused).
+ */
+export type RecordEntriesItem =
+  | (RecordedEntry & { readonly ok: true })
+  | { readonly ok: false; readonly error: LedgerRpcError; readonly idempotencyKey: string };
 
 /** ReverseTransaction: compensates all or part of a transaction. */
 export interface ReverseTransactionInput extends WriteInput {

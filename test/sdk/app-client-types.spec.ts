@@ -10,11 +10,14 @@ import {
   type AppRecordOptions,
   type ContentClient,
   type ContentOperationName,
+  type ContentRecordItem,
   createContentClient,
   createLearningClient,
   type LearningClient,
   type LearningOperationName,
+  type LearningRecordItem,
   type LedgerClient,
+  type RecordEntriesItem,
   type RecordedEntry,
   type SharedOperationName,
 } from "../../src/sdk/index.js";
@@ -32,6 +35,14 @@ describe("generated app client types", () => {
     >();
     expectTypeOf<Parameters<ContentClient["record"]>[1]>().toEqualTypeOf<ContentOperationName>();
     expectTypeOf<Parameters<LearningClient["record"]>[1]>().toEqualTypeOf<LearningOperationName>();
+    expectTypeOf<ContentRecordItem["operation"]>().toEqualTypeOf<ContentOperationName>();
+    expectTypeOf<LearningRecordItem["operation"]>().toEqualTypeOf<LearningOperationName>();
+    expectTypeOf<Parameters<ContentClient["recordEntries"]>[0]>().toEqualTypeOf<
+      readonly ContentRecordItem[]
+    >();
+    expectTypeOf<ReturnType<ContentClient["recordEntries"]>>().toEqualTypeOf<
+      Promise<RecordEntriesItem[]>
+    >();
   });
 
   it("have one method per operation, shared ones included", () => {
@@ -72,6 +83,30 @@ describe("generated app client types", () => {
       content.contentCreaton(ledgerId);
       // @ts-expect-error amounts are bigint minor units, never numbers
       content.contentCreation(ledgerId, { amountMinor: -5 });
+
+      content.recordEntries(
+        [
+          { ledgerId, operation: "CONTENT_CREATION" },
+          { ledgerId, operation: "CREDIT_ADD", amountMinor: 5n },
+        ],
+        { atomic: true },
+      );
+      learning.recordEntries([{ ledgerId, operation: "SEAT_PURCHASE" }], { atomic: false });
+      content.recordEntries(
+        // @ts-expect-error COURSE_ENROLLMENT is the learning app's: no item of a content bulk call
+        [{ ledgerId, operation: "COURSE_ENROLLMENT" }],
+        { atomic: false },
+      );
+      learning.recordEntries(
+        // @ts-expect-error CONTENT_CREATION is the content app's, not the learning app's
+        [{ ledgerId, operation: "CONTENT_CREATION" }],
+        { atomic: true },
+      );
+      const contentItems: ContentRecordItem[] = [];
+      // @ts-expect-error a content item is no learning item
+      learning.recordEntries(contentItems, { atomic: false });
+      // @ts-expect-error atomic must be chosen: all or nothing, or each item alone
+      content.recordEntries([{ ledgerId, operation: "CREDIT_ADD" }], {});
     };
     expectTypeOf(neverRun).toBeFunction();
   });

@@ -9,17 +9,24 @@
  * - "grpc-web": gRPC-Web over fetch (binary), as a browser would call it.
  *
  * Responses are normalized to plain records with bigint amounts and Date
- * timestamps; failures to RpcFailure { code, reason, domain, metadata }.
+ * timestamps; failures to RpcFailure { code, reason, domain, metadata }, the
+ * google.rpc.Status of a RecordEntries item included.
  */
 import { fileURLToPath } from "node:url";
-import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { createRegistry, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  anyUnpack,
+  type Timestamp,
+  timestampDate,
+  timestampFromDate,
+} from "@bufbuild/protobuf/wkt";
 import { type Client as ConnectClient, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import protobuf from "protobufjs";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import * as pb from "../../gen/ledger/v1/ledger_pb.js";
 
 // ---------------------------------------------------------------------------
@@ -190,6 +197,16 @@ export interface Page<T> {
   readonly nextPageToken: string;
 }
 
+export interface RecordEntriesParams {
+  readonly entries: readonly RecordEntryParams[];
+  readonly atomic: boolean;
+}
+
+/** One item of RecordEntries: its entry, or its google.rpc.Status as an RpcFailure. */
+export type ItemOutcome =
+  | { readonly ok: true; readonly value: Entry; readonly replayed: boolean }
+  | { readonly ok: false; readonly failure: RpcFailure };
+
 /** Every RPC of ledger.v1.LedgerService; each failure rejects with RpcFailure. */
 export interface LedgerApi {
   readonly name: ClientName;
@@ -197,6 +214,7 @@ export interface LedgerApi {
   getLedger(ledgerId: string): Promise<Ledger>;
   listLedgers(params: ListLedgersParams): Promise<Page<Ledger>>;
   recordEntry(params: RecordEntryParams): Promise<Written<Entry>>;
+  recordEntries(params: RecordEntriesParams): Promise<ItemOutcome[]>;
   reverseTransaction(params: ReverseTransactionParams): Promise<Written<Transaction>>;
   getBalance(params: GetBalanceParams): Promise<Balance>;
   listEntries(params: ListEntriesParams): Promise<Page<Entry>>;
@@ -222,6 +240,7 @@ export function openClient(name: ClientName, baseUrl: string): LedgerApi {
           baseUrl,
           httpVersion: "1.1",
           useBinaryFormat: false,
+          jsonOptions: { registry: DETAIL_REGISTRY },
           defaultTimeoutMs: CALL_TIMEOUT_MS,
         }),
       );
@@ -298,33 +317,98 @@ function rpcStatusTypes(): { status: protobuf.Type; errorInfo: protobuf.Type } {
   return statusTypes;
 }
 
+type WireErrorInfo = { reason: string; domain: string; metadata: Record<string, string> };
+/** A google.protobuf.Any as protobufjs (type_url) or proto-loader (typeUrl) gives it. */
+type WireAny = { type_url?: string; typeUrl?: string; value: Uint8Array };
+
+/** The ErrorInfo among a google.rpc.Status's details, decoded with protobufjs. */
+function wireErrorInfo(details: readonly WireAny[]): WireErrorInfo | undefined {
+  const any = details.find((d) =>
+    (d.type_url ?? d.typeUrl ?? "").endsWith("/google.rpc.ErrorInfo"),
+  );
+  if (any === undefined) {
+    return undefined;
+  }
+  const { errorInfo } = rpcStatusTypes();
+  return errorInfo.toObject(errorInfo.decode(any.value), { defaults: true }) as WireErrorInfo;
+}
+
 function grpcFailure(error: unknown): RpcFailure {
   const serviceError = error as Partial<grpc.ServiceError>;
   if (typeof serviceError.code !== "number") {
     return new RpcFailure("grpc-js", "UNKNOWN", String(error), undefined, undefined, {});
   }
   const [detailsBin] = serviceError.metadata?.get("grpc-status-details-bin") ?? [];
-  let info: { reason: string; domain: string; metadata: Record<string, string> } | undefined;
+  let info: WireErrorInfo | undefined;
   if (detailsBin instanceof Buffer) {
     const types = rpcStatusTypes();
     const status = types.status.toObject(types.status.decode(detailsBin), {
       defaults: true,
-    }) as { details: { type_url: string; value: Uint8Array }[] };
-    const any = status.details.find((d) => d.type_url.endsWith("/google.rpc.ErrorInfo"));
-    if (any !== undefined) {
-      info = types.errorInfo.toObject(types.errorInfo.decode(any.value), {
-        defaults: true,
-      }) as typeof info;
-    }
+    }) as { details: WireAny[] };
+    info = wireErrorInfo(status.details);
   }
   return new RpcFailure(
     "grpc-js",
     codeName(serviceError.code),
-    serviceError.details ?? "",
+    grpcMessage(serviceError.details ?? ""),
     info?.reason,
     info?.domain,
     info?.metadata ?? {},
   );
+}
+
+/**
+ * grpc-message is percent-encoded; connect-node encodes as encodeURIComponent
+ * does (":" as %3A) and grpc-js decodes with decodeURI, which leaves such
+ * reserved characters encoded. The text the server sent, as the others give it.
+ */
+function grpcMessage(details: string): string {
+  try {
+    return decodeURIComponent(details);
+  } catch {
+    return details;
+  }
+}
+
+/** A RecordEntries item's outcome as proto-loader gives it (oneofs: `result` names the member). */
+function wireItemOutcome(raw: Wire): ItemOutcome {
+  if (raw.result === "entry") {
+    const response = raw.entry as Wire;
+    return {
+      ok: true,
+      value: wireEntry(response.entry as Wire),
+      replayed: response.replayed === true,
+    };
+  }
+  if (raw.result !== "error") {
+    throw new Error("a RecordEntries result carries neither entry nor error");
+  }
+  const status = raw.error as { code: number; message: string; details: WireAny[] };
+  const info = wireErrorInfo(status.details);
+  const failure = new RpcFailure(
+    "grpc-js",
+    codeName(status.code),
+    status.message,
+    info?.reason,
+    info?.domain,
+    info?.metadata ?? {},
+  );
+  return { ok: false, failure };
+}
+
+/** A RecordEntryRequest as proto-loader takes it: int64 as a string, absent fields left out. */
+function wireRecordEntry(p: RecordEntryParams): Wire {
+  return {
+    ledgerId: p.ledgerId,
+    operation: p.operation,
+    ...(p.amount === undefined ? {} : { amount: p.amount.toString() }),
+    idempotencyKey: p.idempotencyKey,
+    ...(p.occurredAt === undefined ? {} : { occurredAt: toWireTimestamp(p.occurredAt) }),
+    description: p.description ?? "",
+    reference: p.reference ?? "",
+    metadata: p.metadata ?? {},
+    externalTransactionId: p.externalTransactionId ?? "",
+  };
 }
 
 function grpcTarget(baseUrl: string): string {
@@ -388,18 +472,15 @@ function openGrpcJsClient(baseUrl: string): LedgerApi {
       };
     },
     async recordEntry(p) {
-      const res = await call("RecordEntry", {
-        ledgerId: p.ledgerId,
-        operation: p.operation,
-        ...(p.amount === undefined ? {} : { amount: p.amount.toString() }),
-        idempotencyKey: p.idempotencyKey,
-        ...(p.occurredAt === undefined ? {} : { occurredAt: toWireTimestamp(p.occurredAt) }),
-        description: p.description ?? "",
-        reference: p.reference ?? "",
-        metadata: p.metadata ?? {},
-        externalTransactionId: p.externalTransactionId ?? "",
-      });
+      const res = await call("RecordEntry", wireRecordEntry(p));
       return { value: wireEntry(res.entry as Wire), replayed: res.replayed === true };
+    },
+    async recordEntries(p) {
+      const res = await call("RecordEntries", {
+        entries: p.entries.map(wireRecordEntry),
+        atomic: p.atomic,
+      });
+      return (res.results as Wire[]).map(wireItemOutcome);
     },
     async reverseTransaction(p) {
       const res = await call("ReverseTransaction", {
@@ -530,6 +611,9 @@ function wireTransaction(raw: Wire): Transaction {
 // Connect and gRPC-Web (generated code from gen/)
 // ---------------------------------------------------------------------------
 
+/** The detail types a RecordEntries item's google.rpc.Status may carry, for JSON. */
+const DETAIL_REGISTRY = createRegistry(ErrorInfoSchema, RetryInfoSchema);
+
 function connectFailure(name: ClientName, error: unknown): RpcFailure {
   const ce = ConnectError.from(error);
   const [info] = ce.findDetails(ErrorInfoSchema);
@@ -587,18 +671,16 @@ function openConnectFamilyClient(
       }),
     recordEntry: (p) =>
       guarded(async () => {
-        const res = await client.recordEntry({
-          ledgerId: p.ledgerId,
-          operation: p.operation,
-          amount: p.amount,
-          idempotencyKey: p.idempotencyKey,
-          occurredAt: p.occurredAt === undefined ? undefined : timestampFromDate(p.occurredAt),
-          description: p.description ?? "",
-          reference: p.reference ?? "",
-          metadata: { ...p.metadata },
-          externalTransactionId: p.externalTransactionId ?? "",
-        });
+        const res = await client.recordEntry(esRecordEntry(p));
         return { value: esEntry(required(res.entry, "entry")), replayed: res.replayed };
+      }),
+    recordEntries: (p) =>
+      guarded(async () => {
+        const res = await client.recordEntries({
+          entries: p.entries.map(esRecordEntry),
+          atomic: p.atomic,
+        });
+        return res.results.map((item) => esItemOutcome(name, item));
       }),
     reverseTransaction: (p) =>
       guarded(async () => {
@@ -646,6 +728,49 @@ function openConnectFamilyClient(
       guarded(async () => esLedger((await client.terminateLedger({ ledgerId })).ledger)),
     close() {},
   };
+}
+
+function esRecordEntry(p: RecordEntryParams): MessageInitShape<typeof pb.RecordEntryRequestSchema> {
+  return {
+    ledgerId: p.ledgerId,
+    operation: p.operation,
+    amount: p.amount,
+    idempotencyKey: p.idempotencyKey,
+    occurredAt: p.occurredAt === undefined ? undefined : timestampFromDate(p.occurredAt),
+    description: p.description ?? "",
+    reference: p.reference ?? "",
+    metadata: { ...p.metadata },
+    externalTransactionId: p.externalTransactionId ?? "",
+  };
+}
+
+function esItemOutcome(name: ClientName, item: pb.RecordEntryResult): ItemOutcome {
+  switch (item.result.case) {
+    case "entry": {
+      const { entry, replayed } = item.result.value;
+      return { ok: true, value: esEntry(required(entry, "entry")), replayed };
+    }
+    case "error": {
+      const status = item.result.value;
+      const info = status.details
+        .map((any) => anyUnpack(any, ErrorInfoSchema))
+        .find((unpacked) => unpacked !== undefined);
+      const metadata = info === undefined ? {} : { ...info.metadata };
+      return {
+        ok: false,
+        failure: new RpcFailure(
+          name,
+          codeName(status.code),
+          status.message,
+          info?.reason,
+          info?.domain,
+          metadata,
+        ),
+      };
+    }
+    default:
+      throw new Error("a RecordEntries result carries neither entry nor error");
+  }
 }
 
 function required<T>(value: T | undefined, field: string): T {

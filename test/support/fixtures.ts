@@ -36,6 +36,7 @@ export const LEDGER_METHODS: readonly string[] = [
   "GetLedger",
   "ListLedgers",
   "RecordEntry",
+  "RecordEntries",
   "ReverseTransaction",
   "GetBalance",
   "ListEntries",

@@ -6,13 +6,15 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Status } from "../../google/rpc/status_pb.js";
+import { file_google_rpc_status } from "../../google/rpc/status_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file ledger/v1/ledger.proto.
  */
 export const file_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiuAMKBkxlZGdlchIKCgJpZBgBIAEoCRILCgNhcHAYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSDAoEdW5pdBgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIRCglyZWZlcmVuY2UYBiABKAkSMQoIbWV0YWRhdGEYByADKAsyHy5sZWRnZXIudjEuTGVkZ2VyLk1ldGFkYXRhRW50cnkSJwoGc3RhdHVzGAggASgOMhcubGVkZ2VyLnYxLkxlZGdlclN0YXR1cxIPCgdiYWxhbmNlGAkgASgDEhgKC21pbl9iYWxhbmNlGAogASgDSACIAQESDwoHdmVyc2lvbhgLIAEoAxIuCgpjcmVhdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg10ZXJtaW5hdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgl1bmJvdW5kZWQYDiABKAgaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQg4KDF9taW5fYmFsYW5jZSKXAwoFRW50cnkSCgoCaWQYASABKAkSFgoOdHJhbnNhY3Rpb25faWQYAiABKAkSEQoJbGVkZ2VyX2lkGAMgASgJEhAKCHNlcXVlbmNlGAQgASgDEhEKCW9wZXJhdGlvbhgFIAEoCRIOCgZhbW91bnQYBiABKAMSFQoNYmFsYW5jZV9hZnRlchgHIAEoAxIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVzY3JpcHRpb24YCiABKAkSEQoJcmVmZXJlbmNlGAsgASgJEjAKCG1ldGFkYXRhGAwgAygLMh4ubGVkZ2VyLnYxLkVudHJ5Lk1ldGFkYXRhRW50cnkSHwoXZXh0ZXJuYWxfdHJhbnNhY3Rpb25faWQYDSABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIuABCgtUcmFuc2FjdGlvbhIKCgJpZBgBIAEoCRIoCgRraW5kGAIgASgOMhoubGVkZ2VyLnYxLlRyYW5zYWN0aW9uS2luZBIhCgdlbnRyaWVzGAMgAygLMhAubGVkZ2VyLnYxLkVudHJ5Eh8KF3JldmVyc2VzX3RyYW5zYWN0aW9uX2lkGAQgASgJEg4KBmFtb3VudBgFIAEoAxIXCg9yZXZlcnNlZF9hbW91bnQYBiABKAMSLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAisQIKE0NyZWF0ZUxlZGdlclJlcXVlc3QSCwoDYXBwGAEgASgJEhAKCG93bmVyX2lkGAIgASgJEgwKBHVuaXQYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSEQoJcmVmZXJlbmNlGAUgASgJEj4KCG1ldGFkYXRhGAYgAygLMiwubGVkZ2VyLnYxLkNyZWF0ZUxlZGdlclJlcXVlc3QuTWV0YWRhdGFFbnRyeRIYCgttaW5fYmFsYW5jZRgHIAEoA0gAiAEBEhcKD2lkZW1wb3RlbmN5X2tleRgIIAEoCRIRCgl1bmJvdW5kZWQYCSABKAgaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQg4KDF9taW5fYmFsYW5jZSJLChRDcmVhdGVMZWRnZXJSZXNwb25zZRIhCgZsZWRnZXIYASABKAsyES5sZWRnZXIudjEuTGVkZ2VyEhAKCHJlcGxheWVkGAIgASgIIiUKEEdldExlZGdlclJlcXVlc3QSEQoJbGVkZ2VyX2lkGAEgASgJIjYKEUdldExlZGdlclJlc3BvbnNlEiEKBmxlZGdlchgBIAEoCzIRLmxlZGdlci52MS5MZWRnZXIiWgoSTGlzdExlZGdlcnNSZXF1ZXN0EgsKA2FwcBgBIAEoCRIQCghvd25lcl9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJSChNMaXN0TGVkZ2Vyc1Jlc3BvbnNlEiIKB2xlZGdlcnMYASADKAsyES5sZWRnZXIudjEuTGVkZ2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLdAgoSUmVjb3JkRW50cnlSZXF1ZXN0EhEKCWxlZGdlcl9pZBgBIAEoCRIRCglvcGVyYXRpb24YAiABKAkSEwoGYW1vdW50GAMgASgDSACIAQESFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJEi8KC29jY3VycmVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtkZXNjcmlwdGlvbhgGIAEoCRIRCglyZWZlcmVuY2UYByABKAkSPQoIbWV0YWRhdGEYCCADKAsyKy5sZWRnZXIudjEuUmVjb3JkRW50cnlSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSHwoXZXh0ZXJuYWxfdHJhbnNhY3Rpb25faWQYCSABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB19hbW91bnQiSAoTUmVjb3JkRW50cnlSZXNwb25zZRIfCgVlbnRyeRgBIAEoCzIQLmxlZGdlci52MS5FbnRyeRIQCghyZXBsYXllZBgCIAEoCCL4AQoZUmV2ZXJzZVRyYW5zYWN0aW9uUmVxdWVzdBIWCg50cmFuc2FjdGlvbl9pZBgBIAEoCRITCgZhbW91bnQYAiABKANIAIgBARIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSRAoIbWV0YWRhdGEYBSADKAsyMi5sZWRnZXIudjEuUmV2ZXJzZVRyYW5zYWN0aW9uUmVxdWVzdC5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdfYW1vdW50IlsKGlJldmVyc2VUcmFuc2FjdGlvblJlc3BvbnNlEisKC3RyYW5zYWN0aW9uGAEgASgLMhYubGVkZ2VyLnYxLlRyYW5zYWN0aW9uEhAKCHJlcGxheWVkGAIgASgIIlMKEUdldEJhbGFuY2VSZXF1ZXN0EhEKCWxlZGdlcl9pZBgBIAEoCRILCgNhcHAYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSDAoEdW5pdBgEIAEoCSJXChJHZXRCYWxhbmNlUmVzcG9uc2USEQoJbGVkZ2VyX2lkGAEgASgJEg8KB2JhbGFuY2UYAiABKAMSDAoEdW5pdBgDIAEoCRIPCgd2ZXJzaW9uGAQgASgDIrcBChJMaXN0RW50cmllc1JlcXVlc3QSEQoJbGVkZ2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEjIKDm9jY3VycmVkX2FmdGVyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9vY2N1cnJlZF9iZWZvcmUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlEKE0xpc3RFbnRyaWVzUmVzcG9uc2USIQoHZW50cmllcxgBIAMoCzIQLmxlZGdlci52MS5FbnRyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKwoWVGVybWluYXRlTGVkZ2VyUmVxdWVzdBIRCglsZWRnZXJfaWQYASABKAkiPAoXVGVybWluYXRlTGVkZ2VyUmVzcG9uc2USIQoGbGVkZ2VyGAEgASgLMhEubGVkZ2VyLnYxLkxlZGdlciplCgxMZWRnZXJTdGF0dXMSHQoZTEVER0VSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFExFREdFUl9TVEFUVVNfQUNUSVZFEAESHAoYTEVER0VSX1NUQVRVU19URVJNSU5BVEVEEAIqbgoPVHJhbnNhY3Rpb25LaW5kEiAKHFRSQU5TQUNUSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIaChZUUkFOU0FDVElPTl9LSU5EX0VOVFJZEAESHQoZVFJBTlNBQ1RJT05fS0lORF9SRVZFUlNBTBACKuoECgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIhCh1FUlJPUl9SRUFTT05fTEVER0VSX05PVF9GT1VORBABEiYKIkVSUk9SX1JFQVNPTl9UUkFOU0FDVElPTl9OT1RfRk9VTkQQAhIjCh9FUlJPUl9SRUFTT05fSU5TVUZGSUNJRU5UX0ZVTkRTEAMSIgoeRVJST1JfUkVBU09OX0xFREdFUl9URVJNSU5BVEVEEAQSJwojRVJST1JfUkVBU09OX0lERU1QT1RFTkNZX0tFWV9SRVVTRUQQBRItCilFUlJPUl9SRUFTT05fUkVWRVJTQUxfRVhDRUVEU19UUkFOU0FDVElPThAGEiIKHkVSUk9SX1JFQVNPTl9VTktOT1dOX09QRVJBVElPThAHEioKJkVSUk9SX1JFQVNPTl9BTU9VTlRfRElSRUNUSU9OX01JU01BVENIEAgSIQodRVJST1JfUkVBU09OX0lOVkFMSURfQVJHVU1FTlQQCRIrCidFUlJPUl9SRUFTT05fVFJBTlNBQ1RJT05fTk9UX1JFVkVSU0lCTEUQChIhCh1FUlJPUl9SRUFTT05fQkFMQU5DRV9PVkVSRkxPVxALEiYKIkVSUk9SX1JFQVNPTl9MRURHRVJfQUxSRUFEWV9FWElTVFMQDBIlCiFFUlJPUl9SRUFTT05fQ09OQ1VSUkVOQ1lfQ09ORkxJQ1QQDRIiCh5FUlJPUl9SRUFTT05fU1RPUkVfVU5BVkFJTEFCTEUQDhIbChdFUlJPUl9SRUFTT05fT1ZFUkxPQURFRBAPMrMFCg1MZWRnZXJTZXJ2aWNlEk8KDENyZWF0ZUxlZGdlchIeLmxlZGdlci52MS5DcmVhdGVMZWRnZXJSZXF1ZXN0Gh8ubGVkZ2VyLnYxLkNyZWF0ZUxlZGdlclJlc3BvbnNlEksKCUdldExlZGdlchIbLmxlZGdlci52MS5HZXRMZWRnZXJSZXF1ZXN0GhwubGVkZ2VyLnYxLkdldExlZGdlclJlc3BvbnNlIgOQAgESUQoLTGlzdExlZGdlcnMSHS5sZWRnZXIudjEuTGlzdExlZGdlcnNSZXF1ZXN0Gh4ubGVkZ2VyLnYxLkxpc3RMZWRnZXJzUmVzcG9uc2UiA5ACARJMCgtSZWNvcmRFbnRyeRIdLmxlZGdlci52MS5SZWNvcmRFbnRyeVJlcXVlc3QaHi5sZWRnZXIudjEuUmVjb3JkRW50cnlSZXNwb25zZRJhChJSZXZlcnNlVHJhbnNhY3Rpb24SJC5sZWRnZXIudjEuUmV2ZXJzZVRyYW5zYWN0aW9uUmVxdWVzdBolLmxlZGdlci52MS5SZXZlcnNlVHJhbnNhY3Rpb25SZXNwb25zZRJOCgpHZXRCYWxhbmNlEhwubGVkZ2VyLnYxLkdldEJhbGFuY2VSZXF1ZXN0Gh0ubGVkZ2VyLnYxLkdldEJhbGFuY2VSZXNwb25zZSIDkAIBElEKC0xpc3RFbnRyaWVzEh0ubGVkZ2VyLnYxLkxpc3RFbnRyaWVzUmVxdWVzdBoeLmxlZGdlci52MS5MaXN0RW50cmllc1Jlc3BvbnNlIgOQAgESXQoPVGVybWluYXRlTGVkZ2VyEiEubGVkZ2VyLnYxLlRlcm1pbmF0ZUxlZGdlclJlcXVlc3QaIi5sZWRnZXIudjEuVGVybWluYXRlTGVkZ2VyUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiuAMKBkxlZGdlchIKCgJpZBgBIAEoCRILCgNhcHAYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSDAoEdW5pdBgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIRCglyZWZlcmVuY2UYBiABKAkSMQoIbWV0YWRhdGEYByADKAsyHy5sZWRnZXIudjEuTGVkZ2VyLk1ldGFkYXRhRW50cnkSJwoGc3RhdHVzGAggASgOMhcubGVkZ2VyLnYxLkxlZGdlclN0YXR1cxIPCgdiYWxhbmNlGAkgASgDEhgKC21pbl9iYWxhbmNlGAogASgDSACIAQESDwoHdmVyc2lvbhgLIAEoAxIuCgpjcmVhdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg10ZXJtaW5hdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgl1bmJvdW5kZWQYDiABKAgaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQg4KDF9taW5fYmFsYW5jZSKXAwoFRW50cnkSCgoCaWQYASABKAkSFgoOdHJhbnNhY3Rpb25faWQYAiABKAkSEQoJbGVkZ2VyX2lkGAMgASgJEhAKCHNlcXVlbmNlGAQgASgDEhEKCW9wZXJhdGlvbhgFIAEoCRIOCgZhbW91bnQYBiABKAMSFQoNYmFsYW5jZV9hZnRlchgHIAEoAxIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVzY3JpcHRpb24YCiABKAkSEQoJcmVmZXJlbmNlGAsgASgJEjAKCG1ldGFkYXRhGAwgAygLMh4ubGVkZ2VyLnYxLkVudHJ5Lk1ldGFkYXRhRW50cnkSHwoXZXh0ZXJuYWxfdHJhbnNhY3Rpb25faWQYDSABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIuABCgtUcmFuc2FjdGlvbhIKCgJpZBgBIAEoCRIoCgRraW5kGAIgASgOMhoubGVkZ2VyLnYxLlRyYW5zYWN0aW9uS2luZBIhCgdlbnRyaWVzGAMgAygLMhAubGVkZ2VyLnYxLkVudHJ5Eh8KF3JldmVyc2VzX3RyYW5zYWN0aW9uX2lkGAQgASgJEg4KBmFtb3VudBgFIAEoAxIXCg9yZXZlcnNlZF9hbW91bnQYBiABKAMSLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAisQIKE0NyZWF0ZUxlZGdlclJlcXVlc3QSCwoDYXBwGAEgASgJEhAKCG93bmVyX2lkGAIgASgJEgwKBHVuaXQYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSEQoJcmVmZXJlbmNlGAUgASgJEj4KCG1ldGFkYXRhGAYgAygLMiwubGVkZ2VyLnYxLkNyZWF0ZUxlZGdlclJlcXVlc3QuTWV0YWRhdGFFbnRyeRIYCgttaW5fYmFsYW5jZRgHIAEoA0gAiAEBEhcKD2lkZW1wb3RlbmN5X2tleRgIIAEoCRIRCgl1bmJvdW5kZWQYCSABKAgaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQg4KDF9taW5fYmFsYW5jZSJLChRDcmVhdGVMZWRnZXJSZXNwb25zZRIhCgZsZWRnZXIYASABKAsyES5sZWRnZXIudjEuTGVkZ2VyEhAKCHJlcGxheWVkGAIgASgIIiUKEEdldExlZGdlclJlcXVlc3QSEQoJbGVkZ2VyX2lkGAEgASgJIjYKEUdldExlZGdlclJlc3BvbnNlEiEKBmxlZGdlchgBIAEoCzIRLmxlZGdlci52MS5MZWRnZXIiWgoSTGlzdExlZGdlcnNSZXF1ZXN0EgsKA2FwcBgBIAEoCRIQCghvd25lcl9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJSChNMaXN0TGVkZ2Vyc1Jlc3BvbnNlEiIKB2xlZGdlcnMYASADKAsyES5sZWRnZXIudjEuTGVkZ2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLdAgoSUmVjb3JkRW50cnlSZXF1ZXN0EhEKCWxlZGdlcl9pZBgBIAEoCRIRCglvcGVyYXRpb24YAiABKAkSEwoGYW1vdW50GAMgASgDSACIAQESFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJEi8KC29jY3VycmVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtkZXNjcmlwdGlvbhgGIAEoCRIRCglyZWZlcmVuY2UYByABKAkSPQoIbWV0YWRhdGEYCCADKAsyKy5sZWRnZXIudjEuUmVjb3JkRW50cnlSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSHwoXZXh0ZXJuYWxfdHJhbnNhY3Rpb25faWQYCSABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB19hbW91bnQiSAoTUmVjb3JkRW50cnlSZXNwb25zZRIfCgVlbnRyeRgBIAEoCzIQLmxlZGdlci52MS5FbnRyeRIQCghyZXBsYXllZBgCIAEoCCJWChRSZWNvcmRFbnRyaWVzUmVxdWVzdBIuCgdlbnRyaWVzGAEgAygLMh0ubGVkZ2VyLnYxLlJlY29yZEVudHJ5UmVxdWVzdBIOCgZhdG9taWMYAiABKAgiRgoVUmVjb3JkRW50cmllc1Jlc3BvbnNlEi0KB3Jlc3VsdHMYASADKAsyHC5sZWRnZXIudjEuUmVjb3JkRW50cnlSZXN1bHQicwoRUmVjb3JkRW50cnlSZXN1bHQSLwoFZW50cnkYASABKAsyHi5sZWRnZXIudjEuUmVjb3JkRW50cnlSZXNwb25zZUgAEiMKBWVycm9yGAIgASgLMhIuZ29vZ2xlLnJwYy5TdGF0dXNIAEIICgZyZXN1bHQi+AEKGVJldmVyc2VUcmFuc2FjdGlvblJlcXVlc3QSFgoOdHJhbnNhY3Rpb25faWQYASABKAkSEwoGYW1vdW50GAIgASgDSACIAQESFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEkQKCG1ldGFkYXRhGAUgAygLMjIubGVkZ2VyLnYxLlJldmVyc2VUcmFuc2FjdGlvblJlcXVlc3QuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCQoHX2Ftb3VudCJbChpSZXZlcnNlVHJhbnNhY3Rpb25SZXNwb25zZRIrCgt0cmFuc2FjdGlvbhgBIAEoCzIWLmxlZGdlci52MS5UcmFuc2FjdGlvbhIQCghyZXBsYXllZBgCIAEoCCJTChFHZXRCYWxhbmNlUmVxdWVzdBIRCglsZWRnZXJfaWQYASABKAkSCwoDYXBwGAIgASgJEhAKCG93bmVyX2lkGAMgASgJEgwKBHVuaXQYBCABKAkiVwoSR2V0QmFsYW5jZVJlc3BvbnNlEhEKCWxlZGdlcl9pZBgBIAEoCRIPCgdiYWxhbmNlGAIgASgDEgwKBHVuaXQYAyABKAkSDwoHdmVyc2lvbhgEIAEoAyK3AQoSTGlzdEVudHJpZXNSZXF1ZXN0EhEKCWxlZGdlcl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIyCg5vY2N1cnJlZF9hZnRlchgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPb2NjdXJyZWRfYmVmb3JlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJRChNMaXN0RW50cmllc1Jlc3BvbnNlEiEKB2VudHJpZXMYASADKAsyEC5sZWRnZXIudjEuRW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKFlRlcm1pbmF0ZUxlZGdlclJlcXVlc3QSEQoJbGVkZ2VyX2lkGAEgASgJIjwKF1Rlcm1pbmF0ZUxlZGdlclJlc3BvbnNlEiEKBmxlZGdlchgBIAEoCzIRLmxlZGdlci52MS5MZWRnZXIqZQoMTGVkZ2VyU3RhdHVzEh0KGUxFREdFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRMRURHRVJfU1RBVFVTX0FDVElWRRABEhwKGExFREdFUl9TVEFUVVNfVEVSTUlOQVRFRBACKm4KD1RyYW5zYWN0aW9uS2luZBIgChxUUkFOU0FDVElPTl9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWVFJBTlNBQ1RJT05fS0lORF9FTlRSWRABEh0KGVRSQU5TQUNUSU9OX0tJTkRfUkVWRVJTQUwQAirqBAoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASIQodRVJST1JfUkVBU09OX0xFREdFUl9OT1RfRk9VTkQQARImCiJFUlJPUl9SRUFTT05fVFJBTlNBQ1RJT05fTk9UX0ZPVU5EEAISIwofRVJST1JfUkVBU09OX0lOU1VGRklDSUVOVF9GVU5EUxADEiIKHkVSUk9SX1JFQVNPTl9MRURHRVJfVEVSTUlOQVRFRBAEEicKI0VSUk9SX1JFQVNPTl9JREVNUE9URU5DWV9LRVlfUkVVU0VEEAUSLQopRVJST1JfUkVBU09OX1JFVkVSU0FMX0VYQ0VFRFNfVFJBTlNBQ1RJT04QBhIiCh5FUlJPUl9SRUFTT05fVU5LTk9XTl9PUEVSQVRJT04QBxIqCiZFUlJPUl9SRUFTT05fQU1PVU5UX0RJUkVDVElPTl9NSVNNQVRDSBAIEiEKHUVSUk9SX1JFQVNPTl9JTlZBTElEX0FSR1VNRU5UEAkSKwonRVJST1JfUkVBU09OX1RSQU5TQUNUSU9OX05PVF9SRVZFUlNJQkxFEAoSIQodRVJST1JfUkVBU09OX0JBTEFOQ0VfT1ZFUkZMT1cQCxImCiJFUlJPUl9SRUFTT05fTEVER0VSX0FMUkVBRFlfRVhJU1RTEAwSJQohRVJST1JfUkVBU09OX0NPTkNVUlJFTkNZX0NPTkZMSUNUEA0SIgoeRVJST1JfUkVBU09OX1NUT1JFX1VOQVZBSUxBQkxFEA4SGwoXRVJST1JfUkVBU09OX09WRVJMT0FERUQQDzKHBgoNTGVkZ2VyU2VydmljZRJPCgxDcmVhdGVMZWRnZXISHi5sZWRnZXIudjEuQ3JlYXRlTGVkZ2VyUmVxdWVzdBofLmxlZGdlci52MS5DcmVhdGVMZWRnZXJSZXNwb25zZRJLCglHZXRMZWRnZXISGy5sZWRnZXIudjEuR2V0TGVkZ2VyUmVxdWVzdBocLmxlZGdlci52MS5HZXRMZWRnZXJSZXNwb25zZSIDkAIBElEKC0xpc3RMZWRnZXJzEh0ubGVkZ2VyLnYxLkxpc3RMZWRnZXJzUmVxdWVzdBoeLmxlZGdlci52MS5MaXN0TGVkZ2Vyc1Jlc3BvbnNlIgOQAgESTAoLUmVjb3JkRW50cnkSHS5sZWRnZXIudjEuUmVjb3JkRW50cnlSZXF1ZXN0Gh4ubGVkZ2VyLnYxLlJlY29yZEVudHJ5UmVzcG9uc2USUgoNUmVjb3JkRW50cmllcxIfLmxlZGdlci52MS5SZWNvcmRFbnRyaWVzUmVxdWVzdBogLmxlZGdlci52MS5SZWNvcmRFbnRyaWVzUmVzcG9uc2USYQoSUmV2ZXJzZVRyYW5zYWN0aW9uEiQubGVkZ2VyLnYxLlJldmVyc2VUcmFuc2FjdGlvblJlcXVlc3QaJS5sZWRnZXIudjEuUmV2ZXJzZVRyYW5zYWN0aW9uUmVzcG9uc2USTgoKR2V0QmFsYW5jZRIcLmxlZGdlci52MS5HZXRCYWxhbmNlUmVxdWVzdBodLmxlZGdlci52MS5HZXRCYWxhbmNlUmVzcG9uc2UiA5ACARJRCgtMaXN0RW50cmllcxIdLmxlZGdlci52MS5MaXN0RW50cmllc1JlcXVlc3QaHi5sZWRnZXIudjEuTGlzdEVudHJpZXNSZXNwb25zZSIDkAIBEl0KD1Rlcm1pbmF0ZUxlZGdlchIhLmxlZGdlci52MS5UZXJtaW5hdGVMZWRnZXJSZXF1ZXN0GiIubGVkZ2VyLnYxLlRlcm1pbmF0ZUxlZGdlclJlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_google_protobuf_timestamp, file_google_rpc_status]);
 
 /**
  * @generated from message ledger.v1.Ledger
@@ -523,6 +525,95 @@ export const RecordEntryResponseSchema: GenMessage<RecordEntryResponse> = /*@__P
   messageDesc(file_ledger_v1_ledger, 10);
 
 /**
+ * @generated from message ledger.v1.RecordEntriesRequest
+ */
+export type RecordEntriesRequest = Message<"ledger.v1.RecordEntriesRequest"> & {
+  /**
+   * 1..1000 items, each validated as a RecordEntryRequest (a failure names
+   * the item, e.g. `entries[2].amount`) before any is recorded. Two items
+   * may not share an idempotency key. An invalid item fails the whole call
+   * with INVALID_ARGUMENT, atomic or not.
+   *
+   * @generated from field: repeated ledger.v1.RecordEntryRequest entries = 1;
+   */
+  entries: RecordEntryRequest[];
+
+  /**
+   * true: all or nothing. The first item that fails fails the call with that
+   * item's code and ErrorInfo, its message prefixed `entries[i]: ` and its
+   * metadata carrying `index` (decimal); nothing is recorded and no key is
+   * used. false: each item is recorded or refused on its own; the call fails
+   * only as a whole (UNAVAILABLE, RESOURCE_EXHAUSTED, its deadline).
+   *
+   * @generated from field: bool atomic = 2;
+   */
+  atomic: boolean;
+};
+
+/**
+ * Describes the message ledger.v1.RecordEntriesRequest.
+ * Use `create(RecordEntriesRequestSchema)` to create a new message.
+ */
+export const RecordEntriesRequestSchema: GenMessage<RecordEntriesRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 11);
+
+/**
+ * @generated from message ledger.v1.RecordEntriesResponse
+ */
+export type RecordEntriesResponse = Message<"ledger.v1.RecordEntriesResponse"> & {
+  /**
+   * One result per request item, in the request's order.
+   *
+   * @generated from field: repeated ledger.v1.RecordEntryResult results = 1;
+   */
+  results: RecordEntryResult[];
+};
+
+/**
+ * Describes the message ledger.v1.RecordEntriesResponse.
+ * Use `create(RecordEntriesResponseSchema)` to create a new message.
+ */
+export const RecordEntriesResponseSchema: GenMessage<RecordEntriesResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 12);
+
+/**
+ * One item's outcome. A refused item used no idempotency key: retrying it
+ * evaluates it again.
+ *
+ * @generated from message ledger.v1.RecordEntryResult
+ */
+export type RecordEntryResult = Message<"ledger.v1.RecordEntryResult"> & {
+  /**
+   * @generated from oneof ledger.v1.RecordEntryResult.result
+   */
+  result: {
+    /**
+     * Recorded, or replayed from its idempotency key (`replayed`).
+     *
+     * @generated from field: ledger.v1.RecordEntryResponse entry = 1;
+     */
+    value: RecordEntryResponse;
+    case: "entry";
+  } | {
+    /**
+     * Refused: the code, message and ErrorInfo detail (domain "ledger.v1")
+     * a RecordEntry of this item alone would have failed with.
+     *
+     * @generated from field: google.rpc.Status error = 2;
+     */
+    value: Status;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message ledger.v1.RecordEntryResult.
+ * Use `create(RecordEntryResultSchema)` to create a new message.
+ */
+export const RecordEntryResultSchema: GenMessage<RecordEntryResult> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 13);
+
+/**
  * @generated from message ledger.v1.ReverseTransactionRequest
  */
 export type ReverseTransactionRequest = Message<"ledger.v1.ReverseTransactionRequest"> & {
@@ -559,7 +650,7 @@ export type ReverseTransactionRequest = Message<"ledger.v1.ReverseTransactionReq
  * Use `create(ReverseTransactionRequestSchema)` to create a new message.
  */
 export const ReverseTransactionRequestSchema: GenMessage<ReverseTransactionRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 11);
+  messageDesc(file_ledger_v1_ledger, 14);
 
 /**
  * @generated from message ledger.v1.ReverseTransactionResponse
@@ -583,7 +674,7 @@ export type ReverseTransactionResponse = Message<"ledger.v1.ReverseTransactionRe
  * Use `create(ReverseTransactionResponseSchema)` to create a new message.
  */
 export const ReverseTransactionResponseSchema: GenMessage<ReverseTransactionResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 12);
+  messageDesc(file_ledger_v1_ledger, 15);
 
 /**
  * Names a ledger either by `ledger_id`, or by all of `app`, `owner_id` and
@@ -618,7 +709,7 @@ export type GetBalanceRequest = Message<"ledger.v1.GetBalanceRequest"> & {
  * Use `create(GetBalanceRequestSchema)` to create a new message.
  */
 export const GetBalanceRequestSchema: GenMessage<GetBalanceRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 13);
+  messageDesc(file_ledger_v1_ledger, 16);
 
 /**
  * @generated from message ledger.v1.GetBalanceResponse
@@ -650,7 +741,7 @@ export type GetBalanceResponse = Message<"ledger.v1.GetBalanceResponse"> & {
  * Use `create(GetBalanceResponseSchema)` to create a new message.
  */
 export const GetBalanceResponseSchema: GenMessage<GetBalanceResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 14);
+  messageDesc(file_ledger_v1_ledger, 17);
 
 /**
  * @generated from message ledger.v1.ListEntriesRequest
@@ -693,7 +784,7 @@ export type ListEntriesRequest = Message<"ledger.v1.ListEntriesRequest"> & {
  * Use `create(ListEntriesRequestSchema)` to create a new message.
  */
 export const ListEntriesRequestSchema: GenMessage<ListEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 15);
+  messageDesc(file_ledger_v1_ledger, 18);
 
 /**
  * @generated from message ledger.v1.ListEntriesResponse
@@ -717,7 +808,7 @@ export type ListEntriesResponse = Message<"ledger.v1.ListEntriesResponse"> & {
  * Use `create(ListEntriesResponseSchema)` to create a new message.
  */
 export const ListEntriesResponseSchema: GenMessage<ListEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 16);
+  messageDesc(file_ledger_v1_ledger, 19);
 
 /**
  * @generated from message ledger.v1.TerminateLedgerRequest
@@ -734,7 +825,7 @@ export type TerminateLedgerRequest = Message<"ledger.v1.TerminateLedgerRequest">
  * Use `create(TerminateLedgerRequestSchema)` to create a new message.
  */
 export const TerminateLedgerRequestSchema: GenMessage<TerminateLedgerRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 17);
+  messageDesc(file_ledger_v1_ledger, 20);
 
 /**
  * @generated from message ledger.v1.TerminateLedgerResponse
@@ -751,7 +842,7 @@ export type TerminateLedgerResponse = Message<"ledger.v1.TerminateLedgerResponse
  * Use `create(TerminateLedgerResponseSchema)` to create a new message.
  */
 export const TerminateLedgerResponseSchema: GenMessage<TerminateLedgerResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 18);
+  messageDesc(file_ledger_v1_ledger, 21);
 
 /**
  * @generated from enum ledger.v1.LedgerStatus
@@ -990,6 +1081,18 @@ export const LedgerService: GenService<{
     methodKind: "unary";
     input: typeof RecordEntryRequestSchema;
     output: typeof RecordEntryResponseSchema;
+  },
+  /**
+   * Records up to 1000 entries in one call, each as RecordEntry would, with
+   * its own idempotency key. Atomic: all or nothing. Not atomic: each item
+   * succeeds or fails alone, and the response says which.
+   *
+   * @generated from rpc ledger.v1.LedgerService.RecordEntries
+   */
+  recordEntries: {
+    methodKind: "unary";
+    input: typeof RecordEntriesRequestSchema;
+    output: typeof RecordEntriesResponseSchema;
   },
   /**
    * Compensates all or part of a transaction with new entries.
