@@ -5,8 +5,9 @@
  * Locks, idempotency keys, ids, the clock and SQL belong to the pipeline.
  */
 
-import { LedgerError } from "./errors.js";
+import { invalidArgument, LedgerError } from "./errors.js";
 import { DEFAULT_MIN_BALANCE_MINOR } from "./ledger.js";
+import { LIMITS } from "./limits.js";
 import { absMinor } from "./money.js";
 import { type OperationRegistry, REVERSAL_OPERATION, resolveEntryAmount } from "./operations.js";
 import { compensatingAmount, reversalAmount } from "./reversal.js";
@@ -45,7 +46,11 @@ export interface NewTransaction {
   readonly postings: readonly Posting[];
 }
 
-/** UNKNOWN_OPERATION, AMOUNT_DIRECTION_MISMATCH; the floor is checked when posted. */
+/**
+ * UNKNOWN_OPERATION, AMOUNT_DIRECTION_MISMATCH, INVALID_ARGUMENT for an
+ * occurred_at later than the write's own time (beyond the clock skew
+ * allowed); the floor is checked when posted.
+ */
 export function recordEntryRule(
   ledger: Ledger,
   input: RecordEntryInput,
@@ -53,6 +58,12 @@ export function recordEntryRule(
   id: string,
   now: Date,
 ): NewTransaction {
+  if (
+    input.occurredAt !== undefined &&
+    input.occurredAt.getTime() > now.getTime() + LIMITS.occurredAtFutureSkewMs
+  ) {
+    throw invalidArgument("occurred_at", "must not be in the future");
+  }
   const amountMinor = resolveEntryAmount(
     operations,
     ledger.app,

@@ -110,7 +110,7 @@ export function validateCreateLedger(input: CreateLedgerInput): void {
  * A RecordEntry request, or with `prefix` (itemPrefix) one item of a
  * RecordEntries request, every field named under it: `entries[2].amount`.
  */
-export function validateRecordEntry(input: RecordEntryInput, now: Date, prefix = ""): void {
+export function validateRecordEntry(input: RecordEntryInput, prefix = ""): void {
   const field = (name: string) => `${prefix}${name}`;
   checkId(field("ledger_id"), input.ledgerId);
   requireText(field("operation"), input.operation, 64);
@@ -128,12 +128,6 @@ export function validateRecordEntry(input: RecordEntryInput, now: Date, prefix =
     );
   }
   checkIdempotencyKey(input.idempotencyKey, prefix);
-  if (
-    input.occurredAt !== undefined &&
-    input.occurredAt.getTime() > now.getTime() + LIMITS.occurredAtFutureSkewMs
-  ) {
-    throw invalidArgument(field("occurred_at"), "must not be in the future");
-  }
   checkAnnotations(input, prefix);
   checkText(field("reference"), input.reference, LIMITS.referenceLengthMax);
   checkText(

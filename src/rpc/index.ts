@@ -17,7 +17,7 @@ export {
   type HealthMonitor,
   type HealthMonitorOptions,
 } from "./health-monitor.js";
-export { createLedgerServiceImpl, type LedgerServiceDeps } from "./ledger-service.js";
+export { createLedgerServiceImpl } from "./ledger-service.js";
 export { correctMalformedRequests } from "./malformed-requests.js";
 export { reflectionRoutes } from "./reflection.js";
 export { createReflectionIndex, type ReflectionIndex } from "./reflection-index.js";

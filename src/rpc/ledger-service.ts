@@ -37,22 +37,13 @@ import {
 } from "./convert.js";
 import { dateFromTimestamp } from "./timestamp.js";
 
-export interface LedgerServiceDeps {
-  /** The clock that bounds occurred_at; defaults to the system clock. */
-  readonly now?: () => Date;
-}
-
 /**
  * The LedgerService on top of a LedgerStore: every request is validated
  * (INVALID_ARGUMENT naming the proto field) before the store sees it, and the
  * caller's deadline travels with each store call. Failures are thrown as they
  * come (LedgerError, or a bug); the error interceptor maps them.
  */
-export function createLedgerServiceImpl(
-  store: LedgerStore,
-  deps: LedgerServiceDeps = {},
-): ServiceImpl<typeof LedgerService> {
-  const now = deps.now ?? (() => new Date());
+export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof LedgerService> {
   return {
     async createLedger(req, ctx) {
       const input: CreateLedgerInput = {
@@ -94,13 +85,13 @@ export function createLedgerServiceImpl(
 
     async recordEntry(req, ctx) {
       const input = recordEntryInput(req);
-      validateRecordEntry(input, now());
+      validateRecordEntry(input);
       const result = await store.recordEntry(input, callOptions(ctx));
       return recordedEntryToProto(result);
     },
 
     async recordEntries(req, ctx) {
-      const input = recordEntriesInput(req, now());
+      const input = recordEntriesInput(req);
       const results = await store.recordEntries(input, callOptions(ctx));
       return { results: results.map(entryResultToProto) };
     },
@@ -180,11 +171,11 @@ function recordEntryInput(req: RecordEntryRequest, prefix = ""): RecordEntryInpu
  * Every item mapped and validated as RecordEntry's, in order, under its
  * `entries[i].` prefix; then no key twice. Any refusal refuses the call.
  */
-function recordEntriesInput(req: RecordEntriesRequest, now: Date): RecordEntriesInput {
+function recordEntriesInput(req: RecordEntriesRequest): RecordEntriesInput {
   checkRecordEntriesCount(req.entries.length);
   const entries = req.entries.map((item, index) => {
     const input = recordEntryInput(item, itemPrefix(index));
-    validateRecordEntry(input, now, itemPrefix(index));
+    validateRecordEntry(input, itemPrefix(index));
     return input;
   });
   checkDistinctIdempotencyKeys(entries);

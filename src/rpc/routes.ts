@@ -3,15 +3,12 @@ import type { Logger } from "pino";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import type { LedgerStore } from "../domain/index.js";
 import { createCallLogGate, createCallLogInterceptor, createErrorInterceptor } from "./call-log.js";
-import { createLedgerServiceImpl, type LedgerServiceDeps } from "./ledger-service.js";
+import { createLedgerServiceImpl } from "./ledger-service.js";
 import { serveStrictly } from "./strict-routes.js";
 
 /** Registers LedgerService on a router (connectNodeAdapter, createRouterTransport). */
-export function ledgerRoutes(
-  store: LedgerStore,
-  deps: LedgerServiceDeps = {},
-): (router: ConnectRouter) => void {
-  const impl = createLedgerServiceImpl(store, deps);
+export function ledgerRoutes(store: LedgerStore): (router: ConnectRouter) => void {
+  const impl = createLedgerServiceImpl(store);
   return (router) => serveStrictly(router, LedgerService, impl);
 }
 

@@ -46,7 +46,6 @@ export interface LedgerServerOptions {
   readonly store: LedgerStore;
   readonly config: ServerConfig;
   readonly logger: Logger;
-  readonly now?: () => Date;
   readonly sniffTimeoutMs?: number;
   /** The built web console served at "/" (default: dist/console). */
   readonly consoleDir?: string;
@@ -82,7 +81,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
       ? {}
       : { pollIntervalMs: options.healthPollIntervalMs }),
   });
-  const serveLedger = ledgerRoutes(store, options.now === undefined ? {} : { now: options.now });
+  const serveLedger = ledgerRoutes(store);
   const rpcHandler = connectNodeAdapter({
     routes(router) {
       serveLedger(router);

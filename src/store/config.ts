@@ -28,6 +28,11 @@ export interface StoreConfig {
   readonly writeBatchesMax?: number | undefined;
   /** Default: appOperationRegistry(), the apps declared in proto/apps. */
   readonly operations?: OperationRegistry | undefined;
+  /**
+   * The ledger's clock, read once per write batch: created_at of what it
+   * writes and the bound of occurred_at. Default: the system clock.
+   */
+  readonly clock?: (() => Date) | undefined;
   /** Told of every write batch once it has answered its callers (for metrics and tests). */
   readonly onWriteBatch?: ((batch: WriteBatchReport) => void) | undefined;
 }
@@ -54,6 +59,7 @@ export interface ResolvedStoreConfig {
   readonly writeBatchesMax: number;
   readonly operations: OperationRegistry;
   readonly onWriteBatch: ((batch: WriteBatchReport) => void) | undefined;
+  readonly clock: () => Date;
 }
 
 /** Measured with `npm run bench` (README, Performance): see the write-batch sweep. */
@@ -100,6 +106,7 @@ export function resolveStoreConfig(config: StoreConfig): ResolvedStoreConfig {
     ),
     operations: config.operations ?? appOperationRegistry(),
     onWriteBatch: config.onWriteBatch,
+    clock: config.clock ?? (() => new Date()),
   };
 }
 

@@ -52,7 +52,6 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     config,
     admission: unit.admission,
     transaction: unit.transaction,
-    clock: () => new Date(),
   });
   let closed: Promise<void> | undefined;
   /** A closed store must not reopen a pool behind the caller's back (MikroORM reconnects lazily). */

@@ -76,7 +76,6 @@ describe("the group committer's retries", () => {
       config,
       admission: unit.admission,
       transaction: unit.transaction,
-      clock: () => new Date(),
       runBatch: async (em, units) => {
         const [command] = units[0]?.commands ?? [];
         await work(em, command?.kind === "terminate" ? command.ledgerId : "");

@@ -21,7 +21,6 @@ export interface GroupCommitDeps {
     options: CallOptions | undefined,
     work: (em: EntityManager) => Promise<T>,
   ): Promise<T>;
-  readonly clock: () => Date;
   /** The batch itself; tests replace it to provoke failures of a whole batch. Default: runBatch. */
   readonly runBatch?: typeof runBatch | undefined;
 }
@@ -219,7 +218,7 @@ export class GroupCommit {
         tally.transactions += 1;
         return await this.deps.transaction(options, (em) =>
           run(em, units, {
-            now: this.deps.clock(),
+            now: this.deps.config.clock(),
             operations: this.deps.config.operations,
             signal: options?.signal,
           }),
