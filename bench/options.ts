@@ -42,6 +42,8 @@ export interface BenchOptions {
   readonly ledgers: number;
   /** Database connections of the service, and of the raw baselines' pool. */
   readonly poolSize: number;
+  /** The service's DB_WRITE_BATCHES_MAX; undefined: its default. */
+  readonly writeBatches: number | undefined;
   /** Entries per transaction of the batched raw baseline, and per RecordEntries call of record-bulk. */
   readonly batchEntries: number;
   /** The open-loop run of PACED_SCENARIO through the service. */
@@ -56,6 +58,7 @@ export interface BenchOptions {
 
 const USAGE = `usage: npm run bench -- [--concurrency 16,64] [--duration-s 8] [--warmup-s 2]
   [--scenarios ${SCENARIOS.join(",")}] [--ledgers 10000] [--pool-size 10]
+  [--write-batches <DB_WRITE_BATCHES_MAX>]
   [--batch-entries 100] [--rate half-peak|<calls/s>|off] [--no-durable] [--profile]
   [--log-level info] [--out bench/results]`;
 
@@ -74,6 +77,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     warmupS: integer("warmup-s", 2, 0, 600),
     ledgers: integer("ledgers", 10_000, 1, 1_000_000),
     poolSize: integer("pool-size", 10, 1, 200),
+    writeBatches: values.has("write-batches") ? integer("write-batches", 0, 1, 1000) : undefined,
     batchEntries: integer("batch-entries", 100, 1, RECORD_ENTRIES_MAX),
     scenarios: scenarioList(take(values, "scenarios") ?? SCENARIOS.join(",")),
     rate: rateOption(take(values, "rate") ?? "half-peak"),

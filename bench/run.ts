@@ -344,6 +344,7 @@ async function main(): Promise<void> {
     service = await startService({
       databaseUrl: database.url,
       poolSize: options.poolSize,
+      writeBatches: options.writeBatches,
       logLevel: options.logLevel,
       cpuProfileDir: profileDir,
     });

@@ -46,6 +46,7 @@ export interface ServiceProcess {
 export async function startService(options: {
   readonly databaseUrl: string;
   readonly poolSize: number;
+  readonly writeBatches: number | undefined;
   readonly logLevel: string;
   /** Write a .cpuprofile here when the process exits. */
   readonly cpuProfileDir?: string | undefined;
@@ -68,6 +69,9 @@ export async function startService(options: {
       MIGRATE_ON_START: "false",
       LOG_LEVEL: options.logLevel,
       DB_POOL_SIZE_MAX: String(options.poolSize),
+      ...(options.writeBatches === undefined
+        ? {}
+        : { DB_WRITE_BATCHES_MAX: String(options.writeBatches) }),
       SHUTDOWN_GRACE_MS: "2000",
     },
     // The call log goes nowhere: written, as in production, but not read back.

@@ -9,6 +9,8 @@ import type { BatchWrites } from "./state.js";
  * balances in one statement; every row set is a parameter array expanded by
  * unnest, so the text is the same for a batch of one or of a thousand. The
  * ledgers are locked, so their version in the WHERE clause is an assertion.
+ * The updates also match their ids with `= any(...)`: the planner cannot
+ * size an unnest, and without it joins it by scanning the whole table.
  * A claim that finds its key taken (a writer elsewhere claimed it after this
  * batch read the keys) makes the batch run again, and then replay.
  */
@@ -27,7 +29,7 @@ with new_transactions as (
 ), reversed as (
   update transactions as t set reversed_amount = v.reversed
     from unnest($20::uuid[], $21::bigint[], $22::bigint[]) as v (id, reversed, previous)
-   where t.id = v.id and t.reversed_amount = v.previous
+   where t.id = any($20::uuid[]) and t.id = v.id and t.reversed_amount = v.previous
   returning t.id
 ), claimed as (
   insert into idempotency_keys (app, key, method, request_hash, resource_id, created_at)
@@ -41,7 +43,7 @@ with new_transactions as (
      set balance = v.balance, version = v.version, status = v.status, terminated_at = v.terminated_at
     from unnest($29::uuid[], $30::bigint[], $31::bigint[], $32::bigint[], $33::text[], $34::timestamptz[])
       as v (id, balance, version, previous_version, status, terminated_at)
-   where l.id = v.id and l.version = v.previous_version
+   where l.id = any($29::uuid[]) and l.id = v.id and l.version = v.previous_version
   returning l.id
 )
 select (select count(*) from reversed)::int as reversed,
