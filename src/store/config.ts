@@ -23,7 +23,7 @@ export interface StoreConfig {
   /**
    * Write batches in flight at once (each holds a connection), at most
    * poolSizeMax. Fewer, larger batches share one lock, round trip and commit
-   * among more calls; more overlap their commits. Default 4.
+   * among more calls; more overlap their commits. Default 2 (README, Performance).
    */
   readonly writeBatchesMax?: number | undefined;
   /** Default: appOperationRegistry(), the apps declared in proto/apps. */
@@ -63,7 +63,7 @@ export interface ResolvedStoreConfig {
 }
 
 /** Measured with `npm run bench` (README, Performance): see the write-batch sweep. */
-export const WRITE_BATCHES_MAX_DEFAULT = 4;
+export const WRITE_BATCHES_MAX_DEFAULT = 2;
 
 /** A burst waits as long as a typical client deadline rather than failing early. */
 export const QUEUE_WAIT_MS_MAX_DEFAULT = 30_000;

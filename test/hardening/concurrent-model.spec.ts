@@ -34,7 +34,7 @@ import {
   type RecordEntryParams,
   type ReverseTransactionParams,
 } from "../support/clients.js";
-import { uniqueApp } from "../support/fixtures.js";
+import { envInteger, uniqueApp } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import {
   type Call,
@@ -55,11 +55,6 @@ const RUNS = envInteger("LEDGER_CONCURRENT_RUNS") ?? (PATH === undefined ? 16 : 
 const SHRINK = process.env.LEDGER_CONCURRENT_SHRINK === "1";
 /** More than this share of CONCURRENCY_CONFLICT refusals fails the check (it would hide work). */
 const ABORTED_SHARE_MAX = 0.05;
-
-function envInteger(name: string): number | undefined {
-  const raw = process.env[name];
-  return raw === undefined || raw === "" ? undefined : Number.parseInt(raw, 10);
-}
 
 // ---------------------------------------------------------------------------
 // The generated scenario: indices pick among what exists when a round starts.

@@ -28,6 +28,7 @@ import {
   RpcFailure,
 } from "../support/clients.js";
 import {
+  envInteger,
   INT64_MAX,
   INT64_MIN,
   LEDGER_METHODS,
@@ -43,11 +44,6 @@ const harness = useLedgerServer();
 const RUNS = envInteger("LEDGER_FUZZ_RUNS") ?? 200;
 const SEED = envInteger("LEDGER_FUZZ_SEED") ?? (Math.random() * 2 ** 31) | 0;
 const PATH = process.env.LEDGER_FUZZ_PATH || undefined;
-
-function envInteger(name: string): number | undefined {
-  const raw = process.env[name];
-  return raw === undefined || raw === "" ? undefined : Number.parseInt(raw, 10);
-}
 
 function assertOptions(): fc.Parameters<unknown> {
   return { seed: SEED, numRuns: RUNS, ...(PATH === undefined ? {} : { path: PATH }) };

@@ -28,7 +28,7 @@ import {
   type Transaction,
   type Written,
 } from "../support/clients.js";
-import { INT64_MAX, uniqueApp } from "../support/fixtures.js";
+import { envInteger, INT64_MAX, uniqueApp } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import { allEntries } from "../support/steps.js";
 import {
@@ -48,11 +48,6 @@ const SEED = envInteger("LEDGER_MODEL_SEED") ?? (Math.random() * 2 ** 31) | 0;
 const PATH = process.env.LEDGER_MODEL_PATH || undefined;
 const STEPS_MIN = 20;
 const STEPS_MAX = 60;
-
-function envInteger(name: string): number | undefined {
-  const raw = process.env[name];
-  return raw === undefined || raw === "" ? undefined : Number.parseInt(raw, 10);
-}
 
 // ---------------------------------------------------------------------------
 // Generated steps: indices pick among what exists when the step runs.

@@ -47,11 +47,18 @@ afterAll(async () => {
   await database?.drop();
 });
 
-async function start(config: PlumbingServerOptions["config"]): Promise<PlumbingServer> {
+async function start(
+  config: PlumbingServerOptions["config"],
+  store: PlumbingServerOptions["store"] = {},
+): Promise<PlumbingServer> {
   const s = await startPlumbingServer({
     config,
     database,
-    store: { lockTimeoutMs: STORE_LOCK_TIMEOUT_MS, statementTimeoutMs: 2 * STORE_LOCK_TIMEOUT_MS },
+    store: {
+      lockTimeoutMs: STORE_LOCK_TIMEOUT_MS,
+      statementTimeoutMs: 2 * STORE_LOCK_TIMEOUT_MS,
+      ...store,
+    },
   });
   servers.push(s);
   return s;
@@ -86,39 +93,51 @@ function refusesConnections(port: number): Promise<boolean> {
 
 describe("graceful shutdown", () => {
   it("lets in-flight calls on HTTP/2 and HTTP/1.1 finish, and stops accepting", async () => {
-    const s = await start({ shutdownGraceMs: 10_000 });
-    const ledgerId = await openLedger(s.url);
-    const lock = await conditions.holdLedgerLock(ledgerId);
+    // One ledger per call and a write batch for each, so each call is seen
+    // waiting for its own row lock in the database before the close.
+    const s = await start({ shutdownGraceMs: 10_000 }, { writeBatchesMax: 3 });
+    const ledgerIds = [await openLedger(s.url), await openLedger(s.url), await openLedger(s.url)];
+    const locks = await Promise.all(ledgerIds.map((id) => conditions.holdLedgerLock(id)));
     const grpcJs = grpcJsClient(`127.0.0.1:${s.port}`);
-    try {
-      const calls = [
+    const [viaGrpcJs = "", viaGrpc = "", viaConnect = ""] = ledgerIds;
+    const senders = [
+      () =>
         grpcJsCall<{ entry: { ledgerId: string } }>(
           grpcJs,
           "recordEntry",
-          credit(ledgerId, "k-grpc-js"),
+          credit(viaGrpcJs, "k-grpc-js"),
         ).then((r) => r.entry.ledgerId),
+      () =>
         grpcClient(s.url)
-          .recordEntry(credit(ledgerId, "k-grpc"))
+          .recordEntry(credit(viaGrpc, "k-grpc"))
           .then((r) => r.entry?.ledgerId),
+      () =>
         connectClient(s.url, "1.1")
-          .recordEntry(credit(ledgerId, "k-connect"))
+          .recordEntry(credit(viaConnect, "k-connect"))
           .then((r) => r.entry?.ledgerId),
-      ];
-      await eventually(
-        async () => (await conditions.lockWaiters()) === calls.length,
-        "every call waits for the lock",
-      );
+    ];
+    try {
+      const calls: Promise<string | undefined>[] = [];
+      for (const send of senders) {
+        calls.push(send());
+        const waiting = calls.length;
+        await eventually(
+          async () => (await conditions.lockWaiters()) === waiting,
+          `call ${waiting} waits for its lock`,
+        );
+      }
       const closing = s.server.close();
       expect(await refusesConnections(s.port)).toBe(true);
-      await lock.release();
-      expect(await Promise.all(calls)).toEqual([ledgerId, ledgerId, ledgerId]);
+      await Promise.all(locks.map((lock) => lock.release()));
+      expect(await Promise.all(calls)).toEqual(ledgerIds);
       await closing;
     } finally {
       grpcJs.close();
-      await lock.release();
+      await Promise.all(locks.map((lock) => lock.release()));
     }
-    const ledger = await s.store.getLedger(ledgerId);
-    expect(ledger).toMatchObject({ balanceMinor: 3n, version: 3n });
+    for (const ledgerId of ledgerIds) {
+      expect(await s.store.getLedger(ledgerId)).toMatchObject({ balanceMinor: 1n, version: 1n });
+    }
   });
 
   it("is not held up by idle keep-alive connections and sessions", async () => {

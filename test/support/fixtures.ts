@@ -64,3 +64,9 @@ export async function mapBounded<T, R>(
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   return results;
 }
+
+/** An integer from the environment (a seed, a run count), or undefined when unset or empty. */
+export function envInteger(name: string): number | undefined {
+  const raw = process.env[name];
+  return raw === undefined || raw === "" ? undefined : Number.parseInt(raw, 10);
+}
