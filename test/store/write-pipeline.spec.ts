@@ -174,6 +174,38 @@ describe("group commit", () => {
     expect(await store.verifyInvariants()).toEqual([]);
   });
 
+  it("keeps a call behind a blocked call on its ledger, and still serves the others (no empty batches)", async () => {
+    // A holds a batch slot on a locked row; the bulk call on A and B waits
+    // for A; the call on B waits behind it (arrival order per ledger); the
+    // call on C runs at once. Once a pump started batches that took nothing
+    // here, it spun without yielding and starved the process.
+    const wide = harness.store(); // two batches in flight, the default
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => openLedger(wide, 1n)));
+    if (a === undefined || b === undefined || c === undefined) throw new Error("no ledgers");
+    const client = new pg.Client({ connectionString: harness.databaseUrl() });
+    await client.connect();
+    await client.query("begin");
+    await client.query("select id from ledgers where id = $1 for update", [a.id]);
+    try {
+      const stuck = wide.recordEntry(entryInput(a.id, "CREDIT_ADD", 1n));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const bulk = wide.recordEntries({
+        atomic: false,
+        entries: [entryInput(a.id, "CREDIT_ADD", 1n), entryInput(b.id, "CREDIT_ADD", 1n)],
+      });
+      const behind = wide.recordEntry(entryInput(b.id, "CREDIT_SPEND", -2n));
+      const free = await wide.recordEntry(entryInput(c.id, "CREDIT_ADD", 1n));
+      expect(free.value.balanceAfterMinor).toBe(2n);
+      await client.query("rollback");
+      await stuck;
+      expect((await bulk).map((item) => item.ok)).toEqual([true, true]);
+      // After the bulk item credited B: 1 + 1 - 2 = 0, not refused.
+      expect((await behind).value.balanceAfterMinor).toBe(0n);
+    } finally {
+      await client.end();
+    }
+  });
+
   it("splits a batch that a database error hits, so only the call that causes it fails", async () => {
     const ledgers = await Promise.all(Array.from({ length: 8 }, () => openLedger(store, 0n)));
     const client = new pg.Client({ connectionString: harness.databaseUrl() });

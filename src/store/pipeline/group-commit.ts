@@ -121,7 +121,7 @@ export class GroupCommit {
     if (
       this.waitingForPermit ||
       this.batchesInFlight >= this.deps.config.writeBatchesMax ||
-      !this.queue.some((p) => !this.blocked(p, new Set()))
+      this.select().length === 0
     ) {
       return;
     }
@@ -129,7 +129,12 @@ export class GroupCommit {
     this.deps.admission.permit(this.deps.config.queueWaitMsMax).then(
       (release) => {
         this.waitingForPermit = false;
+        // Calls may have left the queue meanwhile (deadline, queue wait).
         const batch = this.take();
+        if (batch.length === 0) {
+          release();
+          return;
+        }
         this.batchesInFlight += 1;
         this.pump();
         void this.run(batch).finally(() => {
@@ -149,12 +154,23 @@ export class GroupCommit {
     return pending.ledgerIds.some((id) => this.inFlight.has(id) || held.has(id));
   }
 
-  /**
-   * What one batch takes, in arrival order: calls whose ledgers no batch in
-   * flight holds, and no call on a ledger of a call left behind, so each
-   * ledger sees its calls in arrival order.
-   */
+  /** Takes the calls of the next batch off the queue; their ledgers are in flight until it ends. */
   private take(): Pending[] {
+    const taken = this.select();
+    for (const pending of taken) {
+      this.queue.splice(this.queue.indexOf(pending), 1);
+      for (const id of pending.ledgerIds) this.inFlight.set(id, (this.inFlight.get(id) ?? 0) + 1);
+    }
+    return taken;
+  }
+
+  /**
+   * The calls the next batch would take, in arrival order: calls whose
+   * ledgers no batch in flight holds, and no call on a ledger of a call left
+   * behind, so each ledger sees its calls in arrival order. pump() asks the
+   * same question, so it never starts a batch that would take nothing.
+   */
+  private select(): Pending[] {
     const taken: Pending[] = [];
     const held = new Set<string>();
     let commands = 0;
@@ -171,27 +187,21 @@ export class GroupCommit {
       taken.push(pending);
       commands += pending.commands.length;
     }
-    for (const pending of taken) {
-      this.queue.splice(this.queue.indexOf(pending), 1);
-      for (const id of pending.ledgerIds) this.inFlight.set(id, (this.inFlight.get(id) ?? 0) + 1);
-    }
     return taken;
   }
 
   private async run(batch: readonly Pending[]): Promise<void> {
     try {
-      if (batch.length > 0) {
-        const units = batch.flatMap(unitsOf);
-        const tally = { transactions: 0 };
-        const options = batch.length === 1 ? batch[0]?.options : undefined;
-        const outcomes = await this.execute(units, options, tally);
-        settleAll(batch, units, outcomes);
-        this.deps.config.onWriteBatch?.({
-          calls: batch.length,
-          commands: units.reduce((sum, unit) => sum + unit.commands.length, 0),
-          transactions: tally.transactions,
-        });
-      }
+      const units = batch.flatMap(unitsOf);
+      const tally = { transactions: 0 };
+      const options = batch.length === 1 ? batch[0]?.options : undefined;
+      const outcomes = await this.execute(units, options, tally);
+      settleAll(batch, units, outcomes);
+      this.deps.config.onWriteBatch?.({
+        calls: batch.length,
+        commands: units.reduce((sum, unit) => sum + unit.commands.length, 0),
+        transactions: tally.transactions,
+      });
     } finally {
       for (const id of batch.flatMap((p) => p.ledgerIds)) {
         const count = (this.inFlight.get(id) ?? 1) - 1;
