@@ -8,8 +8,6 @@
 import { describe, expect, it } from "vitest";
 import {
   CLIENT_NAMES,
-  type CodeName,
-  ERROR_DOMAIN,
   failureOf,
   type ItemOutcome,
   type LedgerApi,
@@ -20,6 +18,7 @@ import { INT64_MIN, uniqueKey } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import {
   expectConsistentHistory,
+  expectRefusal,
   type LedgerSnapshot,
   openLedger,
   post,
@@ -33,19 +32,6 @@ const ITEMS_MAX = 1000;
 
 function item(ledgerId: string, operation: string, amount: bigint): RecordEntryParams {
   return { ledgerId, operation, amount, idempotencyKey: uniqueKey(operation.toLowerCase()) };
-}
-
-function expectFailure(
-  failure: RpcFailure,
-  code: CodeName,
-  reason: string,
-  metadata: Record<string, string> = {},
-): void {
-  expect(
-    { code: failure.code, reason: failure.reason, domain: failure.domain },
-    failure.message,
-  ).toEqual({ code, reason, domain: ERROR_DOMAIN });
-  expect(failure.metadata, failure.message).toMatchObject(metadata);
 }
 
 /** The outcome of an item that must have been recorded. */
@@ -88,7 +74,7 @@ describe.each(CLIENT_NAMES)("RecordEntries through %s", (clientName) => {
     expect(outcomes).toHaveLength(4);
     expect(outcomes.map((o) => o.ok)).toEqual([true, false, true, true]);
     expect([0, 2, 3].map((i) => recorded(outcomes[i]).value.balanceAfter)).toEqual([10n, 5n, 6n]);
-    expectFailure(refused(outcomes[1]), "FAILED_PRECONDITION", "INSUFFICIENT_FUNDS", {
+    expectRefusal(refused(outcomes[1]), "FAILED_PRECONDITION", "INSUFFICIENT_FUNDS", {
       ledger_id: wallet.id,
       balance: "10",
       amount: "-50",
@@ -114,7 +100,7 @@ describe.each(CLIENT_NAMES)("RecordEntries through %s", (clientName) => {
     const before = await snapshots(api(), [wallet.id, other.id]);
 
     const failure = await failureOf(api().recordEntries({ entries, atomic: true }));
-    expectFailure(failure, "FAILED_PRECONDITION", "INSUFFICIENT_FUNDS", {
+    expectRefusal(failure, "FAILED_PRECONDITION", "INSUFFICIENT_FUNDS", {
       index: "2",
       ledger_id: wallet.id,
       amount: "-100",
@@ -191,7 +177,7 @@ describe.each(CLIENT_NAMES)("RecordEntries through %s", (clientName) => {
 
     const before = await snapshot(api(), wallet.id);
     const atomicFailure = await failureOf(api().recordEntries({ entries, atomic: true }));
-    expectFailure(atomicFailure, "ALREADY_EXISTS", "IDEMPOTENCY_KEY_REUSED", {
+    expectRefusal(atomicFailure, "ALREADY_EXISTS", "IDEMPOTENCY_KEY_REUSED", {
       index: "1",
       idempotency_key: earlier.idempotencyKey,
     });
@@ -199,7 +185,7 @@ describe.each(CLIENT_NAMES)("RecordEntries through %s", (clientName) => {
 
     const outcomes = await api().recordEntries({ entries, atomic: false });
     expect(outcomes.map((o) => o.ok)).toEqual([true, false, true]);
-    expectFailure(refused(outcomes[1]), "ALREADY_EXISTS", "IDEMPOTENCY_KEY_REUSED", {
+    expectRefusal(refused(outcomes[1]), "ALREADY_EXISTS", "IDEMPOTENCY_KEY_REUSED", {
       idempotency_key: earlier.idempotencyKey,
     });
     expect((await api().getLedger(wallet.id)).balance).toBe(8n);
@@ -213,7 +199,7 @@ describe.each(CLIENT_NAMES)("RecordEntries through %s", (clientName) => {
     const entries = Array.from({ length: count }, () => item(wallet.id, "CREDIT_ADD", 1n));
     for (const atomic of [false, true]) {
       const failure = await failureOf(api().recordEntries({ entries, atomic }));
-      expectFailure(failure, "INVALID_ARGUMENT", "INVALID_ARGUMENT", { field });
+      expectRefusal(failure, "INVALID_ARGUMENT", "INVALID_ARGUMENT", { field });
     }
     expect(await snapshot(api(), wallet.id)).toMatchObject({ balance: 0n, entryCount: 0 });
   });
@@ -227,7 +213,7 @@ describe.each(CLIENT_NAMES)("RecordEntries through %s", (clientName) => {
     ];
     for (const atomic of [false, true]) {
       const failure = await failureOf(api().recordEntries({ entries, atomic }));
-      expectFailure(failure, "INVALID_ARGUMENT", "INVALID_ARGUMENT", {
+      expectRefusal(failure, "INVALID_ARGUMENT", "INVALID_ARGUMENT", {
         field: "entries[2].amount",
       });
     }
@@ -240,7 +226,7 @@ describe.each(CLIENT_NAMES)("RecordEntries through %s", (clientName) => {
     const entries = [repeated, item(wallet.id, "CREDIT_ADD", 2n), { ...repeated, amount: 3n }];
     for (const atomic of [false, true]) {
       const failure = await failureOf(api().recordEntries({ entries, atomic }));
-      expectFailure(failure, "INVALID_ARGUMENT", "INVALID_ARGUMENT", {
+      expectRefusal(failure, "INVALID_ARGUMENT", "INVALID_ARGUMENT", {
         field: "entries[2].idempotency_key",
       });
       expect(failure.rawMessage).toContain("entries[0].idempotency_key");

@@ -8,7 +8,6 @@
 import { describe, expect, it } from "vitest";
 import {
   CLIENT_NAMES,
-  type CodeName,
   ERROR_DOMAIN,
   failureOf,
   type LedgerApi,
@@ -16,22 +15,9 @@ import {
 } from "../support/clients.js";
 import { absentId, INT64_MAX, INT64_MIN, uniqueApp, uniqueKey } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
-import { openLedger, post, snapshot } from "../support/steps.js";
+import { expectRefusal, openLedger, post, snapshot } from "../support/steps.js";
 
 const harness = useLedgerServer();
-
-function expectRefusal(
-  failure: RpcFailure,
-  code: CodeName,
-  reason: string,
-  metadata: Record<string, string> = {},
-): void {
-  expect(
-    { code: failure.code, reason: failure.reason, domain: failure.domain },
-    failure.message,
-  ).toEqual({ code, reason, domain: ERROR_DOMAIN });
-  expect(failure.metadata, failure.message).toMatchObject(metadata);
-}
 
 /** Runs a write that must be refused and proves the ledger did not change. */
 async function refusedWrite(

@@ -13,6 +13,7 @@ import {
   type PostgresLedgerStore,
   type WriteBatchReport,
 } from "../../src/store/index.js";
+import { BATCH_STALL_MS } from "../../src/store/pipeline/group-commit.js";
 import { createInput, entryInput, openLedger, uniqueKey, useStore } from "./store-fixtures.js";
 
 const harness = useStore();
@@ -201,6 +202,27 @@ describe("group commit", () => {
       expect((await bulk).map((item) => item.ok)).toEqual([true, true]);
       // After the bulk item credited B: 1 + 1 - 2 = 0, not refused.
       expect((await behind).value.balanceAfterMinor).toBe(0n);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("starts a batch beside one stalled past BATCH_STALL_MS, so other ledgers are written meanwhile", async () => {
+    const [locked, other] = await Promise.all([openLedger(store, 1n), openLedger(store, 1n)]);
+    const client = new pg.Client({ connectionString: harness.databaseUrl() });
+    await client.connect();
+    await client.query("begin");
+    await client.query("select id from ledgers where id = $1 for update", [locked.id]);
+    try {
+      const stuck = store.recordEntry(entryInput(locked.id, "CREDIT_ADD", 1n));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = Date.now();
+      // The store's one batch slot is held by the stuck write (writeBatchesMax 1).
+      const free = await store.recordEntry(entryInput(other.id, "CREDIT_ADD", 1n));
+      expect(free.value.balanceAfterMinor).toBe(2n);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(BATCH_STALL_MS - 200);
+      await client.query("rollback");
+      expect((await stuck).value.balanceAfterMinor).toBe(2n);
     } finally {
       await client.end();
     }

@@ -3,7 +3,15 @@
  * LedgerApi so they run through any of the three clients.
  */
 import { expect } from "vitest";
-import type { CreateLedgerParams, Entry, Ledger, LedgerApi } from "./clients.js";
+import {
+  type CodeName,
+  type CreateLedgerParams,
+  type Entry,
+  ERROR_DOMAIN,
+  type Ledger,
+  type LedgerApi,
+  type RpcFailure,
+} from "./clients.js";
 import { uniqueApp, uniqueKey, uniqueOwner } from "./fixtures.js";
 
 /** Opens a ledger in a fresh app for a fresh owner unless the params say otherwise. */
@@ -87,4 +95,18 @@ export async function expectConsistentHistory(api: LedgerApi, ledgerId: string):
   expect(ledger.balance).toBe(running);
   expect(ledger.version).toBe(BigInt(oldestFirst.length));
   return newestFirst;
+}
+
+/** A failed call's code, reason and domain, and at least `metadata` in its ErrorInfo. */
+export function expectRefusal(
+  failure: RpcFailure,
+  code: CodeName,
+  reason: string,
+  metadata: Record<string, string> = {},
+): void {
+  expect(
+    { code: failure.code, reason: failure.reason, domain: failure.domain },
+    failure.message,
+  ).toEqual({ code, reason, domain: ERROR_DOMAIN });
+  expect(failure.metadata, failure.message).toMatchObject(metadata);
 }

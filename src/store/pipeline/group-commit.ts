@@ -10,6 +10,9 @@ import { type BatchUnit, runBatch } from "./batch.js";
 /** Bounds a batch: its commands, so its statements and its lock set stay small. */
 export const BATCH_COMMANDS_MAX = 1000;
 
+/** A batch in flight this long is stalled and stops counting against DB_WRITE_BATCHES_MAX. */
+export const BATCH_STALL_MS = 1000;
+
 const BACKOFF_BASE_MS = 5;
 const BACKOFF_CAP_MS = 100;
 
@@ -48,7 +51,8 @@ export class GroupCommit {
   private readonly queue: Pending[] = [];
   private readonly inFlight = new Map<string, number>();
   private waitingForPermit = false;
-  private batchesInFlight = 0;
+  /** Batches in flight for less than BATCH_STALL_MS: the ones DB_WRITE_BATCHES_MAX counts. */
+  private freshBatches = 0;
 
   constructor(private readonly deps: GroupCommitDeps) {}
 
@@ -120,7 +124,7 @@ export class GroupCommit {
   private pump(): void {
     if (
       this.waitingForPermit ||
-      this.batchesInFlight >= this.deps.config.writeBatchesMax ||
+      this.freshBatches >= this.deps.config.writeBatchesMax ||
       this.select().length === 0
     ) {
       return;
@@ -135,10 +139,10 @@ export class GroupCommit {
           release();
           return;
         }
-        this.batchesInFlight += 1;
+        const stalled = this.countWhileFresh();
         this.pump();
         void this.run(batch).finally(() => {
-          this.batchesInFlight -= 1;
+          stalled();
           release();
           this.pump();
         });
@@ -148,6 +152,33 @@ export class GroupCommit {
         this.pump();
       },
     );
+  }
+
+  /**
+   * Counts a batch among the fresh ones until it ends or has run for
+   * BATCH_STALL_MS. A stalled batch (a lock wait, a database that stopped
+   * answering) then no longer holds up writes to other ledgers: the next
+   * batch starts beside it, bounded by the pool's permits. Returns the
+   * batch's end, idempotent.
+   */
+  private countWhileFresh(): () => void {
+    this.freshBatches += 1;
+    let fresh = true;
+    const stale = () => {
+      if (fresh) {
+        fresh = false;
+        this.freshBatches -= 1;
+      }
+    };
+    const timer = setTimeout(() => {
+      stale();
+      this.pump();
+    }, BATCH_STALL_MS);
+    timer.unref();
+    return () => {
+      clearTimeout(timer);
+      stale();
+    };
   }
 
   private blocked(pending: Pending, held: ReadonlySet<string>): boolean {
