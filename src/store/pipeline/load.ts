@@ -1,6 +1,7 @@
 import { LockMode, QueryOrder } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import {
+  type Entry,
   invariant,
   type Ledger,
   ledgerAsCreated,
@@ -47,11 +48,11 @@ export async function loadBatch(
 async function readOriginals(
   em: EntityManager,
   commands: readonly Command[],
-): Promise<Map<string, ReturnType<typeof toEntry>[]>> {
+): Promise<Map<string, Entry[]>> {
   const ids = unique(
     commands.flatMap((c) => (c.kind === "reverse" ? [c.input.transactionId] : [])),
   );
-  const byTransaction = new Map<string, ReturnType<typeof toEntry>[]>();
+  const byTransaction = new Map<string, Entry[]>();
   if (ids.length === 0) {
     return byTransaction;
   }
@@ -101,7 +102,7 @@ export async function lockLedgers(
 /** The reversed transactions, locked after their ledgers, so concurrent partial reversals serialise. */
 async function lockOriginals(
   em: EntityManager,
-  originals: ReadonlyMap<string, ReturnType<typeof toEntry>[]>,
+  originals: ReadonlyMap<string, Entry[]>,
 ): Promise<Map<string, Transaction>> {
   if (originals.size === 0) {
     return new Map();
