@@ -266,6 +266,26 @@ describe("group commit", () => {
   });
 });
 
+describe("a store that queues no calls (queuedCallsMax 0)", () => {
+  it("still writes when a batch slot is free, and refuses a write that would wait", async () => {
+    const strict = await openStore({ databaseUrl: harness.databaseUrl(), queuedCallsMax: 0 });
+    try {
+      const ledger = await openLedger(strict, 2n);
+      const written = await strict.recordEntry(entryInput(ledger.id, "CREDIT_ADD", 1n));
+      expect(written.value.balanceAfterMinor).toBe(3n);
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 6 }, () =>
+          strict.recordEntry(entryInput(ledger.id, "CREDIT_ADD", 1n)),
+        ),
+      );
+      expect(outcomes.map(reasonOf)).toContain("OVERLOADED");
+      expect(outcomes.map(reasonOf)).toContain("OK");
+    } finally {
+      await strict.close();
+    }
+  });
+});
+
 describe("two stores on one database (replicas)", () => {
   it("give one effect for one key raced from both, and the loser replays it", async () => {
     const other = await openStore({ databaseUrl: harness.databaseUrl() });

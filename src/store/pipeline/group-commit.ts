@@ -60,7 +60,12 @@ export class GroupCommit {
   submit(commands: readonly Command[], atomic: boolean, options?: CallOptions): Promise<Outcome[]> {
     options?.signal?.throwIfAborted();
     const { config } = this.deps;
-    if (this.queue.length >= config.queuedCallsMax) {
+    // The bound counts calls that wait: one a free batch slot takes at once does not.
+    const startsNow =
+      this.queue.length === 0 &&
+      !this.waitingForPermit &&
+      this.freshBatches < config.writeBatchesMax;
+    if (!startsNow && this.queue.length >= config.queuedCallsMax) {
       return Promise.reject(
         overloaded("queue_full", `${config.queuedCallsMax} calls are already waiting`),
       );
