@@ -1,6 +1,6 @@
 /** The command line of `npm run bench`, checked when parsed. */
 
-import { RECORD_ENTRIES_MAX } from "../src/domain/limits.js";
+import { BULK_ITEMS_MAX } from "../src/domain/limits.js";
 
 /**
  * `record-bulk` sends RecordEntries of --batch-entries items (100 by
@@ -78,7 +78,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     ledgers: integer("ledgers", 10_000, 1, 1_000_000),
     poolSize: integer("pool-size", 10, 1, 200),
     writeBatches: values.has("write-batches") ? integer("write-batches", 0, 1, 1000) : undefined,
-    batchEntries: integer("batch-entries", 100, 1, RECORD_ENTRIES_MAX),
+    batchEntries: integer("batch-entries", 100, 1, BULK_ITEMS_MAX),
     scenarios: scenarioList(take(values, "scenarios") ?? SCENARIOS.join(",")),
     rate: rateOption(take(values, "rate") ?? "half-peak"),
     durable: !flags.has("no-durable"),

@@ -14,7 +14,7 @@ import {
 } from "@bufbuild/protobuf";
 import { reflect } from "@bufbuild/protobuf/reflect";
 import { getComments } from "@bufbuild/protoplugin";
-import { matchesDirection } from "../domain/operations.js";
+import { BUILT_IN_OPERATIONS, matchesDirection } from "../domain/operations.js";
 import {
   AppDeclarationError,
   type AppModel,
@@ -27,8 +27,6 @@ import { camelCase, enumValuePrefix, RESERVED_METHOD_NAMES } from "./names.js";
 const APP_OPTION = "ledger.v1.app";
 const POLICY_OPTION = "ledger.v1.policy";
 const SHARED_ENUM = "ledger.v1.SharedOperation";
-/** Written only by ReverseTransaction: never an app's operation. */
-const BUILT_IN_OPERATIONS: ReadonlySet<string> = new Set(["REVERSAL"]);
 /** As the server's app check (src/domain/validation.ts), with its 64-character limit. */
 const APP_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
 const DIRECTION_PREFIX = "OPERATION_DIRECTION_";

@@ -9,7 +9,12 @@ import { invalidArgument, LedgerError } from "./errors.js";
 import { DEFAULT_MIN_BALANCE_MINOR } from "./ledger.js";
 import { LIMITS } from "./limits.js";
 import { absMinor } from "./money.js";
-import { type OperationRegistry, REVERSAL_OPERATION, resolveEntryAmount } from "./operations.js";
+import {
+  type OperationRegistry,
+  REVERSAL_OPERATION,
+  resolveEntryAmount,
+  resolveTransferOperation,
+} from "./operations.js";
 import { compensatingAmount, reversalAmount } from "./reversal.js";
 import type {
   CreateLedgerInput,
@@ -19,6 +24,7 @@ import type {
   ReverseTransactionInput,
   Transaction,
   TransactionKind,
+  TransferInput,
 } from "./types.js";
 
 /** One signed amount to post to one ledger. */
@@ -41,6 +47,8 @@ export interface NewTransaction {
   /** Magnitude: every posting's amount is plus or minus this. */
   readonly amountMinor: bigint;
   readonly reversesTransactionId: string | undefined;
+  /** Empty: none; otherwise unique per app (the pipeline checks it). */
+  readonly externalTransactionId: string;
   readonly createdAt: Date;
   /** In posting order; at least one. */
   readonly postings: readonly Posting[];
@@ -58,12 +66,7 @@ export function recordEntryRule(
   id: string,
   now: Date,
 ): NewTransaction {
-  if (
-    input.occurredAt !== undefined &&
-    input.occurredAt.getTime() > now.getTime() + LIMITS.occurredAtFutureSkewMs
-  ) {
-    throw invalidArgument("occurred_at", "must not be in the future");
-  }
+  const occurredAt = occurredAtOrNow(input.occurredAt, now);
   const amountMinor = resolveEntryAmount(
     operations,
     ledger.app,
@@ -76,19 +79,90 @@ export function recordEntryRule(
     kind: "ENTRY",
     amountMinor: absMinor(amountMinor),
     reversesTransactionId: undefined,
+    externalTransactionId: input.externalTransactionId,
     createdAt: now,
     postings: [
       {
+        ...annotations(input, occurredAt),
         ledgerId: ledger.id,
         operation: input.operation,
         amountMinor,
-        occurredAt: input.occurredAt ?? now,
-        description: input.description,
-        reference: input.reference,
-        metadata: input.metadata,
-        externalTransactionId: input.externalTransactionId,
       },
     ],
+  };
+}
+
+/**
+ * APP_MISMATCH, UNIT_MISMATCH, UNKNOWN_OPERATION, INVALID_ARGUMENT for an
+ * occurred_at in the future: the debit of `from`, then the credit of `to`,
+ * both carrying the request's annotations. The floors are checked when posted.
+ */
+export function transferRule(
+  from: Ledger,
+  to: Ledger,
+  input: TransferInput,
+  operations: OperationRegistry,
+  id: string,
+  now: Date,
+): NewTransaction {
+  const occurredAt = occurredAtOrNow(input.occurredAt, now);
+  const pair = { from_ledger_id: from.id, to_ledger_id: to.id };
+  if (from.app !== to.app) {
+    throw new LedgerError(
+      "APP_MISMATCH",
+      `ledger ${from.id} belongs to app ${from.app} and ledger ${to.id} to app ${to.app}: a transfer stays within one app`,
+      { ...pair, from_app: from.app, to_app: to.app },
+    );
+  }
+  if (from.unit !== to.unit) {
+    throw new LedgerError(
+      "UNIT_MISMATCH",
+      `ledger ${from.id} counts ${from.unit} and ledger ${to.id} counts ${to.unit}: a transfer stays within one unit`,
+      { ...pair, from_unit: from.unit, to_unit: to.unit },
+    );
+  }
+  const operation = resolveTransferOperation(operations, from.app, input.operation);
+  const leg = { ...annotations(input, occurredAt), operation };
+  return {
+    id,
+    app: from.app,
+    kind: "TRANSFER",
+    amountMinor: input.amountMinor,
+    reversesTransactionId: undefined,
+    externalTransactionId: input.externalTransactionId,
+    createdAt: now,
+    postings: [
+      { ...leg, ledgerId: from.id, amountMinor: -input.amountMinor },
+      { ...leg, ledgerId: to.id, amountMinor: input.amountMinor },
+    ],
+  };
+}
+
+/** The request's occurred_at, or the write's own time; INVALID_ARGUMENT beyond the skew allowed. */
+function occurredAtOrNow(occurredAt: Date | undefined, now: Date): Date {
+  if (
+    occurredAt !== undefined &&
+    occurredAt.getTime() > now.getTime() + LIMITS.occurredAtFutureSkewMs
+  ) {
+    throw invalidArgument("occurred_at", "must not be in the future");
+  }
+  return occurredAt ?? now;
+}
+
+/** What every posting of a request carries. */
+function annotations(
+  input: RecordEntryInput | TransferInput,
+  occurredAt: Date,
+): Pick<
+  Posting,
+  "occurredAt" | "description" | "reference" | "metadata" | "externalTransactionId"
+> {
+  return {
+    occurredAt,
+    description: input.description,
+    reference: input.reference,
+    metadata: input.metadata,
+    externalTransactionId: input.externalTransactionId,
   };
 }
 
@@ -109,6 +183,7 @@ export function reversalRule(
     kind: "REVERSAL",
     amountMinor,
     reversesTransactionId: original.id,
+    externalTransactionId: "",
     createdAt: now,
     postings: original.entries.map((entry) => ({
       ledgerId: entry.ledgerId,

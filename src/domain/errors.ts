@@ -17,7 +17,10 @@ export type ErrorReason =
   | "LEDGER_ALREADY_EXISTS"
   | "CONCURRENCY_CONFLICT"
   | "STORE_UNAVAILABLE"
-  | "OVERLOADED";
+  | "OVERLOADED"
+  | "EXTERNAL_ID_ALREADY_USED"
+  | "APP_MISMATCH"
+  | "UNIT_MISMATCH";
 
 /** An operating error: an expected outcome that the caller is told about. */
 export class LedgerError extends Error {
@@ -48,6 +51,14 @@ export function transactionNotFound(transactionId: string): LedgerError {
   });
 }
 
+export function externalIdNotFound(app: string, externalTransactionId: string): LedgerError {
+  return new LedgerError(
+    "TRANSACTION_NOT_FOUND",
+    `app ${app} has no transaction with external_transaction_id "${externalTransactionId}"`,
+    { app, external_transaction_id: externalTransactionId },
+  );
+}
+
 export function ledgerTerminated(ledgerId: string): LedgerError {
   return new LedgerError("LEDGER_TERMINATED", `ledger ${ledgerId} is terminated`, {
     ledger_id: ledgerId,
@@ -59,5 +70,17 @@ export function idempotencyKeyReused(idempotencyKey: string): LedgerError {
     "IDEMPOTENCY_KEY_REUSED",
     `idempotency key "${idempotencyKey}" was already used for a different request`,
     { idempotency_key: idempotencyKey },
+  );
+}
+
+export function externalIdAlreadyUsed(
+  app: string,
+  externalTransactionId: string,
+  transactionId: string,
+): LedgerError {
+  return new LedgerError(
+    "EXTERNAL_ID_ALREADY_USED",
+    `app ${app} already has transaction ${transactionId} with external_transaction_id "${externalTransactionId}"`,
+    { app, external_transaction_id: externalTransactionId, transaction_id: transactionId },
   );
 }

@@ -2,6 +2,7 @@ import type {
   Balance,
   BalanceLookup,
   CreateLedgerInput,
+  CreateTransfersInput,
   Entry,
   ItemResult,
   Ledger,
@@ -12,6 +13,9 @@ import type {
   RecordEntryInput,
   ReverseTransactionInput,
   Transaction,
+  TransactionLookup,
+  TransactionView,
+  TransferInput,
   WriteResult,
 } from "./types.js";
 
@@ -44,7 +48,7 @@ export interface LedgerStore {
   /**
    * LEDGER_NOT_FOUND, LEDGER_TERMINATED, UNKNOWN_OPERATION,
    * AMOUNT_DIRECTION_MISMATCH, INSUFFICIENT_FUNDS, BALANCE_OVERFLOW,
-   * IDEMPOTENCY_KEY_REUSED.
+   * EXTERNAL_ID_ALREADY_USED, IDEMPOTENCY_KEY_REUSED.
    */
   recordEntry(input: RecordEntryInput, options?: CallOptions): Promise<WriteResult<Entry>>;
   /**
@@ -57,6 +61,20 @@ export interface LedgerStore {
     input: RecordEntriesInput,
     options?: CallOptions,
   ): Promise<readonly ItemResult<Entry>[]>;
+  /**
+   * LEDGER_NOT_FOUND, LEDGER_TERMINATED, APP_MISMATCH, UNIT_MISMATCH,
+   * UNKNOWN_OPERATION, INSUFFICIENT_FUNDS (the source's floor),
+   * BALANCE_OVERFLOW, EXTERNAL_ID_ALREADY_USED, IDEMPOTENCY_KEY_REUSED.
+   * One TRANSFER transaction: the debit of the source, then the credit.
+   */
+  transfer(input: TransferInput, options?: CallOptions): Promise<WriteResult<Transaction>>;
+  /** Each item as transfer would make it, in order; `atomic` as in recordEntries. */
+  createTransfers(
+    input: CreateTransfersInput,
+    options?: CallOptions,
+  ): Promise<readonly ItemResult<Transaction>[]>;
+  /** TRANSACTION_NOT_FOUND. With its reversals' ids, oldest first. */
+  getTransaction(lookup: TransactionLookup, options?: CallOptions): Promise<TransactionView>;
   /**
    * TRANSACTION_NOT_FOUND, TRANSACTION_NOT_REVERSIBLE,
    * REVERSAL_EXCEEDS_TRANSACTION, LEDGER_TERMINATED, INSUFFICIENT_FUNDS,

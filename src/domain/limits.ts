@@ -17,4 +17,4 @@ export const LIMITS = {
 } as const;
 
 /** The most items one RecordEntries call takes. */
-export const RECORD_ENTRIES_MAX = 1000;
+export const BULK_ITEMS_MAX = 1000;

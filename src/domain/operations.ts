@@ -17,6 +17,15 @@ export interface OperationPolicy {
  */
 export const REVERSAL_OPERATION = "REVERSAL";
 
+/** The built-in operation of both legs of a transfer that names none. */
+export const TRANSFER_OPERATION = "TRANSFER";
+
+/** Written by the service itself: never an app's operation, never recorded by RecordEntry. */
+export const BUILT_IN_OPERATIONS: ReadonlySet<string> = new Set([
+  REVERSAL_OPERATION,
+  TRANSFER_OPERATION,
+]);
+
 /** The operations each app may record. */
 export interface OperationRegistry {
   operationsFor(app: string): ReadonlyMap<string, OperationPolicy>;
@@ -74,7 +83,10 @@ function policyMap(
 ): ReadonlyMap<string, OperationPolicy> {
   const map = new Map<string, OperationPolicy>();
   for (const policy of operations) {
-    invariant(policy.name !== REVERSAL_OPERATION, `${owner} declares the built-in ${policy.name}`);
+    invariant(
+      !BUILT_IN_OPERATIONS.has(policy.name),
+      `${owner} declares the built-in ${policy.name}`,
+    );
     invariant(!map.has(policy.name), `${owner} declares ${policy.name} twice`);
     invariant(
       matchesDirection(policy.direction, policy.defaultAmountMinor),
@@ -99,14 +111,7 @@ export function resolveEntryAmount(
   operation: string,
   amountMinor: bigint | undefined,
 ): bigint {
-  const policy = registry.operationsFor(app).get(operation);
-  if (policy === undefined) {
-    throw new LedgerError(
-      "UNKNOWN_OPERATION",
-      `operation "${operation}" is not defined for app "${app}"`,
-      { operation, app },
-    );
-  }
+  const policy = operationPolicy(registry, app, operation);
   const resolved = amountMinor ?? policy.defaultAmountMinor;
   if (!matchesDirection(policy.direction, resolved)) {
     throw new LedgerError(
@@ -116,6 +121,39 @@ export function resolveEntryAmount(
     );
   }
   return resolved;
+}
+
+/**
+ * The operation both legs of a transfer record: the app's `operation`, any
+ * direction (a transfer's legs have both signs), or TRANSFER when empty.
+ * UNKNOWN_OPERATION for one the app does not know.
+ */
+export function resolveTransferOperation(
+  registry: OperationRegistry,
+  app: string,
+  operation: string,
+): string {
+  if (operation === "") {
+    return TRANSFER_OPERATION;
+  }
+  return operationPolicy(registry, app, operation).name;
+}
+
+/** The app's policy of `operation`; UNKNOWN_OPERATION when it has none. */
+function operationPolicy(
+  registry: OperationRegistry,
+  app: string,
+  operation: string,
+): OperationPolicy {
+  const policy = registry.operationsFor(app).get(operation);
+  if (policy === undefined) {
+    throw new LedgerError(
+      "UNKNOWN_OPERATION",
+      `operation "${operation}" is not defined for app "${app}"`,
+      { operation, app },
+    );
+  }
+  return policy;
 }
 
 /** Whether an amount's sign fits a direction: a credit is > 0, a debit < 0. */

@@ -8,7 +8,7 @@ import type { Transaction } from "./types.js";
  * the reversals of a transaction never add up to more than the transaction.
  */
 export function reversalAmount(original: Transaction, requestedMinor: bigint | undefined): bigint {
-  if (original.kind !== "ENTRY") {
+  if (original.kind === "REVERSAL") {
     throw new LedgerError(
       "TRANSACTION_NOT_REVERSIBLE",
       `transaction ${original.id} is a reversal; reversals cannot be reversed`,
@@ -34,7 +34,11 @@ export function reversalAmount(original: Transaction, requestedMinor: bigint | u
   return amount;
 }
 
-/** The signed amount of the compensating entry for one entry of the original. */
+/**
+ * The signed amount of the compensating entry for one entry of the original:
+ * every leg of a transfer is compensated, so a reversal of a transfer sums
+ * to zero as the transfer does.
+ */
 export function compensatingAmount(
   originalEntryAmountMinor: bigint,
   reversalMinor: bigint,

@@ -38,9 +38,11 @@ export interface Entry {
   readonly reference: string;
   readonly metadata: Metadata;
   readonly externalTransactionId: string;
+  /** For an entry of a reversal: the transaction it compensates. */
+  readonly reversesTransactionId: string | undefined;
 }
 
-export type TransactionKind = "ENTRY" | "REVERSAL";
+export type TransactionKind = "ENTRY" | "TRANSFER" | "REVERSAL";
 
 export interface Transaction {
   readonly id: string;
@@ -50,9 +52,20 @@ export interface Transaction {
   readonly amountMinor: bigint;
   readonly reversedAmountMinor: bigint;
   readonly reversesTransactionId: string | undefined;
+  /** The caller's reference, unique per app; empty: none. */
+  readonly externalTransactionId: string;
   readonly createdAt: Date;
   readonly entries: readonly Entry[];
 }
+
+/** A transaction as GetTransaction reads it: with the ids of its reversals, oldest first. */
+export interface TransactionView extends Transaction {
+  readonly reversalIds: readonly string[];
+}
+
+export type TransactionLookup =
+  | { readonly transactionId: string }
+  | { readonly app: string; readonly externalTransactionId: string };
 
 export interface CreateLedgerInput {
   readonly app: string;
@@ -78,6 +91,28 @@ export interface RecordEntryInput {
   readonly reference: string;
   readonly metadata: Metadata;
   readonly externalTransactionId: string;
+}
+
+export interface TransferInput {
+  readonly fromLedgerId: string;
+  readonly toLedgerId: string;
+  /** Positive magnitude. */
+  readonly amountMinor: bigint;
+  readonly idempotencyKey: string;
+  /** Empty: TRANSFER. */
+  readonly operation: string;
+  /** undefined: now. */
+  readonly occurredAt: Date | undefined;
+  readonly description: string;
+  readonly reference: string;
+  readonly metadata: Metadata;
+  readonly externalTransactionId: string;
+}
+
+/** Up to BULK_ITEMS_MAX transfers, each with its own idempotency key; `atomic` as in RecordEntriesInput. */
+export interface CreateTransfersInput {
+  readonly transfers: readonly TransferInput[];
+  readonly atomic: boolean;
 }
 
 export interface ReverseTransactionInput {
@@ -120,6 +155,10 @@ export interface ListEntriesInput {
   readonly pageToken: string;
   readonly occurredAfter: Date | undefined;
   readonly occurredBefore: Date | undefined;
+  /** Empty: any. */
+  readonly reference: string;
+  /** Empty: any. */
+  readonly externalTransactionId: string;
 }
 
 /** A write's result, and whether it was replayed from its idempotency key. */
@@ -128,7 +167,7 @@ export interface WriteResult<T> {
   readonly replayed: boolean;
 }
 
-/** Up to RECORD_ENTRIES_MAX entries, each with its own idempotency key. */
+/** Up to BULK_ITEMS_MAX entries, each with its own idempotency key. */
 export interface RecordEntriesInput {
   readonly entries: readonly RecordEntryInput[];
   /**

@@ -1,5 +1,5 @@
 import { invalidArgument } from "./errors.js";
-import { LIMITS, RECORD_ENTRIES_MAX } from "./limits.js";
+import { BULK_ITEMS_MAX, LIMITS } from "./limits.js";
 import { INT64_MIN } from "./money.js";
 import type {
   BalanceLookup,
@@ -9,6 +9,8 @@ import type {
   Metadata,
   RecordEntryInput,
   ReverseTransactionInput,
+  TransactionLookup,
+  TransferInput,
 } from "./types.js";
 
 const APP_PATTERN = /^[a-z][a-z0-9_-]*$/;
@@ -113,13 +115,7 @@ export function validateCreateLedger(input: CreateLedgerInput): void {
 export function validateRecordEntry(input: RecordEntryInput, prefix = ""): void {
   const field = (name: string) => `${prefix}${name}`;
   checkId(field("ledger_id"), input.ledgerId);
-  requireText(field("operation"), input.operation, 64);
-  checkPattern(
-    field("operation"),
-    input.operation,
-    OPERATION_PATTERN,
-    "an upper-case operation name",
-  );
+  checkOperation(field("operation"), input.operation);
   if (input.amountMinor === INT64_MIN) {
     // A transaction records its magnitude, and -(-2^63) is no int64.
     throw invalidArgument(
@@ -128,43 +124,94 @@ export function validateRecordEntry(input: RecordEntryInput, prefix = ""): void 
     );
   }
   checkIdempotencyKey(input.idempotencyKey, prefix);
+  checkReferences(input, prefix);
+}
+
+function checkOperation(field: string, operation: string): void {
+  requireText(field, operation, 64);
+  checkPattern(field, operation, OPERATION_PATTERN, "an upper-case operation name");
+}
+
+/** Description, metadata, reference and external_transaction_id of a posting request. */
+function checkReferences(input: RecordEntryInput | TransferInput, prefix: string): void {
   checkAnnotations(input, prefix);
-  checkText(field("reference"), input.reference, LIMITS.referenceLengthMax);
+  checkText(`${prefix}reference`, input.reference, LIMITS.referenceLengthMax);
   checkText(
-    field("external_transaction_id"),
+    `${prefix}external_transaction_id`,
     input.externalTransactionId,
     LIMITS.externalTransactionIdLengthMax,
   );
 }
 
-/** The prefix of the fields of item `index` of RecordEntries: "entries[2].". */
-export function itemPrefix(index: number): string {
-  return `entries[${index}].`;
-}
+/** The repeated field of a bulk write: RecordEntries' `entries`, CreateTransfers' `transfers`. */
+export type BulkList = "entries" | "transfers";
 
-/** 1..RECORD_ENTRIES_MAX items: checked before the items are read. */
-export function checkRecordEntriesCount(count: number): void {
-  if (count < 1 || count > RECORD_ENTRIES_MAX) {
-    throw invalidArgument("entries", `must hold 1 to ${RECORD_ENTRIES_MAX} items, got ${count}`);
-  }
+/** The prefix of the fields of item `index` of a bulk write: "entries[2].". */
+export function itemPrefix(list: BulkList, index: number): string {
+  return `${list}[${index}].`;
 }
 
 /**
- * No two items of one RecordEntries request share an idempotency key: the
- * second would replay or refuse the first within the same call.
+ * The items of a bulk write: 1..BULK_ITEMS_MAX (checked before any is
+ * read), each mapped and validated by `item` under its `list[i].` prefix, in
+ * order; then no idempotency key twice (the second item would replay or
+ * refuse the first within the same call). Any refusal refuses the call.
  */
-export function checkDistinctIdempotencyKeys(entries: readonly RecordEntryInput[]): void {
+export function bulkItems<R, T extends { readonly idempotencyKey: string }>(
+  list: BulkList,
+  requests: readonly R[],
+  item: (request: R, prefix: string) => T,
+): T[] {
+  if (requests.length < 1 || requests.length > BULK_ITEMS_MAX) {
+    throw invalidArgument(list, `must hold 1 to ${BULK_ITEMS_MAX} items, got ${requests.length}`);
+  }
+  const items = requests.map((request, index) => item(request, itemPrefix(list, index)));
   const firstIndex = new Map<string, number>();
-  entries.forEach((entry, index) => {
-    const earlier = firstIndex.get(entry.idempotencyKey);
+  items.forEach(({ idempotencyKey }, index) => {
+    const earlier = firstIndex.get(idempotencyKey);
     if (earlier !== undefined) {
       throw invalidArgument(
-        `${itemPrefix(index)}idempotency_key`,
-        `repeats ${itemPrefix(earlier)}idempotency_key: each item needs its own key`,
+        `${itemPrefix(list, index)}idempotency_key`,
+        `repeats ${itemPrefix(list, earlier)}idempotency_key: each item needs its own key`,
       );
     }
-    firstIndex.set(entry.idempotencyKey, index);
+    firstIndex.set(idempotencyKey, index);
   });
+  return items;
+}
+
+/**
+ * A Transfer request, or with `prefix` one item of CreateTransfers: two
+ * different ledgers, a positive amount, an optional operation name.
+ */
+export function validateTransfer(input: TransferInput, prefix = ""): void {
+  const field = (name: string) => `${prefix}${name}`;
+  checkId(field("from_ledger_id"), input.fromLedgerId);
+  checkId(field("to_ledger_id"), input.toLedgerId);
+  if (input.fromLedgerId === input.toLedgerId) {
+    throw invalidArgument(field("to_ledger_id"), "must differ from from_ledger_id");
+  }
+  if (input.amountMinor <= 0n) {
+    throw invalidArgument(field("amount"), "must be positive (the magnitude to move)");
+  }
+  if (input.operation !== "") {
+    checkOperation(field("operation"), input.operation);
+  }
+  checkIdempotencyKey(input.idempotencyKey, prefix);
+  checkReferences(input, prefix);
+}
+
+export function validateTransactionLookup(lookup: TransactionLookup): void {
+  if ("transactionId" in lookup) {
+    checkId("transaction_id", lookup.transactionId);
+    return;
+  }
+  checkApp("app", lookup.app);
+  requireText(
+    "external_transaction_id",
+    lookup.externalTransactionId,
+    LIMITS.externalTransactionIdLengthMax,
+  );
 }
 
 export function validateReverseTransaction(input: ReverseTransactionInput): void {
@@ -215,4 +262,10 @@ export function validateListEntries(input: ListEntriesInput): void {
   ) {
     throw invalidArgument("occurred_before", "must be later than occurred_after");
   }
+  checkText("reference", input.reference, LIMITS.referenceLengthMax);
+  checkText(
+    "external_transaction_id",
+    input.externalTransactionId,
+    LIMITS.externalTransactionIdLengthMax,
+  );
 }

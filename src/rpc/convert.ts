@@ -8,6 +8,8 @@ import {
   type RecordEntryResultSchema,
   TransactionKind,
   type TransactionSchema,
+  type TransferResponseSchema,
+  type TransferResultSchema,
 } from "../../gen/ledger/v1/ledger_pb.js";
 import type * as domain from "../domain/index.js";
 import { statusFromLedgerError } from "./errors.js";
@@ -47,6 +49,7 @@ export function entryToProto(entry: domain.Entry): MessageInitShape<typeof Entry
     reference: entry.reference,
     metadata: { ...entry.metadata },
     externalTransactionId: entry.externalTransactionId,
+    reversesTransactionId: entry.reversesTransactionId ?? "",
   };
 }
 
@@ -55,6 +58,22 @@ export function recordedEntryToProto(
   result: domain.WriteResult<domain.Entry>,
 ): MessageInitShape<typeof RecordEntryResponseSchema> {
   return { entry: entryToProto(result.value), replayed: result.replayed };
+}
+
+/** What Transfer answers, and what an item of CreateTransfers answers when made. */
+export function transferToProto(
+  result: domain.WriteResult<domain.Transaction>,
+): MessageInitShape<typeof TransferResponseSchema> {
+  return { transaction: transactionToProto(result.value), replayed: result.replayed };
+}
+
+/** One item of CreateTransfers: its transaction, or its failure as a google.rpc.Status. */
+export function transferResultToProto(
+  result: domain.ItemResult<domain.Transaction>,
+): MessageInitShape<typeof TransferResultSchema> {
+  return result.ok
+    ? { result: { case: "transfer", value: transferToProto(result) } }
+    : { result: { case: "error", value: statusFromLedgerError(result.error) } };
 }
 
 /** One item of RecordEntries: its entry, or its failure as a google.rpc.Status. */
@@ -66,8 +85,9 @@ export function entryResultToProto(
     : { result: { case: "error", value: statusFromLedgerError(result.error) } };
 }
 
+/** A write's transaction carries no reversal ids; GetTransaction's view does. */
 export function transactionToProto(
-  transaction: domain.Transaction,
+  transaction: domain.Transaction | domain.TransactionView,
 ): MessageInitShape<typeof TransactionSchema> {
   return {
     id: transaction.id,
@@ -77,6 +97,8 @@ export function transactionToProto(
     amount: transaction.amountMinor,
     reversedAmount: transaction.reversedAmountMinor,
     createdAt: timestampFromDate(transaction.createdAt),
+    reversalIds: "reversalIds" in transaction ? [...transaction.reversalIds] : [],
+    externalTransactionId: transaction.externalTransactionId,
   };
 }
 
@@ -93,6 +115,8 @@ function transactionKindToProto(kind: domain.TransactionKind): TransactionKind {
   switch (kind) {
     case "ENTRY":
       return TransactionKind.ENTRY;
+    case "TRANSFER":
+      return TransactionKind.TRANSFER;
     case "REVERSAL":
       return TransactionKind.REVERSAL;
   }

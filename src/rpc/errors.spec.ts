@@ -31,6 +31,9 @@ const EXPECTED_CODES: Record<ErrorReason, Code> = {
   CONCURRENCY_CONFLICT: Code.Aborted,
   STORE_UNAVAILABLE: Code.Unavailable,
   OVERLOADED: Code.ResourceExhausted,
+  EXTERNAL_ID_ALREADY_USED: Code.AlreadyExists,
+  APP_MISMATCH: Code.InvalidArgument,
+  UNIT_MISMATCH: Code.InvalidArgument,
 };
 
 describe("error mapping", () => {

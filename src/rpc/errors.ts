@@ -27,10 +27,13 @@ export function codeForReason(reason: ErrorReason): Code {
       return Code.FailedPrecondition;
     case "IDEMPOTENCY_KEY_REUSED":
     case "LEDGER_ALREADY_EXISTS":
+    case "EXTERNAL_ID_ALREADY_USED":
       return Code.AlreadyExists;
     case "UNKNOWN_OPERATION":
     case "AMOUNT_DIRECTION_MISMATCH":
     case "INVALID_ARGUMENT":
+    case "APP_MISMATCH":
+    case "UNIT_MISMATCH":
       return Code.InvalidArgument;
     case "BALANCE_OVERFLOW":
       return Code.OutOfRange;

@@ -1,32 +1,34 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type {
   GetBalanceRequest,
+  GetTransactionRequest,
   LedgerService,
-  RecordEntriesRequest,
   RecordEntryRequest,
+  TransferRequest,
 } from "../../gen/ledger/v1/ledger_pb.js";
 import {
   type BalanceLookup,
+  bulkItems,
   type CallOptions,
   type CreateLedgerInput,
-  checkDistinctIdempotencyKeys,
   checkId,
-  checkRecordEntriesCount,
   invalidArgument,
-  itemPrefix,
   type LedgerStore,
   type ListEntriesInput,
   type ListLedgersInput,
   normalizePageSize,
-  type RecordEntriesInput,
   type RecordEntryInput,
   type ReverseTransactionInput,
+  type TransactionLookup,
+  type TransferInput,
   validateBalanceLookup,
   validateCreateLedger,
   validateListEntries,
   validateListLedgers,
   validateRecordEntry,
   validateReverseTransaction,
+  validateTransactionLookup,
+  validateTransfer,
 } from "../domain/index.js";
 import {
   entryResultToProto,
@@ -34,6 +36,8 @@ import {
   ledgerToProto,
   recordedEntryToProto,
   transactionToProto,
+  transferResultToProto,
+  transferToProto,
 } from "./convert.js";
 import { dateFromTimestamp } from "./timestamp.js";
 
@@ -91,9 +95,39 @@ export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof 
     },
 
     async recordEntries(req, ctx) {
-      const input = recordEntriesInput(req);
-      const results = await store.recordEntries(input, callOptions(ctx));
+      const entries = bulkItems("entries", req.entries, (item, prefix) => {
+        const input = recordEntryInput(item, prefix);
+        validateRecordEntry(input, prefix);
+        return input;
+      });
+      const results = await store.recordEntries({ entries, atomic: req.atomic }, callOptions(ctx));
       return { results: results.map(entryResultToProto) };
+    },
+
+    async transfer(req, ctx) {
+      const input = transferInput(req);
+      validateTransfer(input);
+      return transferToProto(await store.transfer(input, callOptions(ctx)));
+    },
+
+    async createTransfers(req, ctx) {
+      const transfers = bulkItems("transfers", req.transfers, (item, prefix) => {
+        const input = transferInput(item, prefix);
+        validateTransfer(input, prefix);
+        return input;
+      });
+      const results = await store.createTransfers(
+        { transfers, atomic: req.atomic },
+        callOptions(ctx),
+      );
+      return { results: results.map(transferResultToProto) };
+    },
+
+    async getTransaction(req, ctx) {
+      const lookup = transactionLookup(req);
+      validateTransactionLookup(lookup);
+      const transaction = await store.getTransaction(lookup, callOptions(ctx));
+      return { transaction: transactionToProto(transaction) };
     },
 
     async reverseTransaction(req, ctx) {
@@ -128,6 +162,8 @@ export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof 
         pageToken: req.pageToken,
         occurredAfter: dateFromTimestamp("occurred_after", req.occurredAfter),
         occurredBefore: dateFromTimestamp("occurred_before", req.occurredBefore),
+        reference: req.reference,
+        externalTransactionId: req.externalTransactionId,
       };
       validateListEntries(input);
       const page = await store.listEntries(
@@ -167,19 +203,41 @@ function recordEntryInput(req: RecordEntryRequest, prefix = ""): RecordEntryInpu
   };
 }
 
-/**
- * Every item mapped and validated as RecordEntry's, in order, under its
- * `entries[i].` prefix; then no key twice. Any refusal refuses the call.
- */
-function recordEntriesInput(req: RecordEntriesRequest): RecordEntriesInput {
-  checkRecordEntriesCount(req.entries.length);
-  const entries = req.entries.map((item, index) => {
-    const input = recordEntryInput(item, itemPrefix(index));
-    validateRecordEntry(input, itemPrefix(index));
-    return input;
-  });
-  checkDistinctIdempotencyKeys(entries);
-  return { entries, atomic: req.atomic };
+/** A Transfer request, alone or as item `prefix` of CreateTransfers. */
+function transferInput(req: TransferRequest, prefix = ""): TransferInput {
+  return {
+    fromLedgerId: req.fromLedgerId,
+    toLedgerId: req.toLedgerId,
+    amountMinor: req.amount,
+    idempotencyKey: req.idempotencyKey,
+    operation: req.operation,
+    occurredAt: dateFromTimestamp(`${prefix}occurred_at`, req.occurredAt),
+    description: req.description,
+    reference: req.reference,
+    metadata: { ...req.metadata },
+    externalTransactionId: req.externalTransactionId,
+  };
+}
+
+/** `transaction_id`, or both `app` and `external_transaction_id`: never both, never neither. */
+function transactionLookup(req: GetTransactionRequest): TransactionLookup {
+  const byExternalId = req.app !== "" || req.externalTransactionId !== "";
+  if (req.transactionId !== "") {
+    if (byExternalId) {
+      throw invalidArgument(
+        "transaction_id",
+        "must not be combined with app and external_transaction_id",
+      );
+    }
+    return { transactionId: req.transactionId };
+  }
+  if (!byExternalId) {
+    throw invalidArgument(
+      "transaction_id",
+      "is required (or both app and external_transaction_id)",
+    );
+  }
+  return { app: req.app, externalTransactionId: req.externalTransactionId };
 }
 
 /** `ledger_id`, or all of `app`, `owner_id` and `unit`: never both, never neither. */

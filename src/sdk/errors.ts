@@ -186,6 +186,34 @@ export class OverloadedError extends LedgerRpcError {
   override readonly name = "OverloadedError";
 }
 
+/** ALREADY_EXISTS: another transaction of the app already has this external_transaction_id. */
+export class ExternalIdAlreadyUsedError extends LedgerRpcError {
+  override readonly name = "ExternalIdAlreadyUsedError";
+  readonly app: string = this.metadata.app ?? "";
+  /** The external id sent. */
+  readonly externalTransactionId: string = this.metadata.external_transaction_id ?? "";
+  /** The transaction that already has it. */
+  readonly transactionId: string = this.metadata.transaction_id ?? "";
+}
+
+/** INVALID_ARGUMENT: a transfer between ledgers of two apps. */
+export class AppMismatchError extends LedgerRpcError {
+  override readonly name = "AppMismatchError";
+  readonly fromLedgerId: string = this.metadata.from_ledger_id ?? "";
+  readonly toLedgerId: string = this.metadata.to_ledger_id ?? "";
+  readonly fromApp: string = this.metadata.from_app ?? "";
+  readonly toApp: string = this.metadata.to_app ?? "";
+}
+
+/** INVALID_ARGUMENT: a transfer between ledgers of two units. */
+export class UnitMismatchError extends LedgerRpcError {
+  override readonly name = "UnitMismatchError";
+  readonly fromLedgerId: string = this.metadata.from_ledger_id ?? "";
+  readonly toLedgerId: string = this.metadata.to_ledger_id ?? "";
+  readonly fromUnit: string = this.metadata.from_unit ?? "";
+  readonly toUnit: string = this.metadata.to_unit ?? "";
+}
+
 type ErrorClass = new (init: LedgerRpcErrorInit) => LedgerRpcError;
 
 /** One class per reason: adding a reason to ledger.proto breaks compilation here until mapped. */
@@ -205,6 +233,9 @@ const ERROR_CLASSES: Readonly<Record<LedgerErrorReason, ErrorClass>> = {
   CONCURRENCY_CONFLICT: ConcurrencyConflictError,
   STORE_UNAVAILABLE: StoreUnavailableError,
   OVERLOADED: OverloadedError,
+  EXTERNAL_ID_ALREADY_USED: ExternalIdAlreadyUsedError,
+  APP_MISMATCH: AppMismatchError,
+  UNIT_MISMATCH: UnitMismatchError,
 };
 
 /**

@@ -46,8 +46,12 @@ export function isRetryable(error: unknown): boolean {
   return state !== undefined && RETRYABLE_SQLSTATES.has(state);
 }
 
-export function isUniqueViolation(error: unknown): boolean {
-  return codeOf(error) === "23505";
+/** A unique violation, of the index `constraint` when given. */
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  return (
+    codeOf(error) === "23505" &&
+    (constraint === undefined || (error as { constraint?: unknown }).constraint === constraint)
+  );
 }
 
 /**

@@ -34,6 +34,7 @@ export function toEntry(row: EntryRow): Entry {
     reference: row.reference,
     metadata: row.metadata,
     externalTransactionId: row.externalTransactionId,
+    reversesTransactionId: row.reversesTransactionId ?? undefined,
   };
 }
 
@@ -46,6 +47,7 @@ export function toTransaction(row: TransactionRow, entries: readonly Entry[]): T
     amountMinor: row.amount,
     reversedAmountMinor: row.reversedAmount,
     reversesTransactionId: row.reversesTransactionId ?? undefined,
+    externalTransactionId: row.externalTransactionId,
     createdAt: row.createdAt,
     entries,
   };

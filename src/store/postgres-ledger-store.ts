@@ -15,6 +15,7 @@ import type { Command, Outcome } from "./pipeline/apply.js";
 import { GroupCommit } from "./pipeline/group-commit.js";
 import { listEntries } from "./queries/entries.js";
 import { getBalance, getLedger, listLedgers } from "./queries/ledgers.js";
+import { getTransaction } from "./queries/transactions.js";
 import { createUnitOfWork, type UnitOfWork } from "./unit-of-work.js";
 import { findInvariantBreaches, type InvariantBreach } from "./verify-invariants.js";
 
@@ -80,12 +81,20 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     async recordEntries(input, options) {
       open();
       const commands = input.entries.map((entry): Command => ({ kind: "record", input: entry }));
-      const outcomes = await pipeline.submit(commands, input.atomic, options);
-      const failure = outcomes.find((outcome) => !outcome.ok);
-      if (input.atomic && failure !== undefined && !failure.ok) {
-        throw failure.error;
-      }
-      return outcomes.map((outcome) => itemResult<Entry>(outcome));
+      return bulk<Entry>(pipeline, commands, input.atomic, options);
+    },
+    async transfer(input, options) {
+      open();
+      return one<Transaction>(pipeline, { kind: "transfer", input }, options);
+    },
+    async createTransfers(input, options) {
+      open();
+      const commands = input.transfers.map((t): Command => ({ kind: "transfer", input: t }));
+      return bulk<Transaction>(pipeline, commands, input.atomic, options);
+    },
+    async getTransaction(lookup, options) {
+      open();
+      return unit.read(options, (em) => getTransaction(em, lookup));
     },
     async reverseTransaction(input, options) {
       open();
@@ -129,6 +138,21 @@ async function one<T>(
     throw outcome?.error;
   }
   return { value: outcome.value as T, replayed: outcome.replayed };
+}
+
+/** A bulk call's items: atomic, every result or the first failure thrown. */
+async function bulk<T>(
+  pipeline: GroupCommit,
+  commands: readonly Command[],
+  atomic: boolean,
+  options: CallOptions | undefined,
+): Promise<ItemResult<T>[]> {
+  const outcomes = await pipeline.submit(commands, atomic, options);
+  const failure = outcomes.find((outcome) => !outcome.ok);
+  if (atomic && failure !== undefined && !failure.ok) {
+    throw failure.error;
+  }
+  return outcomes.map((outcome) => itemResult<T>(outcome));
 }
 
 /** An item of a bulk call; anything but a LedgerError is a bug and fails the call. */

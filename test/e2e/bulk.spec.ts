@@ -27,7 +27,7 @@ import {
 
 const harness = useLedgerServer();
 
-/** RECORD_ENTRIES_MAX, as the contract states it. */
+/** BULK_ITEMS_MAX, as the contract states it. */
 const ITEMS_MAX = 1000;
 
 function item(ledgerId: string, operation: string, amount: bigint): RecordEntryParams {

@@ -91,6 +91,8 @@ describe("terminateLedger", () => {
       pageToken: "",
       occurredAfter: undefined,
       occurredBefore: undefined,
+      reference: "",
+      externalTransactionId: "",
     });
     expect(page.items).toHaveLength(1);
   });

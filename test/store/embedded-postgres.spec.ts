@@ -64,6 +64,8 @@ describe("embedded PostgreSQL", () => {
           pageToken: "",
           occurredAfter: undefined,
           occurredBefore: undefined,
+          reference: "",
+          externalTransactionId: "",
         });
         expect(page.items).toEqual([entry]);
       } finally {

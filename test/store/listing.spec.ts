@@ -118,6 +118,8 @@ describe("listEntries", () => {
         pageToken,
         occurredAfter: undefined,
         occurredBefore: undefined,
+        reference: "",
+        externalTransactionId: "",
       }),
     );
     expect(pages.map((page) => page.length)).toEqual([2, 2, 1]);
@@ -129,9 +131,15 @@ describe("listEntries", () => {
     const occurredAfter = new Date(Date.UTC(2024, 0, 2));
     const occurredBefore = new Date(Date.UTC(2024, 0, 6));
     const pages = await allPages((pageToken) =>
-      harness
-        .store()
-        .listEntries({ ledgerId, pageSize: 3, pageToken, occurredAfter, occurredBefore }),
+      harness.store().listEntries({
+        ledgerId,
+        pageSize: 3,
+        pageToken,
+        occurredAfter,
+        occurredBefore,
+        reference: "",
+        externalTransactionId: "",
+      }),
     );
     expect(pages.flat().map((entry) => entry.sequence)).toEqual([5n, 4n, 3n, 2n]);
     expect(pages.flat()).toEqual(entries.slice(1, 5).reverse());
@@ -145,6 +153,8 @@ describe("listEntries", () => {
       pageToken: "",
       occurredAfter: undefined,
       occurredBefore: undefined,
+      reference: "",
+      externalTransactionId: "",
     });
     expect(page.items).toHaveLength(1);
     await rejection(
@@ -154,6 +164,8 @@ describe("listEntries", () => {
         pageToken: "",
         occurredAfter: undefined,
         occurredBefore: undefined,
+        reference: "",
+        externalTransactionId: "",
       }),
       "INVALID_ARGUMENT",
     );
@@ -166,6 +178,8 @@ describe("listEntries", () => {
       pageToken: "",
       occurredAfter: undefined,
       occurredBefore: undefined,
+      reference: "",
+      externalTransactionId: "",
     };
     const page = await harness.store().listEntries({ ...input, ledgerId: ledger.id });
     expect(page).toEqual({ items: [], nextPageToken: "" });
@@ -186,12 +200,32 @@ describe("listEntries", () => {
       pageToken: "",
       occurredAfter: undefined,
       occurredBefore: undefined,
+      reference: "",
+      externalTransactionId: "",
     });
     const { nextPageToken: pageToken } = first;
     const changed = [
-      { ledgerId: otherLedgerId, occurredAfter: undefined, occurredBefore: undefined },
-      { ledgerId, occurredAfter: new Date(0), occurredBefore: undefined },
-      { ledgerId, occurredAfter: undefined, occurredBefore: new Date() },
+      {
+        ledgerId: otherLedgerId,
+        occurredAfter: undefined,
+        occurredBefore: undefined,
+        reference: "",
+        externalTransactionId: "",
+      },
+      {
+        ledgerId,
+        occurredAfter: new Date(0),
+        occurredBefore: undefined,
+        reference: "",
+        externalTransactionId: "",
+      },
+      {
+        ledgerId,
+        occurredAfter: undefined,
+        occurredBefore: new Date(),
+        reference: "",
+        externalTransactionId: "",
+      },
     ];
     for (const filters of changed) {
       const error = await rejection(
@@ -214,6 +248,8 @@ describe("listEntries", () => {
         pageToken: forged,
         occurredAfter: undefined,
         occurredBefore: undefined,
+        reference: "",
+        externalTransactionId: "",
       }),
       "INVALID_ARGUMENT",
     );

@@ -50,13 +50,19 @@ function transfer(
 ): Promise<Transaction> {
   return unit.transaction(undefined, async (em) => {
     const ledgers = await lockLedgers(em, [toId, fromId].sort(), undefined);
-    const state = BatchState.of({ ledgers, transactions: new Map(), activeOwners: new Map() });
+    const state = BatchState.of({
+      ledgers,
+      transactions: new Map(),
+      activeOwners: new Map(),
+      externalIds: new Map(),
+    });
     const posted = state.post({
       id: uuidv7(),
       app,
-      kind: "ENTRY",
+      kind: "TRANSFER",
       amountMinor,
       reversesTransactionId: undefined,
+      externalTransactionId: "",
       createdAt: new Date(),
       postings: [posting(fromId, -amountMinor), posting(toId, amountMinor)],
     });

@@ -81,7 +81,7 @@ export class RpcFailure extends Error {
 }
 
 export type LedgerStatus = "UNSPECIFIED" | "ACTIVE" | "TERMINATED";
-export type TransactionKind = "UNSPECIFIED" | "ENTRY" | "REVERSAL";
+export type TransactionKind = "UNSPECIFIED" | "ENTRY" | "TRANSFER" | "REVERSAL";
 
 export interface Ledger {
   readonly id: string;
@@ -794,6 +794,7 @@ const TRANSACTION_KINDS: Record<pb.TransactionKind, TransactionKind> = {
   [pb.TransactionKind.UNSPECIFIED]: "UNSPECIFIED",
   [pb.TransactionKind.ENTRY]: "ENTRY",
   [pb.TransactionKind.REVERSAL]: "REVERSAL",
+  [pb.TransactionKind.TRANSFER]: "TRANSFER",
 };
 
 function esLedger(raw: pb.Ledger | undefined): Ledger {

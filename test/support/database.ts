@@ -12,12 +12,15 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
+/** `migrated: false`: an empty database, for a spec that runs the migrations itself. */
+export async function createTestDatabase({ migrated = true } = {}): Promise<TestDatabase> {
   const adminUrl = inject("adminDatabaseUrl");
   const name = `ledger_test_${randomBytes(6).toString("hex")}`;
   await asAdmin(adminUrl, `create database ${name}`);
   const url = withDatabase(adminUrl, name);
-  await migrate(url);
+  if (migrated) {
+    await migrate(url);
+  }
   return {
     url,
     drop: () => asAdmin(adminUrl, `drop database if exists ${name} with (force)`),

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ledger/v1/ledger.proto.
  */
 export const file_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiuAMKBkxlZGdlchIKCgJpZBgBIAEoCRILCgNhcHAYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSDAoEdW5pdBgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIRCglyZWZlcmVuY2UYBiABKAkSMQoIbWV0YWRhdGEYByADKAsyHy5sZWRnZXIudjEuTGVkZ2VyLk1ldGFkYXRhRW50cnkSJwoGc3RhdHVzGAggASgOMhcubGVkZ2VyLnYxLkxlZGdlclN0YXR1cxIPCgdiYWxhbmNlGAkgASgDEhgKC21pbl9iYWxhbmNlGAogASgDSACIAQESDwoHdmVyc2lvbhgLIAEoAxIuCgpjcmVhdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg10ZXJtaW5hdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgl1bmJvdW5kZWQYDiABKAgaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQg4KDF9taW5fYmFsYW5jZSKXAwoFRW50cnkSCgoCaWQYASABKAkSFgoOdHJhbnNhY3Rpb25faWQYAiABKAkSEQoJbGVkZ2VyX2lkGAMgASgJEhAKCHNlcXVlbmNlGAQgASgDEhEKCW9wZXJhdGlvbhgFIAEoCRIOCgZhbW91bnQYBiABKAMSFQoNYmFsYW5jZV9hZnRlchgHIAEoAxIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVzY3JpcHRpb24YCiABKAkSEQoJcmVmZXJlbmNlGAsgASgJEjAKCG1ldGFkYXRhGAwgAygLMh4ubGVkZ2VyLnYxLkVudHJ5Lk1ldGFkYXRhRW50cnkSHwoXZXh0ZXJuYWxfdHJhbnNhY3Rpb25faWQYDSABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIuABCgtUcmFuc2FjdGlvbhIKCgJpZBgBIAEoCRIoCgRraW5kGAIgASgOMhoubGVkZ2VyLnYxLlRyYW5zYWN0aW9uS2luZBIhCgdlbnRyaWVzGAMgAygLMhAubGVkZ2VyLnYxLkVudHJ5Eh8KF3JldmVyc2VzX3RyYW5zYWN0aW9uX2lkGAQgASgJEg4KBmFtb3VudBgFIAEoAxIXCg9yZXZlcnNlZF9hbW91bnQYBiABKAMSLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAisQIKE0NyZWF0ZUxlZGdlclJlcXVlc3QSCwoDYXBwGAEgASgJEhAKCG93bmVyX2lkGAIgASgJEgwKBHVuaXQYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSEQoJcmVmZXJlbmNlGAUgASgJEj4KCG1ldGFkYXRhGAYgAygLMiwubGVkZ2VyLnYxLkNyZWF0ZUxlZGdlclJlcXVlc3QuTWV0YWRhdGFFbnRyeRIYCgttaW5fYmFsYW5jZRgHIAEoA0gAiAEBEhcKD2lkZW1wb3RlbmN5X2tleRgIIAEoCRIRCgl1bmJvdW5kZWQYCSABKAgaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQg4KDF9taW5fYmFsYW5jZSJLChRDcmVhdGVMZWRnZXJSZXNwb25zZRIhCgZsZWRnZXIYASABKAsyES5sZWRnZXIudjEuTGVkZ2VyEhAKCHJlcGxheWVkGAIgASgIIiUKEEdldExlZGdlclJlcXVlc3QSEQoJbGVkZ2VyX2lkGAEgASgJIjYKEUdldExlZGdlclJlc3BvbnNlEiEKBmxlZGdlchgBIAEoCzIRLmxlZGdlci52MS5MZWRnZXIiWgoSTGlzdExlZGdlcnNSZXF1ZXN0EgsKA2FwcBgBIAEoCRIQCghvd25lcl9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJSChNMaXN0TGVkZ2Vyc1Jlc3BvbnNlEiIKB2xlZGdlcnMYASADKAsyES5sZWRnZXIudjEuTGVkZ2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLdAgoSUmVjb3JkRW50cnlSZXF1ZXN0EhEKCWxlZGdlcl9pZBgBIAEoCRIRCglvcGVyYXRpb24YAiABKAkSEwoGYW1vdW50GAMgASgDSACIAQESFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJEi8KC29jY3VycmVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtkZXNjcmlwdGlvbhgGIAEoCRIRCglyZWZlcmVuY2UYByABKAkSPQoIbWV0YWRhdGEYCCADKAsyKy5sZWRnZXIudjEuUmVjb3JkRW50cnlSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSHwoXZXh0ZXJuYWxfdHJhbnNhY3Rpb25faWQYCSABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB19hbW91bnQiSAoTUmVjb3JkRW50cnlSZXNwb25zZRIfCgVlbnRyeRgBIAEoCzIQLmxlZGdlci52MS5FbnRyeRIQCghyZXBsYXllZBgCIAEoCCJWChRSZWNvcmRFbnRyaWVzUmVxdWVzdBIuCgdlbnRyaWVzGAEgAygLMh0ubGVkZ2VyLnYxLlJlY29yZEVudHJ5UmVxdWVzdBIOCgZhdG9taWMYAiABKAgiRgoVUmVjb3JkRW50cmllc1Jlc3BvbnNlEi0KB3Jlc3VsdHMYASADKAsyHC5sZWRnZXIudjEuUmVjb3JkRW50cnlSZXN1bHQicwoRUmVjb3JkRW50cnlSZXN1bHQSLwoFZW50cnkYASABKAsyHi5sZWRnZXIudjEuUmVjb3JkRW50cnlSZXNwb25zZUgAEiMKBWVycm9yGAIgASgLMhIuZ29vZ2xlLnJwYy5TdGF0dXNIAEIICgZyZXN1bHQi+AEKGVJldmVyc2VUcmFuc2FjdGlvblJlcXVlc3QSFgoOdHJhbnNhY3Rpb25faWQYASABKAkSEwoGYW1vdW50GAIgASgDSACIAQESFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEkQKCG1ldGFkYXRhGAUgAygLMjIubGVkZ2VyLnYxLlJldmVyc2VUcmFuc2FjdGlvblJlcXVlc3QuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCQoHX2Ftb3VudCJbChpSZXZlcnNlVHJhbnNhY3Rpb25SZXNwb25zZRIrCgt0cmFuc2FjdGlvbhgBIAEoCzIWLmxlZGdlci52MS5UcmFuc2FjdGlvbhIQCghyZXBsYXllZBgCIAEoCCJTChFHZXRCYWxhbmNlUmVxdWVzdBIRCglsZWRnZXJfaWQYASABKAkSCwoDYXBwGAIgASgJEhAKCG93bmVyX2lkGAMgASgJEgwKBHVuaXQYBCABKAkiVwoSR2V0QmFsYW5jZVJlc3BvbnNlEhEKCWxlZGdlcl9pZBgBIAEoCRIPCgdiYWxhbmNlGAIgASgDEgwKBHVuaXQYAyABKAkSDwoHdmVyc2lvbhgEIAEoAyK3AQoSTGlzdEVudHJpZXNSZXF1ZXN0EhEKCWxlZGdlcl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIyCg5vY2N1cnJlZF9hZnRlchgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPb2NjdXJyZWRfYmVmb3JlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJRChNMaXN0RW50cmllc1Jlc3BvbnNlEiEKB2VudHJpZXMYASADKAsyEC5sZWRnZXIudjEuRW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKFlRlcm1pbmF0ZUxlZGdlclJlcXVlc3QSEQoJbGVkZ2VyX2lkGAEgASgJIjwKF1Rlcm1pbmF0ZUxlZGdlclJlc3BvbnNlEiEKBmxlZGdlchgBIAEoCzIRLmxlZGdlci52MS5MZWRnZXIqZQoMTGVkZ2VyU3RhdHVzEh0KGUxFREdFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRMRURHRVJfU1RBVFVTX0FDVElWRRABEhwKGExFREdFUl9TVEFUVVNfVEVSTUlOQVRFRBACKm4KD1RyYW5zYWN0aW9uS2luZBIgChxUUkFOU0FDVElPTl9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWVFJBTlNBQ1RJT05fS0lORF9FTlRSWRABEh0KGVRSQU5TQUNUSU9OX0tJTkRfUkVWRVJTQUwQAirqBAoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASIQodRVJST1JfUkVBU09OX0xFREdFUl9OT1RfRk9VTkQQARImCiJFUlJPUl9SRUFTT05fVFJBTlNBQ1RJT05fTk9UX0ZPVU5EEAISIwofRVJST1JfUkVBU09OX0lOU1VGRklDSUVOVF9GVU5EUxADEiIKHkVSUk9SX1JFQVNPTl9MRURHRVJfVEVSTUlOQVRFRBAEEicKI0VSUk9SX1JFQVNPTl9JREVNUE9URU5DWV9LRVlfUkVVU0VEEAUSLQopRVJST1JfUkVBU09OX1JFVkVSU0FMX0VYQ0VFRFNfVFJBTlNBQ1RJT04QBhIiCh5FUlJPUl9SRUFTT05fVU5LTk9XTl9PUEVSQVRJT04QBxIqCiZFUlJPUl9SRUFTT05fQU1PVU5UX0RJUkVDVElPTl9NSVNNQVRDSBAIEiEKHUVSUk9SX1JFQVNPTl9JTlZBTElEX0FSR1VNRU5UEAkSKwonRVJST1JfUkVBU09OX1RSQU5TQUNUSU9OX05PVF9SRVZFUlNJQkxFEAoSIQodRVJST1JfUkVBU09OX0JBTEFOQ0VfT1ZFUkZMT1cQCxImCiJFUlJPUl9SRUFTT05fTEVER0VSX0FMUkVBRFlfRVhJU1RTEAwSJQohRVJST1JfUkVBU09OX0NPTkNVUlJFTkNZX0NPTkZMSUNUEA0SIgoeRVJST1JfUkVBU09OX1NUT1JFX1VOQVZBSUxBQkxFEA4SGwoXRVJST1JfUkVBU09OX09WRVJMT0FERUQQDzKHBgoNTGVkZ2VyU2VydmljZRJPCgxDcmVhdGVMZWRnZXISHi5sZWRnZXIudjEuQ3JlYXRlTGVkZ2VyUmVxdWVzdBofLmxlZGdlci52MS5DcmVhdGVMZWRnZXJSZXNwb25zZRJLCglHZXRMZWRnZXISGy5sZWRnZXIudjEuR2V0TGVkZ2VyUmVxdWVzdBocLmxlZGdlci52MS5HZXRMZWRnZXJSZXNwb25zZSIDkAIBElEKC0xpc3RMZWRnZXJzEh0ubGVkZ2VyLnYxLkxpc3RMZWRnZXJzUmVxdWVzdBoeLmxlZGdlci52MS5MaXN0TGVkZ2Vyc1Jlc3BvbnNlIgOQAgESTAoLUmVjb3JkRW50cnkSHS5sZWRnZXIudjEuUmVjb3JkRW50cnlSZXF1ZXN0Gh4ubGVkZ2VyLnYxLlJlY29yZEVudHJ5UmVzcG9uc2USUgoNUmVjb3JkRW50cmllcxIfLmxlZGdlci52MS5SZWNvcmRFbnRyaWVzUmVxdWVzdBogLmxlZGdlci52MS5SZWNvcmRFbnRyaWVzUmVzcG9uc2USYQoSUmV2ZXJzZVRyYW5zYWN0aW9uEiQubGVkZ2VyLnYxLlJldmVyc2VUcmFuc2FjdGlvblJlcXVlc3QaJS5sZWRnZXIudjEuUmV2ZXJzZVRyYW5zYWN0aW9uUmVzcG9uc2USTgoKR2V0QmFsYW5jZRIcLmxlZGdlci52MS5HZXRCYWxhbmNlUmVxdWVzdBodLmxlZGdlci52MS5HZXRCYWxhbmNlUmVzcG9uc2UiA5ACARJRCgtMaXN0RW50cmllcxIdLmxlZGdlci52MS5MaXN0RW50cmllc1JlcXVlc3QaHi5sZWRnZXIudjEuTGlzdEVudHJpZXNSZXNwb25zZSIDkAIBEl0KD1Rlcm1pbmF0ZUxlZGdlchIhLmxlZGdlci52MS5UZXJtaW5hdGVMZWRnZXJSZXF1ZXN0GiIubGVkZ2VyLnYxLlRlcm1pbmF0ZUxlZGdlclJlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_google_protobuf_timestamp, file_google_rpc_status]);
+  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiuAMKBkxlZGdlchIKCgJpZBgBIAEoCRILCgNhcHAYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSDAoEdW5pdBgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIRCglyZWZlcmVuY2UYBiABKAkSMQoIbWV0YWRhdGEYByADKAsyHy5sZWRnZXIudjEuTGVkZ2VyLk1ldGFkYXRhRW50cnkSJwoGc3RhdHVzGAggASgOMhcubGVkZ2VyLnYxLkxlZGdlclN0YXR1cxIPCgdiYWxhbmNlGAkgASgDEhgKC21pbl9iYWxhbmNlGAogASgDSACIAQESDwoHdmVyc2lvbhgLIAEoAxIuCgpjcmVhdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg10ZXJtaW5hdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgl1bmJvdW5kZWQYDiABKAgaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQg4KDF9taW5fYmFsYW5jZSK4AwoFRW50cnkSCgoCaWQYASABKAkSFgoOdHJhbnNhY3Rpb25faWQYAiABKAkSEQoJbGVkZ2VyX2lkGAMgASgJEhAKCHNlcXVlbmNlGAQgASgDEhEKCW9wZXJhdGlvbhgFIAEoCRIOCgZhbW91bnQYBiABKAMSFQoNYmFsYW5jZV9hZnRlchgHIAEoAxIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVzY3JpcHRpb24YCiABKAkSEQoJcmVmZXJlbmNlGAsgASgJEjAKCG1ldGFkYXRhGAwgAygLMh4ubGVkZ2VyLnYxLkVudHJ5Lk1ldGFkYXRhRW50cnkSHwoXZXh0ZXJuYWxfdHJhbnNhY3Rpb25faWQYDSABKAkSHwoXcmV2ZXJzZXNfdHJhbnNhY3Rpb25faWQYDiABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIpcCCgtUcmFuc2FjdGlvbhIKCgJpZBgBIAEoCRIoCgRraW5kGAIgASgOMhoubGVkZ2VyLnYxLlRyYW5zYWN0aW9uS2luZBIhCgdlbnRyaWVzGAMgAygLMhAubGVkZ2VyLnYxLkVudHJ5Eh8KF3JldmVyc2VzX3RyYW5zYWN0aW9uX2lkGAQgASgJEg4KBmFtb3VudBgFIAEoAxIXCg9yZXZlcnNlZF9hbW91bnQYBiABKAMSLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcmV2ZXJzYWxfaWRzGAggAygJEh8KF2V4dGVybmFsX3RyYW5zYWN0aW9uX2lkGAkgASgJIrECChNDcmVhdGVMZWRnZXJSZXF1ZXN0EgsKA2FwcBgBIAEoCRIQCghvd25lcl9pZBgCIAEoCRIMCgR1bml0GAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhEKCXJlZmVyZW5jZRgFIAEoCRI+CghtZXRhZGF0YRgGIAMoCzIsLmxlZGdlci52MS5DcmVhdGVMZWRnZXJSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSGAoLbWluX2JhbGFuY2UYByABKANIAIgBARIXCg9pZGVtcG90ZW5jeV9rZXkYCCABKAkSEQoJdW5ib3VuZGVkGAkgASgIGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIOCgxfbWluX2JhbGFuY2UiSwoUQ3JlYXRlTGVkZ2VyUmVzcG9uc2USIQoGbGVkZ2VyGAEgASgLMhEubGVkZ2VyLnYxLkxlZGdlchIQCghyZXBsYXllZBgCIAEoCCIlChBHZXRMZWRnZXJSZXF1ZXN0EhEKCWxlZGdlcl9pZBgBIAEoCSI2ChFHZXRMZWRnZXJSZXNwb25zZRIhCgZsZWRnZXIYASABKAsyES5sZWRnZXIudjEuTGVkZ2VyIloKEkxpc3RMZWRnZXJzUmVxdWVzdBILCgNhcHAYASABKAkSEAoIb3duZXJfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiUgoTTGlzdExlZGdlcnNSZXNwb25zZRIiCgdsZWRnZXJzGAEgAygLMhEubGVkZ2VyLnYxLkxlZGdlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki3QIKElJlY29yZEVudHJ5UmVxdWVzdBIRCglsZWRnZXJfaWQYASABKAkSEQoJb3BlcmF0aW9uGAIgASgJEhMKBmFtb3VudBgDIAEoA0gAiAEBEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCRIvCgtvY2N1cnJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVzY3JpcHRpb24YBiABKAkSEQoJcmVmZXJlbmNlGAcgASgJEj0KCG1ldGFkYXRhGAggAygLMisubGVkZ2VyLnYxLlJlY29yZEVudHJ5UmVxdWVzdC5NZXRhZGF0YUVudHJ5Eh8KF2V4dGVybmFsX3RyYW5zYWN0aW9uX2lkGAkgASgJGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdfYW1vdW50IkgKE1JlY29yZEVudHJ5UmVzcG9uc2USHwoFZW50cnkYASABKAsyEC5sZWRnZXIudjEuRW50cnkSEAoIcmVwbGF5ZWQYAiABKAgiVgoUUmVjb3JkRW50cmllc1JlcXVlc3QSLgoHZW50cmllcxgBIAMoCzIdLmxlZGdlci52MS5SZWNvcmRFbnRyeVJlcXVlc3QSDgoGYXRvbWljGAIgASgIIkYKFVJlY29yZEVudHJpZXNSZXNwb25zZRItCgdyZXN1bHRzGAEgAygLMhwubGVkZ2VyLnYxLlJlY29yZEVudHJ5UmVzdWx0InMKEVJlY29yZEVudHJ5UmVzdWx0Ei8KBWVudHJ5GAEgASgLMh4ubGVkZ2VyLnYxLlJlY29yZEVudHJ5UmVzcG9uc2VIABIjCgVlcnJvchgCIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSABCCAoGcmVzdWx0IuICCg9UcmFuc2ZlclJlcXVlc3QSFgoOZnJvbV9sZWRnZXJfaWQYASABKAkSFAoMdG9fbGVkZ2VyX2lkGAIgASgJEg4KBmFtb3VudBgDIAEoAxIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSEQoJb3BlcmF0aW9uGAUgASgJEi8KC29jY3VycmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtkZXNjcmlwdGlvbhgHIAEoCRIRCglyZWZlcmVuY2UYCCABKAkSOgoIbWV0YWRhdGEYCSADKAsyKC5sZWRnZXIudjEuVHJhbnNmZXJSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSHwoXZXh0ZXJuYWxfdHJhbnNhY3Rpb25faWQYCiABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlEKEFRyYW5zZmVyUmVzcG9uc2USKwoLdHJhbnNhY3Rpb24YASABKAsyFi5sZWRnZXIudjEuVHJhbnNhY3Rpb24SEAoIcmVwbGF5ZWQYAiABKAgiVwoWQ3JlYXRlVHJhbnNmZXJzUmVxdWVzdBItCgl0cmFuc2ZlcnMYASADKAsyGi5sZWRnZXIudjEuVHJhbnNmZXJSZXF1ZXN0Eg4KBmF0b21pYxgCIAEoCCJFChdDcmVhdGVUcmFuc2ZlcnNSZXNwb25zZRIqCgdyZXN1bHRzGAEgAygLMhkubGVkZ2VyLnYxLlRyYW5zZmVyUmVzdWx0InAKDlRyYW5zZmVyUmVzdWx0Ei8KCHRyYW5zZmVyGAEgASgLMhsubGVkZ2VyLnYxLlRyYW5zZmVyUmVzcG9uc2VIABIjCgVlcnJvchgCIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSABCCAoGcmVzdWx0Il0KFUdldFRyYW5zYWN0aW9uUmVxdWVzdBIWCg50cmFuc2FjdGlvbl9pZBgBIAEoCRILCgNhcHAYAiABKAkSHwoXZXh0ZXJuYWxfdHJhbnNhY3Rpb25faWQYAyABKAkiRQoWR2V0VHJhbnNhY3Rpb25SZXNwb25zZRIrCgt0cmFuc2FjdGlvbhgBIAEoCzIWLmxlZGdlci52MS5UcmFuc2FjdGlvbiL4AQoZUmV2ZXJzZVRyYW5zYWN0aW9uUmVxdWVzdBIWCg50cmFuc2FjdGlvbl9pZBgBIAEoCRITCgZhbW91bnQYAiABKANIAIgBARIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSRAoIbWV0YWRhdGEYBSADKAsyMi5sZWRnZXIudjEuUmV2ZXJzZVRyYW5zYWN0aW9uUmVxdWVzdC5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdfYW1vdW50IlsKGlJldmVyc2VUcmFuc2FjdGlvblJlc3BvbnNlEisKC3RyYW5zYWN0aW9uGAEgASgLMhYubGVkZ2VyLnYxLlRyYW5zYWN0aW9uEhAKCHJlcGxheWVkGAIgASgIIlMKEUdldEJhbGFuY2VSZXF1ZXN0EhEKCWxlZGdlcl9pZBgBIAEoCRILCgNhcHAYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSDAoEdW5pdBgEIAEoCSJXChJHZXRCYWxhbmNlUmVzcG9uc2USEQoJbGVkZ2VyX2lkGAEgASgJEg8KB2JhbGFuY2UYAiABKAMSDAoEdW5pdBgDIAEoCRIPCgd2ZXJzaW9uGAQgASgDIusBChJMaXN0RW50cmllc1JlcXVlc3QSEQoJbGVkZ2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEjIKDm9jY3VycmVkX2FmdGVyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9vY2N1cnJlZF9iZWZvcmUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXJlZmVyZW5jZRgGIAEoCRIfChdleHRlcm5hbF90cmFuc2FjdGlvbl9pZBgHIAEoCSJRChNMaXN0RW50cmllc1Jlc3BvbnNlEiEKB2VudHJpZXMYASADKAsyEC5sZWRnZXIudjEuRW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKFlRlcm1pbmF0ZUxlZGdlclJlcXVlc3QSEQoJbGVkZ2VyX2lkGAEgASgJIjwKF1Rlcm1pbmF0ZUxlZGdlclJlc3BvbnNlEiEKBmxlZGdlchgBIAEoCzIRLmxlZGdlci52MS5MZWRnZXIqZQoMTGVkZ2VyU3RhdHVzEh0KGUxFREdFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRMRURHRVJfU1RBVFVTX0FDVElWRRABEhwKGExFREdFUl9TVEFUVVNfVEVSTUlOQVRFRBACKo0BCg9UcmFuc2FjdGlvbktpbmQSIAocVFJBTlNBQ1RJT05fS0lORF9VTlNQRUNJRklFRBAAEhoKFlRSQU5TQUNUSU9OX0tJTkRfRU5UUlkQARIdChlUUkFOU0FDVElPTl9LSU5EX1JFVkVSU0FMEAISHQoZVFJBTlNBQ1RJT05fS0lORF9UUkFOU0ZFUhADKtQFCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIhCh1FUlJPUl9SRUFTT05fTEVER0VSX05PVF9GT1VORBABEiYKIkVSUk9SX1JFQVNPTl9UUkFOU0FDVElPTl9OT1RfRk9VTkQQAhIjCh9FUlJPUl9SRUFTT05fSU5TVUZGSUNJRU5UX0ZVTkRTEAMSIgoeRVJST1JfUkVBU09OX0xFREdFUl9URVJNSU5BVEVEEAQSJwojRVJST1JfUkVBU09OX0lERU1QT1RFTkNZX0tFWV9SRVVTRUQQBRItCilFUlJPUl9SRUFTT05fUkVWRVJTQUxfRVhDRUVEU19UUkFOU0FDVElPThAGEiIKHkVSUk9SX1JFQVNPTl9VTktOT1dOX09QRVJBVElPThAHEioKJkVSUk9SX1JFQVNPTl9BTU9VTlRfRElSRUNUSU9OX01JU01BVENIEAgSIQodRVJST1JfUkVBU09OX0lOVkFMSURfQVJHVU1FTlQQCRIrCidFUlJPUl9SRUFTT05fVFJBTlNBQ1RJT05fTk9UX1JFVkVSU0lCTEUQChIhCh1FUlJPUl9SRUFTT05fQkFMQU5DRV9PVkVSRkxPVxALEiYKIkVSUk9SX1JFQVNPTl9MRURHRVJfQUxSRUFEWV9FWElTVFMQDBIlCiFFUlJPUl9SRUFTT05fQ09OQ1VSUkVOQ1lfQ09ORkxJQ1QQDRIiCh5FUlJPUl9SRUFTT05fU1RPUkVfVU5BVkFJTEFCTEUQDhIbChdFUlJPUl9SRUFTT05fT1ZFUkxPQURFRBAPEikKJUVSUk9SX1JFQVNPTl9FWFRFUk5BTF9JRF9BTFJFQURZX1VTRUQQEBIdChlFUlJPUl9SRUFTT05fQVBQX01JU01BVENIEBESHgoaRVJST1JfUkVBU09OX1VOSVRfTUlTTUFUQ0gQEjKCCAoNTGVkZ2VyU2VydmljZRJPCgxDcmVhdGVMZWRnZXISHi5sZWRnZXIudjEuQ3JlYXRlTGVkZ2VyUmVxdWVzdBofLmxlZGdlci52MS5DcmVhdGVMZWRnZXJSZXNwb25zZRJLCglHZXRMZWRnZXISGy5sZWRnZXIudjEuR2V0TGVkZ2VyUmVxdWVzdBocLmxlZGdlci52MS5HZXRMZWRnZXJSZXNwb25zZSIDkAIBElEKC0xpc3RMZWRnZXJzEh0ubGVkZ2VyLnYxLkxpc3RMZWRnZXJzUmVxdWVzdBoeLmxlZGdlci52MS5MaXN0TGVkZ2Vyc1Jlc3BvbnNlIgOQAgESTAoLUmVjb3JkRW50cnkSHS5sZWRnZXIudjEuUmVjb3JkRW50cnlSZXF1ZXN0Gh4ubGVkZ2VyLnYxLlJlY29yZEVudHJ5UmVzcG9uc2USUgoNUmVjb3JkRW50cmllcxIfLmxlZGdlci52MS5SZWNvcmRFbnRyaWVzUmVxdWVzdBogLmxlZGdlci52MS5SZWNvcmRFbnRyaWVzUmVzcG9uc2USQwoIVHJhbnNmZXISGi5sZWRnZXIudjEuVHJhbnNmZXJSZXF1ZXN0GhsubGVkZ2VyLnYxLlRyYW5zZmVyUmVzcG9uc2USWAoPQ3JlYXRlVHJhbnNmZXJzEiEubGVkZ2VyLnYxLkNyZWF0ZVRyYW5zZmVyc1JlcXVlc3QaIi5sZWRnZXIudjEuQ3JlYXRlVHJhbnNmZXJzUmVzcG9uc2USYQoSUmV2ZXJzZVRyYW5zYWN0aW9uEiQubGVkZ2VyLnYxLlJldmVyc2VUcmFuc2FjdGlvblJlcXVlc3QaJS5sZWRnZXIudjEuUmV2ZXJzZVRyYW5zYWN0aW9uUmVzcG9uc2USWgoOR2V0VHJhbnNhY3Rpb24SIC5sZWRnZXIudjEuR2V0VHJhbnNhY3Rpb25SZXF1ZXN0GiEubGVkZ2VyLnYxLkdldFRyYW5zYWN0aW9uUmVzcG9uc2UiA5ACARJOCgpHZXRCYWxhbmNlEhwubGVkZ2VyLnYxLkdldEJhbGFuY2VSZXF1ZXN0Gh0ubGVkZ2VyLnYxLkdldEJhbGFuY2VSZXNwb25zZSIDkAIBElEKC0xpc3RFbnRyaWVzEh0ubGVkZ2VyLnYxLkxpc3RFbnRyaWVzUmVxdWVzdBoeLmxlZGdlci52MS5MaXN0RW50cmllc1Jlc3BvbnNlIgOQAgESXQoPVGVybWluYXRlTGVkZ2VyEiEubGVkZ2VyLnYxLlRlcm1pbmF0ZUxlZGdlclJlcXVlc3QaIi5sZWRnZXIudjEuVGVybWluYXRlTGVkZ2VyUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_google_protobuf_timestamp, file_google_rpc_status]);
 
 /**
  * @generated from message ledger.v1.Ledger
@@ -143,7 +143,8 @@ export type Entry = Message<"ledger.v1.Entry"> & {
   sequence: bigint;
 
   /**
-   * What happened, e.g. CREDIT_SPEND, or REVERSAL for compensating entries.
+   * What happened, e.g. CREDIT_SPEND, TRANSFER for both legs of a transfer
+   * (unless it names an operation), or REVERSAL for compensating entries.
    *
    * @generated from field: string operation = 5;
    */
@@ -193,9 +194,18 @@ export type Entry = Message<"ledger.v1.Entry"> & {
   metadata: { [key: string]: string };
 
   /**
+   * The caller's reference of the transaction, unique per app (empty: none).
+   *
    * @generated from field: string external_transaction_id = 13;
    */
   externalTransactionId: string;
+
+  /**
+   * For an entry of a reversal: the transaction it compensates.
+   *
+   * @generated from field: string reverses_transaction_id = 14;
+   */
+  reversesTransactionId: string;
 };
 
 /**
@@ -220,7 +230,9 @@ export type Transaction = Message<"ledger.v1.Transaction"> & {
   kind: TransactionKind;
 
   /**
-   * The entries the transaction owns (one for RecordEntry).
+   * The entries the transaction owns in posting order: one for RecordEntry;
+   * the debit then the credit for a transfer; one per leg of the original
+   * for a reversal. A transaction's entries of a transfer sum to zero.
    *
    * @generated from field: repeated ledger.v1.Entry entries = 3;
    */
@@ -251,6 +263,21 @@ export type Transaction = Message<"ledger.v1.Transaction"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 7;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * The reversals of this transaction, oldest first (GetTransaction only;
+   * empty in write responses).
+   *
+   * @generated from field: repeated string reversal_ids = 8;
+   */
+  reversalIds: string[];
+
+  /**
+   * The caller's reference, unique per app (empty: none).
+   *
+   * @generated from field: string external_transaction_id = 9;
+   */
+  externalTransactionId: string;
 };
 
 /**
@@ -490,6 +517,10 @@ export type RecordEntryRequest = Message<"ledger.v1.RecordEntryRequest"> & {
   metadata: { [key: string]: string };
 
   /**
+   * The caller's reference of the transaction, e.g. a payment provider's id:
+   * unique per app among transactions. Another write with the same one fails
+   * ALREADY_EXISTS (EXTERNAL_ID_ALREADY_USED); a replay of the same key does not.
+   *
    * @generated from field: string external_transaction_id = 9;
    */
   externalTransactionId: string;
@@ -614,6 +645,232 @@ export const RecordEntryResultSchema: GenMessage<RecordEntryResult> = /*@__PURE_
   messageDesc(file_ledger_v1_ledger, 13);
 
 /**
+ * @generated from message ledger.v1.TransferRequest
+ */
+export type TransferRequest = Message<"ledger.v1.TransferRequest"> & {
+  /**
+   * The ledger debited. Its floor holds unless it is unbounded.
+   *
+   * @generated from field: string from_ledger_id = 1;
+   */
+  fromLedgerId: string;
+
+  /**
+   * The ledger credited: another ledger of the same app and unit.
+   *
+   * @generated from field: string to_ledger_id = 2;
+   */
+  toLedgerId: string;
+
+  /**
+   * Positive magnitude in minor units.
+   *
+   * @generated from field: int64 amount = 3;
+   */
+  amount: bigint;
+
+  /**
+   * @generated from field: string idempotency_key = 4;
+   */
+  idempotencyKey: string;
+
+  /**
+   * Recorded on both entries: one of the app's operations. Empty: TRANSFER.
+   *
+   * @generated from field: string operation = 5;
+   */
+  operation: string;
+
+  /**
+   * When the movement happened; defaults to now. Must not be in the future.
+   *
+   * @generated from field: google.protobuf.Timestamp occurred_at = 6;
+   */
+  occurredAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string description = 7;
+   */
+  description: string;
+
+  /**
+   * @generated from field: string reference = 8;
+   */
+  reference: string;
+
+  /**
+   * @generated from field: map<string, string> metadata = 9;
+   */
+  metadata: { [key: string]: string };
+
+  /**
+   * As in RecordEntryRequest: unique per app among transactions.
+   *
+   * @generated from field: string external_transaction_id = 10;
+   */
+  externalTransactionId: string;
+};
+
+/**
+ * Describes the message ledger.v1.TransferRequest.
+ * Use `create(TransferRequestSchema)` to create a new message.
+ */
+export const TransferRequestSchema: GenMessage<TransferRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 14);
+
+/**
+ * @generated from message ledger.v1.TransferResponse
+ */
+export type TransferResponse = Message<"ledger.v1.TransferResponse"> & {
+  /**
+   * The TRANSFER transaction: the debit of from_ledger_id, then the credit
+   * of to_ledger_id.
+   *
+   * @generated from field: ledger.v1.Transaction transaction = 1;
+   */
+  transaction?: Transaction | undefined;
+
+  /**
+   * @generated from field: bool replayed = 2;
+   */
+  replayed: boolean;
+};
+
+/**
+ * Describes the message ledger.v1.TransferResponse.
+ * Use `create(TransferResponseSchema)` to create a new message.
+ */
+export const TransferResponseSchema: GenMessage<TransferResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 15);
+
+/**
+ * @generated from message ledger.v1.CreateTransfersRequest
+ */
+export type CreateTransfersRequest = Message<"ledger.v1.CreateTransfersRequest"> & {
+  /**
+   * 1..1000 items, each validated as a TransferRequest (a failure names the
+   * item, e.g. `transfers[2].amount`) before any is made. Two items may not
+   * share an idempotency key.
+   *
+   * @generated from field: repeated ledger.v1.TransferRequest transfers = 1;
+   */
+  transfers: TransferRequest[];
+
+  /**
+   * As RecordEntriesRequest.atomic, with messages prefixed `transfers[i]: `.
+   *
+   * @generated from field: bool atomic = 2;
+   */
+  atomic: boolean;
+};
+
+/**
+ * Describes the message ledger.v1.CreateTransfersRequest.
+ * Use `create(CreateTransfersRequestSchema)` to create a new message.
+ */
+export const CreateTransfersRequestSchema: GenMessage<CreateTransfersRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 16);
+
+/**
+ * @generated from message ledger.v1.CreateTransfersResponse
+ */
+export type CreateTransfersResponse = Message<"ledger.v1.CreateTransfersResponse"> & {
+  /**
+   * One result per request item, in the request's order.
+   *
+   * @generated from field: repeated ledger.v1.TransferResult results = 1;
+   */
+  results: TransferResult[];
+};
+
+/**
+ * Describes the message ledger.v1.CreateTransfersResponse.
+ * Use `create(CreateTransfersResponseSchema)` to create a new message.
+ */
+export const CreateTransfersResponseSchema: GenMessage<CreateTransfersResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 17);
+
+/**
+ * One item's outcome. A refused item used no idempotency key.
+ *
+ * @generated from message ledger.v1.TransferResult
+ */
+export type TransferResult = Message<"ledger.v1.TransferResult"> & {
+  /**
+   * @generated from oneof ledger.v1.TransferResult.result
+   */
+  result: {
+    /**
+     * @generated from field: ledger.v1.TransferResponse transfer = 1;
+     */
+    value: TransferResponse;
+    case: "transfer";
+  } | {
+    /**
+     * Refused: what a Transfer of this item alone would have failed with.
+     *
+     * @generated from field: google.rpc.Status error = 2;
+     */
+    value: Status;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message ledger.v1.TransferResult.
+ * Use `create(TransferResultSchema)` to create a new message.
+ */
+export const TransferResultSchema: GenMessage<TransferResult> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 18);
+
+/**
+ * Names a transaction either by `transaction_id`, or by both `app` and
+ * `external_transaction_id`, never both.
+ *
+ * @generated from message ledger.v1.GetTransactionRequest
+ */
+export type GetTransactionRequest = Message<"ledger.v1.GetTransactionRequest"> & {
+  /**
+   * @generated from field: string transaction_id = 1;
+   */
+  transactionId: string;
+
+  /**
+   * @generated from field: string app = 2;
+   */
+  app: string;
+
+  /**
+   * @generated from field: string external_transaction_id = 3;
+   */
+  externalTransactionId: string;
+};
+
+/**
+ * Describes the message ledger.v1.GetTransactionRequest.
+ * Use `create(GetTransactionRequestSchema)` to create a new message.
+ */
+export const GetTransactionRequestSchema: GenMessage<GetTransactionRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 19);
+
+/**
+ * @generated from message ledger.v1.GetTransactionResponse
+ */
+export type GetTransactionResponse = Message<"ledger.v1.GetTransactionResponse"> & {
+  /**
+   * @generated from field: ledger.v1.Transaction transaction = 1;
+   */
+  transaction?: Transaction | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.GetTransactionResponse.
+ * Use `create(GetTransactionResponseSchema)` to create a new message.
+ */
+export const GetTransactionResponseSchema: GenMessage<GetTransactionResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 20);
+
+/**
  * @generated from message ledger.v1.ReverseTransactionRequest
  */
 export type ReverseTransactionRequest = Message<"ledger.v1.ReverseTransactionRequest"> & {
@@ -650,7 +907,7 @@ export type ReverseTransactionRequest = Message<"ledger.v1.ReverseTransactionReq
  * Use `create(ReverseTransactionRequestSchema)` to create a new message.
  */
 export const ReverseTransactionRequestSchema: GenMessage<ReverseTransactionRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 14);
+  messageDesc(file_ledger_v1_ledger, 21);
 
 /**
  * @generated from message ledger.v1.ReverseTransactionResponse
@@ -674,7 +931,7 @@ export type ReverseTransactionResponse = Message<"ledger.v1.ReverseTransactionRe
  * Use `create(ReverseTransactionResponseSchema)` to create a new message.
  */
 export const ReverseTransactionResponseSchema: GenMessage<ReverseTransactionResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 15);
+  messageDesc(file_ledger_v1_ledger, 22);
 
 /**
  * Names a ledger either by `ledger_id`, or by all of `app`, `owner_id` and
@@ -709,7 +966,7 @@ export type GetBalanceRequest = Message<"ledger.v1.GetBalanceRequest"> & {
  * Use `create(GetBalanceRequestSchema)` to create a new message.
  */
 export const GetBalanceRequestSchema: GenMessage<GetBalanceRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 16);
+  messageDesc(file_ledger_v1_ledger, 23);
 
 /**
  * @generated from message ledger.v1.GetBalanceResponse
@@ -741,7 +998,7 @@ export type GetBalanceResponse = Message<"ledger.v1.GetBalanceResponse"> & {
  * Use `create(GetBalanceResponseSchema)` to create a new message.
  */
 export const GetBalanceResponseSchema: GenMessage<GetBalanceResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 17);
+  messageDesc(file_ledger_v1_ledger, 24);
 
 /**
  * @generated from message ledger.v1.ListEntriesRequest
@@ -777,6 +1034,20 @@ export type ListEntriesRequest = Message<"ledger.v1.ListEntriesRequest"> & {
    * @generated from field: google.protobuf.Timestamp occurred_before = 5;
    */
   occurredBefore?: Timestamp | undefined;
+
+  /**
+   * Only entries with exactly this reference (empty: any).
+   *
+   * @generated from field: string reference = 6;
+   */
+  reference: string;
+
+  /**
+   * Only entries with exactly this external_transaction_id (empty: any).
+   *
+   * @generated from field: string external_transaction_id = 7;
+   */
+  externalTransactionId: string;
 };
 
 /**
@@ -784,7 +1055,7 @@ export type ListEntriesRequest = Message<"ledger.v1.ListEntriesRequest"> & {
  * Use `create(ListEntriesRequestSchema)` to create a new message.
  */
 export const ListEntriesRequestSchema: GenMessage<ListEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 18);
+  messageDesc(file_ledger_v1_ledger, 25);
 
 /**
  * @generated from message ledger.v1.ListEntriesResponse
@@ -808,7 +1079,7 @@ export type ListEntriesResponse = Message<"ledger.v1.ListEntriesResponse"> & {
  * Use `create(ListEntriesResponseSchema)` to create a new message.
  */
 export const ListEntriesResponseSchema: GenMessage<ListEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 19);
+  messageDesc(file_ledger_v1_ledger, 26);
 
 /**
  * @generated from message ledger.v1.TerminateLedgerRequest
@@ -825,7 +1096,7 @@ export type TerminateLedgerRequest = Message<"ledger.v1.TerminateLedgerRequest">
  * Use `create(TerminateLedgerRequestSchema)` to create a new message.
  */
 export const TerminateLedgerRequestSchema: GenMessage<TerminateLedgerRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 20);
+  messageDesc(file_ledger_v1_ledger, 27);
 
 /**
  * @generated from message ledger.v1.TerminateLedgerResponse
@@ -842,7 +1113,7 @@ export type TerminateLedgerResponse = Message<"ledger.v1.TerminateLedgerResponse
  * Use `create(TerminateLedgerResponseSchema)` to create a new message.
  */
 export const TerminateLedgerResponseSchema: GenMessage<TerminateLedgerResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 21);
+  messageDesc(file_ledger_v1_ledger, 28);
 
 /**
  * @generated from enum ledger.v1.LedgerStatus
@@ -892,6 +1163,13 @@ export enum TransactionKind {
    * @generated from enum value: TRANSACTION_KIND_REVERSAL = 2;
    */
   REVERSAL = 2,
+
+  /**
+   * Recorded by Transfer or CreateTransfers: a debit and a credit entry.
+   *
+   * @generated from enum value: TRANSACTION_KIND_TRANSFER = 3;
+   */
+  TRANSFER = 3,
 }
 
 /**
@@ -1019,6 +1297,31 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_OVERLOADED = 15;
    */
   OVERLOADED = 15,
+
+  /**
+   * ALREADY_EXISTS: another transaction of the app has this
+   * external_transaction_id; metadata: app, external_transaction_id,
+   * transaction_id (the existing one).
+   *
+   * @generated from enum value: ERROR_REASON_EXTERNAL_ID_ALREADY_USED = 16;
+   */
+  EXTERNAL_ID_ALREADY_USED = 16,
+
+  /**
+   * INVALID_ARGUMENT: a transfer between ledgers of different apps;
+   * metadata: from_ledger_id, to_ledger_id, from_app, to_app.
+   *
+   * @generated from enum value: ERROR_REASON_APP_MISMATCH = 17;
+   */
+  APP_MISMATCH = 17,
+
+  /**
+   * INVALID_ARGUMENT: a transfer between ledgers of different units;
+   * metadata: from_ledger_id, to_ledger_id, from_unit, to_unit.
+   *
+   * @generated from enum value: ERROR_REASON_UNIT_MISMATCH = 18;
+   */
+  UNIT_MISMATCH = 18,
 }
 
 /**
@@ -1095,7 +1398,32 @@ export const LedgerService: GenService<{
     output: typeof RecordEntriesResponseSchema;
   },
   /**
-   * Compensates all or part of a transaction with new entries.
+   * Moves a positive amount from one ledger to another of the same app and
+   * unit: one transaction with a debit and a credit entry, both written or
+   * neither.
+   *
+   * @generated from rpc ledger.v1.LedgerService.Transfer
+   */
+  transfer: {
+    methodKind: "unary";
+    input: typeof TransferRequestSchema;
+    output: typeof TransferResponseSchema;
+  },
+  /**
+   * Up to 1000 transfers in one call, each as Transfer would make it, with
+   * its own idempotency key. Atomic: all or nothing (a purchase that pays a
+   * merchant and a platform fee). Not atomic: each succeeds or fails alone.
+   *
+   * @generated from rpc ledger.v1.LedgerService.CreateTransfers
+   */
+  createTransfers: {
+    methodKind: "unary";
+    input: typeof CreateTransfersRequestSchema;
+    output: typeof CreateTransfersResponseSchema;
+  },
+  /**
+   * Compensates all or part of a transaction (an entry or a transfer, every
+   * leg of it) with new entries.
    *
    * @generated from rpc ledger.v1.LedgerService.ReverseTransaction
    */
@@ -1103,6 +1431,17 @@ export const LedgerService: GenService<{
     methodKind: "unary";
     input: typeof ReverseTransactionRequestSchema;
     output: typeof ReverseTransactionResponseSchema;
+  },
+  /**
+   * Returns a transaction with all its entries and its reversals, by id or
+   * by (app, external_transaction_id).
+   *
+   * @generated from rpc ledger.v1.LedgerService.GetTransaction
+   */
+  getTransaction: {
+    methodKind: "unary";
+    input: typeof GetTransactionRequestSchema;
+    output: typeof GetTransactionResponseSchema;
   },
   /**
    * Returns the balance of an active ledger, by id or by (app, owner_id, unit).

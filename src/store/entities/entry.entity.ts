@@ -18,6 +18,8 @@ export const EntryEntity = defineEntity({
     reference: p.text(),
     metadata: p.json<Metadata>().columnType("jsonb"),
     externalTransactionId: p.text(),
+    /** For an entry of a reversal: the transaction it compensates (as its transaction's). */
+    reversesTransactionId: p.uuid().nullable(),
   },
 });
 

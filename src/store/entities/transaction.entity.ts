@@ -7,11 +7,13 @@ export const TransactionEntity = defineEntity({
   properties: {
     id: p.uuid().primary(),
     app: p.text(),
-    kind: p.enum(["ENTRY", "REVERSAL"] as const satisfies readonly TransactionKind[]),
+    kind: p.enum(["ENTRY", "TRANSFER", "REVERSAL"] as const satisfies readonly TransactionKind[]),
     /** Magnitude, the same for every entry of the transaction. */
     amount: p.bigint(),
     reversedAmount: p.bigint(),
     reversesTransactionId: p.uuid().nullable(),
+    /** Unique per app when not empty. */
+    externalTransactionId: p.text(),
     createdAt: p.datetime().columnType("timestamptz"),
   },
 });

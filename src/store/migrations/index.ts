@@ -1,7 +1,9 @@
 import type { MigrationObject } from "@mikro-orm/core";
 import { Migration20250601000000_initial } from "./Migration20250601000000_initial.js";
+import { Migration20261202000000_transfers } from "./Migration20261202000000_transfers.js";
 
 /** Every committed migration, oldest first; listed statically (no file globbing). */
 export const MIGRATIONS: MigrationObject[] = [
   { name: "Migration20250601000000_initial", class: Migration20250601000000_initial },
+  { name: "Migration20261202000000_transfers", class: Migration20261202000000_transfers },
 ];

@@ -1,5 +1,6 @@
 import { v7 as uuidv7 } from "uuid";
 import {
+  type BulkList,
   type CreateLedgerInput,
   createLedgerRule,
   type Entry,
@@ -15,8 +16,10 @@ import {
   requestFingerprint,
   reversalRule,
   type Transaction,
+  type TransferInput,
   terminateLedgerRule,
   transactionNotFound,
+  transferRule,
   type WriteResult,
 } from "../../domain/index.js";
 import type { BatchState, CommandResult } from "./state.js";
@@ -25,6 +28,7 @@ import type { BatchState, CommandResult } from "./state.js";
 export type Command =
   | { readonly kind: "create"; readonly input: CreateLedgerInput }
   | { readonly kind: "record"; readonly input: RecordEntryInput }
+  | { readonly kind: "transfer"; readonly input: TransferInput }
   | { readonly kind: "reverse"; readonly input: ReverseTransactionInput }
   | { readonly kind: "terminate"; readonly ledgerId: string };
 
@@ -51,6 +55,7 @@ export interface ApplyContext {
 export const METHODS = {
   create: "CreateLedger",
   record: "RecordEntry",
+  transfer: "Transfer",
   reverse: "ReverseTransaction",
   terminate: "TerminateLedger",
 } as const satisfies Record<Command["kind"], string>;
@@ -74,7 +79,11 @@ export function applyUnit(
   for (const [index, command] of commands.entries()) {
     const outcome = outcomeOf(() => applyCommand(scratch, command, context));
     if (!outcome.ok) {
-      const error = itemError(outcome.error, index);
+      const error = itemError(
+        outcome.error,
+        command.kind === "transfer" ? "transfers" : "entries",
+        index,
+      );
       return commands.map(() => ({ ok: false, error }));
     }
     results.push(outcome);
@@ -95,11 +104,11 @@ function outcomeOf(apply: () => WriteResult<CommandResult>): Outcome {
 }
 
 /** The failure of item `index` of a bulk call, as the whole call reports it. */
-export function itemError(error: unknown, index: number): unknown {
+export function itemError(error: unknown, list: BulkList, index: number): unknown {
   if (!(error instanceof LedgerError)) {
     return error;
   }
-  return new LedgerError(error.reason, `entries[${index}]: ${error.message}`, {
+  return new LedgerError(error.reason, `${list}[${index}]: ${error.message}`, {
     ...error.metadata,
     index: String(index),
   });
@@ -122,6 +131,13 @@ export function applyCommand(
         firstEntry(
           state.post(recordEntryRule(ledger, command.input, context.operations, id, context.now)),
         ),
+      );
+    }
+    case "transfer": {
+      const from = lockedLedger(state, command.input.fromLedgerId);
+      const to = lockedLedger(state, command.input.toLedgerId);
+      return once(state, context, command, from.app, (id) =>
+        state.post(transferRule(from, to, command.input, context.operations, id, context.now)),
       );
     }
     case "reverse": {

@@ -14,7 +14,7 @@ import { toEntry, toLedger, toTransaction } from "../mappers.js";
 import { findTransaction } from "../queries/transactions.js";
 import { type Command, METHODS, type StoredKey } from "./apply.js";
 import { sqlRows } from "./sql.js";
-import { BatchState, type CommandResult, ownerKey } from "./state.js";
+import { BatchState, type CommandResult, ownerKey, scopeKey } from "./state.js";
 
 /** A batch's locked rows as state to apply commands to, and the keys earlier batches stored. */
 export interface LoadedBatch {
@@ -39,9 +39,10 @@ export async function loadBatch(
   const ledgers = await lockLedgers(em, ledgerIdsOf(commands, originals), signal);
   const transactions = await lockOriginals(em, originals);
   const activeOwners = await findActiveOwners(em, commands);
-  const state = BatchState.of({ ledgers, transactions, activeOwners });
+  const externalIds = await findExternalIds(em, commands, ledgers, signal);
+  const state = BatchState.of({ ledgers, transactions, activeOwners, externalIds });
   const stored = await readStoredKeys(em, commands, state, signal);
-  return { state, storedKey: (app, key) => stored.get(JSON.stringify([app, key])) };
+  return { state, storedKey: (app, key) => stored.get(scopeKey(app, key)) };
 }
 
 /** The entries of every transaction a reversal names, by transaction. */
@@ -71,9 +72,18 @@ function ledgerIdsOf(
   commands: readonly Command[],
   originals: ReadonlyMap<string, readonly { ledgerId: string }[]>,
 ): string[] {
-  const direct = commands.flatMap((c) =>
-    c.kind === "record" ? [c.input.ledgerId] : c.kind === "terminate" ? [c.ledgerId] : [],
-  );
+  const direct = commands.flatMap((c) => {
+    switch (c.kind) {
+      case "record":
+        return [c.input.ledgerId];
+      case "transfer":
+        return [c.input.fromLedgerId, c.input.toLedgerId];
+      case "terminate":
+        return [c.ledgerId];
+      default:
+        return [];
+    }
+  });
   const reversed = [...originals.values()].flatMap((entries) => entries.map((e) => e.ledgerId));
   return unique([...direct, ...reversed]).sort();
 }
@@ -135,17 +145,73 @@ async function findActiveOwners(
   return new Map(rows.map((row) => [ownerKey(row.app, row.ownerId, row.unit), row.id]));
 }
 
+/** The app of what a command writes; undefined when what it names does not exist. */
+function appOf(
+  command: Command,
+  ledger: (id: string) => Ledger | undefined,
+  transaction: (id: string) => Transaction | undefined,
+): string | undefined {
+  switch (command.kind) {
+    case "record":
+      return ledger(command.input.ledgerId)?.app;
+    case "transfer":
+      return ledger(command.input.fromLedgerId)?.app;
+    case "reverse":
+      return transaction(command.input.transactionId)?.app;
+    case "create":
+      return command.input.app;
+    case "terminate":
+      return undefined;
+  }
+}
+
+/**
+ * The transactions that already have an external id a record or transfer
+ * names, in the app of its ledger: the unique index makes it one each.
+ * Not locked: an insert racing this batch's hits the index, and the batch
+ * runs again (write.ts).
+ */
+async function findExternalIds(
+  em: EntityManager,
+  commands: readonly Command[],
+  ledgers: ReadonlyMap<string, Ledger>,
+  signal: AbortSignal | undefined,
+): Promise<Map<string, string>> {
+  const named = commands.flatMap((command) => {
+    const app = appOf(
+      command,
+      (id) => ledgers.get(id),
+      () => undefined,
+    );
+    return (command.kind === "record" || command.kind === "transfer") &&
+      command.input.externalTransactionId !== "" &&
+      app !== undefined
+      ? [{ app, externalId: command.input.externalTransactionId }]
+      : [];
+  });
+  if (named.length === 0) {
+    return new Map();
+  }
+  const rows = await sqlRows<{ app: string; external_transaction_id: string; id: string }>(
+    em,
+    `select t.app, t.external_transaction_id, t.id
+       from transactions t
+       join unnest($1::text[], $2::text[]) as n (app, external_id)
+         on t.app = n.app and t.external_transaction_id = n.external_id`,
+    [named.map((n) => n.app), named.map((n) => n.externalId)],
+    signal,
+  );
+  return new Map(rows.map((row) => [scopeKey(row.app, row.external_transaction_id), row.id]));
+}
+
 /** The key each keyed command would claim, scoped to the app of what it writes (unknown: no claim). */
 function claimsOf(commands: readonly Command[], state: BatchState) {
   return commands.flatMap((command) => {
-    const app =
-      command.kind === "record"
-        ? state.ledger(command.input.ledgerId)?.app
-        : command.kind === "reverse"
-          ? state.transaction(command.input.transactionId)?.app
-          : command.kind === "create"
-            ? command.input.app
-            : undefined;
+    const app = appOf(
+      command,
+      (id) => state.ledger(id),
+      (id) => state.transaction(id),
+    );
     return command.kind === "terminate" || app === undefined
       ? []
       : [{ app, key: command.input.idempotencyKey, method: METHODS[command.kind], command }];
@@ -192,7 +258,7 @@ async function readStoredKeys(
       replaying === undefined
         ? undefined
         : await storedAnswer(em, replaying.command, row.resource_id);
-    stored.set(JSON.stringify([row.app, row.key]), {
+    stored.set(scopeKey(row.app, row.key), {
       method: row.method,
       requestHash: row.request_hash,
       result,
@@ -218,6 +284,16 @@ async function storedAnswer(
     invariant(
       transaction.reversesTransactionId === command.input.transactionId,
       `reversal ${resourceId} of a stored idempotency key does not reverse ${command.input.transactionId}`,
+    );
+    return transaction;
+  }
+  if (command.kind === "transfer") {
+    const [debit, credit] = transaction.entries;
+    invariant(
+      transaction.kind === "TRANSFER" &&
+        debit?.ledgerId === command.input.fromLedgerId &&
+        credit?.ledgerId === command.input.toLedgerId,
+      `transaction ${resourceId} of a stored idempotency key is not the transfer requested`,
     );
     return transaction;
   }

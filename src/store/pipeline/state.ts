@@ -3,6 +3,7 @@ import {
   absMinor,
   balanceAfterPosting,
   type Entry,
+  externalIdAlreadyUsed,
   invariant,
   type Ledger,
   type NewTransaction,
@@ -46,6 +47,8 @@ export class BatchState {
   private readonly transactions = new Map<string, Transaction>();
   private readonly activeOwners = new Map<string, string | undefined>();
   private readonly claims = new Map<string, BatchClaim>();
+  /** External ids this batch gives its transactions, by scopeKey(app, id). */
+  private readonly externalIds = new Map<string, string>();
   private readonly written: Transaction[] = [];
   private readonly created: Ledger[] = [];
 
@@ -56,6 +59,8 @@ export class BatchState {
       readonly ledgers: ReadonlyMap<string, Ledger>;
       readonly transactions: ReadonlyMap<string, Transaction>;
       readonly activeOwners: ReadonlyMap<string, string>;
+      /** The transaction that has each external id the batch's commands name, by scopeKey. */
+      readonly externalIds: ReadonlyMap<string, string>;
     },
   ) {}
 
@@ -75,6 +80,7 @@ export class BatchState {
     for (const [id, transaction] of this.transactions) parent.transactions.set(id, transaction);
     for (const [owner, id] of this.activeOwners) parent.activeOwners.set(owner, id);
     for (const [scope, claim] of this.claims) parent.claims.set(scope, claim);
+    for (const [scope, id] of this.externalIds) parent.externalIds.set(scope, id);
     parent.written.push(...this.written);
     parent.created.push(...this.created);
   }
@@ -103,18 +109,35 @@ export class BatchState {
     return this.claims.get(scopeKey(app, key)) ?? this.parent?.claim(app, key);
   }
 
+  /** The transaction of the app that has `externalId`, in the database or earlier in the batch. */
+  externalTransactionId(app: string, externalId: string): string | undefined {
+    const scope = scopeKey(app, externalId);
+    return (
+      this.externalIds.get(scope) ??
+      (this.parent === undefined
+        ? this.locked.externalIds.get(scope)
+        : this.parent.externalTransactionId(app, externalId))
+    );
+  }
+
   addClaim(claim: BatchClaim): void {
     invariant(this.claim(claim.app, claim.key) === undefined, `key ${claim.key} claimed twice`);
     this.claims.set(scopeKey(claim.app, claim.key), claim);
   }
 
   /**
-   * Posts a transaction to its ledgers: every posting passes
-   * balanceAfterPosting against its ledger as the earlier postings left it,
-   * and all are checked before the state changes.
+   * Posts a transaction to its ledgers: its external id is the app's only
+   * one (EXTERNAL_ID_ALREADY_USED), every posting passes balanceAfterPosting
+   * against its ledger as the earlier postings left it, and all are checked
+   * before the state changes.
    */
   post(transaction: NewTransaction): Transaction {
     invariant(transaction.postings.length > 0, `transaction ${transaction.id} has no postings`);
+    const { app, externalTransactionId: externalId } = transaction;
+    const holder = externalId === "" ? undefined : this.externalTransactionId(app, externalId);
+    if (holder !== undefined) {
+      throw externalIdAlreadyUsed(app, externalId, holder);
+    }
     const after = new Map<string, Ledger>();
     const entries = transaction.postings.map((posting) => {
       const ledger = after.get(posting.ledgerId) ?? this.ledger(posting.ledgerId);
@@ -132,6 +155,9 @@ export class BatchState {
       return entry;
     });
     for (const [id, ledger] of after) this.ledgers.set(id, ledger);
+    if (externalId !== "") {
+      this.externalIds.set(scopeKey(app, externalId), transaction.id);
+    }
     const posted: Transaction = {
       id: transaction.id,
       app: transaction.app,
@@ -139,6 +165,7 @@ export class BatchState {
       amountMinor: transaction.amountMinor,
       reversedAmountMinor: 0n,
       reversesTransactionId: transaction.reversesTransactionId,
+      externalTransactionId: externalId,
       createdAt: transaction.createdAt,
       entries,
     };
@@ -205,7 +232,8 @@ export function ownerKey(app: string, ownerId: string, unit: string): string {
   return JSON.stringify([app, ownerId, unit]);
 }
 
-function scopeKey(app: string, key: string): string {
+/** The key of a name scoped to an app: an idempotency key or an external id. */
+export function scopeKey(app: string, key: string): string {
   return JSON.stringify([app, key]);
 }
 
@@ -234,5 +262,6 @@ function entryOf(
     reference: posting.reference,
     metadata: posting.metadata,
     externalTransactionId: posting.externalTransactionId,
+    reversesTransactionId: transaction.reversesTransactionId,
   };
 }

@@ -1,6 +1,6 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { invariant } from "../../domain/index.js";
-import { RetryableConflict } from "../db-errors.js";
+import { isUniqueViolation, RetryableConflict } from "../db-errors.js";
 import { sqlRows } from "./sql.js";
 import type { BatchWrites } from "./state.js";
 
@@ -12,28 +12,33 @@ import type { BatchWrites } from "./state.js";
  * The updates also match their ids with `= any(...)`: the planner cannot
  * size an unnest, and without it joins it by scanning the whole table.
  * A claim that finds its key taken (a writer elsewhere claimed it after this
- * batch read the keys) makes the batch run again, and then replay.
+ * batch read the keys) makes the batch run again, and then replay; so does
+ * an external id another writer gave its transaction meanwhile (the unique
+ * index refuses the statement), and then the write is refused.
  */
 const WRITE_POSTINGS = `
 with new_transactions as (
-  insert into transactions (id, app, kind, amount, reversed_amount, reverses_transaction_id, created_at)
-  select t.id, t.app, t.kind, t.amount, 0, t.reverses, t.created_at
-    from unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::uuid[], $6::timestamptz[])
-      as t (id, app, kind, amount, reverses, created_at)
+  insert into transactions (id, app, kind, amount, reversed_amount, reverses_transaction_id,
+                            external_transaction_id, created_at)
+  select t.id, t.app, t.kind, t.amount, 0, t.reverses, t.external_id, t.created_at
+    from unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::uuid[], $6::text[],
+                $7::timestamptz[])
+      as t (id, app, kind, amount, reverses, external_id, created_at)
 ), new_entries as (
   insert into entries (id, transaction_id, ledger_id, sequence, operation, amount, balance_after,
-                       occurred_at, created_at, description, reference, metadata, external_transaction_id)
-  select * from unnest($7::uuid[], $8::uuid[], $9::uuid[], $10::bigint[], $11::text[], $12::bigint[],
-                       $13::bigint[], $14::timestamptz[], $15::timestamptz[], $16::text[], $17::text[],
-                       $18::jsonb[], $19::text[])
+                       occurred_at, created_at, description, reference, metadata, external_transaction_id,
+                       reverses_transaction_id)
+  select * from unnest($8::uuid[], $9::uuid[], $10::uuid[], $11::bigint[], $12::text[], $13::bigint[],
+                       $14::bigint[], $15::timestamptz[], $16::timestamptz[], $17::text[], $18::text[],
+                       $19::jsonb[], $20::text[], $21::uuid[])
 ), reversed as (
   update transactions as t set reversed_amount = v.reversed
-    from unnest($20::uuid[], $21::bigint[], $22::bigint[]) as v (id, reversed, previous)
-   where t.id = any($20::uuid[]) and t.id = v.id and t.reversed_amount = v.previous
+    from unnest($22::uuid[], $23::bigint[], $24::bigint[]) as v (id, reversed, previous)
+   where t.id = any($22::uuid[]) and t.id = v.id and t.reversed_amount = v.previous
   returning t.id
 ), claimed as (
   insert into idempotency_keys (app, key, method, request_hash, resource_id, created_at)
-  select * from unnest($23::text[], $24::text[], $25::text[], $26::text[], $27::uuid[], $28::timestamptz[])
+  select * from unnest($25::text[], $26::text[], $27::text[], $28::text[], $29::uuid[], $30::timestamptz[])
       as c (app, key, method, request_hash, resource_id, created_at)
    order by c.app, c.key
   on conflict (app, key) do nothing
@@ -41,9 +46,9 @@ with new_transactions as (
 ), balances as (
   update ledgers as l
      set balance = v.balance, version = v.version, status = v.status, terminated_at = v.terminated_at
-    from unnest($29::uuid[], $30::bigint[], $31::bigint[], $32::bigint[], $33::text[], $34::timestamptz[])
+    from unnest($31::uuid[], $32::bigint[], $33::bigint[], $34::bigint[], $35::text[], $36::timestamptz[])
       as v (id, balance, version, previous_version, status, terminated_at)
-   where l.id = any($29::uuid[]) and l.id = v.id and l.version = v.previous_version
+   where l.id = any($31::uuid[]) and l.id = v.id and l.version = v.previous_version
   returning l.id
 )
 select (select count(*) from reversed)::int as reversed,
@@ -66,6 +71,9 @@ select l.id, l.app, l.owner_id, l.unit, l.description, l.reference, l.metadata, 
 on conflict (app, owner_id, unit) where status = 'ACTIVE' do nothing
 returning id`;
 
+/** The unique index of external ids: another process wrote one this batch found free. */
+const EXTERNAL_ID_INDEX = "transactions_app_external_transaction_id_key";
+
 /** At most two statements: postings with claims and balances, then new ledgers. */
 export async function writeBatch(
   em: EntityManager,
@@ -78,7 +86,11 @@ export async function writeBatch(
       WRITE_POSTINGS,
       postingParams(writes),
       signal,
-    );
+    ).catch((error: unknown) => {
+      throw isUniqueViolation(error, EXTERNAL_ID_INDEX)
+        ? new RetryableConflict("an external transaction id was used concurrently")
+        : error;
+    });
     invariant(counts !== undefined, "the write statement returned no counts");
     invariant(counts.balances === writes.changedLedgers.length, "a locked ledger changed");
     invariant(
@@ -107,6 +119,7 @@ function postingParams(writes: BatchWrites): unknown[] {
       (t) => t.kind,
       (t) => t.amountMinor,
       (t) => t.reversesTransactionId ?? null,
+      (t) => t.externalTransactionId,
       (t) => t.createdAt,
     ]),
     ...columns(entries, [
@@ -123,6 +136,7 @@ function postingParams(writes: BatchWrites): unknown[] {
       (e) => e.reference,
       (e) => JSON.stringify(e.metadata),
       (e) => e.externalTransactionId,
+      (e) => e.reversesTransactionId ?? null,
     ]),
     ...columns(reversedTransactions, [
       ([after]) => after.id,

@@ -13,7 +13,8 @@ import { decodePageToken, encodePageToken, sequencePosition } from "../page-toke
 
 /**
  * A ledger's entries, newest (highest sequence) first, with occurred_at in
- * [occurredAfter, occurredBefore). LEDGER_NOT_FOUND, INVALID_ARGUMENT (page_token).
+ * [occurredAfter, occurredBefore), and the reference and external id asked
+ * for (when asked). LEDGER_NOT_FOUND, INVALID_ARGUMENT (page_token).
  */
 export async function listEntries(
   em: EntityManager,
@@ -24,6 +25,8 @@ export async function listEntries(
     ledger_id: input.ledgerId,
     occurred_after: input.occurredAfter?.toISOString() ?? "",
     occurred_before: input.occurredBefore?.toISOString() ?? "",
+    reference: input.reference,
+    external_transaction_id: input.externalTransactionId,
   };
   const before = decodePageToken(input.pageToken, filters, sequencePosition);
   const occurredAt = {
@@ -36,6 +39,10 @@ export async function listEntries(
       ledgerId: input.ledgerId,
       ...(before === undefined ? {} : { sequence: { $lt: before } }),
       ...(Object.keys(occurredAt).length === 0 ? {} : { occurredAt }),
+      ...(input.reference === "" ? {} : { reference: input.reference }),
+      ...(input.externalTransactionId === ""
+        ? {}
+        : { externalTransactionId: input.externalTransactionId }),
     },
     { orderBy: { sequence: QueryOrder.DESC }, limit: pageSize + 1 },
   );

@@ -1,6 +1,12 @@
 import { QueryOrder } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
-import type { Transaction } from "../../domain/index.js";
+import {
+  externalIdNotFound,
+  type Transaction,
+  type TransactionLookup,
+  type TransactionView,
+  transactionNotFound,
+} from "../../domain/index.js";
 import { EntryEntity, TransactionEntity } from "../entities/index.js";
 import { toEntry, toTransaction } from "../mappers.js";
 
@@ -22,4 +28,36 @@ export async function findTransaction(
     { orderBy: { id: QueryOrder.ASC } },
   );
   return toTransaction(row, entries.map(toEntry));
+}
+
+/**
+ * GetTransaction: by id, or by the app's external id; with the ids of its
+ * reversals, oldest first (v7 ids grow with time). TRANSACTION_NOT_FOUND.
+ */
+export async function getTransaction(
+  em: EntityManager,
+  lookup: TransactionLookup,
+): Promise<TransactionView> {
+  const id =
+    "transactionId" in lookup
+      ? lookup.transactionId
+      : (
+          await em.findOne(
+            TransactionEntity,
+            { app: lookup.app, externalTransactionId: lookup.externalTransactionId },
+            { fields: ["id"] },
+          )
+        )?.id;
+  const transaction = id === undefined ? undefined : await findTransaction(em, id);
+  if (transaction === undefined) {
+    throw "transactionId" in lookup
+      ? transactionNotFound(lookup.transactionId)
+      : externalIdNotFound(lookup.app, lookup.externalTransactionId);
+  }
+  const reversals = await em.find(
+    TransactionEntity,
+    { reversesTransactionId: transaction.id },
+    { fields: ["id"], orderBy: { id: QueryOrder.ASC } },
+  );
+  return { ...transaction, reversalIds: reversals.map((row) => row.id) };
 }
