@@ -6,6 +6,7 @@
  */
 
 import { invalidArgument, LedgerError } from "./errors.js";
+import { invariant } from "./invariant.js";
 import { DEFAULT_MIN_BALANCE_MINOR } from "./ledger.js";
 import { LIMITS } from "./limits.js";
 import { absMinor } from "./money.js";
@@ -123,7 +124,7 @@ export function transferRule(
   }
   const operation = resolveTransferOperation(operations, from.app, input.operation);
   const leg = { ...annotations(input, occurredAt), operation };
-  return {
+  return balanced({
     id,
     app: from.app,
     kind: "TRANSFER",
@@ -135,7 +136,14 @@ export function transferRule(
       { ...leg, ledgerId: from.id, amountMinor: -input.amountMinor },
       { ...leg, ledgerId: to.id, amountMinor: input.amountMinor },
     ],
-  };
+  });
+}
+
+/** Double entry: the postings of a transfer, and of its reversals, sum to zero. */
+function balanced(transaction: NewTransaction): NewTransaction {
+  const sumMinor = transaction.postings.reduce((sum, posting) => sum + posting.amountMinor, 0n);
+  invariant(sumMinor === 0n, `transaction ${transaction.id} moves ${sumMinor} out of nowhere`);
+  return transaction;
 }
 
 /** The request's occurred_at, or the write's own time; INVALID_ARGUMENT beyond the skew allowed. */
@@ -177,7 +185,7 @@ export function reversalRule(
   now: Date,
 ): NewTransaction {
   const amountMinor = reversalAmount(original, input.amountMinor);
-  return {
+  const reversal: NewTransaction = {
     id,
     app: original.app,
     kind: "REVERSAL",
@@ -196,6 +204,7 @@ export function reversalRule(
       externalTransactionId: "",
     })),
   };
+  return original.kind === "TRANSFER" ? balanced(reversal) : reversal;
 }
 
 /** LEDGER_ALREADY_EXISTS when `activeLedgerId` names the app's active ledger for owner and unit. */

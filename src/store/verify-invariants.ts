@@ -15,7 +15,11 @@ export type InvariantCheck =
   | "ENTRY_MATCHES_TRANSACTION_AMOUNT"
   | "TRANSACTION_HAS_ENTRIES"
   | "REVERSED_WITHIN_AMOUNT"
-  | "REVERSED_IS_SUM_OF_REVERSALS";
+  | "REVERSED_IS_SUM_OF_REVERSALS"
+  | "TRANSACTION_SHAPE"
+  | "TRANSFER_SUMS_TO_ZERO"
+  | "MONEY_CONSERVED"
+  | "ENTRY_REVERSES_AS_TRANSACTION";
 
 /** Each check reports at most this many breaches: a report stays readable and bounded. */
 const BREACHES_PER_CHECK_MAX = 100;
@@ -79,6 +83,58 @@ const CHECKS: readonly { readonly check: InvariantCheck; readonly sql: string }[
           having t.reversed_amount <> coalesce(sum(r.amount), 0)
               or bool_or(r.kind is not null and r.kind <> 'REVERSAL')
               or (t.kind = 'REVERSAL' and count(r.id) > 0)`,
+  },
+  {
+    // An entry has one leg; a transfer two, on two ledgers of its app and one
+    // unit; a reversal one per leg of what it reverses, on the same ledgers.
+    check: "TRANSACTION_SHAPE",
+    sql: `select t.id as subject_id,
+                 t.kind || ' with ' || count(e.id) || ' entries on ' || count(distinct e.ledger_id)
+                   || ' ledgers of ' || count(distinct l.app || '/' || l.unit) || ' app/unit pairs' as detail
+            from transactions t
+            join entries e on e.transaction_id = t.id
+            join ledgers l on l.id = e.ledger_id
+            left join transactions o on o.id = t.reverses_transaction_id
+           group by t.id, t.kind, o.kind
+          having count(distinct l.app || '/' || l.unit) <> 1
+              or bool_or(l.app <> t.app)
+              or count(e.id) <> count(distinct e.ledger_id)
+              or count(e.id) <> case coalesce(o.kind, t.kind) when 'TRANSFER' then 2 else 1 end`,
+  },
+  {
+    check: "TRANSFER_SUMS_TO_ZERO",
+    sql: `select t.id as subject_id, 'entries sum to ' || sum(e.amount) as detail
+            from transactions t
+            join entries e on e.transaction_id = t.id
+            left join transactions o on o.id = t.reverses_transaction_id
+           where t.kind = 'TRANSFER' or o.kind = 'TRANSFER'
+           group by t.id
+          having sum(e.amount) <> 0`,
+  },
+  {
+    // Only single-sided writes (entries and their reversals) bring money in
+    // or take it out: per app and unit, the balances add up to them.
+    check: "MONEY_CONSERVED",
+    sql: `select b.app || '/' || b.unit as subject_id,
+                 'balances sum to ' || b.total || ' but single-sided entries to '
+                   || coalesce(s.total, 0) as detail
+            from (select app, unit, sum(balance) as total from ledgers group by app, unit) b
+            left join (select l.app, l.unit, sum(e.amount) as total
+                         from entries e
+                         join ledgers l on l.id = e.ledger_id
+                         join transactions t on t.id = e.transaction_id
+                         left join transactions o on o.id = t.reverses_transaction_id
+                        where coalesce(o.kind, t.kind) = 'ENTRY'
+                        group by l.app, l.unit) s on s.app = b.app and s.unit = b.unit
+           where b.total <> coalesce(s.total, 0)`,
+  },
+  {
+    check: "ENTRY_REVERSES_AS_TRANSACTION",
+    sql: `select e.id as subject_id,
+                 'reverses ' || coalesce(e.reverses_transaction_id::text, 'nothing')
+                   || ' but its transaction ' || coalesce(t.reverses_transaction_id::text, 'nothing') as detail
+            from entries e join transactions t on t.id = e.transaction_id
+           where e.reverses_transaction_id is distinct from t.reverses_transaction_id`,
   },
 ];
 

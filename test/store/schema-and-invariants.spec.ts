@@ -7,7 +7,13 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate, verifyInvariants } from "../../src/store/index.js";
 import { MIGRATIONS } from "../../src/store/migrations/index.js";
-import { entryInput, openLedger, reversalInput, useStore } from "./store-fixtures.js";
+import {
+  entryInput,
+  openLedger,
+  reversalInput,
+  transferInput,
+  useStore,
+} from "./store-fixtures.js";
 
 const harness = useStore();
 let sql: pg.Client;
@@ -118,6 +124,42 @@ describe("verifyInvariants", () => {
     await sql.query("update transactions set reversed_amount = 2 where id = $1", [
       spend.transactionId,
     ]);
+    expect(await verifyInvariants(harness.store())).toEqual([]);
+  });
+
+  it("reports a transfer leg, a reversal link and money that were tampered with", async () => {
+    const from = await openLedger(harness.store(), 10n);
+    const to = await openLedger(harness.store(), 0n, { app: from.app });
+    const { value: moved } = await harness.store().transfer(transferInput(from.id, to.id, 4n));
+    const { value: reversal } = await harness
+      .store()
+      .reverseTransaction(reversalInput(moved.id, 1n));
+    const credit = moved.entries[1]?.id;
+    const tamper = async (sign: 1 | -1) => {
+      await sql.query("update entries set amount = amount + $2 where id = $1", [credit, sign]);
+      await sql.query(
+        "update entries set balance_after = balance_after + $2 where ledger_id = $1",
+        [to.id, sign],
+      );
+      await sql.query("update ledgers set balance = balance + $2 where id = $1", [to.id, sign]);
+      await sql.query(
+        `update entries set reverses_transaction_id = ${sign === 1 ? "null" : "$2"} where id = $1`,
+        sign === 1 ? [reversal.entries[0]?.id] : [reversal.entries[0]?.id, moved.id],
+      );
+    };
+    await tamper(1);
+    const found = (await verifyInvariants(harness.databaseUrl())).map(
+      (breach) => `${breach.check} ${breach.subjectId}`,
+    );
+    expect(found).toEqual(
+      expect.arrayContaining([
+        `TRANSFER_SUMS_TO_ZERO ${moved.id}`,
+        `MONEY_CONSERVED ${from.app}/CREDITS`,
+        `ENTRY_REVERSES_AS_TRANSACTION ${reversal.entries[0]?.id}`,
+      ]),
+    );
+    expect(found.filter((breach) => breach.startsWith("BALANCE_"))).toEqual([]);
+    await tamper(-1);
     expect(await verifyInvariants(harness.store())).toEqual([]);
   });
 

@@ -11,6 +11,7 @@ import type {
   Ledger,
   RecordEntryInput,
   ReverseTransactionInput,
+  TransferInput,
 } from "../../src/domain/index.js";
 import { LedgerError } from "../../src/domain/index.js";
 import { openStore, type PostgresLedgerStore, type StoreConfig } from "../../src/store/index.js";
@@ -103,6 +104,27 @@ export function reversalInput(
     idempotencyKey: uniqueKey(),
     description: "",
     metadata: {},
+    ...overrides,
+  };
+}
+
+export function transferInput(
+  fromLedgerId: string,
+  toLedgerId: string,
+  amountMinor: bigint,
+  overrides: Partial<TransferInput> = {},
+): TransferInput {
+  return {
+    fromLedgerId,
+    toLedgerId,
+    amountMinor,
+    idempotencyKey: uniqueKey(),
+    operation: "",
+    occurredAt: undefined,
+    description: "",
+    reference: "",
+    metadata: {},
+    externalTransactionId: "",
     ...overrides,
   };
 }
