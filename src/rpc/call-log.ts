@@ -169,19 +169,30 @@ function isServerFault(code: Code): boolean {
   return code === Code.Internal || code === Code.Unknown || code === Code.DataLoss;
 }
 
-/** Picks the ledger and transaction ids out of a request or response, where present. */
+/**
+ * Picks the ledger and transaction ids out of a request or response, where
+ * present: a transfer's ledger is its source; a write's transaction the one it
+ * made, a reversal's the one it reverses.
+ */
 function noteIds(call: CallRecord, message: unknown): void {
   const m = message as {
     ledgerId?: unknown;
+    fromLedgerId?: unknown;
     transactionId?: unknown;
     ledger?: { id?: unknown };
     entry?: { ledgerId?: unknown; transactionId?: unknown };
     transaction?: { id?: unknown; entries?: readonly { ledgerId?: unknown }[] };
   };
   call.ledgerId ||=
-    firstText(m.ledgerId, m.ledger?.id, m.entry?.ledgerId, m.transaction?.entries?.[0]?.ledgerId) ??
-    "";
-  call.transactionId ||= firstText(m.transactionId, m.entry?.transactionId) ?? "";
+    firstText(
+      m.ledgerId,
+      m.fromLedgerId,
+      m.ledger?.id,
+      m.entry?.ledgerId,
+      m.transaction?.entries?.[0]?.ledgerId,
+    ) ?? "";
+  call.transactionId ||=
+    firstText(m.transactionId, m.entry?.transactionId, m.transaction?.id) ?? "";
 }
 
 function firstText(...values: unknown[]): string | undefined {

@@ -62,6 +62,34 @@ describe("the call log", () => {
     expect(typeof lines[0]?.duration_ms).toBe("number");
   });
 
+  it("names a transfer's source ledger and the transaction it made", async () => {
+    const client = connectClient(s.url, "1.1");
+    const open = async (ownerId: string, unbounded: boolean) =>
+      (
+        await client.createLedger({
+          app: "content",
+          ownerId,
+          unit: "CREDITS",
+          unbounded,
+          idempotencyKey: `k-${ownerId}`,
+        })
+      ).ledger?.id ?? "";
+    const fromLedgerId = await open("log-transfer-from", true);
+    const toLedgerId = await open("log-transfer-to", false);
+    const { transaction } = await client.transfer(
+      { fromLedgerId, toLedgerId, amount: 5n, idempotencyKey: "k-log-transfer" },
+      { headers: { "x-request-id": "log-transfer" } },
+    );
+    expect(linesFor("log-transfer")).toEqual([
+      expect.objectContaining({
+        method: "ledger.v1.LedgerService/Transfer",
+        code: "ok",
+        ledger_id: fromLedgerId,
+        transaction_id: transaction?.id,
+      }),
+    ]);
+  });
+
   it.each([
     ["connect", () => connectClient(s.url, "1.1")],
     ["grpc", () => grpcClient(s.url)],
