@@ -4,6 +4,7 @@
  * database never see each other's ledgers.
  */
 import { randomUUID } from "node:crypto";
+import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 
 let counter = 0;
 
@@ -30,18 +31,8 @@ export function absentId(): string {
   return randomUUID();
 }
 
-/** Every LedgerService RPC, in the proto's order. */
-export const LEDGER_METHODS: readonly string[] = [
-  "CreateLedger",
-  "GetLedger",
-  "ListLedgers",
-  "RecordEntry",
-  "RecordEntries",
-  "ReverseTransaction",
-  "GetBalance",
-  "ListEntries",
-  "TerminateLedger",
-];
+/** Every LedgerService RPC, in the proto's order (from the generated descriptor). */
+export const LEDGER_METHODS: readonly string[] = LedgerService.methods.map((method) => method.name);
 
 export const INT64_MAX = 2n ** 63n - 1n;
 export const INT64_MIN = -(2n ** 63n);
