@@ -32,6 +32,21 @@ export type Command =
   | { readonly kind: "reverse"; readonly input: ReverseTransactionInput }
   | { readonly kind: "terminate"; readonly ledgerId: string };
 
+/** The ledgers a command names directly (a reversal's are its original's, known once read). */
+export function namedLedgerIds(command: Command): readonly string[] {
+  switch (command.kind) {
+    case "record":
+      return [command.input.ledgerId];
+    case "transfer":
+      return [command.input.fromLedgerId, command.input.toLedgerId];
+    case "terminate":
+      return [command.ledgerId];
+    case "create":
+    case "reverse":
+      return [];
+  }
+}
+
 /** A command's answer: its result, or the LedgerError (or bug) that refused it. */
 export type Outcome =
   | { readonly ok: true; readonly value: CommandResult; readonly replayed: boolean }

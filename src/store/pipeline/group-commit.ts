@@ -4,7 +4,7 @@ import { type CallOptions, LedgerError } from "../../domain/index.js";
 import { type Admission, overloaded, queueWaitMs } from "../admission.js";
 import type { ResolvedStoreConfig } from "../config.js";
 import { concurrencyConflict, isRetryable, translateError } from "../db-errors.js";
-import type { Command, Outcome } from "./apply.js";
+import { type Command, namedLedgerIds, type Outcome } from "./apply.js";
 import { type BatchUnit, runBatch } from "./batch.js";
 
 /** Bounds a batch: its commands, so its statements and its lock set stay small. */
@@ -324,13 +324,7 @@ function settleAll(batch: readonly Pending[], units: readonly Unit[], outcomes: 
 }
 
 function knownLedgerIds(commands: readonly Command[]): string[] {
-  return [
-    ...new Set(
-      commands.flatMap((c) =>
-        c.kind === "record" ? [c.input.ledgerId] : c.kind === "terminate" ? [c.ledgerId] : [],
-      ),
-    ),
-  ];
+  return [...new Set(commands.flatMap(namedLedgerIds))];
 }
 
 function tighterThanStatements(

@@ -12,7 +12,7 @@ import { EntryEntity, LedgerEntity, TransactionEntity } from "../entities/index.
 import { LEDGER_COLUMNS, type LedgerSqlRow, ledgerFromSqlRow } from "../ledger-rows.js";
 import { toEntry, toLedger, toTransaction } from "../mappers.js";
 import { findTransaction } from "../queries/transactions.js";
-import { type Command, METHODS, type StoredKey } from "./apply.js";
+import { type Command, METHODS, namedLedgerIds, type StoredKey } from "./apply.js";
 import { sqlRows } from "./sql.js";
 import { BatchState, type CommandResult, ownerKey, scopeKey } from "./state.js";
 
@@ -72,18 +72,7 @@ function ledgerIdsOf(
   commands: readonly Command[],
   originals: ReadonlyMap<string, readonly { ledgerId: string }[]>,
 ): string[] {
-  const direct = commands.flatMap((c) => {
-    switch (c.kind) {
-      case "record":
-        return [c.input.ledgerId];
-      case "transfer":
-        return [c.input.fromLedgerId, c.input.toLedgerId];
-      case "terminate":
-        return [c.ledgerId];
-      default:
-        return [];
-    }
-  });
+  const direct = commands.flatMap(namedLedgerIds);
   const reversed = [...originals.values()].flatMap((entries) => entries.map((e) => e.ledgerId));
   return unique([...direct, ...reversed]).sort();
 }
