@@ -5,11 +5,16 @@ import { BULK_ITEMS_MAX } from "../src/domain/limits.js";
 /**
  * `record-bulk` sends RecordEntries of --batch-entries items (100 by
  * default, not atomic) on random ledgers, counted in entries/s (issue 9).
+ * `transfer-spread` sends a Transfer, `transfer-bulk` CreateTransfers of
+ * --batch-entries items (not atomic), each between a random pair of the
+ * TRANSFER_LEDGERS (setup.ts), counted in transfers/s.
  */
 export const SCENARIOS = [
   "record-spread",
   "record-hot",
   "record-bulk",
+  "transfer-spread",
+  "transfer-bulk",
   "balance-reads",
   "mix",
   "rpc-floor",
@@ -22,8 +27,10 @@ export const BATCHABLE_SCENARIOS: readonly Scenario[] = [
   "record-hot",
   "record-bulk",
 ];
-/** Scenarios whose every call carries --batch-entries entries, counted in entries/s. */
-export const BULK_SCENARIOS: readonly Scenario[] = ["record-bulk"];
+/** Scenarios whose every call carries --batch-entries items, counted in items/s. */
+export const BULK_SCENARIOS: readonly Scenario[] = ["record-bulk", "transfer-bulk"];
+/** Scenarios whose items are transfers (a debit and a credit entry each), not entries. */
+export const TRANSFER_SCENARIOS: readonly Scenario[] = ["transfer-spread", "transfer-bulk"];
 /** The scenario paced at --rate (open loop) for the p99-at-half-the-peak goal. */
 export const PACED_SCENARIO: Scenario = "record-spread";
 
@@ -44,7 +51,10 @@ export interface BenchOptions {
   readonly poolSize: number;
   /** The service's DB_WRITE_BATCHES_MAX; undefined: its default. */
   readonly writeBatches: number | undefined;
-  /** Entries per transaction of the batched raw baseline, and per RecordEntries call of record-bulk. */
+  /**
+   * Entries per transaction of the batched raw baseline, and items per bulk
+   * call (RecordEntries of record-bulk, CreateTransfers of transfer-bulk).
+   */
   readonly batchEntries: number;
   /** The open-loop run of PACED_SCENARIO through the service. */
   readonly rate: RateOption;

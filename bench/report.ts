@@ -1,8 +1,8 @@
 /** The results of a run: a table on stdout, JSON, and an SVG chart. */
-import type { BenchOptions, Scenario } from "./options.js";
+import { type BenchOptions, type Scenario, TRANSFER_SCENARIOS } from "./options.js";
 import type { RunStats } from "./stats.js";
 
-/** CPU time per successful item (call, or entry of a batch), in µs, from /proc over the measured window. */
+/** CPU time per successful item (call, or entry or transfer of a batch), in µs, from /proc over the measured window. */
 export interface CpuUsPerItem {
   /** The server process; absent for the raw sides, which have none. */
   readonly server?: number;
@@ -18,7 +18,7 @@ export interface ScenarioResult {
   readonly raw: RunStats | undefined;
   /** The batched raw SQL (entries/s); only for the write scenarios it applies to. */
   readonly rawBatched: RunStats | undefined;
-  /** Service throughput / raw per-request throughput (record-bulk: entries/s over entries/s). */
+  /** Service throughput / raw per-request throughput (bulk: entries or transfers/s over the same). */
   readonly ratio: number | undefined;
   /** Batched raw entries/s / raw per-request writes/s: what batching buys on this machine. */
   readonly batchedRatio: number | undefined;
@@ -89,18 +89,24 @@ const HEADER = [
   "÷ rpc-floor",
 ];
 
+/** What a scenario's items are: a bulk call's items are counted, not its calls. */
+function itemsOf(scenario: Scenario): string {
+  return TRANSFER_SCENARIOS.includes(scenario) ? "transfers" : "entries";
+}
+
 function row(
   scenario: string,
   clients: string,
   side: string,
   stats: RunStats,
+  items: string,
   rest: readonly string[],
 ): string[] {
   return [
     scenario,
     clients,
     side,
-    stats.itemsPerCall === 1 ? "calls" : `entries (${stats.itemsPerCall}/call)`,
+    stats.itemsPerCall === 1 ? "calls" : `${items} (${stats.itemsPerCall}/call)`,
     String(stats.throughputPerS),
     String(stats.p50Ms),
     String(stats.p95Ms),
@@ -119,18 +125,21 @@ export function printTable(report: BenchReport): void {
   const rows = [HEADER];
   for (const s of report.scenarios) {
     const c = String(s.concurrency);
+    const items = itemsOf(s.scenario);
     rows.push(
-      row(s.scenario, c, "service", s.service, [
+      row(s.scenario, c, "service", s.service, items, [
         String(s.serverRssMbMax),
         fixed(s.ratio),
         fixed(s.floorRatio),
       ]),
     );
     if (s.raw !== undefined) {
-      rows.push(row("", c, "raw pg", s.raw, ["", "", ""]));
+      rows.push(row("", c, "raw pg", s.raw, items, ["", "", ""]));
     }
     if (s.rawBatched !== undefined) {
-      rows.push(row("", c, "raw pg batched", s.rawBatched, ["", fixed(s.batchedRatio), ""]));
+      rows.push(
+        row("", c, "raw pg batched", s.rawBatched, "entries", ["", fixed(s.batchedRatio), ""]),
+      );
     }
   }
   const p = report.paced;
@@ -141,6 +150,7 @@ export function printTable(report: BenchReport): void {
         `≤${p.inFlightMax}`,
         `service @ ${p.ratePerS}/s${p.peakPerS === undefined ? "" : ` (½ of ${p.peakPerS})`}`,
         p.stats,
+        itemsOf(p.scenario),
         [String(p.serverRssMbMax), "", ""],
       ),
     );
@@ -166,12 +176,14 @@ export function printTable(report: BenchReport): void {
   }
 }
 
-const WIDTH = 1000;
+/** The chart's least width; wider when a group (scenario at a concurrency) would get less than GROUP_MIN. */
+const WIDTH_MIN = 1000;
+const GROUP_MIN = 80;
 const HEIGHT = 380;
 const MARGIN = { top: 64, right: 20, bottom: 70, left: 64 };
 const BARS = [
-  { key: "service", color: "#2b6cb0", label: "service (gRPC), calls/s; bulk: entries/s" },
-  { key: "raw", color: "#a0aec0", label: "raw pg per request, calls/s; bulk: entries/s" },
+  { key: "service", color: "#2b6cb0", label: "service (gRPC), calls/s; bulk: items/s" },
+  { key: "raw", color: "#a0aec0", label: "raw pg per request, calls/s; bulk: items/s" },
   { key: "rawBatched", color: "#dd6b20", label: "raw pg batched, entries/s" },
 ] as const;
 
@@ -181,7 +193,11 @@ const BARS = [
  * orders of magnitude), with the ratio and the service's p99.
  */
 export function chartSvg(report: BenchReport): string {
-  const plotW = WIDTH - MARGIN.left - MARGIN.right;
+  const width = Math.max(
+    WIDTH_MIN,
+    MARGIN.left + MARGIN.right + GROUP_MIN * report.scenarios.length,
+  );
+  const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const max = Math.max(
     10,
@@ -193,7 +209,7 @@ export function chartSvg(report: BenchReport): string {
   const group = Math.floor(plotW / Math.max(1, report.scenarios.length));
   const bar = Math.floor(Math.min(40, (group - 8) / 3));
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${HEIGHT}" viewBox="0 0 ${width} ${HEIGHT}" font-family="sans-serif" font-size="11">`,
     `<title>${escapeXml(`Ledger service vs raw pg, ${report.startedAt}`)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${MARGIN.left}" y="20" font-size="14" font-weight="bold">${escapeXml(
@@ -205,7 +221,7 @@ export function chartSvg(report: BenchReport): string {
   ];
   for (let d = 0; d <= decades; d += 1) {
     parts.push(
-      `<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(10 ** d)}" y2="${y(10 ** d)}" stroke="#e2e8f0"/>`,
+      `<line x1="${MARGIN.left}" x2="${width - MARGIN.right}" y1="${y(10 ** d)}" y2="${y(10 ** d)}" stroke="#e2e8f0"/>`,
       `<text x="${MARGIN.left - 6}" y="${y(10 ** d) + 4}" text-anchor="end" fill="#555">${10 ** d}</text>`,
     );
   }

@@ -3,7 +3,7 @@
  * --no-durable) and the real server (as `npm start` runs it), drives each
  * scenario through gRPC at each concurrency, then does the same database work
  * with the pg driver at the same concurrency (the raw baseline), and for the
- * write scenarios as batched transactions too (the batched baseline). Then
+ * entry-write scenarios as batched transactions too (the batched baseline). Then
  * record-spread again, open loop at half its peak (--rate), for its latency
  * under load. Reports throughput, latency percentiles, errors, server memory,
  * CPU per call and the ratios. Writes JSON and an SVG chart to --out. With
@@ -35,7 +35,13 @@ import {
   type ScenarioResult,
 } from "./report.js";
 import { LedgerGrpcClient, type ServiceProcess, startNodeFlags, startService } from "./service.js";
-import { type BenchDatabase, startBenchDatabase } from "./setup.js";
+import {
+  type BenchDatabase,
+  type BenchLedgers,
+  startBenchDatabase,
+  TRANSFER_LEDGERS,
+  type TransferPair,
+} from "./setup.js";
 import type { RunStats } from "./stats.js";
 
 /** Share of GetBalance calls in the mix; the rest are RecordEntry on random ledgers. */
@@ -46,6 +52,9 @@ interface Target {
   record(ledgerId: string): Promise<unknown>;
   /** One CREDIT_ADD per id, each recorded on its own (RecordEntries, not atomic). */
   recordBulk(ledgerIds: readonly string[]): Promise<unknown>;
+  transfer(pair: TransferPair): Promise<unknown>;
+  /** One transfer per pair, each made on its own (CreateTransfers, not atomic). */
+  transferBulk(pairs: readonly TransferPair[]): Promise<unknown>;
   balance(ledgerId: string): Promise<unknown>;
 }
 
@@ -57,12 +66,24 @@ function picks(ids: readonly string[], count: number): string[] {
   return Array.from({ length: count }, () => pick(ids));
 }
 
+/** Two distinct ledgers of `ids` (at least two), uniformly. */
+function pickPair(ids: readonly string[]): TransferPair {
+  const from = Math.floor(Math.random() * ids.length);
+  const other = Math.floor(Math.random() * (ids.length - 1));
+  const to = other >= from ? other + 1 : other;
+  return { from: ids[from] as string, to: ids[to] as string };
+}
+
+function pickPairs(ids: readonly string[], count: number): TransferPair[] {
+  return Array.from({ length: count }, () => pickPair(ids));
+}
+
 function callsFor(
   scenario: Scenario,
   target: Target,
-  ledgers: readonly string[],
+  { entries: ledgers, transfers }: BenchLedgers,
   grpcClient: LedgerGrpcClient,
-  bulkEntries: number,
+  bulkItems: number,
 ): () => Call {
   const hot = ledgers[0] as string;
   switch (scenario) {
@@ -71,7 +92,11 @@ function callsFor(
     case "record-hot":
       return () => () => target.record(hot);
     case "record-bulk":
-      return () => () => target.recordBulk(picks(ledgers, bulkEntries));
+      return () => () => target.recordBulk(picks(ledgers, bulkItems));
+    case "transfer-spread":
+      return () => () => target.transfer(pickPair(transfers));
+    case "transfer-bulk":
+      return () => () => target.transferBulk(pickPairs(transfers, bulkItems));
     case "balance-reads":
       return () => () => target.balance(pick(ledgers));
     case "mix":
@@ -166,19 +191,25 @@ function targets(bench: Bench): { service: Target; raw: Target } {
     service: {
       record: (id) => grpcClient.recordEntry(id, 1n),
       recordBulk: (ids) => grpcClient.recordEntries(ids, 1n),
+      transfer: (pair) => grpcClient.transfer(pair, 1n),
+      transferBulk: (pairs) => grpcClient.createTransfers(pairs, 1n),
       balance: (id) => grpcClient.getBalance(id),
     },
     raw: {
       record: (id) => raw.recordEntry(id, 1n),
-      // The per-request baseline of a bulk call: its writes one after another, a transaction each.
-      recordBulk: async (ids) => {
-        for (const id of ids) {
-          await raw.recordEntry(id, 1n);
-        }
-      },
+      recordBulk: (ids) => oneByOne(ids, (id) => raw.recordEntry(id, 1n)),
+      transfer: (pair) => raw.transfer(pair, 1n),
+      transferBulk: (pairs) => oneByOne(pairs, (pair) => raw.transfer(pair, 1n)),
       balance: (id) => raw.getBalance(id),
     },
   };
+}
+
+/** The per-request baseline of a bulk call: its writes one after another, a transaction each. */
+async function oneByOne<T>(items: readonly T[], write: (item: T) => Promise<void>): Promise<void> {
+  for (const item of items) {
+    await write(item);
+  }
 }
 
 async function runScenario(
@@ -193,13 +224,13 @@ async function runScenario(
     itemsPerCall: BULK_SCENARIOS.includes(scenario) ? options.batchEntries : 1,
   };
   const target = targets(bench);
-  const calls = (side: Target, ledgers: readonly string[]) =>
+  const calls = (side: Target, ledgers: BenchLedgers) =>
     callsFor(scenario, side, ledgers, grpcClient, options.batchEntries);
   const say = (side: string) =>
     process.stderr.write(`[bench] ${scenario} at ${concurrency} clients: ${side}...\n`);
   say("service");
   const s = await measure(
-    closed(calls(target.service, database.serviceLedgers), concurrency, window),
+    closed(calls(target.service, database.service), concurrency, window),
     database,
     bench.service.pid,
   );
@@ -207,7 +238,7 @@ async function runScenario(
   if (scenario !== "rpc-floor") {
     say("raw pg");
     r = await measure(
-      closed(calls(target.raw, database.rawLedgers), concurrency, window),
+      closed(calls(target.raw, database.raw), concurrency, window),
       database,
       undefined,
     );
@@ -217,7 +248,7 @@ async function runScenario(
     say(`raw pg batched (${options.batchEntries} entries per transaction)`);
     b = await measure(
       closed(
-        batchCallsFor(scenario, bench.raw, database.rawLedgers, options.batchEntries),
+        batchCallsFor(scenario, bench.raw, database.raw.entries, options.batchEntries),
         concurrency,
         { ...window, itemsPerCall: options.batchEntries },
       ),
@@ -291,7 +322,7 @@ async function runPacedScenario(
   const next = callsFor(
     PACED_SCENARIO,
     targets(bench).service,
-    database.serviceLedgers,
+    database.service,
     grpcClient,
     options.batchEntries,
   );
@@ -333,7 +364,7 @@ async function main(): Promise<void> {
     await mkdir(profileDir, { recursive: true });
   }
   process.stderr.write(
-    `[bench] PostgreSQL (synchronous_commit=${options.durable ? "on" : "off"}) and ${options.ledgers} ledgers per side...\n`,
+    `[bench] PostgreSQL (synchronous_commit=${options.durable ? "on" : "off"}) and ${options.ledgers} + ${TRANSFER_LEDGERS} ledgers per side...\n`,
   );
   const database = await startBenchDatabase(options);
   let service: ServiceProcess | undefined;
@@ -412,7 +443,7 @@ async function writeResults(report: BenchReport, profileDir: string | undefined)
         ? "-"
         : `${cpu.server === undefined ? "" : `server ${cpu.server} + `}postgres ${cpu.postgres} + client ${cpu.client}`;
     console.log(
-      `${s.scenario} @${s.concurrency} CPU µs per call (batched and record-bulk: per entry): service = ${side(c.service)}; raw = ${side(c.raw)}; raw batched = ${side(c.rawBatched)}`,
+      `${s.scenario} @${s.concurrency} CPU µs per call (batched and bulk: per item): service = ${side(c.service)}; raw = ${side(c.raw)}; raw batched = ${side(c.rawBatched)}`,
     );
   }
   if (profileDir !== undefined) {

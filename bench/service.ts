@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { freePort } from "../test/support/ports.js";
+import type { TransferPair } from "./setup.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
@@ -151,15 +152,50 @@ function serviceCtors(): Ctors {
   return ctors;
 }
 
-/** A RecordEntries result as proto-loader reads it: `result` names the oneof's member. */
+/** A RecordEntries or CreateTransfers result as proto-loader reads it: `result` names the oneof's member. */
 interface WireItemResult {
-  readonly result?: "entry" | "error";
+  readonly result?: "entry" | "transfer" | "error";
   readonly error?: { readonly code: number; readonly message: string } | null;
 }
 
+interface BulkResponse {
+  readonly results: readonly WireItemResult[];
+}
+
 /**
- * RecordEntry, RecordEntries, GetBalance and the health Check over a few HTTP/2 channels,
- * round-robin; the health client of each channel shares its connection.
+ * A bulk call's answer, failed here when an item was refused (or missing),
+ * so the bench never counts it.
+ */
+function allMade(
+  method: string,
+  made: WireItemResult["result"],
+  items: number,
+  response: BulkResponse,
+): BulkResponse {
+  const refused = response.results.filter((item) => item.result !== made);
+  if (refused.length > 0 || response.results.length !== items) {
+    const first = refused[0]?.error;
+    throw new Error(
+      `${method}: ${refused.length} of ${items} items refused (${response.results.length} results); first: ${first?.code} ${first?.message}`,
+    );
+  }
+  return response;
+}
+
+/** A Transfer request of `amountMinor` between the pair, with a fresh idempotency key. */
+function transferRequest({ from, to }: TransferPair, amountMinor: bigint): object {
+  return {
+    fromLedgerId: from,
+    toLedgerId: to,
+    amount: amountMinor.toString(),
+    idempotencyKey: randomUUID(),
+  };
+}
+
+/**
+ * RecordEntry, RecordEntries, Transfer, CreateTransfers, GetBalance and the
+ * health Check over a few HTTP/2 channels, round-robin; the health client of
+ * each channel shares its connection.
  */
 export class LedgerGrpcClient {
   private readonly clients: { readonly ledger: grpc.Client; readonly health: grpc.Client }[];
@@ -198,12 +234,9 @@ export class LedgerGrpcClient {
     });
   }
 
-  /**
-   * RecordEntries, not atomic: one CREDIT_ADD per ledger id (repeats allowed).
-   * A refused item fails the call here, so the bench never counts it.
-   */
+  /** RecordEntries, not atomic: one CREDIT_ADD per ledger id (repeats allowed), every one made. */
   async recordEntries(ledgerIds: readonly string[], amountMinor: bigint): Promise<unknown> {
-    const response = (await this.call("ledger", "RecordEntries", {
+    const response = await this.call("ledger", "RecordEntries", {
       entries: ledgerIds.map((ledgerId) => ({
         ledgerId,
         operation: "CREDIT_ADD",
@@ -211,15 +244,21 @@ export class LedgerGrpcClient {
         idempotencyKey: randomUUID(),
       })),
       atomic: false,
-    })) as { results: readonly WireItemResult[] };
-    const refused = response.results.filter((item) => item.result !== "entry");
-    if (refused.length > 0 || response.results.length !== ledgerIds.length) {
-      const first = refused[0]?.error;
-      throw new Error(
-        `RecordEntries: ${refused.length} of ${ledgerIds.length} items refused (${response.results.length} results); first: ${first?.code} ${first?.message}`,
-      );
-    }
-    return response;
+    });
+    return allMade("RecordEntries", "entry", ledgerIds.length, response as BulkResponse);
+  }
+
+  transfer(pair: TransferPair, amountMinor: bigint): Promise<unknown> {
+    return this.call("ledger", "Transfer", transferRequest(pair, amountMinor));
+  }
+
+  /** CreateTransfers, not atomic: one transfer per pair, every one made. */
+  async createTransfers(pairs: readonly TransferPair[], amountMinor: bigint): Promise<unknown> {
+    const response = await this.call("ledger", "CreateTransfers", {
+      transfers: pairs.map((pair) => transferRequest(pair, amountMinor)),
+      atomic: false,
+    });
+    return allMade("CreateTransfers", "transfer", pairs.length, response as BulkResponse);
   }
 
   getBalance(ledgerId: string): Promise<unknown> {

@@ -1,7 +1,9 @@
 /**
  * A PostgreSQL of the benchmark's own in a temporary directory, migrated, with
  * two equal sets of unbounded ledgers: one written through the service, one by
- * the raw baseline, so neither sees the other's rows.
+ * the raw baseline, so neither sees the other's rows. Each set has the
+ * --ledgers ledgers of the entry scenarios and TRANSFER_LEDGERS more, of the
+ * same app and unit, for the transfer scenarios.
  */
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,14 +17,31 @@ export interface BenchDatabase {
   readonly serverVersion: string;
   /** As PostgreSQL reports it once started. */
   readonly synchronousCommit: "on" | "off";
-  /** Ledger ids of an app, in creation order; the first one is the hot ledger. */
-  readonly serviceLedgers: readonly string[];
-  readonly rawLedgers: readonly string[];
+  /** The ledgers written through the service. */
+  readonly service: BenchLedgers;
+  /** The raw baselines' own ledgers, in another app. */
+  readonly raw: BenchLedgers;
   stop(): Promise<void>;
+}
+
+/** Ledger ids of one app, all unbounded (a debit never fails for funds), in creation order. */
+export interface BenchLedgers {
+  /** The entry scenarios' --ledgers; the first one is the hot ledger. */
+  readonly entries: readonly string[];
+  /** The transfer scenarios' TRANSFER_LEDGERS, none of them in `entries`. */
+  readonly transfers: readonly string[];
+}
+
+/** A transfer's two distinct ledgers of one app and unit. */
+export interface TransferPair {
+  readonly from: string;
+  readonly to: string;
 }
 
 export const SERVICE_APP = "bench";
 export const RAW_APP = "bench-raw";
+/** Ledgers per side that the transfer scenarios move amounts between. */
+export const TRANSFER_LEDGERS = 1000;
 
 export async function startBenchDatabase(options: {
   readonly ledgers: number;
@@ -45,8 +64,8 @@ export async function startBenchDatabase(options: {
   const client = new pg.Client({ connectionString: database.url });
   await client.connect();
   try {
-    const serviceLedgers = await insertLedgers(client, SERVICE_APP, options.ledgers);
-    const rawLedgers = await insertLedgers(client, RAW_APP, options.ledgers);
+    const service = await insertBenchLedgers(client, SERVICE_APP, options.ledgers);
+    const raw = await insertBenchLedgers(client, RAW_APP, options.ledgers);
     // Only the table that holds rows. Analysing the empty ones records them
     // as empty, and each connection then plans its foreign-key checks
     // against transactions as a sequential scan, kept for the session while
@@ -66,8 +85,8 @@ export async function startBenchDatabase(options: {
       postmasterPid: pid,
       serverVersion: rows[0]?.server_version ?? "unknown",
       synchronousCommit: options.durable ? "on" : "off",
-      serviceLedgers,
-      rawLedgers,
+      service,
+      raw,
       async stop() {
         await database.stop();
         await rm(dir, { recursive: true, force: true });
@@ -78,13 +97,30 @@ export async function startBenchDatabase(options: {
   }
 }
 
-async function insertLedgers(client: pg.Client, app: string, count: number): Promise<string[]> {
+async function insertBenchLedgers(
+  client: pg.Client,
+  app: string,
+  entryLedgers: number,
+): Promise<BenchLedgers> {
+  return {
+    entries: await insertLedgers(client, app, "owner-", entryLedgers),
+    transfers: await insertLedgers(client, app, "transfer-owner-", TRANSFER_LEDGERS),
+  };
+}
+
+/** `count` unbounded CREDITS ledgers of `app`, owned by ownerPrefix 1..count. */
+async function insertLedgers(
+  client: pg.Client,
+  app: string,
+  ownerPrefix: string,
+  count: number,
+): Promise<string[]> {
   const { rows } = await client.query<{ id: string }>(
     `insert into ledgers (id, app, owner_id, unit, status, min_balance, created_at)
-     select gen_random_uuid(), $1, 'owner-' || i, 'CREDITS', 'ACTIVE', null, now()
-       from generate_series(1, $2::int) as i
+     select gen_random_uuid(), $1, $2 || i, 'CREDITS', 'ACTIVE', null, now()
+       from generate_series(1, $3::int) as i
      returning id`,
-    [app, count],
+    [app, ownerPrefix, count],
   );
   return rows.map((row) => row.id);
 }
