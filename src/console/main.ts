@@ -1,21 +1,23 @@
 /**
  * The web console: find an owner's ledgers, see balance and history, record
- * an operation, reverse a transaction, terminate a ledger. Every failure is
+ * an operation, transfer to another owner's ledger, open a transaction with
+ * all its legs, reverse a transaction, terminate a ledger. Every failure is
  * shown by its reason (the ErrorInfo of the ledger.v1 domain).
  */
 import "./styles.css";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Entry, Ledger } from "../../gen/ledger/v1/ledger_pb.js";
 import { LedgerStatus } from "../../gen/ledger/v1/ledger_pb.js";
 import { createLedgerApi, newIdempotencyKey } from "./api.js";
-import { byId, el, formatTime } from "./dom.js";
+import { button, byId, el, formatTime, signedAmountCell } from "./dom.js";
 import { describeError } from "./errors.js";
 import { formatAmount, formatSignedAmount, parseAmount } from "./format.js";
-import { operationsFor, signedForOperation } from "./operations.js";
+import { type OperationSpec, operationsFor, signedForOperation } from "./operations.js";
+import { renderTransaction, type TransactionLinks } from "./transaction-view.js";
 
 const HISTORY_PAGE_SIZE = 10;
 const LEDGER_LIST_PAGE_SIZE = 50;
-const REVERSAL_OPERATION = "REVERSAL";
+/** What both legs of a transfer record when the form names no operation. */
+const TRANSFER_OPERATION = "TRANSFER";
 
 const api = createLedgerApi(window.location.origin);
 
@@ -76,15 +78,17 @@ async function findLedgers(): Promise<void> {
   const { ledgers } = await api.listLedgers({ app, ownerId, pageSize: LEDGER_LIST_PAGE_SIZE });
   const list = byId<HTMLUListElement>("ledger-list");
   list.replaceChildren(
-    ...ledgers.map((ledger) => {
-      const button = el(
-        "button",
-        { type: "button", "data-ledger-id": ledger.id, "data-unit": ledger.unit },
-        ...ledgerListLabel(ledger),
-      );
-      button.addEventListener("click", () => void act(() => openLedger(ledger.id)));
-      return el("li", {}, button);
-    }),
+    ...ledgers.map((ledger) =>
+      el(
+        "li",
+        {},
+        button(
+          { "data-ledger-id": ledger.id, "data-unit": ledger.unit },
+          () => void act(() => openLedger(ledger.id)),
+          ...ledgerListLabel(ledger),
+        ),
+      ),
+    ),
   );
   byId("ledger-list-empty").hidden = ledgers.length > 0;
   if (ledgers.length === 1 && ledgers[0] !== undefined) {
@@ -115,10 +119,7 @@ async function openLedger(ledgerId: string): Promise<void> {
 
 /** Reloads the ledger (GetLedger also shows terminated ones) and the current history page. */
 async function refreshLedger(ledgerId: string): Promise<void> {
-  const { ledger } = await api.getLedger({ ledgerId });
-  if (ledger === undefined) {
-    throw new Error("the server answered GetLedger without a ledger");
-  }
+  const ledger = present((await api.getLedger({ ledgerId })).ledger, "GetLedger");
   const pageToken = state.pageTokens.at(-1) ?? "";
   const page = await api.listEntries({ ledgerId, pageSize: HISTORY_PAGE_SIZE, pageToken });
   const switched = state.ledger?.id !== ledger.id;
@@ -141,66 +142,90 @@ function renderLedger(ledger: Ledger, switched: boolean): void {
   const balance = byId<HTMLOutputElement>("balance");
   balance.textContent = formatAmount(ledger.balance, ledger.unit);
   balance.dataset.minor = ledger.balance.toString();
-  for (const button of Array.from(
+  for (const item of Array.from(
     document.querySelectorAll<HTMLButtonElement>("#ledger-list button"),
   )) {
-    const current = button.dataset.ledgerId === ledger.id;
-    button.setAttribute("aria-current", String(current));
+    const current = item.dataset.ledgerId === ledger.id;
+    item.setAttribute("aria-current", String(current));
     if (current) {
-      button.replaceChildren(...ledgerListLabel(ledger));
+      item.replaceChildren(...ledgerListLabel(ledger));
     }
   }
   const active = ledger.status === LedgerStatus.ACTIVE;
-  byId<HTMLFormElement>("record-form").hidden = !active;
+  byId("ledger-writes").hidden = !active;
   byId("terminate").hidden = !active;
   if (switched) {
     renderOperations(ledger);
   }
 }
 
+/** The app's operations in the record form (with their policy) and the transfer form (any). */
 function renderOperations(ledger: Ledger): void {
-  const select = byId<HTMLSelectElement>("record-operation");
-  select.replaceChildren(
-    ...operationsFor(ledger.app).map((spec) =>
-      el(
-        "option",
-        { value: spec.name, title: spec.description },
+  const specs = operationsFor(ledger.app);
+  byId("record-operation").replaceChildren(
+    ...specs.map((spec) =>
+      operationOption(
+        spec,
         `${spec.name} (${spec.direction.toLowerCase()}, default ${formatSignedAmount(spec.defaultAmountMinor, ledger.unit)})`,
       ),
     ),
   );
+  byId("transfer-operation").replaceChildren(
+    el("option", { value: "" }, TRANSFER_OPERATION),
+    ...specs.map((spec) => operationOption(spec, spec.name)),
+  );
   byId<HTMLInputElement>("record-amount").placeholder = "the operation's default";
+}
+
+function operationOption(spec: OperationSpec, label: string): HTMLOptionElement {
+  return el("option", { value: spec.name, title: spec.description }, label);
 }
 
 function renderHistory(ledger: Ledger, entries: readonly Entry[]): void {
   const active = ledger.status === LedgerStatus.ACTIVE;
   byId("history-body").replaceChildren(
-    ...entries.map((entry) => {
-      const reverse = el("button", { type: "button", class: "small secondary" }, "Reverse");
-      reverse.addEventListener("click", () => openReverseDialog(entry));
-      const reversible = active && entry.operation !== REVERSAL_OPERATION;
-      return el(
+    ...entries.map((entry) =>
+      el(
         "tr",
         { "data-sequence": entry.sequence.toString(), "data-operation": entry.operation },
         el("td", {}, entry.sequence.toString()),
-        el("td", {}, formatTime(entry.occurredAt ? timestampDate(entry.occurredAt) : undefined)),
-        el("td", {}, entry.operation),
-        el(
-          "td",
-          { class: `num ${entry.amount < 0n ? "debit" : "credit"}` },
-          formatSignedAmount(entry.amount, ledger.unit),
-        ),
+        el("td", {}, formatTime(entry.occurredAt)),
+        el("td", {}, transactionButton(entry)),
+        signedAmountCell(entry.amount, ledger.unit),
         el("td", { class: "num" }, formatAmount(entry.balanceAfter, ledger.unit)),
         el("td", {}, entry.description),
-        el("td", {}, reversible ? reverse : ""),
-      );
-    }),
+        el("td", {}, active && entry.reversesTransactionId === "" ? reverseButton(entry) : ""),
+      ),
+    ),
   );
   if (entries.length === 0) {
     byId("history-body").append(
       el("tr", {}, el("td", { colspan: "7", class: "muted" }, "No entries yet.")),
     );
   }
+}
+
+/** The entry's operation, as a link to its whole transaction. */
+function transactionButton(entry: Entry): HTMLButtonElement {
+  return button(
+    {
+      class: "link",
+      title: "Show the transaction",
+      "data-action": "show-transaction",
+      "data-transaction-id": entry.transactionId,
+    },
+    () => TRANSACTION_LINKS.openTransaction(entry.transactionId),
+    entry.operation,
+  );
+}
+
+/** Offered for entries and transfers; a reversal cannot itself be reversed. */
+function reverseButton(entry: Entry): HTMLButtonElement {
+  return button(
+    { class: "small secondary", "data-action": "reverse" },
+    () => openReverseDialog(entry),
+    "Reverse",
+  );
 }
 
 function renderPager(): void {
@@ -227,10 +252,58 @@ async function recordEntry(): Promise<void> {
     description,
     idempotencyKey: newIdempotencyKey("record"),
   });
-  byId<HTMLInputElement>("record-amount").value = "";
-  byId<HTMLInputElement>("record-description").value = "";
-  state.pageTokens = [""];
-  await refreshLedger(ledger.id);
+  clearInputs("record-amount", "record-description");
+  await openLedger(ledger.id);
+}
+
+/** Moves the typed amount to the active ledger of the owner typed, in this ledger's app and unit. */
+async function transfer(): Promise<void> {
+  const ledger = currentLedger();
+  const ownerId = byId<HTMLInputElement>("transfer-owner").value.trim();
+  const amount = parseAmount(byId<HTMLInputElement>("transfer-amount").value, ledger.unit);
+  const { ledgerId: toLedgerId } = await api.getBalance({
+    app: ledger.app,
+    ownerId,
+    unit: ledger.unit,
+  });
+  await api.transfer({
+    fromLedgerId: ledger.id,
+    toLedgerId,
+    amount,
+    operation: byId<HTMLSelectElement>("transfer-operation").value,
+    description: byId<HTMLInputElement>("transfer-description").value.trim(),
+    idempotencyKey: newIdempotencyKey("transfer"),
+  });
+  clearInputs("transfer-amount", "transfer-description");
+  await openLedger(ledger.id);
+}
+
+function clearInputs(...ids: string[]): void {
+  for (const id of ids) {
+    byId<HTMLInputElement>(id).value = "";
+  }
+}
+
+const TRANSACTION_LINKS: TransactionLinks = {
+  openTransaction: (transactionId) => void act(() => showTransaction(transactionId)),
+  openLedger: (ledgerId) => {
+    byId<HTMLDialogElement>("transaction-dialog").close();
+    void act(() => openLedger(ledgerId));
+  },
+};
+
+/** Opens the transaction dialog on `transactionId`, or moves the open one there. */
+async function showTransaction(transactionId: string): Promise<void> {
+  const response = await api.getTransaction({ transactionId });
+  renderTransaction(
+    present(response.transaction, "GetTransaction"),
+    currentLedger(),
+    TRANSACTION_LINKS,
+  );
+  const dialog = byId<HTMLDialogElement>("transaction-dialog");
+  if (!dialog.open) {
+    dialog.showModal();
+  }
 }
 
 function openReverseDialog(entry: Entry): void {
@@ -255,8 +328,7 @@ async function reverseTransaction(): Promise<void> {
     ...(amount === undefined ? {} : { amount: amount < 0n ? -amount : amount }),
     idempotencyKey: newIdempotencyKey("reverse"),
   });
-  state.pageTokens = [""];
-  await refreshLedger(ledger.id);
+  await openLedger(ledger.id);
 }
 
 async function terminateLedger(): Promise<void> {
@@ -275,14 +347,24 @@ function currentLedger(): Ledger {
   return state.ledger;
 }
 
-byId<HTMLFormElement>("find-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  void act(findLedgers);
-});
-byId<HTMLFormElement>("record-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  void act(recordEntry);
-});
+/** A response's message field, which the server always sets. */
+function present<T>(value: T | undefined, rpc: string): T {
+  if (value === undefined) {
+    throw new Error(`the server answered ${rpc} without its result`);
+  }
+  return value;
+}
+
+function onSubmit(formId: string, action: () => Promise<void>): void {
+  byId<HTMLFormElement>(formId).addEventListener("submit", (event) => {
+    event.preventDefault();
+    void act(action);
+  });
+}
+
+onSubmit("find-form", findLedgers);
+onSubmit("record-form", recordEntry);
+onSubmit("transfer-form", transfer);
 byId<HTMLDialogElement>("reverse-dialog").addEventListener("close", () => {
   if (byId<HTMLDialogElement>("reverse-dialog").returnValue === "confirm") {
     void act(reverseTransaction);

@@ -1,11 +1,13 @@
 /**
  * The web console works in a real browser: headless Chromium (Debian's
  * package, driven by playwright-core) against the real server and database
- * finds an owner's ledgers, records operations and reverses a transaction
- * through the page, and shows the balance the server holds, in the ledger's
- * unit; it pages through history, terminates a ledger, and shows failures by
- * their reason. A screenshot is saved. Without Chromium the suite is skipped
- * with the reason printed, except in CI, where that is a failure.
+ * finds an owner's ledgers, records operations, transfers to another owner
+ * and reverses a transaction through the page, and shows the balance the
+ * server holds, in the ledger's unit; it opens a transaction from its history
+ * row with every leg and its links to reversals, pages through history,
+ * terminates a ledger, and shows failures by their reason. A screenshot is
+ * saved. Without Chromium the suite is skipped with the reason printed,
+ * except in CI, where that is a failure.
  */
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp } from "node:fs/promises";
@@ -32,6 +34,7 @@ const DOCS_SCREENSHOT = fileURLToPath(new URL("../../docs/console.png", import.m
 const UPDATE_DOCS_SCREENSHOT = process.env.LEDGER_UPDATE_SCREENSHOT === "1";
 const STEP_TIMEOUT_MS = 15_000;
 const OWNER = "user-42";
+const PAYEE = "user-7";
 
 if (!CHROMIUM_AVAILABLE && !IN_CI) {
   process.stderr.write(
@@ -66,8 +69,10 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
       page.setDefaultTimeout(STEP_TIMEOUT_MS);
       page.on("pageerror", (error) => pageErrors.push(error.message));
       page.on("console", (message) => {
-        // Refused writes are answered 400 by design (Connect's failed_precondition...).
-        const refusedCall = message.text().endsWith("status of 400 (Bad Request)");
+        // Refused calls are answered 400 or 404 by design (Connect's failed_precondition, not_found...).
+        const refusedCall = /status of (400 \(Bad Request\)|404 \(Not Found\))$/.test(
+          message.text(),
+        );
         if (message.type() === "error" && !refusedCall) {
           pageErrors.push(message.text());
         }
@@ -102,15 +107,58 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
       };
     }
 
-    /** The history table as shown: one array of cell texts per row, newest first. */
-    function historyRows(): Promise<string[][]> {
+    /** A table body as shown: one array of cell texts per row. */
+    function tableRows(body: string): Promise<string[][]> {
       return page
-        .locator("#history-body tr")
+        .locator(`${body} tr`)
         .evaluateAll((rows) =>
           rows.map((row) =>
             Array.from((row as HTMLTableRowElement).cells).map((cell) => cell.textContent ?? ""),
           ),
         );
+    }
+
+    /** The history table, newest first. */
+    const historyRows = () => tableRows("#history-body");
+    /** The open transaction's legs, in posting order. */
+    const transactionLegs = () => tableRows("#transaction-legs");
+
+    async function transfer(ownerId: string, amount: string, description = ""): Promise<void> {
+      await page.fill("#transfer-owner", ownerId);
+      await page.fill("#transfer-amount", amount);
+      await page.fill("#transfer-description", description);
+      await page.click("#transfer-form button[type=submit]");
+      await page.waitForFunction(() => !document.body.hasAttribute("aria-busy"));
+    }
+
+    /** Clicks a transaction link and waits for the dialog to show that transaction. */
+    async function openTransaction(link: string): Promise<string> {
+      const transactionId = (await page.locator(link).getAttribute("data-transaction-id")) ?? "";
+      await page.click(link);
+      await page
+        .locator("#transaction-dialog[open] #transaction-id", { hasText: transactionId })
+        .waitFor();
+      await page.waitForFunction(() => !document.body.hasAttribute("aria-busy"));
+      return transactionId;
+    }
+
+    /** The open transaction's facts by key (kind, amount...), as shown. */
+    function transactionFacts(): Promise<Record<string, string>> {
+      return page
+        .locator("#transaction-facts dd")
+        .evaluateAll((facts) =>
+          Object.fromEntries(
+            facts.map((fact) => [(fact as HTMLElement).dataset.fact, fact.textContent ?? ""]),
+          ),
+        );
+    }
+
+    /** The id of the listed ledger in `unit`. */
+    function ledgerIdOf(unit: string): Promise<string> {
+      return page
+        .locator(`#ledger-list button[data-unit=${unit}]`)
+        .getAttribute("data-ledger-id")
+        .then((id) => id ?? "");
     }
 
     const anyTime = expect.stringMatching(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
@@ -167,10 +215,8 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
       expect(await page.locator("#ledger-list button[data-unit=CREDITS]").textContent()).toMatch(
         /1 credit$/,
       );
-      const ledgerId = await page
-        .locator("#ledger-list button[data-unit=CREDITS]")
-        .getAttribute("data-ledger-id");
-      const balance = await api().getBalance({ ledgerId: ledgerId ?? "" });
+      const ledgerId = await ledgerIdOf("CREDITS");
+      const balance = await api().getBalance({ ledgerId });
       expect(balance.balance).toBe(1n);
     });
 
@@ -189,7 +235,7 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
     });
 
     it("reverses a transaction through the page and shows the restored balance", async () => {
-      await page.click("#history-body tr[data-operation=CREDIT_SPEND] button");
+      await page.click("#history-body tr[data-operation=CREDIT_SPEND] button[data-action=reverse]");
       await page.locator("#reverse-dialog[open]").waitFor();
       await page.fill("#reverse-amount", "");
       await page.click("#reverse-confirm");
@@ -206,13 +252,13 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
         "",
       ]);
       // A reversal cannot itself be reversed: the page offers no button for it.
-      expect(await page.locator("#history-body tr[data-operation=REVERSAL] button").count()).toBe(
-        0,
-      );
-      const ledgerId = await page
-        .locator("#ledger-list button[data-unit=CREDITS]")
-        .getAttribute("data-ledger-id");
-      expect((await api().getBalance({ ledgerId: ledgerId ?? "" })).balance).toBe(3n);
+      expect(
+        await page
+          .locator("#history-body tr[data-operation=REVERSAL] [data-action=reverse]")
+          .count(),
+      ).toBe(0);
+      const ledgerId = await ledgerIdOf("CREDITS");
+      expect((await api().getBalance({ ledgerId })).balance).toBe(3n);
       expect(await server.store.verifyInvariants()).toEqual([]);
 
       const artifacts = await mkdtemp(join(tmpdir(), "ledger-browser-"));
@@ -223,6 +269,130 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
         await mkdir(dirname(DOCS_SCREENSHOT), { recursive: true });
         await copyFile(screenshot, DOCS_SCREENSHOT);
       }
+    });
+
+    it("transfers to another owner's ledger through the form, and both balances change", async () => {
+      const payee = await api().createLedger({
+        app: "content",
+        ownerId: PAYEE,
+        unit: "CREDITS",
+        idempotencyKey: "browser-payee",
+      });
+      const payeeLedgerId = payee.ledger?.id ?? "";
+      const transferOperations = await page
+        .locator("#transfer-operation option")
+        .evaluateAll((options) => options.map((option) => (option as HTMLOptionElement).value));
+      expect(transferOperations).toEqual(
+        expect.arrayContaining(["", "CREDIT_SPEND", "CONTENT_CREATION"]),
+      );
+      await transfer(PAYEE, "2", "A gift");
+      await balanceShows("1 credit");
+      expect(await page.locator("#error").isHidden()).toBe(true);
+      expect((await historyRows())[0]).toEqual([
+        "4",
+        anyTime,
+        "TRANSFER",
+        "-2 credits",
+        "1 credit",
+        "A gift",
+        "Reverse",
+      ]);
+      expect((await api().getBalance({ ledgerId: payeeLedgerId })).balance).toBe(2n);
+      expect(await page.inputValue("#transfer-amount")).toBe("");
+    });
+
+    it("opens the transfer from its history row with both legs, and each leg's ledger", async () => {
+      const ownLedgerId = await ledgerIdOf("CREDITS");
+      const payeeLedgerId = (
+        await api().getBalance({ app: "content", ownerId: PAYEE, unit: "CREDITS" })
+      ).ledgerId;
+      await openTransaction("#history-body tr[data-sequence='4'] [data-action=show-transaction]");
+      expect(await page.locator("#transaction-title").textContent()).toBe("TRANSFER transaction");
+      expect(await transactionFacts()).toEqual({
+        kind: "TRANSFER",
+        created: anyTime,
+        amount: "2 credits",
+        reversed: "0 credits",
+        reversals: "none",
+      });
+      expect(await transactionLegs()).toEqual([
+        [`${ownLedgerId} (this ledger)`, "4", "TRANSFER", "-2 credits", "1 credit"],
+        [payeeLedgerId, "1", "TRANSFER", "+2 credits", "2 credits"],
+      ]);
+      await page.click(`#transaction-legs button[data-ledger-id='${payeeLedgerId}']`);
+      await page.locator("#ledger-title", { hasText: PAYEE }).waitFor();
+      await balanceShows("2 credits");
+      expect(await page.locator("#transaction-dialog").isHidden()).toBe(true);
+      await page.click("#ledger-list button[data-unit=CREDITS]");
+      await balanceShows("1 credit");
+    });
+
+    it("reverses the transfer, and the reversal links back to the original", async () => {
+      await page.click("#history-body tr[data-sequence='4'] [data-action=reverse]");
+      await page.locator("#reverse-dialog[open]").waitFor();
+      await page.click("#reverse-confirm");
+      await balanceShows("3 credits");
+      expect((await historyRows())[0]).toEqual([
+        "5",
+        anyTime,
+        "REVERSAL",
+        "+2 credits",
+        "3 credits",
+        "",
+        "",
+      ]);
+      const payee = await api().getBalance({ app: "content", ownerId: PAYEE, unit: "CREDITS" });
+      expect(payee.balance).toBe(0n);
+
+      const reversalId = await openTransaction(
+        "#history-body tr[data-sequence='5'] [data-action=show-transaction]",
+      );
+      const originalId =
+        (await page
+          .locator("#history-body tr[data-sequence='4'] [data-action=show-transaction]")
+          .getAttribute("data-transaction-id")) ?? "";
+      expect(await transactionFacts()).toEqual({
+        kind: "REVERSAL",
+        created: anyTime,
+        amount: "2 credits",
+        reverses: originalId,
+      });
+      expect(await transactionLegs()).toEqual([
+        [
+          `${await ledgerIdOf("CREDITS")} (this ledger)`,
+          "5",
+          "REVERSAL",
+          "+2 credits",
+          "3 credits",
+        ],
+        [payee.ledgerId, "2", "REVERSAL", "-2 credits", "0 credits"],
+      ]);
+      await openTransaction("#transaction-facts [data-fact=reverses] button");
+      expect(await transactionFacts()).toMatchObject({
+        kind: "TRANSFER",
+        reversed: "2 credits",
+        reversals: reversalId,
+      });
+      await openTransaction(`#transaction-facts button[data-transaction-id='${reversalId}']`);
+      expect((await transactionFacts()).kind).toBe("REVERSAL");
+      await page.click("#transaction-close");
+      expect(await page.locator("#transaction-dialog").isHidden()).toBe(true);
+      expect(await server.store.verifyInvariants()).toEqual([]);
+    });
+
+    it("shows a transfer that breaks the floor, or goes to no ledger, by its reason", async () => {
+      await transfer(PAYEE, "4");
+      expect(await shownError()).toMatchObject({
+        reason: "INSUFFICIENT_FUNDS",
+        text: expect.stringContaining("INSUFFICIENT_FUNDS"),
+      });
+      await balanceShows("3 credits");
+      await transfer("nobody", "1");
+      expect((await shownError()).reason).toBe("LEDGER_NOT_FOUND");
+      expect((await historyRows())[0]?.[0]).toBe("5");
+      expect(
+        (await api().getBalance({ app: "content", ownerId: PAYEE, unit: "CREDITS" })).balance,
+      ).toBe(0n);
     });
 
     it("pages through history and shows cents as dollars", async () => {
