@@ -16,7 +16,13 @@
 export * from "../../gen/apps/clients.js";
 export * from "../../gen/apps/registry.js";
 export { TransactionKind } from "../../gen/ledger/v1/ledger_pb.js";
-export { AppClient, type AppRecordItem, type AppRecordOptions } from "./app-client.js";
+export {
+  AppClient,
+  type AppRecordItem,
+  type AppRecordOptions,
+  type AppTransferItem,
+  type AppTransferOptions,
+} from "./app-client.js";
 export * from "./errors.js";
 export {
   createLedgerClient,
