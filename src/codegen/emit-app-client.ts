@@ -1,7 +1,8 @@
 /**
  * gen/apps/<app>/v1/<app>_client.ts: a typed client per app whose operation
- * parameter admits exactly that app's operations, with one method per
- * operation; and gen/apps/clients.ts re-exporting them all.
+ * parameters (record, recordEntries, transfer, createTransfers) admit
+ * exactly that app's operations, with one method per operation; and
+ * gen/apps/clients.ts re-exporting them all.
  */
 import { posix } from "node:path";
 import type { AppModel, LedgerAppsModel, OperationModel } from "./app-model.js";
@@ -30,13 +31,16 @@ export function appClientSource(app: AppModel, header: string, sdkImport: string
   const lines = [
     header,
     "",
-    `import { AppClient, type AppRecordItem, type AppRecordOptions, type LedgerClient, type RecordedEntry } from "${relativeTo(file, sdkImport)}";`,
+    `import { AppClient, type AppRecordItem, type AppRecordOptions, type AppTransferItem, type LedgerClient, type RecordedEntry } from "${relativeTo(file, sdkImport)}";`,
     `import { ${appConstName(app)}, type ${typeName} } from "${relativeTo(file, REGISTRY_FILE.replace(/\.ts$/, ".js"))}";`,
     "",
     `/** An item of ${className}.recordEntries: its operation is one of app "${app.name}"'s. */`,
     `export type ${pascalCase(app.name)}RecordItem = AppRecordItem<${typeName}>;`,
     "",
-    `/** A client of app "${app.name}" (${app.protoFile}): it records only the app's operations. */`,
+    `/** An item of ${className}.createTransfers: its operation, if any, is one of app "${app.name}"'s. */`,
+    `export type ${pascalCase(app.name)}TransferItem = AppTransferItem<${typeName}>;`,
+    "",
+    `/** A client of app "${app.name}" (${app.protoFile}): it records and transfers with only the app's operations. */`,
     `export class ${className} extends AppClient<${typeName}> {`,
   ];
   app.operations.forEach((op, index) => {

@@ -1,8 +1,8 @@
 /**
  * The base of the generated per-app clients (gen/apps/<app>/v1/<app>_client.ts):
- * a LedgerClient narrowed to one app, whose `record` and `recordEntries`
- * admit exactly that app's operation names (a union type generated from its
- * proto enum).
+ * a LedgerClient narrowed to one app, whose `record`, `recordEntries`,
+ * `transfer` and `createTransfers` admit exactly that app's operation names
+ * (a union type generated from its proto enum).
  */
 import type { AppSpec } from "../../gen/apps/registry.js";
 import type { LedgerClient } from "./ledger-client.js";
@@ -11,16 +11,28 @@ import type {
   CallOptions,
   CreatedLedger,
   CreateLedgerInput,
+  CreateTransfersItem,
+  CreateTransfersOptions,
   EntryFields,
   LedgerPage,
   ListLedgersInput,
   RecordEntriesItem,
   RecordEntriesOptions,
   RecordedEntry,
+  RecordedTransfer,
+  TransferFields,
+  TransferInput,
 } from "./types.js";
 
 export type { LedgerClient } from "./ledger-client.js";
-export type { RecordEntriesItem, RecordEntriesOptions, RecordedEntry } from "./types.js";
+export type {
+  CreateTransfersItem,
+  CreateTransfersOptions,
+  RecordEntriesItem,
+  RecordEntriesOptions,
+  RecordedEntry,
+  RecordedTransfer,
+} from "./types.js";
 
 /** An entry's fields and the call's options, in one object. */
 export type AppRecordOptions = EntryFields & CallOptions;
@@ -30,6 +42,12 @@ export type AppRecordItem<Operation extends string> = EntryFields & {
   readonly ledgerId: string;
   readonly operation: Operation;
 };
+
+/** A transfer's fields, its operation one of the app's, and the call's options, in one object. */
+export type AppTransferOptions<Operation extends string> = TransferFields<Operation> & CallOptions;
+
+/** One item of an app's createTransfers: two ledgers, an amount, optionally one of the app's operations. */
+export type AppTransferItem<Operation extends string> = TransferInput<Operation>;
 
 /** A client of one app. Generated subclasses add one method per operation. */
 export class AppClient<Operation extends string> {
@@ -83,5 +101,34 @@ export class AppClient<Operation extends string> {
     options: RecordEntriesOptions,
   ): Promise<RecordEntriesItem[]> {
     return this.ledger.recordEntries(items, options);
+  }
+
+  /**
+   * Moves `amountMinor` (positive) from one ledger of this app to another in
+   * the same unit (LedgerClient's transfer); `options.operation`, one of the
+   * app's, is recorded on both legs, else the built-in TRANSFER.
+   */
+  transfer(
+    fromLedgerId: string,
+    toLedgerId: string,
+    amountMinor: bigint,
+    options: AppTransferOptions<Operation> = {},
+  ): Promise<RecordedTransfer> {
+    const { timeoutMs, signal, ...fields } = options;
+    return this.ledger.transfer(
+      { ...fields, fromLedgerId, toLedgerId, amountMinor },
+      { timeoutMs, signal },
+    );
+  }
+
+  /**
+   * Several transfers in one call (LedgerClient's createTransfers): one
+   * result per item, in order; `atomic` says whether they stand or fall together.
+   */
+  createTransfers(
+    items: readonly AppTransferItem<Operation>[],
+    options: CreateTransfersOptions,
+  ): Promise<CreateTransfersItem[]> {
+    return this.ledger.createTransfers(items, options);
   }
 }

@@ -4,7 +4,9 @@
  * - createLedgerClient({ baseUrl, protocol }) for every RPC;
  * - createContentClient(ledger), createLearningClient(ledger), ...: one typed
  *   client per app declared in proto/apps (generated into gen/apps);
- * - typed errors (InsufficientFundsError, ...) to catch with instanceof.
+ * - typed errors (InsufficientFundsError, ...) to catch with instanceof;
+ * - TransactionKind, the values of a transaction's `kind` (ENTRY, TRANSFER,
+ *   REVERSAL).
  *
  * A UI that lists each app's operations (directions, default amounts) can
  * import APPS and SHARED_OPERATIONS from here, or straight from
@@ -13,7 +15,14 @@
 
 export * from "../../gen/apps/clients.js";
 export * from "../../gen/apps/registry.js";
-export { AppClient, type AppRecordItem, type AppRecordOptions } from "./app-client.js";
+export { TransactionKind } from "../../gen/ledger/v1/ledger_pb.js";
+export {
+  AppClient,
+  type AppRecordItem,
+  type AppRecordOptions,
+  type AppTransferItem,
+  type AppTransferOptions,
+} from "./app-client.js";
 export * from "./errors.js";
 export {
   createLedgerClient,

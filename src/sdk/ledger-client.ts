@@ -5,11 +5,16 @@
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import type { Status } from "../../gen/google/rpc/status_pb.js";
 import {
   LedgerService,
   type RecordEntryRequestSchema,
-  type RecordEntryResult,
+  type RecordEntryResponse,
+  type ReverseTransactionResponse,
+  type Transaction,
+  type TransferRequestSchema,
+  type TransferResponse,
 } from "../../gen/ledger/v1/ledger_pb.js";
 import { LedgerRpcError, ledgerRpcErrorFromStatus, toLedgerRpcError } from "./errors.js";
 import {
@@ -25,17 +30,23 @@ import type {
   CallOptions,
   CreatedLedger,
   CreateLedgerInput,
+  CreateTransfersItem,
+  CreateTransfersOptions,
   EntryPage,
   Ledger,
   LedgerPage,
   ListEntriesInput,
   ListLedgersInput,
+  PostingFields,
   RecordEntriesItem,
   RecordEntriesOptions,
   RecordEntryInput,
   RecordedEntry,
+  RecordedTransfer,
+  RefusedItem,
   ReversedTransaction,
   ReverseTransactionInput,
+  TransferInput,
 } from "./types.js";
 
 /** The default deadline of one call, retries included. */
@@ -63,7 +74,7 @@ export interface LedgerClient {
   /**
    * Records an operation. LEDGER_NOT_FOUND, LEDGER_TERMINATED,
    * UNKNOWN_OPERATION, AMOUNT_DIRECTION_MISMATCH, INSUFFICIENT_FUNDS,
-   * BALANCE_OVERFLOW, IDEMPOTENCY_KEY_REUSED.
+   * BALANCE_OVERFLOW, IDEMPOTENCY_KEY_REUSED, EXTERNAL_ID_ALREADY_USED.
    */
   recordEntry(input: RecordEntryInput, options?: CallOptions): Promise<RecordedEntry>;
   /**
@@ -80,13 +91,43 @@ export interface LedgerClient {
     options: RecordEntriesOptions,
   ): Promise<RecordEntriesItem[]>;
   /**
-   * Compensates a transaction. TRANSACTION_NOT_FOUND, TRANSACTION_NOT_REVERSIBLE,
-   * REVERSAL_EXCEEDS_TRANSACTION, INSUFFICIENT_FUNDS, LEDGER_TERMINATED.
+   * Moves `amountMinor` from one ledger to another of the same app and unit:
+   * one TRANSFER transaction, the debit of `fromLedgerId` then the credit of
+   * `toLedgerId`. LEDGER_NOT_FOUND, LEDGER_TERMINATED, APP_MISMATCH,
+   * UNIT_MISMATCH, UNKNOWN_OPERATION, INSUFFICIENT_FUNDS, BALANCE_OVERFLOW,
+   * IDEMPOTENCY_KEY_REUSED, EXTERNAL_ID_ALREADY_USED.
+   */
+  transfer(input: TransferInput, options?: CallOptions): Promise<RecordedTransfer>;
+  /**
+   * 1..1000 transfers in one call, as recordEntries records entries: each
+   * item made as transfer would make it, one result per item, in order;
+   * `atomic` says whether they stand or fall together (the failing item's
+   * message is prefixed `transfers[i]: `, its error's `index` names it).
+   */
+  createTransfers(
+    items: readonly TransferInput[],
+    options: CreateTransfersOptions,
+  ): Promise<CreateTransfersItem[]>;
+  /**
+   * Compensates a transaction (every leg of a transfer). TRANSACTION_NOT_FOUND,
+   * TRANSACTION_NOT_REVERSIBLE, REVERSAL_EXCEEDS_TRANSACTION, INSUFFICIENT_FUNDS,
+   * LEDGER_TERMINATED.
    */
   reverseTransaction(
     input: ReverseTransactionInput,
     options?: CallOptions,
   ): Promise<ReversedTransaction>;
+  /** A transaction with its entries and the ids of its reversals. TRANSACTION_NOT_FOUND. */
+  getTransaction(transactionId: string, options?: CallOptions): Promise<Transaction>;
+  /**
+   * The app's transaction with this external id (its entries and reversal
+   * ids), or undefined when the app has none; other failures reject.
+   */
+  findTransactionByExternalId(
+    app: string,
+    externalTransactionId: string,
+    options?: CallOptions,
+  ): Promise<Transaction | undefined>;
   /** The balance of an active ledger. LEDGER_NOT_FOUND, LEDGER_TERMINATED. */
   getBalance(lookup: BalanceLookup, options?: CallOptions): Promise<Balance>;
   /** A ledger's entries, newest first. LEDGER_NOT_FOUND. */
@@ -106,16 +147,38 @@ export function createLedgerClient(options: LedgerClientOptions): LedgerClient {
   const policy = resolveRetryPolicy(options.retry);
   const { transport, close } = createLedgerTransport(options);
   const rpc = createClient(LedgerService, transport);
-  const call = <T>(callOptions: CallOptions | undefined, attempt: Attempt<T>): Promise<T> =>
+  const call: Call = (callOptions, attempt) =>
     withRetries(
       policy,
       checkTimeoutMs(callOptions?.timeoutMs ?? timeoutMsDefault),
       callOptions?.signal,
       attempt,
     );
-
   return {
     protocol: options.protocol,
+    ...ledgerCalls(rpc, call),
+    ...entryCalls(rpc, call),
+    ...transferCalls(rpc, call),
+    ...transactionCalls(rpc, call),
+    close,
+  };
+}
+
+/** The generated client of the service. */
+type Rpc = Client<typeof LedgerService>;
+
+/** One logical call: its attempts, within its deadline. */
+type Call = <T>(callOptions: CallOptions | undefined, attempt: Attempt<T>) => Promise<T>;
+
+/** Ledgers: open, read, list, close, and their balances. */
+function ledgerCalls(
+  rpc: Rpc,
+  call: Call,
+): Pick<
+  LedgerClient,
+  "createLedger" | "getLedger" | "listLedgers" | "getBalance" | "terminateLedger"
+> {
+  return {
     async createLedger(input, callOptions) {
       const idempotencyKey = input.idempotencyKey ?? randomKey();
       const response = await call(callOptions, (o) =>
@@ -154,25 +217,84 @@ export function createLedgerClient(options: LedgerClientOptions): LedgerClient {
       );
       return { ledgers: response.ledgers, nextPageToken: response.nextPageToken };
     },
+    getBalance(lookup, callOptions) {
+      return call(callOptions, (o) => rpc.getBalance(lookup, o));
+    },
+    async terminateLedger(ledgerId, callOptions) {
+      const response = await call(callOptions, (o) => rpc.terminateLedger({ ledgerId }, o));
+      return present(response.ledger);
+    },
+  };
+}
+
+/** Entries: record one or many, list a ledger's. */
+function entryCalls(
+  rpc: Rpc,
+  call: Call,
+): Pick<LedgerClient, "recordEntry" | "recordEntries" | "listEntries"> {
+  return {
     async recordEntry(input, callOptions) {
       const request = entryRequest(input);
       const response = await call(callOptions, (o) => rpc.recordEntry(request, o));
-      return {
-        entry: present(response.entry),
-        replayed: response.replayed,
-        idempotencyKey: request.idempotencyKey,
-      };
+      return recordedEntry(response, request.idempotencyKey);
     },
     async recordEntries(items, { atomic, ...callOptions }) {
       const entries = items.map(entryRequest);
       const response = await call(callOptions, (o) => rpc.recordEntries({ entries, atomic }, o));
-      if (response.results.length !== entries.length) {
-        throw brokenResponse(`${response.results.length} results for ${entries.length} items`);
-      }
-      return entries.map((entry, index) =>
-        itemResult(entry.idempotencyKey, response.results[index]),
+      return bulkResults(entries, response.results, (request, { result }) =>
+        itemResult(request.idempotencyKey, result, recordedEntry),
       );
     },
+    async listEntries(input, callOptions) {
+      const response = await call(callOptions, (o) =>
+        rpc.listEntries(
+          {
+            ledgerId: input.ledgerId,
+            pageSize: input.pageSize ?? 0,
+            pageToken: input.pageToken ?? "",
+            occurredAfter: optionalTimestamp(input.occurredAfter),
+            occurredBefore: optionalTimestamp(input.occurredBefore),
+            reference: input.reference ?? "",
+            externalTransactionId: input.externalTransactionId ?? "",
+          },
+          o,
+        ),
+      );
+      return { entries: response.entries, nextPageToken: response.nextPageToken };
+    },
+  };
+}
+
+/** Transfers: one, or many in one call. */
+function transferCalls(rpc: Rpc, call: Call): Pick<LedgerClient, "transfer" | "createTransfers"> {
+  return {
+    async transfer(input, callOptions) {
+      const request = transferRequest(input);
+      const response = await call(callOptions, (o) => rpc.transfer(request, o));
+      return writtenTransaction(response, request.idempotencyKey);
+    },
+    async createTransfers(items, { atomic, ...callOptions }) {
+      const transfers = items.map(transferRequest);
+      const response = await call(callOptions, (o) =>
+        rpc.createTransfers({ transfers, atomic }, o),
+      );
+      return bulkResults(transfers, response.results, (request, { result }) =>
+        itemResult(request.idempotencyKey, result, writtenTransaction),
+      );
+    },
+  };
+}
+
+/** Transactions: reversals, and lookups by id or by external id. */
+function transactionCalls(
+  rpc: Rpc,
+  call: Call,
+): Pick<LedgerClient, "reverseTransaction" | "getTransaction" | "findTransactionByExternalId"> {
+  const lookUp = async (
+    lookup: { transactionId: string } | { app: string; externalTransactionId: string },
+    callOptions: CallOptions | undefined,
+  ) => present((await call(callOptions, (o) => rpc.getTransaction(lookup, o))).transaction);
+  return {
     async reverseTransaction(input, callOptions) {
       const idempotencyKey = input.idempotencyKey ?? randomKey();
       const response = await call(callOptions, (o) =>
@@ -187,41 +309,21 @@ export function createLedgerClient(options: LedgerClientOptions): LedgerClient {
           o,
         ),
       );
-      return {
-        transaction: present(response.transaction),
-        replayed: response.replayed,
-        idempotencyKey,
-      };
+      return writtenTransaction(response, idempotencyKey);
     },
-    getBalance(lookup, callOptions) {
-      return call(callOptions, (o) => rpc.getBalance(lookup, o));
+    getTransaction(transactionId, callOptions) {
+      return lookUp({ transactionId }, callOptions);
     },
-    async listEntries(input, callOptions) {
-      const response = await call(callOptions, (o) =>
-        rpc.listEntries(
-          {
-            ledgerId: input.ledgerId,
-            pageSize: input.pageSize ?? 0,
-            pageToken: input.pageToken ?? "",
-            occurredAfter:
-              input.occurredAfter === undefined
-                ? undefined
-                : timestampFromDate(input.occurredAfter),
-            occurredBefore:
-              input.occurredBefore === undefined
-                ? undefined
-                : timestampFromDate(input.occurredBefore),
-          },
-          o,
-        ),
-      );
-      return { entries: response.entries, nextPageToken: response.nextPageToken };
+    async findTransactionByExternalId(app, externalTransactionId, callOptions) {
+      try {
+        return await lookUp({ app, externalTransactionId }, callOptions);
+      } catch (error) {
+        if (error instanceof LedgerRpcError && error.reason === "TRANSACTION_NOT_FOUND") {
+          return undefined;
+        }
+        throw error;
+      }
     },
-    async terminateLedger(ledgerId, callOptions) {
-      const response = await call(callOptions, (o) => rpc.terminateLedger({ ledgerId }, o));
-      return present(response.ledger);
-    },
-    close,
   };
 }
 
@@ -308,11 +410,31 @@ function entryRequest(
   input: RecordEntryInput,
 ): MessageInitShape<typeof RecordEntryRequestSchema> & { idempotencyKey: string } {
   return {
+    ...postingFields(input),
     ledgerId: input.ledgerId,
     operation: input.operation,
     amount: input.amountMinor,
+  };
+}
+
+/** Transfer's request, alone or as an item of CreateTransfers, its key generated once. */
+function transferRequest(
+  input: TransferInput,
+): MessageInitShape<typeof TransferRequestSchema> & { idempotencyKey: string } {
+  return {
+    ...postingFields(input),
+    fromLedgerId: input.fromLedgerId,
+    toLedgerId: input.toLedgerId,
+    amount: input.amountMinor,
+    operation: input.operation ?? "",
+  };
+}
+
+/** The fields RecordEntry and Transfer requests share, the key generated here when absent. */
+function postingFields(input: PostingFields) {
+  return {
     idempotencyKey: input.idempotencyKey ?? randomKey(),
-    occurredAt: input.occurredAt === undefined ? undefined : timestampFromDate(input.occurredAt),
+    occurredAt: optionalTimestamp(input.occurredAt),
     description: input.description ?? "",
     reference: input.reference ?? "",
     metadata: { ...input.metadata },
@@ -320,20 +442,58 @@ function entryRequest(
   };
 }
 
-/** One item's result: RecordEntry's, or the typed error of its google.rpc.Status. */
-function itemResult(
+function optionalTimestamp(date: Date | undefined) {
+  return date === undefined ? undefined : timestampFromDate(date);
+}
+
+/** What RecordEntry returns, alone or as an item of RecordEntries. */
+function recordedEntry(response: RecordEntryResponse, idempotencyKey: string): RecordedEntry {
+  return { entry: present(response.entry), replayed: response.replayed, idempotencyKey };
+}
+
+/** What Transfer and ReverseTransaction return: their transaction. */
+function writtenTransaction(
+  response: TransferResponse | ReverseTransactionResponse,
   idempotencyKey: string,
-  result: RecordEntryResult | undefined,
-): RecordEntriesItem {
-  switch (result?.result.case) {
-    case "entry": {
-      const { entry, replayed } = result.result.value;
-      return { ok: true, entry: present(entry), replayed, idempotencyKey };
-    }
+): RecordedTransfer & ReversedTransaction {
+  return {
+    transaction: present(response.transaction),
+    replayed: response.replayed,
+    idempotencyKey,
+  };
+}
+
+/** One result per request item, in order: any other count is a broken server. */
+function bulkResults<Request, Result, Item>(
+  requests: readonly Request[],
+  results: readonly Result[],
+  item: (request: Request, result: Result) => Item,
+): Item[] {
+  if (results.length !== requests.length) {
+    throw brokenResponse(`${results.length} results for ${requests.length} items`);
+  }
+  return requests.map((request, index) => item(request, results[index] as Result));
+}
+
+/** A bulk item's oneof: its write's response, or the google.rpc.Status it was refused with. */
+type ItemOutcome<Response> =
+  | { readonly case: "entry" | "transfer"; readonly value: Response }
+  | { readonly case: "error"; readonly value: Status }
+  | { readonly case: undefined };
+
+/** One item's result: its write's (`made`), or the typed error of its google.rpc.Status. */
+function itemResult<Response, Written>(
+  idempotencyKey: string,
+  outcome: ItemOutcome<Response>,
+  made: (response: Response, idempotencyKey: string) => Written,
+): (Written & { readonly ok: true }) | RefusedItem {
+  switch (outcome.case) {
     case "error":
-      return { ok: false, error: ledgerRpcErrorFromStatus(result.result.value), idempotencyKey };
+      return { ok: false, error: ledgerRpcErrorFromStatus(outcome.value), idempotencyKey };
+    case undefined:
+      throw brokenResponse("a bulk result with neither its write nor an error");
     default:
-      throw brokenResponse("a RecordEntries result with neither entry nor error");
+      return { ...made(outcome.value, idempotencyKey), ok: true };
   }
 }
 

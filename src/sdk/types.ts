@@ -2,7 +2,8 @@
  * What the SDK's calls take and return. Amounts are bigint minor units
  * (`amountMinor`), instants are Dates on the way in; results are the
  * generated protobuf messages (int64 as bigint, google.protobuf.Timestamp:
- * see timestampDate from @bufbuild/protobuf/wkt).
+ * see timestampDate from @bufbuild/protobuf/wkt; a Transaction's `kind` is
+ * a TransactionKind).
  */
 import type {
   Entry,
@@ -51,16 +52,25 @@ export interface CreateLedgerInput extends WriteInput {
   readonly unbounded?: boolean | undefined;
 }
 
-/** The fields of an entry, besides its ledger and operation. */
-export interface EntryFields extends WriteInput {
-  /** Signed minor units; absent: the operation's default amount. */
-  readonly amountMinor?: bigint | undefined;
+/** What a write that posts entries carries on each of them (both legs of a transfer). */
+export interface PostingFields extends WriteInput {
   /** When it happened; default now; never in the future. */
   readonly occurredAt?: Date | undefined;
   readonly description?: string | undefined;
   readonly reference?: string | undefined;
   readonly metadata?: Readonly<Record<string, string>> | undefined;
+  /**
+   * The caller's reference of the transaction (a payment provider's id...):
+   * unique per app among transactions, else EXTERNAL_ID_ALREADY_USED; a
+   * replay of the same idempotency key is no conflict.
+   */
   readonly externalTransactionId?: string | undefined;
+}
+
+/** The fields of an entry, besides its ledger and operation. */
+export interface EntryFields extends PostingFields {
+  /** Signed minor units; absent: the operation's default amount. */
+  readonly amountMinor?: bigint | undefined;
 }
 
 /** RecordEntry with any operation name (the typed app clients narrow it). */
@@ -69,24 +79,63 @@ export interface RecordEntryInput extends EntryFields {
   readonly operation: string;
 }
 
-/** RecordEntries' options: how the items stand together, and the call's options. */
-export interface RecordEntriesOptions extends CallOptions {
+/** A bulk write's options (recordEntries, createTransfers): how the items stand together, and the call's options. */
+export interface BulkWriteOptions extends CallOptions {
   /**
    * true: all or nothing; the first item that fails rejects the call with
-   * its typed error (`index` names the item) and nothing is recorded.
-   * false: each item is recorded or refused alone (see RecordEntriesItem).
+   * its typed error (`index` names the item) and nothing is written.
+   * false: each item is written or refused alone (see RecordEntriesItem).
    */
   readonly atomic: boolean;
 }
 
+/** RecordEntries' options. */
+export type RecordEntriesOptions = BulkWriteOptions;
+
+/** CreateTransfers' options. */
+export type CreateTransfersOptions = BulkWriteOptions;
+
+/**
+ * An item of a bulk write refused with the typed error the write of it
+ * alone would have rejected with; its key stays unused.
+ */
+export interface RefusedItem {
+  readonly ok: false;
+  readonly error: LedgerRpcError;
+  readonly idempotencyKey: string;
+}
+
 /**
  * One item of recordEntries, in the items' order: recorded (what recordEntry
- * returns, `ok: true`), or refused with the typed error a recordEntry of it
- * alone would have rejected with (`ok: false`; its key stays unused).
+ * returns, `ok: true`), or refused (`ok: false`).
  */
-export type RecordEntriesItem =
-  | (RecordedEntry & { readonly ok: true })
-  | { readonly ok: false; readonly error: LedgerRpcError; readonly idempotencyKey: string };
+export type RecordEntriesItem = (RecordedEntry & { readonly ok: true }) | RefusedItem;
+
+/** A transfer's fields besides its ledgers and amount. */
+export interface TransferFields<Operation extends string = string> extends PostingFields {
+  /** One of the app's operations, recorded on both legs; absent: the built-in TRANSFER. */
+  readonly operation?: Operation | undefined;
+}
+
+/**
+ * Transfer: moves `amountMinor` from one ledger to another of the same app
+ * and unit (the typed app clients narrow `operation`).
+ */
+export interface TransferInput<Operation extends string = string>
+  extends TransferFields<Operation> {
+  /** The ledger debited; its floor holds unless it is unbounded. */
+  readonly fromLedgerId: string;
+  /** The ledger credited: another one of the same app and unit. */
+  readonly toLedgerId: string;
+  /** Positive magnitude in minor units. */
+  readonly amountMinor: bigint;
+}
+
+/**
+ * One item of createTransfers, in the items' order: made (what transfer
+ * returns, `ok: true`), or refused (`ok: false`).
+ */
+export type CreateTransfersItem = (RecordedTransfer & { readonly ok: true }) | RefusedItem;
 
 /** ReverseTransaction: compensates all or part of a transaction. */
 export interface ReverseTransactionInput extends WriteInput {
@@ -121,6 +170,10 @@ export interface ListEntriesInput {
   readonly occurredAfter?: Date | undefined;
   /** Only entries that occurred strictly before this instant. */
   readonly occurredBefore?: Date | undefined;
+  /** Only entries with exactly this reference. */
+  readonly reference?: string | undefined;
+  /** Only entries of the transaction with exactly this external id. */
+  readonly externalTransactionId?: string | undefined;
 }
 
 /** What every write returns besides its resource. */
@@ -139,6 +192,11 @@ export interface CreatedLedger extends WriteResult {
 /** The result of RecordEntry. */
 export interface RecordedEntry extends WriteResult {
   readonly entry: Entry;
+}
+
+/** The result of Transfer: the TRANSFER transaction, its debit then its credit entry. */
+export interface RecordedTransfer extends WriteResult {
+  readonly transaction: Transaction;
 }
 
 /** The result of ReverseTransaction: the REVERSAL transaction and its entries. */

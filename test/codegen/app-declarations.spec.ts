@@ -147,6 +147,9 @@ describe("buf generate with the ledger-apps plugin", () => {
       );
       expect(client).toContain("export class QuizClient extends AppClient<QuizOperationName>");
       expect(client).toContain("answerCorrect(ledgerId: string");
+      expect(client).toContain(
+        "export type QuizTransferItem = AppTransferItem<QuizOperationName>;",
+      );
 
       // The generated registry is plain data: load it and build the server's registry from it.
       const registry = (await import(

@@ -1,7 +1,8 @@
 /**
  * The generated app clients are typed by their proto enums: `tsc --noEmit`
  * (run by CI over test/) rejects another app's operation and a misspelt one
- * at every `@ts-expect-error` below, and `expectTypeOf` pins each client's
+ * (in `record`, `recordEntries`, `transfer` and `createTransfers`) at every
+ * `@ts-expect-error` below, and `expectTypeOf` pins each client's
  * operation union to exactly its app's operations. The calls sit in
  * functions that never run: this spec proves types, not behaviour.
  */
@@ -11,14 +12,18 @@ import {
   type ContentClient,
   type ContentOperationName,
   type ContentRecordItem,
+  type ContentTransferItem,
+  type CreateTransfersItem,
   createContentClient,
   createLearningClient,
   type LearningClient,
   type LearningOperationName,
   type LearningRecordItem,
+  type LearningTransferItem,
   type LedgerClient,
   type RecordEntriesItem,
   type RecordedEntry,
+  type RecordedTransfer,
   type SharedOperationName,
 } from "../../src/sdk/index.js";
 
@@ -42,6 +47,24 @@ describe("generated app client types", () => {
     >();
     expectTypeOf<ReturnType<ContentClient["recordEntries"]>>().toEqualTypeOf<
       Promise<RecordEntriesItem[]>
+    >();
+    expectTypeOf<
+      NonNullable<Parameters<ContentClient["transfer"]>[3]>["operation"]
+    >().toEqualTypeOf<ContentOperationName | undefined>();
+    expectTypeOf<ContentTransferItem["operation"]>().toEqualTypeOf<
+      ContentOperationName | undefined
+    >();
+    expectTypeOf<LearningTransferItem["operation"]>().toEqualTypeOf<
+      LearningOperationName | undefined
+    >();
+    expectTypeOf<Parameters<ContentClient["createTransfers"]>[0]>().toEqualTypeOf<
+      readonly ContentTransferItem[]
+    >();
+    expectTypeOf<ReturnType<ContentClient["transfer"]>>().toEqualTypeOf<
+      Promise<RecordedTransfer>
+    >();
+    expectTypeOf<ReturnType<ContentClient["createTransfers"]>>().toEqualTypeOf<
+      Promise<CreateTransfersItem[]>
     >();
   });
 
@@ -107,6 +130,45 @@ describe("generated app client types", () => {
       learning.recordEntries(contentItems, { atomic: false });
       // @ts-expect-error atomic must be chosen: all or nothing, or each item alone
       content.recordEntries([{ ledgerId, operation: "CREDIT_ADD" }], {});
+
+      content.transfer(ledgerId, ledgerId, 5n);
+      content.transfer(ledgerId, ledgerId, 5n, { operation: "CONTENT_ACCESS" });
+      learning.transfer(ledgerId, ledgerId, 1n, { operation: "SEAT_PURCHASE" });
+      // @ts-expect-error COURSE_ENROLLMENT is the learning app's: no operation of a content transfer
+      content.transfer(ledgerId, ledgerId, 5n, { operation: "COURSE_ENROLLMENT" });
+      // @ts-expect-error CONTENT_CREATION is the content app's, not the learning app's
+      learning.transfer(ledgerId, ledgerId, 1n, { operation: "CONTENT_CREATION" });
+      // @ts-expect-error TRANSFER is built in: leave operation out for it
+      content.transfer(ledgerId, ledgerId, 5n, { operation: "TRANSFER" });
+      // @ts-expect-error amounts are bigint minor units, never numbers
+      content.transfer(ledgerId, ledgerId, 5);
+      content.createTransfers(
+        [
+          { fromLedgerId: ledgerId, toLedgerId: ledgerId, amountMinor: 5n },
+          {
+            fromLedgerId: ledgerId,
+            toLedgerId: ledgerId,
+            amountMinor: 1n,
+            operation: "CONTENT_CREATION",
+          },
+        ],
+        { atomic: true },
+      );
+      content.createTransfers(
+        [
+          {
+            fromLedgerId: ledgerId,
+            toLedgerId: ledgerId,
+            amountMinor: 1n,
+            // @ts-expect-error COURSE_ENROLLMENT is the learning app's: no item of a content bulk transfer
+            operation: "COURSE_ENROLLMENT",
+          },
+        ],
+        { atomic: false },
+      );
+      const contentTransfers: ContentTransferItem[] = [];
+      // @ts-expect-error a content transfer item is no learning one
+      learning.createTransfers(contentTransfers, { atomic: false });
     };
     expectTypeOf(neverRun).toBeFunction();
   });
