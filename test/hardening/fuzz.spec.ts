@@ -70,6 +70,9 @@ const REASONS = [
   "INVALID_ARGUMENT",
   "BALANCE_OVERFLOW",
   "LEDGER_ALREADY_EXISTS",
+  "EXTERNAL_ID_ALREADY_USED",
+  "APP_MISMATCH",
+  "UNIT_MISMATCH",
 ];
 
 const NASTY_TEXT = [
@@ -147,6 +150,17 @@ const key = field(
   fc.constant(undefined).map(() => uniqueKey("fuzz")),
   fc.oneof(fc.constantFrom("", "fuzz-shared-key"), hostileText),
 );
+/**
+ * Unique per app: usually none or a fresh one, so writes are not refused
+ * for it; "fuzz-shared-psp" and hostile text make EXTERNAL_ID_ALREADY_USED.
+ */
+const externalId = field(
+  fc.oneof(
+    fc.constant(""),
+    fc.constant(undefined).map(() => uniqueKey("psp")),
+  ),
+  fc.oneof(fc.constant("fuzz-shared-psp"), hostileText),
+);
 
 interface Targets {
   readonly app: string;
@@ -222,7 +236,7 @@ function fuzzCalls(targets: Targets): fc.Arbitrary<FuzzCall> {
       description: text,
       reference: text,
       metadata,
-      externalTransactionId: text,
+      externalTransactionId: externalId,
     })
     .map(({ amount: a, occurredAt, ...rest }) => ({
       ...rest,
@@ -232,6 +246,37 @@ function fuzzCalls(targets: Targets): fc.Arbitrary<FuzzCall> {
     .map((p) => ({
       what: describeCall("RecordEntry", p),
       call: (api: LedgerApi) => api.recordEntry(p),
+    }));
+  const transfer = fc
+    .record({
+      fromLedgerId: ledgerId,
+      toLedgerId: ledgerId,
+      amount: field(fc.constantFrom(1n, 5n), int64),
+      idempotencyKey: key,
+      operation: field(
+        fc.constantFrom("", "CREDIT_SPEND"),
+        fc.oneof(fc.constantFrom("TRANSFER", "REVERSAL", "TELEPORT"), hostileText),
+      ),
+      occurredAt: date,
+      description: text,
+      reference: text,
+      metadata,
+      externalTransactionId: externalId,
+    })
+    .map(({ occurredAt, ...rest }) => ({ ...rest, ...optional(occurredAt, "occurredAt") }))
+    .map((p) => ({
+      what: describeCall("Transfer", p),
+      call: (api: LedgerApi) => api.transfer(p),
+    }));
+  const getTransaction = fc
+    .oneof(
+      transactionId.map((id) => ({ transactionId: id })),
+      fc.record({ app, externalTransactionId: externalId }),
+      fc.record({ transactionId, app, externalTransactionId: externalId }),
+    )
+    .map((p) => ({
+      what: describeCall("GetTransaction", p),
+      call: (api: LedgerApi) => api.getTransaction(p),
     }));
   const reverse = fc
     .record({
@@ -263,7 +308,15 @@ function fuzzCalls(targets: Targets): fc.Arbitrary<FuzzCall> {
       call: (api: LedgerApi) => api.getBalance(p),
     }));
   const listEntries = fc
-    .record({ ledgerId, pageSize, pageToken, occurredAfter: date, occurredBefore: date })
+    .record({
+      ledgerId,
+      pageSize,
+      pageToken,
+      occurredAfter: date,
+      occurredBefore: date,
+      reference: field(fc.constant(""), text),
+      externalTransactionId: field(fc.constant(""), externalId),
+    })
     .map(({ occurredAfter, occurredBefore, ...rest }) => ({
       ...rest,
       ...optional(occurredAfter, "occurredAfter"),
@@ -278,7 +331,18 @@ function fuzzCalls(targets: Targets): fc.Arbitrary<FuzzCall> {
     what: describeCall("TerminateLedger", id),
     call: (api: LedgerApi) => api.terminateLedger(id),
   }));
-  return fc.oneof(create, getLedger, listLedgers, record, reverse, balance, listEntries, terminate);
+  return fc.oneof(
+    create,
+    getLedger,
+    listLedgers,
+    record,
+    transfer,
+    reverse,
+    getTransaction,
+    balance,
+    listEntries,
+    terminate,
+  );
 }
 
 /**

@@ -10,7 +10,7 @@
  *
  * Responses are normalized to plain records with bigint amounts and Date
  * timestamps; failures to RpcFailure { code, reason, domain, metadata }, the
- * google.rpc.Status of a RecordEntries item included.
+ * google.rpc.Status of a RecordEntries or CreateTransfers item included.
  */
 import { fileURLToPath } from "node:url";
 import { createRegistry, type MessageInitShape } from "@bufbuild/protobuf";
@@ -27,6 +27,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import protobuf from "protobufjs";
 import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import type { Status } from "../../gen/google/rpc/status_pb.js";
 import * as pb from "../../gen/ledger/v1/ledger_pb.js";
 
 // ---------------------------------------------------------------------------
@@ -80,6 +81,30 @@ export class RpcFailure extends Error {
   }
 }
 
+/** An ErrorInfo as any of the decoders gives it. */
+interface ErrorInfoFields {
+  readonly reason: string;
+  readonly domain: string;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** The failure a status code, its message and its ErrorInfo (when sent) describe. */
+function rpcFailure(
+  client: ClientName,
+  code: number,
+  message: string,
+  info: ErrorInfoFields | undefined,
+): RpcFailure {
+  return new RpcFailure(
+    client,
+    codeName(code),
+    message,
+    info?.reason,
+    info?.domain,
+    info === undefined ? {} : { ...info.metadata },
+  );
+}
+
 export type LedgerStatus = "UNSPECIFIED" | "ACTIVE" | "TERMINATED";
 export type TransactionKind = "UNSPECIFIED" | "ENTRY" | "TRANSFER" | "REVERSAL";
 
@@ -114,6 +139,8 @@ export interface Entry {
   readonly reference: string;
   readonly metadata: Readonly<Record<string, string>>;
   readonly externalTransactionId: string;
+  /** For an entry of a reversal: the transaction it compensates; otherwise empty. */
+  readonly reversesTransactionId: string;
 }
 
 export interface Transaction {
@@ -124,6 +151,9 @@ export interface Transaction {
   readonly amount: bigint;
   readonly reversedAmount: bigint;
   readonly createdAt: Date | undefined;
+  /** Oldest first; only GetTransaction fills it. */
+  readonly reversalIds: readonly string[];
+  readonly externalTransactionId: string;
 }
 
 export interface Balance {
@@ -145,15 +175,40 @@ export interface CreateLedgerParams {
   readonly unbounded?: boolean;
 }
 
-export interface RecordEntryParams {
-  readonly ledgerId: string;
-  readonly operation: string;
-  readonly idempotencyKey: string;
-  readonly amount?: bigint;
+/** What RecordEntry and Transfer both carry onto the entries they write. */
+export interface PostingAnnotations {
   readonly occurredAt?: Date;
   readonly description?: string;
   readonly reference?: string;
   readonly metadata?: Readonly<Record<string, string>>;
+  readonly externalTransactionId?: string;
+}
+
+export interface RecordEntryParams extends PostingAnnotations {
+  readonly ledgerId: string;
+  readonly operation: string;
+  readonly idempotencyKey: string;
+  readonly amount?: bigint;
+}
+
+export interface TransferParams extends PostingAnnotations {
+  readonly fromLedgerId: string;
+  readonly toLedgerId: string;
+  readonly amount: bigint;
+  readonly idempotencyKey: string;
+  /** Empty or absent: the built-in TRANSFER. */
+  readonly operation?: string;
+}
+
+export interface CreateTransfersParams {
+  readonly transfers: readonly TransferParams[];
+  readonly atomic: boolean;
+}
+
+/** By `transactionId`, or by `app` and `externalTransactionId` (both or neither, for refusals). */
+export interface GetTransactionParams {
+  readonly transactionId?: string;
+  readonly app?: string;
   readonly externalTransactionId?: string;
 }
 
@@ -185,6 +240,8 @@ export interface ListEntriesParams {
   readonly pageToken?: string;
   readonly occurredAfter?: Date;
   readonly occurredBefore?: Date;
+  readonly reference?: string;
+  readonly externalTransactionId?: string;
 }
 
 export interface Written<T> {
@@ -202,10 +259,16 @@ export interface RecordEntriesParams {
   readonly atomic: boolean;
 }
 
-/** One item of RecordEntries: its entry, or its google.rpc.Status as an RpcFailure. */
-export type ItemOutcome =
-  | { readonly ok: true; readonly value: Entry; readonly replayed: boolean }
+/** One item of a bulk write: its result, or its google.rpc.Status as an RpcFailure. */
+export type Outcome<T> =
+  | { readonly ok: true; readonly value: T; readonly replayed: boolean }
   | { readonly ok: false; readonly failure: RpcFailure };
+
+/** One item of RecordEntries. */
+export type ItemOutcome = Outcome<Entry>;
+
+/** One item of CreateTransfers. */
+export type TransferOutcome = Outcome<Transaction>;
 
 /** Every RPC of ledger.v1.LedgerService; each failure rejects with RpcFailure. */
 export interface LedgerApi {
@@ -215,7 +278,10 @@ export interface LedgerApi {
   listLedgers(params: ListLedgersParams): Promise<Page<Ledger>>;
   recordEntry(params: RecordEntryParams): Promise<Written<Entry>>;
   recordEntries(params: RecordEntriesParams): Promise<ItemOutcome[]>;
+  transfer(params: TransferParams): Promise<Written<Transaction>>;
+  createTransfers(params: CreateTransfersParams): Promise<TransferOutcome[]>;
   reverseTransaction(params: ReverseTransactionParams): Promise<Written<Transaction>>;
+  getTransaction(params: GetTransactionParams): Promise<Transaction>;
   getBalance(params: GetBalanceParams): Promise<Balance>;
   listEntries(params: ListEntriesParams): Promise<Page<Entry>>;
   terminateLedger(ledgerId: string): Promise<Ledger>;
@@ -318,6 +384,8 @@ function rpcStatusTypes(): { status: protobuf.Type; errorInfo: protobuf.Type } {
 }
 
 type WireErrorInfo = { reason: string; domain: string; metadata: Record<string, string> };
+/** A google.rpc.Status as proto-loader gives it inside a bulk item's result. */
+type WireStatus = { code: number; message: string; details: WireAny[] };
 /** A google.protobuf.Any as protobufjs (type_url) or proto-loader (typeUrl) gives it. */
 type WireAny = { type_url?: string; typeUrl?: string; value: Uint8Array };
 
@@ -347,14 +415,7 @@ function grpcFailure(error: unknown): RpcFailure {
     }) as { details: WireAny[] };
     info = wireErrorInfo(status.details);
   }
-  return new RpcFailure(
-    "grpc-js",
-    codeName(serviceError.code),
-    grpcMessage(serviceError.details ?? ""),
-    info?.reason,
-    info?.domain,
-    info?.metadata ?? {},
-  );
+  return rpcFailure("grpc-js", serviceError.code, grpcMessage(serviceError.details ?? ""), info);
 }
 
 /**
@@ -370,30 +431,43 @@ function grpcMessage(details: string): string {
   }
 }
 
-/** A RecordEntries item's outcome as proto-loader gives it (oneofs: `result` names the member). */
-function wireItemOutcome(raw: Wire): ItemOutcome {
-  if (raw.result === "entry") {
-    const response = raw.entry as Wire;
-    return {
-      ok: true,
-      value: wireEntry(response.entry as Wire),
-      replayed: response.replayed === true,
-    };
+/**
+ * A bulk item's outcome as proto-loader gives it (oneofs: `result` names the
+ * member): the write response in `member`, or a google.rpc.Status in `error`.
+ */
+function wireOutcome<T>(
+  raw: Wire,
+  member: string,
+  written: (response: Wire) => Written<T>,
+): Outcome<T> {
+  if (raw.result === member) {
+    return { ok: true, ...written(raw[member] as Wire) };
   }
   if (raw.result !== "error") {
-    throw new Error("a RecordEntries result carries neither entry nor error");
+    throw new Error(`a bulk result carries neither ${member} nor error`);
   }
-  const status = raw.error as { code: number; message: string; details: WireAny[] };
-  const info = wireErrorInfo(status.details);
-  const failure = new RpcFailure(
-    "grpc-js",
-    codeName(status.code),
-    status.message,
-    info?.reason,
-    info?.domain,
-    info?.metadata ?? {},
-  );
+  const status = raw.error as WireStatus;
+  const failure = rpcFailure("grpc-js", status.code, status.message, wireErrorInfo(status.details));
   return { ok: false, failure };
+}
+
+/** A write's response: what it wrote, in `field`, and whether it was a replay. */
+function wireWritten<T>(res: Wire, field: string, decode: (raw: Wire) => T): Written<T> {
+  return { value: decode(res[field] as Wire), replayed: res.replayed === true };
+}
+
+const wireWrittenEntry = (res: Wire) => wireWritten(res, "entry", wireEntry);
+const wireWrittenTransaction = (res: Wire) => wireWritten(res, "transaction", wireTransaction);
+
+/** The annotations of a RecordEntryRequest or TransferRequest as proto-loader takes them. */
+function wireAnnotations(p: PostingAnnotations): Wire {
+  return {
+    ...(p.occurredAt === undefined ? {} : { occurredAt: toWireTimestamp(p.occurredAt) }),
+    description: p.description ?? "",
+    reference: p.reference ?? "",
+    metadata: p.metadata ?? {},
+    externalTransactionId: p.externalTransactionId ?? "",
+  };
 }
 
 /** A RecordEntryRequest as proto-loader takes it: int64 as a string, absent fields left out. */
@@ -403,11 +477,18 @@ function wireRecordEntry(p: RecordEntryParams): Wire {
     operation: p.operation,
     ...(p.amount === undefined ? {} : { amount: p.amount.toString() }),
     idempotencyKey: p.idempotencyKey,
-    ...(p.occurredAt === undefined ? {} : { occurredAt: toWireTimestamp(p.occurredAt) }),
-    description: p.description ?? "",
-    reference: p.reference ?? "",
-    metadata: p.metadata ?? {},
-    externalTransactionId: p.externalTransactionId ?? "",
+    ...wireAnnotations(p),
+  };
+}
+
+function wireTransfer(p: TransferParams): Wire {
+  return {
+    fromLedgerId: p.fromLedgerId,
+    toLedgerId: p.toLedgerId,
+    amount: p.amount.toString(),
+    idempotencyKey: p.idempotencyKey,
+    operation: p.operation ?? "",
+    ...wireAnnotations(p),
   };
 }
 
@@ -454,7 +535,7 @@ function openGrpcJsClient(baseUrl: string): LedgerApi {
         idempotencyKey: p.idempotencyKey,
         unbounded: p.unbounded ?? false,
       });
-      return { value: wireLedger(res.ledger), replayed: res.replayed === true };
+      return wireWritten(res, "ledger", wireLedger);
     },
     async getLedger(ledgerId) {
       return wireLedger((await call("GetLedger", { ledgerId })).ledger);
@@ -472,15 +553,26 @@ function openGrpcJsClient(baseUrl: string): LedgerApi {
       };
     },
     async recordEntry(p) {
-      const res = await call("RecordEntry", wireRecordEntry(p));
-      return { value: wireEntry(res.entry as Wire), replayed: res.replayed === true };
+      return wireWrittenEntry(await call("RecordEntry", wireRecordEntry(p)));
     },
     async recordEntries(p) {
       const res = await call("RecordEntries", {
         entries: p.entries.map(wireRecordEntry),
         atomic: p.atomic,
       });
-      return (res.results as Wire[]).map(wireItemOutcome);
+      return (res.results as Wire[]).map((raw) => wireOutcome(raw, "entry", wireWrittenEntry));
+    },
+    async transfer(p) {
+      return wireWrittenTransaction(await call("Transfer", wireTransfer(p)));
+    },
+    async createTransfers(p) {
+      const res = await call("CreateTransfers", {
+        transfers: p.transfers.map(wireTransfer),
+        atomic: p.atomic,
+      });
+      return (res.results as Wire[]).map((raw) =>
+        wireOutcome(raw, "transfer", wireWrittenTransaction),
+      );
     },
     async reverseTransaction(p) {
       const res = await call("ReverseTransaction", {
@@ -490,10 +582,15 @@ function openGrpcJsClient(baseUrl: string): LedgerApi {
         description: p.description ?? "",
         metadata: p.metadata ?? {},
       });
-      return {
-        value: wireTransaction(res.transaction as Wire),
-        replayed: res.replayed === true,
-      };
+      return wireWrittenTransaction(res);
+    },
+    async getTransaction(p) {
+      const res = await call("GetTransaction", {
+        transactionId: p.transactionId ?? "",
+        app: p.app ?? "",
+        externalTransactionId: p.externalTransactionId ?? "",
+      });
+      return wireTransaction(res.transaction as Wire);
     },
     async getBalance(p) {
       const res = await call("GetBalance", {
@@ -520,6 +617,8 @@ function openGrpcJsClient(baseUrl: string): LedgerApi {
         ...(p.occurredBefore === undefined
           ? {}
           : { occurredBefore: toWireTimestamp(p.occurredBefore) }),
+        reference: p.reference ?? "",
+        externalTransactionId: p.externalTransactionId ?? "",
       });
       return {
         items: (res.entries as Wire[]).map(wireEntry),
@@ -592,6 +691,7 @@ function wireEntry(raw: Wire): Entry {
     reference: raw.reference as string,
     metadata: { ...(raw.metadata as Record<string, string>) },
     externalTransactionId: raw.externalTransactionId as string,
+    reversesTransactionId: raw.reversesTransactionId as string,
   };
 }
 
@@ -604,6 +704,8 @@ function wireTransaction(raw: Wire): Transaction {
     amount: BigInt(raw.amount as string),
     reversedAmount: BigInt(raw.reversedAmount as string),
     createdAt: fromWireTimestamp(raw.createdAt),
+    reversalIds: [...(raw.reversalIds as string[])],
+    externalTransactionId: raw.externalTransactionId as string,
   };
 }
 
@@ -611,20 +713,13 @@ function wireTransaction(raw: Wire): Transaction {
 // Connect and gRPC-Web (generated code from gen/)
 // ---------------------------------------------------------------------------
 
-/** The detail types a RecordEntries item's google.rpc.Status may carry, for JSON. */
+/** The detail types a bulk item's google.rpc.Status may carry, for JSON. */
 const DETAIL_REGISTRY = createRegistry(ErrorInfoSchema, RetryInfoSchema);
 
 function connectFailure(name: ClientName, error: unknown): RpcFailure {
   const ce = ConnectError.from(error);
   const [info] = ce.findDetails(ErrorInfoSchema);
-  return new RpcFailure(
-    name,
-    codeName(ce.code),
-    ce.rawMessage,
-    info?.reason,
-    info?.domain,
-    info === undefined ? {} : { ...info.metadata },
-  );
+  return rpcFailure(name, ce.code, ce.rawMessage, info);
 }
 
 function openConnectFamilyClient(
@@ -670,17 +765,32 @@ function openConnectFamilyClient(
         return { items: res.ledgers.map(esLedger), nextPageToken: res.nextPageToken };
       }),
     recordEntry: (p) =>
-      guarded(async () => {
-        const res = await client.recordEntry(esRecordEntry(p));
-        return { value: esEntry(required(res.entry, "entry")), replayed: res.replayed };
-      }),
+      guarded(async () => esWrittenEntry(await client.recordEntry(esRecordEntry(p)))),
     recordEntries: (p) =>
       guarded(async () => {
         const res = await client.recordEntries({
           entries: p.entries.map(esRecordEntry),
           atomic: p.atomic,
         });
-        return res.results.map((item) => esItemOutcome(name, item));
+        return res.results.map(({ result }) =>
+          result.case === "entry"
+            ? { ok: true as const, ...esWrittenEntry(result.value) }
+            : esRefused(name, result),
+        );
+      }),
+    transfer: (p) =>
+      guarded(async () => esWrittenTransaction(await client.transfer(esTransfer(p)))),
+    createTransfers: (p) =>
+      guarded(async () => {
+        const res = await client.createTransfers({
+          transfers: p.transfers.map(esTransfer),
+          atomic: p.atomic,
+        });
+        return res.results.map(({ result }) =>
+          result.case === "transfer"
+            ? { ok: true as const, ...esWrittenTransaction(result.value) }
+            : esRefused(name, result),
+        );
       }),
     reverseTransaction: (p) =>
       guarded(async () => {
@@ -691,10 +801,16 @@ function openConnectFamilyClient(
           description: p.description ?? "",
           metadata: { ...p.metadata },
         });
-        return {
-          value: esTransaction(required(res.transaction, "transaction")),
-          replayed: res.replayed,
-        };
+        return esWrittenTransaction(res);
+      }),
+    getTransaction: (p) =>
+      guarded(async () => {
+        const res = await client.getTransaction({
+          transactionId: p.transactionId ?? "",
+          app: p.app ?? "",
+          externalTransactionId: p.externalTransactionId ?? "",
+        });
+        return esTransaction(required(res.transaction, "transaction"));
       }),
     getBalance: (p) =>
       guarded(async () => {
@@ -721,6 +837,8 @@ function openConnectFamilyClient(
             p.occurredAfter === undefined ? undefined : timestampFromDate(p.occurredAfter),
           occurredBefore:
             p.occurredBefore === undefined ? undefined : timestampFromDate(p.occurredBefore),
+          reference: p.reference ?? "",
+          externalTransactionId: p.externalTransactionId ?? "",
         });
         return { items: res.entries.map(esEntry), nextPageToken: res.nextPageToken };
       }),
@@ -730,12 +848,9 @@ function openConnectFamilyClient(
   };
 }
 
-function esRecordEntry(p: RecordEntryParams): MessageInitShape<typeof pb.RecordEntryRequestSchema> {
+/** The annotations of a RecordEntryRequest or TransferRequest. */
+function esAnnotations(p: PostingAnnotations) {
   return {
-    ledgerId: p.ledgerId,
-    operation: p.operation,
-    amount: p.amount,
-    idempotencyKey: p.idempotencyKey,
     occurredAt: p.occurredAt === undefined ? undefined : timestampFromDate(p.occurredAt),
     description: p.description ?? "",
     reference: p.reference ?? "",
@@ -744,33 +859,54 @@ function esRecordEntry(p: RecordEntryParams): MessageInitShape<typeof pb.RecordE
   };
 }
 
-function esItemOutcome(name: ClientName, item: pb.RecordEntryResult): ItemOutcome {
-  switch (item.result.case) {
-    case "entry": {
-      const { entry, replayed } = item.result.value;
-      return { ok: true, value: esEntry(required(entry, "entry")), replayed };
-    }
-    case "error": {
-      const status = item.result.value;
-      const info = status.details
-        .map((any) => anyUnpack(any, ErrorInfoSchema))
-        .find((unpacked) => unpacked !== undefined);
-      const metadata = info === undefined ? {} : { ...info.metadata };
-      return {
-        ok: false,
-        failure: new RpcFailure(
-          name,
-          codeName(status.code),
-          status.message,
-          info?.reason,
-          info?.domain,
-          metadata,
-        ),
-      };
-    }
-    default:
-      throw new Error("a RecordEntries result carries neither entry nor error");
+function esRecordEntry(p: RecordEntryParams): MessageInitShape<typeof pb.RecordEntryRequestSchema> {
+  return {
+    ledgerId: p.ledgerId,
+    operation: p.operation,
+    amount: p.amount,
+    idempotencyKey: p.idempotencyKey,
+    ...esAnnotations(p),
+  };
+}
+
+function esTransfer(p: TransferParams): MessageInitShape<typeof pb.TransferRequestSchema> {
+  return {
+    fromLedgerId: p.fromLedgerId,
+    toLedgerId: p.toLedgerId,
+    amount: p.amount,
+    idempotencyKey: p.idempotencyKey,
+    operation: p.operation ?? "",
+    ...esAnnotations(p),
+  };
+}
+
+function esWrittenEntry(res: { entry?: pb.Entry; replayed: boolean }): Written<Entry> {
+  return { value: esEntry(required(res.entry, "entry")), replayed: res.replayed };
+}
+
+function esWrittenTransaction(res: {
+  transaction?: pb.Transaction;
+  replayed: boolean;
+}): Written<Transaction> {
+  return {
+    value: esTransaction(required(res.transaction, "transaction")),
+    replayed: res.replayed,
+  };
+}
+
+/** A bulk item that was refused: its google.rpc.Status as an RpcFailure. */
+function esRefused(
+  name: ClientName,
+  result: { case: "error"; value: Status } | { case: undefined; value?: undefined },
+): { readonly ok: false; readonly failure: RpcFailure } {
+  if (result.case === undefined) {
+    throw new Error("a bulk result carries neither its response nor an error");
   }
+  const { code, message, details } = result.value;
+  const info = details
+    .map((any) => anyUnpack(any, ErrorInfoSchema))
+    .find((unpacked) => unpacked !== undefined);
+  return { ok: false, failure: rpcFailure(name, code, message, info) };
 }
 
 function required<T>(value: T | undefined, field: string): T {
@@ -832,6 +968,7 @@ function esEntry(e: pb.Entry): Entry {
     reference: e.reference,
     metadata: { ...e.metadata },
     externalTransactionId: e.externalTransactionId,
+    reversesTransactionId: e.reversesTransactionId,
   };
 }
 
@@ -844,5 +981,7 @@ function esTransaction(t: pb.Transaction): Transaction {
     amount: t.amount,
     reversedAmount: t.reversedAmount,
     createdAt: esDate(t.createdAt),
+    reversalIds: [...t.reversalIds],
+    externalTransactionId: t.externalTransactionId,
   };
 }
