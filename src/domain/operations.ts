@@ -125,7 +125,8 @@ export function resolveEntryAmount(
 
 /**
  * The operation both legs of a transfer record: the app's `operation`, any
- * direction (a transfer's legs have both signs), or TRANSFER when empty.
+ * direction (a transfer's legs have both signs), or the built-in TRANSFER
+ * when it is empty or names TRANSFER itself.
  * UNKNOWN_OPERATION for one the app does not know.
  */
 export function resolveTransferOperation(
@@ -133,7 +134,7 @@ export function resolveTransferOperation(
   app: string,
   operation: string,
 ): string {
-  if (operation === "") {
+  if (operation === "" || operation === TRANSFER_OPERATION) {
     return TRANSFER_OPERATION;
   }
   return operationPolicy(registry, app, operation).name;

@@ -147,6 +147,24 @@ describe("a transfer", () => {
     );
     expect(await balances(from.id, to.id)).toEqual([8n, 2n]);
   });
+
+  it("replays its first answer even after it was partly reversed", async () => {
+    const { from, to } = await pair(10n);
+    const input = transferInput(from.id, to.id, 4n);
+    const first = await harness.store().transfer(input);
+    await harness.store().reverseTransaction(reversalInput(first.value.id, 1n));
+    const again = await harness.store().transfer(input);
+    expect(again).toEqual({ value: first.value, replayed: true });
+    expect(again.value.reversedAmountMinor).toBe(0n);
+  });
+
+  it("takes TRANSFER named explicitly as the default it is", async () => {
+    const { from, to } = await pair(10n);
+    const { value } = await harness
+      .store()
+      .transfer(transferInput(from.id, to.id, 1n, { operation: "TRANSFER" }));
+    expect(value.entries.map((entry) => entry.operation)).toEqual(["TRANSFER", "TRANSFER"]);
+  });
 });
 
 describe("CreateTransfers", () => {

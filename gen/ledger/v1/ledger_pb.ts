@@ -675,7 +675,8 @@ export type TransferRequest = Message<"ledger.v1.TransferRequest"> & {
   idempotencyKey: string;
 
   /**
-   * Recorded on both entries: one of the app's operations. Empty: TRANSFER.
+   * Recorded on both entries: one of the app's operations (any direction),
+   * or the built-in TRANSFER, which is also what empty means.
    *
    * @generated from field: string operation = 5;
    */

@@ -256,7 +256,11 @@ async function readStoredKeys(
   return stored;
 }
 
-/** What the write that claimed a key answered; entries and created ledgers never change. */
+/**
+ * What the write that claimed a key answered: entries and reversals never
+ * change; a created ledger and a transfer are answered as they were made,
+ * before later writes (its balance, its reversals) changed them.
+ */
 async function storedAnswer(
   em: EntityManager,
   command: Command,
@@ -284,7 +288,7 @@ async function storedAnswer(
         credit?.ledgerId === command.input.toLedgerId,
       `transaction ${resourceId} of a stored idempotency key is not the transfer requested`,
     );
-    return transaction;
+    return { ...transaction, reversedAmountMinor: 0n };
   }
   const [entry] = transaction.entries;
   invariant(
