@@ -153,19 +153,25 @@ export function itemPrefix(list: BulkList, index: number): string {
 
 /**
  * The items of a bulk write: 1..BULK_ITEMS_MAX (checked before any is
- * read), each mapped and validated by `item` under its `list[i].` prefix, in
+ * read), each mapped by `toInput` and checked by `validate` under its
+ * `list[i].` prefix, in
  * order; then no idempotency key twice (the second item would replay or
  * refuse the first within the same call). Any refusal refuses the call.
  */
 export function bulkItems<R, T extends { readonly idempotencyKey: string }>(
   list: BulkList,
   requests: readonly R[],
-  item: (request: R, prefix: string) => T,
+  toInput: (request: R, prefix: string) => T,
+  validate: (input: T, prefix: string) => void,
 ): T[] {
   if (requests.length < 1 || requests.length > BULK_ITEMS_MAX) {
     throw invalidArgument(list, `must hold 1 to ${BULK_ITEMS_MAX} items, got ${requests.length}`);
   }
-  const items = requests.map((request, index) => item(request, itemPrefix(list, index)));
+  const items = requests.map((request, index) => {
+    const input = toInput(request, itemPrefix(list, index));
+    validate(input, itemPrefix(list, index));
+    return input;
+  });
   const firstIndex = new Map<string, number>();
   items.forEach(({ idempotencyKey }, index) => {
     const earlier = firstIndex.get(idempotencyKey);

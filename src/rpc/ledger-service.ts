@@ -95,11 +95,7 @@ export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof 
     },
 
     async recordEntries(req, ctx) {
-      const entries = bulkItems("entries", req.entries, (item, prefix) => {
-        const input = recordEntryInput(item, prefix);
-        validateRecordEntry(input, prefix);
-        return input;
-      });
+      const entries = bulkItems("entries", req.entries, recordEntryInput, validateRecordEntry);
       const results = await store.recordEntries({ entries, atomic: req.atomic }, callOptions(ctx));
       return { results: results.map(entryResultToProto) };
     },
@@ -111,11 +107,7 @@ export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof 
     },
 
     async createTransfers(req, ctx) {
-      const transfers = bulkItems("transfers", req.transfers, (item, prefix) => {
-        const input = transferInput(item, prefix);
-        validateTransfer(input, prefix);
-        return input;
-      });
+      const transfers = bulkItems("transfers", req.transfers, transferInput, validateTransfer);
       const results = await store.createTransfers(
         { transfers, atomic: req.atomic },
         callOptions(ctx),
@@ -195,11 +187,7 @@ function recordEntryInput(req: RecordEntryRequest, prefix = ""): RecordEntryInpu
     operation: req.operation,
     amountMinor: req.amount,
     idempotencyKey: req.idempotencyKey,
-    occurredAt: dateFromTimestamp(`${prefix}occurred_at`, req.occurredAt),
-    description: req.description,
-    reference: req.reference,
-    metadata: { ...req.metadata },
-    externalTransactionId: req.externalTransactionId,
+    ...postingFields(req, prefix),
   };
 }
 
@@ -211,6 +199,13 @@ function transferInput(req: TransferRequest, prefix = ""): TransferInput {
     amountMinor: req.amount,
     idempotencyKey: req.idempotencyKey,
     operation: req.operation,
+    ...postingFields(req, prefix),
+  };
+}
+
+/** What every posting of a RecordEntry or a Transfer carries. */
+function postingFields(req: RecordEntryRequest | TransferRequest, prefix: string) {
+  return {
     occurredAt: dateFromTimestamp(`${prefix}occurred_at`, req.occurredAt),
     description: req.description,
     reference: req.reference,

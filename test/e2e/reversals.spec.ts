@@ -8,18 +8,20 @@ import { describe, expect, it } from "vitest";
 import { CLIENT_NAMES, ERROR_DOMAIN, failureOf } from "../support/clients.js";
 import { uniqueKey } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
-import { expectConsistentHistory, openLedger, post, snapshot } from "../support/steps.js";
+import {
+  expectConsistentHistory,
+  openLedger,
+  post,
+  reverse as reverseThrough,
+  snapshot,
+} from "../support/steps.js";
 
 const harness = useLedgerServer();
 
 describe.each(CLIENT_NAMES)("reversals through %s", (clientName) => {
   const api = () => harness.client(clientName);
   const reverse = (transactionId: string, amount?: bigint) =>
-    api().reverseTransaction({
-      transactionId,
-      idempotencyKey: uniqueKey("reverse"),
-      ...(amount === undefined ? {} : { amount }),
-    });
+    reverseThrough(api(), transactionId, amount);
 
   it("a full reversal of a credit is one REVERSAL transaction with the opposite entry", async () => {
     const ledger = await openLedger(api());

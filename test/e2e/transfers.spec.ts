@@ -34,6 +34,7 @@ import {
   type LedgerSnapshot,
   openLedger,
   post,
+  reverse as reverseThrough,
   snapshot,
 } from "../support/steps.js";
 
@@ -563,11 +564,7 @@ describe.each(CLIENT_NAMES)("CreateTransfers through %s", (clientName) => {
 describe.each(CLIENT_NAMES)("reversing a transfer through %s", (clientName) => {
   const api = () => harness.client(clientName);
   const reverse = (transactionId: string, amount?: bigint) =>
-    api().reverseTransaction({
-      transactionId,
-      idempotencyKey: uniqueKey("reverse"),
-      ...(amount === undefined ? {} : { amount }),
-    });
+    reverseThrough(api(), transactionId, amount);
 
   it("a full reversal compensates both legs: the credit back to the source, the debit of the destination", async () => {
     const [from, to] = await fundedPair(api(), 100n);

@@ -16,37 +16,12 @@ import {
   createContentClient,
   InsufficientFundsError,
   InvalidArgumentError,
-  type LedgerRpcError,
   PROTOCOLS,
-  type RecordEntriesItem,
   UnknownOperationError,
 } from "../../src/sdk/index.js";
-import { useSdkClients } from "./sdk-clients.js";
+import { okItem, refusedItem, rejection, useSdkClients } from "./sdk-clients.js";
 
 const ledgerClient = useSdkClients();
-
-function recorded(item: RecordEntriesItem | undefined) {
-  if (item?.ok !== true) {
-    throw new Error(`expected a recorded item, got ${item?.error.message ?? "nothing"}`);
-  }
-  return item;
-}
-
-function refused(item: RecordEntriesItem | undefined): LedgerRpcError {
-  if (item?.ok !== false) {
-    throw new Error("expected a refused item, got a recorded one");
-  }
-  return item.error;
-}
-
-async function rejection(call: Promise<unknown>): Promise<unknown> {
-  return call.then(
-    () => {
-      throw new Error("the call should have failed");
-    },
-    (error: unknown) => error,
-  );
-}
 
 describe.each(PROTOCOLS)("recordEntries over %s", (protocol) => {
   let serial = 0;
@@ -72,13 +47,13 @@ describe.each(PROTOCOLS)("recordEntries over %s", (protocol) => {
     );
 
     expect(items.map((item) => item.ok)).toEqual([true, false, true]);
-    expect(recorded(items[0])).toMatchObject({
+    expect(okItem(items[0])).toMatchObject({
       idempotencyKey: key,
       replayed: false,
       entry: { operation: "CREDIT_ADD", amount: 10n, balanceAfter: 10n },
     });
-    expect(recorded(items[2]).entry.balanceAfter).toBe(6n);
-    const error = refused(items[1]);
+    expect(okItem(items[2]).entry.balanceAfter).toBe(6n);
+    const error = refusedItem(items[1]);
     expect(error).toBeInstanceOf(InsufficientFundsError);
     expect(error).toMatchObject({
       code: Code.FailedPrecondition,
@@ -120,8 +95,8 @@ describe.each(PROTOCOLS)("recordEntries over %s", (protocol) => {
       },
       { ledgerId: ledger.id, operation: "DAILY_REWARD", idempotencyKey: randomUUID() },
     ];
-    const first = (await client.recordEntries(items, { atomic: true })).map(recorded);
-    const again = (await client.recordEntries(items, { atomic: true })).map(recorded);
+    const first = (await client.recordEntries(items, { atomic: true })).map(okItem);
+    const again = (await client.recordEntries(items, { atomic: true })).map(okItem);
 
     expect(
       first.map((item) => [item.entry.amount, item.entry.balanceAfter, item.replayed]),
@@ -163,9 +138,12 @@ describe.each(PROTOCOLS)("recordEntries over %s", (protocol) => {
     const results = await content.recordEntries(items, { atomic: false });
 
     expect(results.map((r) => r.ok)).toEqual([true, true, false, true]);
-    expect([0, 1, 3].map((i) => recorded(results[i]).entry.balanceAfter)).toEqual([8n, 3n, 2n]);
-    expect(recorded(results[1]).entry.amount).toBe(-5n);
-    expect(refused(results[2])).toBeInstanceOf(UnknownOperationError);
-    expect(refused(results[2])).toMatchObject({ operation: "COURSE_ENROLLMENT", app: "content" });
+    expect([0, 1, 3].map((i) => okItem(results[i]).entry.balanceAfter)).toEqual([8n, 3n, 2n]);
+    expect(okItem(results[1]).entry.amount).toBe(-5n);
+    expect(refusedItem(results[2])).toBeInstanceOf(UnknownOperationError);
+    expect(refusedItem(results[2])).toMatchObject({
+      operation: "COURSE_ENROLLMENT",
+      app: "content",
+    });
   });
 });

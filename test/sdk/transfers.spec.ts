@@ -16,43 +16,18 @@ import { describe, expect, it } from "vitest";
 import {
   AppMismatchError,
   type ContentTransferItem,
-  type CreateTransfersItem,
   createContentClient,
   createLearningClient,
   ExternalIdAlreadyUsedError,
   InsufficientFundsError,
   InvalidArgumentError,
-  type LedgerRpcError,
   PROTOCOLS,
   TransactionKind,
   UnitMismatchError,
 } from "../../src/sdk/index.js";
-import { useSdkClients } from "./sdk-clients.js";
+import { okItem, refusedItem, rejection, useSdkClients } from "./sdk-clients.js";
 
 const ledgerClient = useSdkClients();
-
-function made(item: CreateTransfersItem | undefined) {
-  if (item?.ok !== true) {
-    throw new Error(`expected a made transfer, got ${item?.error.message ?? "nothing"}`);
-  }
-  return item;
-}
-
-function refused(item: CreateTransfersItem | undefined): LedgerRpcError {
-  if (item?.ok !== false) {
-    throw new Error("expected a refused transfer, got a made one");
-  }
-  return item.error;
-}
-
-async function rejection(call: Promise<unknown>): Promise<unknown> {
-  return call.then(
-    () => {
-      throw new Error("the call should have failed");
-    },
-    (error: unknown) => error,
-  );
-}
 
 describe.each(PROTOCOLS)("transfers over %s", (protocol) => {
   let serial = 0;
@@ -141,7 +116,7 @@ describe.each(PROTOCOLS)("transfers over %s", (protocol) => {
     expect((await content.getBalance(`bob-${protocol}-${serial}`, "CREDITS")).balance).toBe(4n);
   });
 
-  it("createTransfers atomic: all made, or none with the failing item's typed error prefixed transfers[i]", async () => {
+  it("createTransfers atomic: all okItem, or none with the failing item's typed error prefixed transfers[i]", async () => {
     const { content, source, alice, bob } = await setup();
     const all = await content.createTransfers(
       [
@@ -150,7 +125,7 @@ describe.each(PROTOCOLS)("transfers over %s", (protocol) => {
       ],
       { atomic: true },
     );
-    expect(all.map((item) => made(item).transaction.entries.map((e) => e.balanceAfter))).toEqual([
+    expect(all.map((item) => okItem(item).transaction.entries.map((e) => e.balanceAfter))).toEqual([
       [-5n, 5n],
       [3n, 2n],
     ]);
@@ -186,9 +161,9 @@ describe.each(PROTOCOLS)("transfers over %s", (protocol) => {
     );
 
     expect(results.map((result) => result.ok)).toEqual([true, false, true]);
-    expect(made(results[0])).toMatchObject({ idempotencyKey: key, replayed: false });
-    expect(made(results[2]).transaction.entries.map((e) => e.balanceAfter)).toEqual([2n, 4n]);
-    const error = refused(results[1]);
+    expect(okItem(results[0])).toMatchObject({ idempotencyKey: key, replayed: false });
+    expect(okItem(results[2]).transaction.entries.map((e) => e.balanceAfter)).toEqual([2n, 4n]);
+    const error = refusedItem(results[1]);
     expect(error).toBeInstanceOf(InsufficientFundsError);
     expect(error).toMatchObject({ ledgerId: bob.id, balanceMinor: 0n, amountMinor: -50n });
     expect(results[1]?.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);

@@ -30,6 +30,15 @@ export async function openLedger(
 }
 
 /** Records one operation with a fresh idempotency key. */
+/** ReverseTransaction of all (`amount` absent) or part of a transaction, under a fresh key. */
+export function reverse(api: LedgerApi, transactionId: string, amount?: bigint) {
+  return api.reverseTransaction({
+    transactionId,
+    idempotencyKey: uniqueKey("reverse"),
+    ...(amount === undefined ? {} : { amount }),
+  });
+}
+
 export async function post(
   api: LedgerApi,
   ledgerId: string,
