@@ -3,18 +3,26 @@
  * scenario: a few ledgers in one app (floors 0, -20 or none; opening
  * balances), then rounds of calls fired all at once (Promise.all, spread
  * over the grpc-js, connect and grpc-web clients): credits, debits that may
- * overdraw, several copies of one request under one key, different requests
- * under one key, full and partial reversals of earlier transactions racing
- * each other, terminations racing writes, replays and reuses of earlier
- * keys, retries of keys no call claimed, and reads.
+ * overdraw, transfers between the run's ledgers in both directions (that
+ * may overdraw their source), several copies of one request under one key,
+ * different requests under one key, full and partial reversals of earlier
+ * entries and transfers racing each other, terminations racing writes,
+ * replays and reuses of earlier keys, retries of keys no call claimed, and
+ * reads.
  *
  * Who wins a race is the server's choice, so the replies are not predicted:
- * support/serial-checker.ts checks that ONE serial order per ledger explains
- * every reply of the round (the argument is written out there). After each
- * round every ledger's full history (ListEntries, page by page) must be
- * exactly the round's fresh entries added to what was there, its balance,
- * version, status and terminated_at what the replies imply; at the end the
- * store's invariants must hold.
+ * support/serial-checker.ts checks that one serial order of the round's
+ * effects, which every ledger's sequence order is a projection of, explains
+ * every effect, and that every other reply has a point of such an order
+ * that explains it (what that does and does not prove is written out
+ * there). After each round every ledger's full history (ListEntries, page
+ * by page) must be exactly the round's fresh entries added to what was
+ * there (both legs of every transfer and of every reversal of one, none of
+ * a refused one), its balance, version, status and terminated_at what the
+ * replies imply, and the balances must add up to the money the single-sided
+ * writes so far created (RecordEntry and its reversals): transfers and
+ * their reversals move money, never create it. At the end the store's
+ * invariants must hold.
  *
  * The seed is printed. Replay a scenario with the seed and path fast-check
  * reports: LEDGER_CONCURRENT_SEED=<seed> LEDGER_CONCURRENT_PATH=<path>
@@ -33,9 +41,13 @@ import {
   type LedgerApi,
   type RecordEntryParams,
   type ReverseTransactionParams,
+  type Transaction,
+  type TransferParams,
+  type Written,
 } from "../support/clients.js";
 import { envInteger, uniqueApp } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
+import { moneyBalance } from "./support/reference-model.js";
 import {
   type Call,
   historyEntry,
@@ -71,7 +83,10 @@ type RequestSpec =
   | { t: "credit" | "debit"; amount: number | undefined }
   /** A debit of all the room above the floor as the round starts, plus `offset` (-1, 0, 1). */
   | { t: "drain"; offset: number }
-  | { t: "reverse"; tx: number; amount: number | undefined };
+  /** From the op's ledger to another one (an index among the others). */
+  | { t: "transfer"; to: number; amount: number }
+  /** Of a transaction touching the op's ledger: a transfer when `transfer` is set and there is one. */
+  | { t: "reverse"; tx: number; amount: number | undefined; transfer: boolean };
 
 type OpSpec =
   /** One key: one or more requests (variants), each sent `copies` times. */
@@ -121,8 +136,21 @@ const requestArb: fc.Arbitrary<RequestSpec> = fc.oneof(
     }),
   },
   {
+    weight: 4,
+    arbitrary: fc.record({
+      t: fc.constant("transfer" as const),
+      to: index,
+      amount: fc.integer({ min: 1, max: 40 }),
+    }),
+  },
+  {
     weight: 3,
-    arbitrary: fc.record({ t: fc.constant("reverse" as const), tx: index, amount: amount(25, 3) }),
+    arbitrary: fc.record({
+      t: fc.constant("reverse" as const),
+      tx: index,
+      amount: amount(25, 3),
+      transfer: fc.boolean(),
+    }),
   },
 );
 
@@ -276,6 +304,7 @@ class ConcurrentRun {
       this.world.ledgers.push({
         id: value.id,
         name: `L${i} (floor ${floor ?? "none"})`,
+        app: this.app,
         floor,
         unit: "CREDITS",
         balance: 0n,
@@ -325,35 +354,51 @@ class ConcurrentRun {
     await this.readBack(round);
   }
 
-  /** Each ledger as the API shows it: exactly the entries the replies account for. */
+  /**
+   * Each ledger as the API shows it: exactly the entries the replies account
+   * for; and the balances conserve money.
+   */
   private async readBack(round: number): Promise<void> {
     const api = this.api(round);
+    const stored = new Map<LedgerState, bigint>();
     for (const ledger of this.world.ledgers) {
-      const newestFirst = await listAll(api, ledger.id, this.scenario.pageSize);
-      expect(
-        newestFirst.map(historyEntry).reverse(),
-        `round ${round}: the history of ${ledger.name} read through ${api.name}`,
-      ).toEqual(ledger.history);
-      const stored = await api.getLedger(ledger.id);
-      expect(
-        {
-          balance: stored.balance,
-          version: stored.version,
-          status: stored.status,
-          terminatedAt: stored.terminatedAt,
-          minBalance: stored.minBalance,
-          unbounded: stored.unbounded,
-        },
-        `round ${round}: ${ledger.name} read through ${api.name}`,
-      ).toEqual({
-        balance: ledger.balance,
-        version: versionOf(ledger),
-        status: ledger.terminated ? "TERMINATED" : "ACTIVE",
-        terminatedAt: ledger.terminatedAt,
-        minBalance: ledger.floor,
-        unbounded: ledger.floor === undefined,
-      });
+      stored.set(ledger, await this.readLedger(api, ledger, round));
     }
+    const money = moneyBalance(
+      this.world.ledgers,
+      (ledger) => stored.get(ledger) as bigint,
+      this.world.transactions,
+    );
+    expect(money.balances, `round ${round}: money conserved`).toEqual(money.singleSided);
+  }
+
+  /** One ledger read back; returns its stored balance. */
+  private async readLedger(api: LedgerApi, ledger: LedgerState, round: number): Promise<bigint> {
+    const newestFirst = await listAll(api, ledger.id, this.scenario.pageSize);
+    expect(
+      newestFirst.map(historyEntry).reverse(),
+      `round ${round}: the history of ${ledger.name} read through ${api.name}`,
+    ).toEqual(ledger.history);
+    const stored = await api.getLedger(ledger.id);
+    expect(
+      {
+        balance: stored.balance,
+        version: stored.version,
+        status: stored.status,
+        terminatedAt: stored.terminatedAt,
+        minBalance: stored.minBalance,
+        unbounded: stored.unbounded,
+      },
+      `round ${round}: ${ledger.name} read through ${api.name}`,
+    ).toEqual({
+      balance: ledger.balance,
+      version: versionOf(ledger),
+      status: ledger.terminated ? "TERMINATED" : "ACTIVE",
+      terminatedAt: ledger.terminatedAt,
+      minBalance: ledger.floor,
+      unbounded: ledger.floor === undefined,
+    });
+    return stored.balance;
   }
 
   // --- Calls from the generated ops, against the world as the round starts.
@@ -392,10 +437,7 @@ class ConcurrentRun {
         }
         const key = winner.key;
         const tag = `r${this.key()}`;
-        const request =
-          winner.request.method === "ReverseTransaction"
-            ? this.reversal(winner.request.tx, key, tag, winner.request.params.amount)
-            : this.record(this.ledger(op.ledger), key, tag, "CREDIT_ADD", BigInt(op.amount));
+        const request = this.reuse(winner.request, key, tag, op);
         return [(no, api) => ({ t: "write", no, api, key, request })];
       }
       case "retry": {
@@ -409,6 +451,23 @@ class ConcurrentRun {
     }
   }
 
+  /** Another request of the same method under a claimed key (a record for a record). */
+  private reuse(
+    claimed: WriteRequest,
+    key: string,
+    tag: string,
+    op: Extract<OpSpec, { t: "reuse" }>,
+  ): WriteRequest {
+    switch (claimed.method) {
+      case "ReverseTransaction":
+        return this.reversal(claimed.tx, key, tag, claimed.params.amount);
+      case "Transfer":
+        return this.transfer(claimed.ledger, claimed.to, key, tag, BigInt(op.amount));
+      case "RecordEntry":
+        return this.record(this.ledger(op.ledger), key, tag, "CREDIT_ADD", BigInt(op.amount));
+    }
+  }
+
   private request(
     ledger: LedgerState,
     key: string,
@@ -416,13 +475,19 @@ class ConcurrentRun {
     spec: RequestSpec,
   ): WriteRequest {
     if (spec.t === "reverse") {
-      const tx = pick(
-        this.world.transactions.filter((t) => t.ledger === ledger),
-        spec.tx,
+      const touching = this.world.transactions.filter((t) =>
+        t.legs.some((leg) => leg.ledger === ledger),
       );
+      const transfers = touching.filter((t) => t.kind === "TRANSFER");
+      const tx = pick(spec.transfer && transfers.length > 0 ? transfers : touching, spec.tx);
       if (tx !== undefined) {
         return this.reversal(tx, key, variant, optional(spec.amount));
       }
+    }
+    if (spec.t === "transfer") {
+      const others = this.world.ledgers.filter((l) => l !== ledger);
+      const to = pick(others, spec.to) as LedgerState;
+      return this.transfer(ledger, to, key, variant, BigInt(spec.amount));
     }
     if (spec.t === "drain") {
       // Exactly to the floor (or 0 when unbounded), one short of it, or one past it.
@@ -460,6 +525,24 @@ class ConcurrentRun {
     return { method: "RecordEntry", ledger, params, tag };
   }
 
+  private transfer(
+    from: LedgerState,
+    to: LedgerState,
+    key: string,
+    variant: string,
+    amount: bigint,
+  ): WriteRequest {
+    const tag = `${key}.${variant}`;
+    const params: TransferParams = {
+      fromLedgerId: from.id,
+      toLedgerId: to.id,
+      amount,
+      idempotencyKey: key,
+      reference: tag,
+    };
+    return { method: "Transfer", ledger: from, to, params, tag };
+  }
+
   private reversal(
     tx: TxState,
     key: string,
@@ -473,7 +556,8 @@ class ConcurrentRun {
       description: tag,
       ...(amount === undefined ? {} : { amount }),
     };
-    return { method: "ReverseTransaction", ledger: tx.ledger, tx, params, tag };
+    const ledger = (tx.legs[0] as { ledger: LedgerState }).ledger;
+    return { method: "ReverseTransaction", ledger, tx, params, tag };
   }
 }
 
@@ -488,10 +572,7 @@ async function invoke(call: Call): Promise<void> {
   };
   switch (call.t) {
     case "write":
-      call.outcome =
-        call.request.method === "RecordEntry"
-          ? await settle(call.api.recordEntry(call.request.params))
-          : await settle(call.api.reverseTransaction(call.request.params));
+      call.outcome = await settle(write(call.api, call.request));
       return;
     case "terminate":
       call.outcome = await settle(call.api.terminateLedger(call.ledger.id));
@@ -502,6 +583,20 @@ async function invoke(call: Call): Promise<void> {
     case "getBalance":
       call.outcome = await settle(call.api.getBalance({ ledgerId: call.ledger.id }));
       return;
+  }
+}
+
+function write(
+  api: LedgerApi,
+  request: WriteRequest,
+): Promise<Written<Entry> | Written<Transaction>> {
+  switch (request.method) {
+    case "RecordEntry":
+      return api.recordEntry(request.params);
+    case "Transfer":
+      return api.transfer(request.params);
+    case "ReverseTransaction":
+      return api.reverseTransaction(request.params);
   }
 }
 
@@ -546,7 +641,7 @@ function shuffle<T>(items: T[], seed: number): void {
 }
 
 describe("concurrent model check", () => {
-  it(`${RUNS} generated runs of concurrent rounds are each explained by one serial order per ledger`, async () => {
+  it(`${RUNS} generated runs of concurrent rounds are each explained by one serial order`, async () => {
     console.log(
       `concurrent model seed=${SEED}${PATH === undefined ? "" : ` path=${PATH}`} (replay: LEDGER_CONCURRENT_SEED=${SEED}${PATH === undefined ? "" : ` LEDGER_CONCURRENT_PATH=${PATH}`})`,
     );
@@ -595,6 +690,11 @@ describe("concurrent model check", () => {
         "REVERSAL_EXCEEDS_TRANSACTION",
         "LEDGER_TERMINATED",
         "terminate",
+        "Transfer: fresh",
+        "Transfer: replay",
+        "Transfer: INSUFFICIENT_FUNDS",
+        "Transfer: contested INSUFFICIENT_FUNDS",
+        "reversal of TRANSFER: fresh",
       ]) {
         expect(totals.get(outcome) ?? 0, `runs in which ${outcome} happened`).toBeGreaterThan(0);
       }

@@ -4,9 +4,13 @@
  * idempotency keys scoped per app (a replay returns the first reply, another
  * request under the key is IDEMPOTENCY_KEY_REUSED, a refused write leaves no
  * key behind), one active ledger per (app, owner, unit), default amounts and
- * directions, floors, int64 overflow, partial reversals, termination.
+ * directions, floors, int64 overflow, transfers between two ledgers of one
+ * app and unit, partial reversals of entries and transfers, termination.
  *
- * It predicts each call's outcome; the spec then applies the real reply.
+ * The rules of one write are pure functions (`recordRule`, `transferRule`,
+ * `reversalRule`, then `postRule` leg by leg), so the concurrent checker
+ * (serial-checker.ts) applies the very same rules at the positions it tries.
+ * The model predicts each call's outcome; the spec then applies the real reply.
  */
 import type { Entry, Ledger, Transaction } from "../../support/clients.js";
 import { INT64_MAX, INT64_MIN } from "../../support/fixtures.js";
@@ -21,6 +25,9 @@ export const POLICIES: Readonly<
   CREDIT_SPEND: { sign: -1n, default: -1n },
 };
 
+/** What both legs of a transfer record when it names no operation (or names this one). */
+export const TRANSFER_OPERATION = "TRANSFER";
+
 /** The gRPC code the contract gives each reason. */
 export const REASON_CODES: Readonly<Record<string, string>> = {
   LEDGER_NOT_FOUND: "NOT_FOUND",
@@ -31,10 +38,215 @@ export const REASON_CODES: Readonly<Record<string, string>> = {
   TRANSACTION_NOT_REVERSIBLE: "FAILED_PRECONDITION",
   IDEMPOTENCY_KEY_REUSED: "ALREADY_EXISTS",
   LEDGER_ALREADY_EXISTS: "ALREADY_EXISTS",
+  EXTERNAL_ID_ALREADY_USED: "ALREADY_EXISTS",
   UNKNOWN_OPERATION: "INVALID_ARGUMENT",
   AMOUNT_DIRECTION_MISMATCH: "INVALID_ARGUMENT",
+  INVALID_ARGUMENT: "INVALID_ARGUMENT",
+  APP_MISMATCH: "INVALID_ARGUMENT",
+  UNIT_MISMATCH: "INVALID_ARGUMENT",
   BALANCE_OVERFLOW: "OUT_OF_RANGE",
 };
+
+/** What the rules need to know of a ledger; the model's and the checker's ledgers both are one. */
+export interface RuleLedger {
+  readonly id: string;
+  readonly app: string;
+  readonly unit: string;
+  /** undefined: unbounded. */
+  readonly floor: bigint | undefined;
+}
+
+/** A ledger's state as one posting sees it. */
+export interface PostingState {
+  readonly balance: bigint;
+  readonly terminated: boolean;
+}
+
+/** One signed amount posted to one ledger. */
+export interface Leg<L extends RuleLedger> {
+  readonly ledger: L;
+  readonly amount: bigint;
+}
+
+/** A written transaction, as reversals need it. */
+export interface Tx<L extends RuleLedger> {
+  readonly id: string;
+  readonly kind: "ENTRY" | "TRANSFER" | "REVERSAL";
+  readonly magnitude: bigint;
+  /** Its entries in posting order: one, or a transfer's debit then credit. */
+  readonly legs: readonly Leg<L>[];
+  /**
+   * True when it created or destroyed money (RecordEntry, and the reversal
+   * of one); false when it moved money between ledgers (a transfer and its
+   * reversals).
+   */
+  readonly singleSided: boolean;
+  /** Reversed so far (as of the last accepted write). */
+  reversed: bigint;
+}
+
+export function magnitudeOf(amount: bigint): bigint {
+  return amount < 0n ? -amount : amount;
+}
+
+/** A write's outcome under the rules: its legs, or a refusal (naming the ledger that refused it). */
+export type Ruling<L extends RuleLedger> =
+  | { readonly ok: true; readonly legs: readonly Leg<L>[] }
+  | { readonly ok: false; readonly reason: string; readonly ledgerId?: string };
+
+function refuse(
+  reason: string,
+  ledgerId?: string,
+): { ok: false; reason: string; ledgerId?: string } {
+  return ledgerId === undefined ? { ok: false, reason } : { ok: false, reason, ledgerId };
+}
+
+/** RecordEntry: UNKNOWN_OPERATION, AMOUNT_DIRECTION_MISMATCH, else one leg. */
+export function recordRule<L extends RuleLedger>(
+  ledger: L,
+  operation: string,
+  amount: bigint | undefined,
+): Ruling<L> {
+  const policy = POLICIES[operation];
+  if (policy === undefined) {
+    return refuse("UNKNOWN_OPERATION");
+  }
+  const resolved = amount ?? policy.default;
+  if (resolved === 0n || (resolved > 0n ? 1n : -1n) !== policy.sign) {
+    return refuse("AMOUNT_DIRECTION_MISMATCH");
+  }
+  return { ok: true, legs: [{ ledger, amount: resolved }] };
+}
+
+/** The operation a transfer's legs record, or undefined when the app has no such operation. */
+export function transferOperation(operation: string | undefined): string | undefined {
+  if (operation === undefined || operation === "" || operation === TRANSFER_OPERATION) {
+    return TRANSFER_OPERATION;
+  }
+  return POLICIES[operation] === undefined ? undefined : operation;
+}
+
+/**
+ * Transfer (two distinct ledgers, a positive amount: the request is valid):
+ * APP_MISMATCH, UNIT_MISMATCH, UNKNOWN_OPERATION, else the debit of `from`
+ * then the credit of `to`.
+ */
+export function transferRule<L extends RuleLedger>(
+  from: L,
+  to: L,
+  operation: string | undefined,
+  amount: bigint,
+): Ruling<L> {
+  if (from.app !== to.app) {
+    return refuse("APP_MISMATCH");
+  }
+  if (from.unit !== to.unit) {
+    return refuse("UNIT_MISMATCH");
+  }
+  if (transferOperation(operation) === undefined) {
+    return refuse("UNKNOWN_OPERATION");
+  }
+  return {
+    ok: true,
+    legs: [
+      { ledger: from, amount: -amount },
+      { ledger: to, amount },
+    ],
+  };
+}
+
+/**
+ * ReverseTransaction of `tx` with `remaining` still unreversed:
+ * TRANSACTION_NOT_REVERSIBLE, REVERSAL_EXCEEDS_TRANSACTION, else one
+ * compensating leg per leg of the original, in its order.
+ */
+export function reversalRule<L extends RuleLedger>(
+  tx: Tx<L>,
+  amount: bigint | undefined,
+  remaining: bigint,
+): Ruling<L> {
+  if (tx.kind === "REVERSAL") {
+    return refuse("TRANSACTION_NOT_REVERSIBLE");
+  }
+  const magnitude = amount ?? remaining;
+  if (magnitude <= 0n || magnitude > remaining) {
+    return refuse("REVERSAL_EXCEEDS_TRANSACTION");
+  }
+  return {
+    ok: true,
+    legs: tx.legs.map((leg) => ({
+      ledger: leg.ledger,
+      amount: leg.amount > 0n ? -magnitude : magnitude,
+    })),
+  };
+}
+
+/**
+ * Posts the legs in order, each against its ledger's state (distinct
+ * ledgers, so an earlier leg never changes a later one's): terminated,
+ * then int64 overflow, then the floor (debits only), naming the ledger.
+ */
+export function postRule<L extends RuleLedger>(
+  legs: readonly Leg<L>[],
+  stateOf: (ledger: L) => PostingState,
+): Ruling<L> {
+  for (const { ledger, amount } of legs) {
+    const state = stateOf(ledger);
+    const after = state.balance + amount;
+    if (state.terminated) {
+      return refuse("LEDGER_TERMINATED", ledger.id);
+    }
+    if (after > INT64_MAX || after < INT64_MIN) {
+      return refuse("BALANCE_OVERFLOW", ledger.id);
+    }
+    if (amount < 0n && ledger.floor !== undefined && after < ledger.floor) {
+      return refuse("INSUFFICIENT_FUNDS", ledger.id);
+    }
+  }
+  return { ok: true, legs };
+}
+
+/** Sums `amount` per (app, unit) of `ledger`, as "app unit" → decimal string (readable in a diff). */
+export function sumsByAppUnit<L extends RuleLedger>(
+  items: readonly Leg<L>[],
+): Record<string, string> {
+  const sums = new Map<string, bigint>();
+  for (const { ledger, amount } of items) {
+    const key = `${ledger.app} ${ledger.unit}`;
+    sums.set(key, (sums.get(key) ?? 0n) + amount);
+  }
+  return Object.fromEntries(
+    [...sums].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, `${v}`]),
+  );
+}
+
+/** Every leg of the transactions that created or destroyed money. */
+export function singleSidedLegs<L extends RuleLedger>(txs: readonly Tx<L>[]): Leg<L>[] {
+  return txs.filter((tx) => tx.singleSided).flatMap((tx) => tx.legs);
+}
+
+/**
+ * Money is conserved when, per (app, unit), the balances add up to the
+ * amounts of the transactions that created or destroyed money: the two
+ * sums, to compare.
+ */
+export function moneyBalance<L extends RuleLedger>(
+  ledgers: readonly L[],
+  balanceOf: (ledger: L) => bigint,
+  txs: readonly Tx<L>[],
+): { balances: Record<string, string>; singleSided: Record<string, string> } {
+  return {
+    balances: sumsByAppUnit(ledgers.map((ledger) => ({ ledger, amount: balanceOf(ledger) }))),
+    singleSided: sumsByAppUnit([
+      ...ledgers.map((ledger) => ({ ledger, amount: 0n })),
+      ...singleSidedLegs(txs),
+    ]),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The sequential model.
+// ---------------------------------------------------------------------------
 
 export interface ModelEntry {
   readonly id: string;
@@ -44,30 +256,16 @@ export interface ModelEntry {
   readonly balanceAfter: bigint;
 }
 
-export interface ModelLedger {
-  readonly id: string;
-  readonly app: string;
+export interface ModelLedger extends RuleLedger {
   readonly ownerId: string;
-  readonly unit: string;
-  /** undefined: unbounded. */
-  readonly floor: bigint | undefined;
   balance: bigint;
   terminated: boolean;
   readonly entries: ModelEntry[];
 }
 
-export interface ModelTransaction {
-  readonly id: string;
-  readonly ledger: ModelLedger;
-  readonly kind: "ENTRY" | "REVERSAL";
-  /** Magnitude. */
-  readonly amount: bigint;
-  /** The signed amount of its one entry. */
-  readonly entryAmount: bigint;
-  reversed: bigint;
-}
+export type ModelTransaction = Tx<ModelLedger>;
 
-export type Method = "CreateLedger" | "RecordEntry" | "ReverseTransaction";
+export type Method = "CreateLedger" | "RecordEntry" | "Transfer" | "ReverseTransaction";
 export type Reply = Ledger | Entry | Transaction;
 
 interface StoredKey {
@@ -77,9 +275,9 @@ interface StoredKey {
 }
 
 export type Prediction =
-  | { readonly kind: "fresh"; readonly amount: bigint }
+  | { readonly kind: "fresh"; readonly legs: readonly Leg<ModelLedger>[] }
   | { readonly kind: "replay"; readonly reply: Reply }
-  | { readonly kind: "refused"; readonly reason: string };
+  | { readonly kind: "refused"; readonly reason: string; readonly ledgerId?: string };
 
 /** A request's identity for idempotency: every field but the key, in a fixed order. */
 export function fingerprint(params: object): string {
@@ -95,6 +293,18 @@ export function fingerprint(params: object): string {
     }
     return value;
   });
+}
+
+/** A ruling as a prediction: refused, or posted against the ledgers as they are now. */
+function predictionOf(ruling: Ruling<ModelLedger>): Prediction {
+  const posted = ruling.ok ? postRule(ruling.legs, (ledger) => ledger) : ruling;
+  if (posted.ok) {
+    return { kind: "fresh", legs: posted.legs };
+  }
+  const { reason, ledgerId } = posted;
+  return ledgerId === undefined
+    ? { kind: "refused", reason }
+    : { kind: "refused", reason, ledgerId };
 }
 
 export class ReferenceModel {
@@ -137,7 +347,7 @@ export class ReferenceModel {
       (l) => l.app === app && l.ownerId === ownerId && l.unit === unit && !l.terminated,
     );
     return active === undefined
-      ? { kind: "fresh", amount: 0n }
+      ? { kind: "fresh", legs: [] }
       : { kind: "refused", reason: "LEDGER_ALREADY_EXISTS" };
   }
 
@@ -148,19 +358,28 @@ export class ReferenceModel {
     key: string,
     params: object,
   ): Prediction {
-    const known = this.checkKey(ledger.app, key, "RecordEntry", params);
-    if (known !== undefined) {
-      return known;
+    return (
+      this.checkKey(ledger.app, key, "RecordEntry", params) ??
+      predictionOf(recordRule(ledger, operation, amount))
+    );
+  }
+
+  /** The same ledger twice is refused as an invalid request, before its key is looked at. */
+  predictTransfer(
+    from: ModelLedger,
+    to: ModelLedger,
+    operation: string | undefined,
+    amount: bigint,
+    key: string,
+    params: object,
+  ): Prediction {
+    if (from === to) {
+      return { kind: "refused", reason: "INVALID_ARGUMENT" };
     }
-    const policy = POLICIES[operation];
-    if (policy === undefined) {
-      return { kind: "refused", reason: "UNKNOWN_OPERATION" };
-    }
-    const resolved = amount ?? policy.default;
-    if (resolved === 0n || (resolved > 0n ? 1n : -1n) !== policy.sign) {
-      return { kind: "refused", reason: "AMOUNT_DIRECTION_MISMATCH" };
-    }
-    return posting(ledger, resolved);
+    return (
+      this.checkKey(from.app, key, "Transfer", params) ??
+      predictionOf(transferRule(from, to, operation, amount))
+    );
   }
 
   predictReverse(
@@ -169,19 +388,11 @@ export class ReferenceModel {
     key: string,
     params: object,
   ): Prediction {
-    const known = this.checkKey(tx.ledger.app, key, "ReverseTransaction", params);
-    if (known !== undefined) {
-      return known;
-    }
-    if (tx.kind === "REVERSAL") {
-      return { kind: "refused", reason: "TRANSACTION_NOT_REVERSIBLE" };
-    }
-    const remaining = tx.amount - tx.reversed;
-    const magnitude = amount ?? remaining;
-    if (magnitude <= 0n || magnitude > remaining) {
-      return { kind: "refused", reason: "REVERSAL_EXCEEDS_TRANSACTION" };
-    }
-    return posting(tx.ledger, tx.entryAmount > 0n ? -magnitude : magnitude);
+    const app = (tx.legs[0] as Leg<ModelLedger>).ledger.app;
+    return (
+      this.checkKey(app, key, "ReverseTransaction", params) ??
+      predictionOf(reversalRule(tx, amount, tx.magnitude - tx.reversed))
+    );
   }
 
   /** Applies an accepted entry (its sequence already checked) to its ledger. */
@@ -205,19 +416,11 @@ export class ReferenceModel {
     const room = ledger.balance - (ledger.floor ?? INT64_MIN);
     return room <= 0n ? 0 : Math.min(count, Number(room / magnitude));
   }
-}
 
-/** The outcome of posting `amount` to a ledger: terminated, overflow, floor, or accepted. */
-function posting(ledger: ModelLedger, amount: bigint): Prediction {
-  if (ledger.terminated) {
-    return { kind: "refused", reason: "LEDGER_TERMINATED" };
+  /** The model's money, or (given the server's balances) the server's: see `moneyBalance`. */
+  moneyBalance(
+    balanceOf: (ledger: ModelLedger) => bigint = (l) => l.balance,
+  ): ReturnType<typeof moneyBalance> {
+    return moneyBalance(this.ledgers, balanceOf, this.transactions);
   }
-  const after = ledger.balance + amount;
-  if (after > INT64_MAX || after < INT64_MIN) {
-    return { kind: "refused", reason: "BALANCE_OVERFLOW" };
-  }
-  if (amount < 0n && ledger.floor !== undefined && after < ledger.floor) {
-    return { kind: "refused", reason: "INSUFFICIENT_FUNDS" };
-  }
-  return { kind: "fresh", amount };
 }

@@ -1,58 +1,74 @@
 /**
- * A checker for rounds of concurrent writes: does ONE serial order per
- * ledger explain every reply of the round? It needs no prediction of who
- * wins a race; it takes the winners from the replies and then checks that
- * everything else is consistent with them.
+ * A checker for rounds of concurrent writes: does one serial order of the
+ * round explain every reply? It needs no prediction of who wins a race; it
+ * takes the winners from the replies and then checks that everything else
+ * is consistent with them.
  *
- * The argument, per round and per ledger L (version v0 and balance b0 when
- * the round starts, all of the round's calls in flight at once, the next
- * round starting only after every reply of this one has arrived):
+ * The argument, per round (each ledger L at version v0(L) and balance b0(L)
+ * when the round starts, all of the round's calls in flight at once, the
+ * next round starting only after every reply of this one has arrived):
  *
  * 1. Effects. The calls that changed state are exactly the fresh successes
- *    (replayed = false) of RecordEntry and ReverseTransaction, and
- *    TerminateLedger. Ordered by the sequence of their entry, the fresh
- *    entries on L must carry the sequences v0+1 .. v1 with no gap and no
- *    repeat, and each must be what its request yields at that position of
- *    the order: the serial semantics (`answerAt`, the same rules, in the same
- *    order, as reference-model.ts) applied to the state the earlier entries
- *    of the order left (balance, and for a reversal how much of the original
- *    is still unreversed) must accept it, with exactly its amount; its
- *    balance_after must be the previous balance plus its amount; and it must
- *    carry its own request's tag (reference or description), so a reply
- *    routed to the wrong caller is caught even when two requests are alike.
- *    Each idempotency key has at most one fresh success, ever. A termination
- *    that succeeded this round sits after the last entry: every
+ *    (replayed = false) of RecordEntry, Transfer and ReverseTransaction, and
+ *    TerminateLedger. A fresh write has one entry per leg of its request, in
+ *    posting order, on exactly the ledgers the request names (a transfer:
+ *    the debit of its source, then the credit of its destination; a
+ *    reversal: one compensating entry per leg of the original, in its
+ *    order). Each idempotency key has at most one fresh success, ever.
+ *
+ * 2. One order of the effects. Per ledger, the round's fresh entries must
+ *    carry the sequences v0+1 .. v1 with no gap and no repeat: that is the
+ *    ledger's serial order. A write with two entries sits in two ledgers'
+ *    orders, so the orders constrain each other; their union (a write
+ *    before another when it comes first on some ledger they share) must
+ *    have no cycle (transfers A→B then B→A on one ledger, the other way
+ *    round on the other, is a violation). Any topological order of it is a
+ *    global serial order that every ledger's order is a projection of.
+ *
+ * 3. Each effect is what its request yields at its point of that order: the
+ *    serial semantics (`answerAt`: the very rules of reference-model.ts,
+ *    `recordRule` / `transferRule` / `reversalRule` then `postRule` leg by
+ *    leg) applied to the state the writes before it left (every ledger it
+ *    touches at the sequence just before its own entry there, and for a
+ *    reversal how much of the original the earlier reversals left) must
+ *    accept it with exactly its legs; each entry's balance_after must be the
+ *    previous balance plus its amount; the reply must carry its own
+ *    request's tag (reference or description), its kind, amount, operation,
+ *    transaction id and reversed transaction, so a reply routed to the wrong
+ *    caller is caught even when two requests are alike. A termination that
+ *    succeeded this round sits after the ledger's last entry: every
  *    TerminateLedger reply must show version v1, the balance at v1 and one
  *    terminated_at.
  *
- * 2. Everything else changed nothing: failures, replays and reads. A call
- *    without an effect can be inserted into the order at any position
- *    without changing what any other call saw, so a serial order explaining
- *    ALL the replies exists iff (1) holds and EACH such call, on its own,
- *    has at least one position in the order at which the serial semantics
- *    give exactly its reply. That is what is checked, position by position
- *    (a round is small, so every position is tried):
- *    - the positions open to a call are v0 .. v1 (the round boundary: it
- *      was issued after the previous round ended and answered before the
- *      read-back), and, when its key has a fresh success in this round at
- *      sequence s, only v0 .. s-1 for a business refusal: the server checks
- *      the key before anything else, so once the key is claimed the same
- *      request replays and another one is IDEMPOTENCY_KEY_REUSED. A key
- *      claimed in an earlier round leaves no position for a refusal at all.
+ * 4. Everything else changed nothing: failures, replays and reads. Each such
+ *    call must have, on its own, a point of the order where the serial
+ *    semantics give exactly its reply. A point, for a call touching the
+ *    ledgers S (its ledger; a transfer's two; a reversal's original's), is
+ *    a position p(L) in v0(L) .. v1(L) on each L in S that some global
+ *    order passes through at once: the writes that must come before those
+ *    positions (the closure, through every ledger, of the entries up to
+ *    them) hold no entry beyond p(L) on any L in S. Every such point is
+ *    tried (a round is small).
+ *    - When the call's key has a fresh success in this round, a business
+ *      refusal's point must leave that success out of its closure (the
+ *      server checks the key before anything else: once the key is claimed
+ *      the same request replays and another is IDEMPOTENCY_KEY_REUSED). A
+ *      key claimed in an earlier round leaves no point for a refusal at all.
  *      At v1 of a ledger terminated in this round, the call may sit before
  *      or after the termination; after a termination in an earlier round,
- *      the ledger is terminated at every position.
- *    - INSUFFICIENT_FUNDS, LEDGER_TERMINATED, REVERSAL_EXCEEDS_TRANSACTION,
- *      TRANSACTION_NOT_REVERSIBLE: some open position where `answerAt`
- *      refuses with exactly that reason. For a debit of a on a ledger with
- *      floor f, that is: some open position p with balance(p) + a < f,
- *      reached before the termination (termination is checked first). For
- *      a reversal the remaining reversible amount at p decides its amount
- *      and whether it exceeds.
+ *      the ledger is terminated at every point.
+ *    - INSUFFICIENT_FUNDS, LEDGER_TERMINATED, BALANCE_OVERFLOW (each naming
+ *      the ledger that refused, in metadata ledger_id),
+ *      REVERSAL_EXCEEDS_TRANSACTION, TRANSACTION_NOT_REVERSIBLE: some point
+ *      where `answerAt` refuses with exactly that reason and ledger. For a
+ *      transfer of a from A (floor f) to B, INSUFFICIENT_FUNDS naming A is:
+ *      some point with balance(A) - a < f, A and B active there; for the
+ *      reversal of such a transfer, naming B: some point where A takes the
+ *      credit back and balance(B) - r < floor(B).
  *    - a replay: the key has a fresh success (this round or earlier) of the
  *      same method and the same request (fingerprint), and the replay's
- *      value equals that first reply exactly (same entry id, sequence,
- *      balance_after, timestamps).
+ *      value equals that first reply exactly (same ids, sequences,
+ *      balances_after, timestamps; a transfer as it was made).
  *    - IDEMPOTENCY_KEY_REUSED: the key has a fresh success of another
  *      method or request.
  *    - a read (GetLedger, GetBalance): its version is some position v in
@@ -63,26 +79,39 @@
  *      spec bounds how often it may happen. Any other failure is a
  *      violation.
  *
- * Sound: a server that runs each ledger's writes one at a time, in
- * sequence order (today's row lock; a group-commit pipeline that applies a
- * batch in order), produces replies that pass, because the actual execution
- * is such an order and every call's real position is one of the positions
- * tried. Nothing here depends on which racer won. Cross-ledger coupling
- * exists only through app-scoped keys, and a round's key groups stay on
- * one ledger (a key reused across ledgers always comes from an earlier
- * round, where its outcome no longer depends on position), so the
- * per-ledger orders interleave freely into one global order.
+ * What this proves: the round's effects are serializable (2, 3), each
+ * against the real state, both legs of a transfer at one point of one
+ * order; and every call without an effect is explained by some point of
+ * some order consistent with the effects (4). A call without an effect
+ * can be inserted anywhere without changing what other calls saw, and any
+ * global order passes through every position of every single ledger, so
+ * when each such call touches one ledger and its key's winner (if any) is
+ * on that ledger, one global order explains ALL the replies at once (the
+ * checker before transfers proved exactly that). What it does not prove:
+ * for calls that touch two ledgers (a refused transfer, a refused reversal
+ * of a transfer) or whose key's winner is on another ledger, each is
+ * placed on its own; that one global order places all of them at once is
+ * not checked (that is a search over orders; the per-call check is the
+ * necessary condition). Replays are not positioned, only matched to their
+ * first reply.
  *
- * Not vacuous: a failure is only accepted at a position whose state
- * produces it (an overdraft refused while every open position had enough
- * funds is a violation; so is a refusal positioned after its own key's
- * winner); successful debits must keep the balance above the floor at
- * their own position; the read-back after every round compares each
+ * Sound: a server that applies writes one at a time (today's pipeline
+ * applies each batch in order under the locks of every ledger a write
+ * touches) produces replies that pass, because its actual execution is one
+ * of the global orders and every call's real point is among the points
+ * tried. Nothing here depends on which racer won.
+ *
+ * Not vacuous: a failure is only accepted at a point whose state produces
+ * it (an overdraft refused while every point had enough funds is a
+ * violation; so is a refusal placed after its own key's winner, or naming
+ * the wrong ledger); successful debits must keep the balance above the
+ * floor at their own point; the read-back after every round compares each
  * ledger's complete history with the fresh entries of the replies, so a
  * write that was answered but lost, applied without a success reply, or
- * applied twice is caught. The spec counts how often refusals were
- * "contested" (some open positions would have accepted the call, others
- * refuse it), which is where the ordering matters.
+ * applied twice (or one leg of it) is caught, and checks that the balances
+ * add up to the money single-sided writes created. The spec counts how
+ * often refusals were "contested" (some points would have accepted the
+ * call, others refuse it), which is where the ordering matters.
  */
 import { expect } from "vitest";
 import {
@@ -95,10 +124,23 @@ import {
   type ReverseTransactionParams,
   RpcFailure,
   type Transaction,
+  type TransferParams,
   type Written,
 } from "../../support/clients.js";
-import { INT64_MAX, INT64_MIN } from "../../support/fixtures.js";
-import { fingerprint, POLICIES, REASON_CODES } from "./reference-model.js";
+import {
+  fingerprint,
+  type Leg,
+  magnitudeOf,
+  type PostingState,
+  postRule,
+  REASON_CODES,
+  type Ruling,
+  recordRule,
+  reversalRule,
+  type Tx,
+  transferOperation,
+  transferRule,
+} from "./reference-model.js";
 
 /** The fields of an entry that history comparisons look at (timestamps and annotations aside). */
 export type HistoryEntry = Pick<
@@ -122,9 +164,10 @@ export interface LedgerState {
   readonly id: string;
   /** For messages, e.g. "L1 (floor 0)". */
   readonly name: string;
+  readonly app: string;
+  readonly unit: string;
   /** undefined: unbounded. */
   readonly floor: bigint | undefined;
-  readonly unit: string;
   balance: bigint;
   terminated: boolean;
   terminatedAt: Date | undefined;
@@ -136,17 +179,8 @@ export function versionOf(ledger: LedgerState): bigint {
   return BigInt(ledger.history.length);
 }
 
-export interface TxState {
-  readonly id: string;
-  readonly ledger: LedgerState;
-  readonly kind: "ENTRY" | "REVERSAL";
-  /** Magnitude. */
-  readonly magnitude: bigint;
-  /** The signed amount of its one entry. */
-  readonly entryAmount: bigint;
-  /** Reversed as of the end of the last checked round. */
-  reversed: bigint;
-}
+/** A transaction written in an earlier round; `reversed` as of the end of the last checked round. */
+export type TxState = Tx<LedgerState>;
 
 export type WriteRequest =
   | {
@@ -157,16 +191,45 @@ export type WriteRequest =
       readonly tag: string;
     }
   | {
+      readonly method: "Transfer";
+      /** The source. */
+      readonly ledger: LedgerState;
+      readonly to: LedgerState;
+      readonly params: TransferParams;
+      /** The tag both entries must carry (their reference). */
+      readonly tag: string;
+    }
+  | {
       readonly method: "ReverseTransaction";
+      /** The ledger of the original's first leg. */
       readonly ledger: LedgerState;
       readonly tx: TxState;
       readonly params: ReverseTransactionParams;
-      /** The tag the reversal's entry must carry (its description). */
+      /** The tag the reversal's entries must carry (their description). */
       readonly tag: string;
     };
 
 export function requestFingerprint(request: WriteRequest): string {
   return `${request.method}\u0000${fingerprint(request.params)}`;
+}
+
+/** The ledgers a request posts to, in posting order. */
+export function ledgersOf(request: WriteRequest): readonly LedgerState[] {
+  switch (request.method) {
+    case "RecordEntry":
+      return [request.ledger];
+    case "Transfer":
+      return [request.ledger, request.to];
+    case "ReverseTransaction":
+      return request.tx.legs.map((leg) => leg.ledger);
+  }
+}
+
+/** What a request is, for counts: its method, or which kind of transaction it reverses. */
+function labelOf(request: WriteRequest): string {
+  return request.method === "ReverseTransaction"
+    ? `reversal of ${request.tx.kind}`
+    : request.method;
 }
 
 /** The first (fresh) success under a key. */
@@ -175,22 +238,24 @@ export interface Winner {
   readonly request: WriteRequest;
   readonly fingerprint: string;
   readonly value: Entry | Transaction;
-  readonly entry: Entry;
+  readonly entries: readonly Entry[];
   readonly round: number;
 }
 
 /** A failure: a normalized RPC failure, or anything else a client threw. */
 export type Failure = RpcFailure | Error;
 
+export type WriteCall = {
+  readonly t: "write";
+  readonly no: number;
+  readonly api: LedgerApi;
+  readonly key: string;
+  readonly request: WriteRequest;
+  outcome?: Written<Entry> | Written<Transaction> | Failure;
+};
+
 export type Call =
-  | {
-      readonly t: "write";
-      readonly no: number;
-      readonly api: LedgerApi;
-      readonly key: string;
-      readonly request: WriteRequest;
-      outcome?: Written<Entry> | Written<Transaction> | Failure;
-    }
+  | WriteCall
   | {
       readonly t: "terminate";
       readonly no: number;
@@ -213,26 +278,32 @@ export type Call =
       outcome?: Balance | Failure;
     };
 
-export function callLedger(call: Call): LedgerState {
-  return call.t === "write" ? call.request.ledger : call.ledger;
-}
-
 export function describeCall(call: Call): string {
   const head = `#${call.no} ${call.api.name}`;
   if (call.t !== "write") {
     return `${head} ${call.t} on ${call.ledger.name}`;
   }
   const { request } = call;
-  if (request.method === "RecordEntry") {
-    const { operation, amount } = request.params;
-    return `${head} RecordEntry ${operation} ${amount ?? "(default)"} key ${call.key} tag ${request.tag} on ${request.ledger.name}`;
+  const tail = `key ${call.key} tag ${request.tag}`;
+  switch (request.method) {
+    case "RecordEntry": {
+      const { operation, amount } = request.params;
+      return `${head} RecordEntry ${operation} ${amount ?? "(default)"} ${tail} on ${request.ledger.name}`;
+    }
+    case "Transfer":
+      return `${head} Transfer ${request.params.amount} ${tail} from ${request.ledger.name} to ${request.to.name}`;
+    case "ReverseTransaction": {
+      const { tx } = request;
+      const legs = tx.legs.map((leg) => `${leg.amount} on ${leg.ledger.name}`).join(", ");
+      return `${head} ReverseTransaction of ${tx.kind} ${tx.id.slice(-6)} (${legs}) by ${request.params.amount ?? "(rest)"} ${tail}`;
+    }
   }
-  return `${head} ReverseTransaction of ${request.tx.kind} ${request.tx.entryAmount} (${request.tx.id.slice(-6)}) by ${request.params.amount ?? "(rest)"} key ${call.key} tag ${request.tag} on ${request.ledger.name}`;
 }
 
 function describeOutcome(outcome: unknown): string {
   if (outcome instanceof RpcFailure) {
-    return `${outcome.code} ${outcome.reason ?? "(no reason)"}`;
+    const named = outcome.metadata.ledger_id;
+    return `${outcome.code} ${outcome.reason ?? "(no reason)"}${named === undefined ? "" : ` naming ${named}`}`;
   }
   if (outcome instanceof Error) {
     return `threw ${outcome.message}`;
@@ -243,77 +314,71 @@ function describeOutcome(outcome: unknown): string {
   }
   const written = outcome as Partial<Written<Entry | Transaction>>;
   if (written?.value !== undefined) {
-    const entry = "entries" in written.value ? written.value.entries[0] : written.value;
-    return `${written.replayed ? "replayed" : "fresh"} seq ${entry?.sequence} amount ${entry?.amount} balance_after ${entry?.balanceAfter}`;
+    const legs = entriesOf(written.value).map(
+      (e) => `seq ${e.sequence} amount ${e.amount} balance_after ${e.balanceAfter}`,
+    );
+    return `${written.replayed ? "replayed" : "fresh"} ${legs.join("; ")}`;
   }
-  return JSON.stringify(outcome, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v));
+  return show(outcome);
+}
+
+/** A write's entries in posting order: RecordEntry answers its one entry, the others a transaction. */
+function entriesOf(value: Entry | Transaction): readonly Entry[] {
+  return "entries" in value ? value.entries : [value];
 }
 
 // ---------------------------------------------------------------------------
-// The serial semantics: what one request does to a ledger in a given state.
+// The serial semantics: what one request does at a point of the order.
 // ---------------------------------------------------------------------------
 
-export type Answer =
-  | { readonly ok: true; readonly amount: bigint; readonly magnitude: bigint }
-  | { readonly ok: false; readonly reason: string };
-
-/** The state a call sees at one position of a ledger's serial order. */
-interface PositionState {
-  readonly balance: bigint;
-  readonly terminated: boolean;
-  /** What remains reversible of a transaction at this position. */
+/** The state a call sees at one point of the round's order. */
+interface PointState {
+  /** Each ledger the call touches, as it is at the point. */
+  at(ledger: LedgerState): PostingState;
+  /** What remains reversible of a transaction at the point. */
   remaining(tx: TxState): bigint;
+  /** For messages, e.g. "L0@3:15 L1@2:7T". */
+  readonly text: string;
 }
 
-/**
- * What the request answers at that state, the key already found unclaimed:
- * the contract's checks in the server's order (reference-model.ts).
- */
-export function answerAt(request: WriteRequest, state: PositionState): Answer {
-  let amount: bigint;
-  if (request.method === "RecordEntry") {
-    const policy = POLICIES[request.params.operation];
-    if (policy === undefined) {
-      return { ok: false, reason: "UNKNOWN_OPERATION" };
-    }
-    amount = request.params.amount ?? policy.default;
-    if (amount === 0n || (amount > 0n ? 1n : -1n) !== policy.sign) {
-      return { ok: false, reason: "AMOUNT_DIRECTION_MISMATCH" };
-    }
-  } else {
-    const { tx } = request;
-    if (tx.kind === "REVERSAL") {
-      return { ok: false, reason: "TRANSACTION_NOT_REVERSIBLE" };
-    }
-    const remaining = state.remaining(tx);
-    const magnitude = request.params.amount ?? remaining;
-    if (magnitude <= 0n || magnitude > remaining) {
-      return { ok: false, reason: "REVERSAL_EXCEEDS_TRANSACTION" };
-    }
-    amount = tx.entryAmount > 0n ? -magnitude : magnitude;
-  }
-  if (state.terminated) {
-    return { ok: false, reason: "LEDGER_TERMINATED" };
-  }
-  const after = state.balance + amount;
-  if (after > INT64_MAX || after < INT64_MIN) {
-    return { ok: false, reason: "BALANCE_OVERFLOW" };
-  }
-  const floor = request.ledger.floor;
-  if (amount < 0n && floor !== undefined && after < floor) {
-    return { ok: false, reason: "INSUFFICIENT_FUNDS" };
-  }
-  return { ok: true, amount, magnitude: amount < 0n ? -amount : amount };
+/** What the request answers at that point, the key already found unclaimed. */
+export function answerAt(request: WriteRequest, point: PointState): Ruling<LedgerState> {
+  const ruling =
+    request.method === "RecordEntry"
+      ? recordRule(request.ledger, request.params.operation, request.params.amount)
+      : request.method === "Transfer"
+        ? transferRule(request.ledger, request.to, request.params.operation, request.params.amount)
+        : reversalRule(request.tx, request.params.amount, point.remaining(request.tx));
+  return ruling.ok ? postRule(ruling.legs, (ledger) => point.at(ledger)) : ruling;
 }
 
 // ---------------------------------------------------------------------------
-// One ledger's serial order in one round.
+// The round's order: one chain per ledger, joined where a write has two legs.
 // ---------------------------------------------------------------------------
 
+/** A fresh success of the round: one write of the order. */
 interface Fresh {
-  readonly call: Extract<Call, { t: "write" }>;
+  readonly call: WriteCall;
   readonly value: Entry | Transaction;
+  readonly entries: readonly Entry[];
+  /**
+   * Per ledger, the highest sequence among this write and every write that
+   * must come before it (set once the round is ordered).
+   */
+  readonly reach: Map<LedgerState, bigint>;
+}
+
+/** One entry of a fresh write in its ledger's chain. */
+interface Link {
+  readonly fresh: Fresh;
   readonly entry: Entry;
+}
+
+/** A position on a ledger, before or after this round's termination. */
+interface Spot {
+  readonly ledger: LedgerState;
+  readonly position: bigint;
+  readonly terminated: boolean;
 }
 
 class Timeline {
@@ -321,11 +386,8 @@ class Timeline {
   v1: bigint;
   /** balances[i]: the balance at position v0 + i. */
   readonly balances: bigint[];
-  /** This round's fresh reversals, by original transaction: at which sequence, how much. */
-  readonly reversals = new Map<TxState, { sequence: bigint; magnitude: bigint }[]>();
-  readonly fresh: Fresh[] = [];
-  /** Set when the order itself is broken: positions then mean nothing. */
-  broken = false;
+  /** This round's fresh entries on the ledger, in sequence order once ordered. */
+  readonly chain: Link[] = [];
   readonly terminatedBefore: boolean;
   terminatedNow = false;
   /** The terminated_at this round's TerminateLedger replies agreed on. */
@@ -342,26 +404,226 @@ class Timeline {
     return this.balances[Number(position - this.v0)] as bigint;
   }
 
+  /** The link whose entry sits at `position` (none at v0). */
+  linkAt(position: bigint): Link | undefined {
+    return position === this.v0 ? undefined : this.chain[Number(position - this.v0) - 1];
+  }
+
+  /** What remains reversible of `tx` at `position`: this round's reversals of it up to there deducted. */
   remainingAt(tx: TxState, position: bigint): bigint {
     let remaining = tx.magnitude - tx.reversed;
-    for (const reversal of this.reversals.get(tx) ?? []) {
-      if (reversal.sequence <= position) {
-        remaining -= reversal.magnitude;
+    for (const { fresh, entry } of this.chain) {
+      const { request } = fresh.call;
+      if (
+        entry.sequence <= position &&
+        request.method === "ReverseTransaction" &&
+        request.tx === tx
+      ) {
+        remaining -= magnitudeOf(entry.amount);
       }
     }
     return remaining;
   }
 
-  /** The states a call may have seen at a position: before and/or after a termination. */
-  statesAt(position: bigint): PositionState[] {
-    const balance = this.balanceAt(position);
-    const remaining = (tx: TxState): bigint => this.remainingAt(tx, position);
+  /** Every spot on the ledger: each position, before and/or after a termination. */
+  spots(): Spot[] {
+    const spots: Spot[] = [];
+    for (let position = this.v0; position <= this.v1; position += 1n) {
+      spots.push(...this.spotsAt(position));
+    }
+    return spots;
+  }
+
+  spotsAt(position: bigint): Spot[] {
     const terminations = this.terminatedBefore
       ? [true]
       : this.terminatedNow && position === this.v1
         ? [false, true]
         : [false];
-    return terminations.map((terminated) => ({ balance, terminated, remaining }));
+    return terminations.map((terminated) => ({ ledger: this.ledger, position, terminated }));
+  }
+}
+
+type Flag = (call: Call | undefined, text: string) => void;
+
+class RoundOrder {
+  private readonly lines: Map<LedgerState, Timeline>;
+  private readonly byId: Map<string, LedgerState>;
+  /** Set when the order itself is broken: points then mean nothing, and are not checked. */
+  broken = false;
+
+  constructor(ledgers: readonly LedgerState[]) {
+    this.lines = new Map(ledgers.map((l) => [l, new Timeline(l)]));
+    this.byId = new Map(ledgers.map((l) => [l.id, l]));
+  }
+
+  line(ledger: LedgerState): Timeline {
+    return this.lines.get(ledger) as Timeline;
+  }
+
+  timelines(): IterableIterator<Timeline> {
+    return this.lines.values();
+  }
+
+  /** Links the fresh writes into per-ledger chains, then checks that one order holds them all. */
+  order(fresh: readonly Fresh[], flag: Flag): void {
+    for (const write of fresh) {
+      for (const entry of write.entries) {
+        this.line(this.byId.get(entry.ledgerId) as LedgerState).chain.push({ fresh: write, entry });
+      }
+    }
+    for (const line of this.lines.values()) {
+      this.chain(line, flag);
+    }
+    if (!this.broken) {
+      this.sort(fresh, flag);
+    }
+  }
+
+  /** A ledger's fresh entries: the gapless run after v0, each balance the previous plus its amount. */
+  private chain(line: Timeline, flag: Flag): void {
+    line.chain.sort((a, b) => (a.entry.sequence < b.entry.sequence ? -1 : 1));
+    const sequences = line.chain.map((link) => link.entry.sequence);
+    const expected = line.chain.map((_, i) => line.v0 + BigInt(i + 1));
+    if (!same(sequences, expected)) {
+      flag(
+        undefined,
+        `${line.ledger.name}: the fresh entries of the round have sequences [${sequences.join(", ")}], not the gapless run [${expected.join(", ")}] after version ${line.v0}`,
+      );
+      this.broken = true;
+      return;
+    }
+    for (const { entry } of line.chain) {
+      line.balances.push(line.balanceAt(entry.sequence - 1n) + entry.amount);
+    }
+    line.v1 = line.v0 + BigInt(line.chain.length);
+  }
+
+  /**
+   * A topological order of the writes (each after its predecessor on every
+   * ledger it touches), computing what each must come after; a cycle means
+   * no global order exists.
+   */
+  private sort(fresh: readonly Fresh[], flag: Flag): void {
+    const predecessors = new Map<Fresh, Fresh[]>(fresh.map((f) => [f, []]));
+    for (const line of this.lines.values()) {
+      line.chain.forEach((link, i) => {
+        const before = line.chain[i - 1];
+        if (before !== undefined) {
+          predecessors.get(link.fresh)?.push(before.fresh);
+        }
+      });
+    }
+    const pending = new Set(fresh);
+    let progress = true;
+    while (pending.size > 0 && progress) {
+      progress = false;
+      for (const write of pending) {
+        const before = predecessors.get(write) ?? [];
+        if (before.every((b) => !pending.has(b))) {
+          this.reach(write, before);
+          pending.delete(write);
+          progress = true;
+        }
+      }
+    }
+    if (pending.size > 0) {
+      flag(
+        undefined,
+        `no serial order holds the round: the ledgers order these writes in a cycle: ${[...pending].map((f) => describeCall(f.call)).join(" | ")}`,
+      );
+      this.broken = true;
+    }
+  }
+
+  private reach(write: Fresh, before: readonly Fresh[]): void {
+    for (const earlier of before) {
+      for (const [ledger, sequence] of earlier.reach) {
+        write.reach.set(ledger, max(write.reach.get(ledger), sequence));
+      }
+    }
+    for (const entry of write.entries) {
+      const ledger = this.byId.get(entry.ledgerId) as LedgerState;
+      write.reach.set(ledger, max(write.reach.get(ledger), entry.sequence));
+    }
+  }
+
+  /** The point just before a fresh write: what its own request saw. */
+  pointBefore(write: Fresh): PointState {
+    const spots = write.entries.map((entry) => {
+      const line = this.line(this.byId.get(entry.ledgerId) as LedgerState);
+      return {
+        ledger: line.ledger,
+        position: entry.sequence - 1n,
+        terminated: line.terminatedBefore,
+      };
+    });
+    return this.point(spots);
+  }
+
+  /**
+   * Every point on `ledgers` that some global order passes through, leaving
+   * `excluded` (a key's winner) out of what came before.
+   */
+  points(ledgers: readonly LedgerState[], excluded: Fresh | undefined): PointState[] {
+    const combos = ledgers.reduce<Spot[][]>(
+      (partial, ledger) =>
+        partial.flatMap((spots) =>
+          this.line(ledger)
+            .spots()
+            .map((s) => [...spots, s]),
+        ),
+      [[]],
+    );
+    return combos
+      .filter((spots) => this.reachable(spots, excluded))
+      .map((spots) => this.point(spots));
+  }
+
+  /** The closure of the spots' entries holds nothing past them, and not `excluded`. */
+  private reachable(spots: readonly Spot[], excluded: Fresh | undefined): boolean {
+    const closure = new Map<LedgerState, bigint>();
+    for (const spot of spots) {
+      for (const [ledger, sequence] of this.line(spot.ledger).linkAt(spot.position)?.fresh.reach ??
+        []) {
+        closure.set(ledger, max(closure.get(ledger), sequence));
+      }
+    }
+    const within = spots.every(
+      (spot) => (closure.get(spot.ledger) ?? spot.position) <= spot.position,
+    );
+    const [first] = excluded?.entries ?? [];
+    if (!within || excluded === undefined || first === undefined) {
+      return within;
+    }
+    const ledger = this.byId.get(first.ledgerId) as LedgerState;
+    return (closure.get(ledger) ?? this.line(ledger).v0) < first.sequence;
+  }
+
+  private point(spots: readonly Spot[]): PointState {
+    const spotOf = (ledger: LedgerState): Spot => {
+      const spot = spots.find((s) => s.ledger === ledger);
+      if (spot === undefined) {
+        throw new Error(`no position on ${ledger.name} at this point`);
+      }
+      return spot;
+    };
+    return {
+      at: (ledger) => {
+        const spot = spotOf(ledger);
+        return { balance: this.line(ledger).balanceAt(spot.position), terminated: spot.terminated };
+      },
+      remaining: (tx) => {
+        const ledger = (tx.legs[0] as Leg<LedgerState>).ledger;
+        return this.line(ledger).remainingAt(tx, spotOf(ledger).position);
+      },
+      text: spots
+        .map(
+          (s) =>
+            `${s.ledger.name.split(" ")[0]}@${s.position}:${this.line(s.ledger).balanceAt(s.position)}${s.terminated ? "T" : ""}`,
+        )
+        .join(" "),
+    };
   }
 }
 
@@ -370,7 +632,7 @@ class Timeline {
 // ---------------------------------------------------------------------------
 
 export interface RoundResult {
-  /** Problems found; empty when one serial order per ledger explains every reply. */
+  /** Problems found; empty when one serial order explains every reply. */
   readonly violations: string[];
   /** Keys of this round that no call claimed (every call under them refused). */
   readonly unclaimed: { key: string; request: WriteRequest }[];
@@ -389,128 +651,39 @@ export class World {
     this.counts.set(what, (this.counts.get(what) ?? 0) + n);
   }
 
+  /** Counts an outcome, and the same outcome for this kind of request. */
+  private countFor(request: WriteRequest, what: string): void {
+    this.count(what);
+    this.count(`${labelOf(request)}: ${what}`);
+  }
+
   /**
    * Checks one round's replies (every call settled) and, when nothing is
    * wrong, applies the round to the world.
    */
   checkRound(round: number, calls: readonly Call[]): RoundResult {
     const violations: string[] = [];
-    const flag = (call: Call | undefined, text: string): void => {
+    const flag: Flag = (call, text) => {
       violations.push(
         `round ${round}: ${call === undefined ? "" : `${describeCall(call)} → ${describeOutcome(call.outcome)}: `}${text}`,
       );
     };
-    const timelines = new Map(this.ledgers.map((l) => [l, new Timeline(l)]));
-    const timeline = (ledger: LedgerState): Timeline => timelines.get(ledger) as Timeline;
-
-    // --- Fresh successes: one per key, then one gapless valid chain per ledger.
-    const roundWinners = new Map<string, Fresh>();
+    const order = new RoundOrder(this.ledgers);
+    const { all, winners: roundWinners } = this.freshWrites(calls, order, flag);
+    order.order(all, flag);
+    if (!order.broken) {
+      for (const write of all) {
+        this.checkFresh(write, order, flag);
+      }
+    }
+    this.checkTerminations(calls, order, flag);
     for (const call of calls) {
-      if (call.t !== "write" || !isWritten(call.outcome) || call.outcome.replayed) {
-        continue;
-      }
-      const value = call.outcome.value;
-      const entry = "entries" in value ? value.entries[0] : value;
-      if (entry === undefined || ("entries" in value && value.entries.length !== 1)) {
-        flag(call, "a reversal of a one-entry transaction must carry exactly one entry");
-        continue;
-      }
-      const fresh: Fresh = { call, value, entry };
-      const earlier = this.winners.get(call.key);
-      const other = roundWinners.get(call.key);
-      if ((earlier ?? other)?.entry.id === entry.id) {
-        flag(call, "the key's first entry again, but with replayed = false");
-        continue;
-      }
-      if (earlier !== undefined || other !== undefined) {
-        flag(
-          call,
-          `a second effect under key ${call.key} (first: ${earlier === undefined ? `round ${round} entry ${other?.entry.id}` : `round ${earlier.round} entry ${earlier.entry.id}`})`,
-        );
-      } else {
-        roundWinners.set(call.key, fresh);
-      }
-      if (entry.ledgerId !== call.request.ledger.id) {
-        flag(call, `its entry is on ledger ${entry.ledgerId}`);
-        timeline(call.request.ledger).broken = true;
-        continue;
-      }
-      timeline(call.request.ledger).fresh.push(fresh);
-    }
-    for (const line of timelines.values()) {
-      this.buildTimeline(line, flag);
-    }
-
-    // --- Terminations.
-    for (const call of calls) {
-      if (call.t === "terminate" && !(call.outcome instanceof Error)) {
-        timeline(call.ledger).terminatedNow ||= !call.ledger.terminated;
+      if (call.t === "write") {
+        this.explainWrite(call, order, roundWinners, flag);
+      } else if (call.t !== "terminate") {
+        this.explainRead(call, order.line(call.ledger), order.broken, flag);
       }
     }
-    for (const call of calls) {
-      if (call.t !== "terminate") {
-        continue;
-      }
-      const line = timeline(call.ledger);
-      const outcome = call.outcome;
-      if (outcome instanceof Error) {
-        if (!isAborted(outcome)) {
-          flag(call, "TerminateLedger may only fail with CONCURRENCY_CONFLICT");
-        } else {
-          this.count("aborted");
-        }
-        continue;
-      }
-      this.count("terminate");
-      if (line.broken || outcome === undefined) {
-        continue;
-      }
-      const expected = {
-        id: call.ledger.id,
-        status: "TERMINATED",
-        version: line.v1,
-        balance: line.balanceAt(line.v1),
-      };
-      const actual = {
-        id: outcome.id,
-        status: outcome.status,
-        version: outcome.version,
-        balance: outcome.balance,
-      };
-      if (!same(actual, expected)) {
-        flag(
-          call,
-          `a termination must follow the round's last entry: got ${show(actual)}, want ${show(expected)}`,
-        );
-      }
-      const at = line.terminatedBefore ? call.ledger.terminatedAt : line.terminatedAt;
-      if (outcome.terminatedAt === undefined) {
-        flag(call, "a terminated ledger has no terminated_at");
-      } else if (at === undefined) {
-        line.terminatedAt = outcome.terminatedAt;
-      } else if (at.getTime() !== outcome.terminatedAt.getTime()) {
-        flag(
-          call,
-          `terminated_at ${outcome.terminatedAt.toISOString()} but the ledger was terminated at ${at.toISOString()}`,
-        );
-      }
-    }
-
-    // --- Every call without an effect needs a position that explains it.
-    for (const call of calls) {
-      switch (call.t) {
-        case "write":
-          this.explainWrite(call, timeline(call.request.ledger), roundWinners, flag);
-          break;
-        case "getLedger":
-        case "getBalance":
-          this.explainRead(call, timeline(call.ledger), flag);
-          break;
-        case "terminate":
-          break;
-      }
-    }
-
     const unclaimed = new Map<string, WriteRequest>();
     for (const call of calls) {
       if (
@@ -523,7 +696,7 @@ export class World {
       }
     }
     if (violations.length === 0) {
-      this.apply(round, timelines, roundWinners);
+      this.apply(round, order, roundWinners);
     }
     return {
       violations,
@@ -531,88 +704,158 @@ export class World {
     };
   }
 
-  /** Orders a ledger's fresh entries by sequence and checks each against its position. */
-  private buildTimeline(
-    line: Timeline,
-    flag: (call: Call | undefined, text: string) => void,
-  ): void {
-    if (line.broken) {
-      return;
-    }
-    line.fresh.sort((a, b) => (a.entry.sequence < b.entry.sequence ? -1 : 1));
-    const sequences = line.fresh.map((f) => f.entry.sequence);
-    const expected = line.fresh.map((_, i) => line.v0 + BigInt(i + 1));
-    if (!same(sequences, expected)) {
-      flag(
-        undefined,
-        `${line.ledger.name}: the fresh entries of the round have sequences [${sequences.join(", ")}], not the gapless run [${expected.join(", ")}] after version ${line.v0}`,
-      );
-      line.broken = true;
-      return;
-    }
-    for (const fresh of line.fresh) {
-      const { call, entry, value } = fresh;
-      const position = entry.sequence - 1n;
-      const states = line.statesAt(position);
-      const answers = states.map((state) => answerAt(call.request, state));
-      const answer = answers.find((a) => a.ok && a.amount === entry.amount);
-      const before = line.balanceAt(position);
-      if (answer === undefined || !answer.ok) {
+  /**
+   * The round's fresh successes, each with one entry per leg on the ledgers
+   * it names; `winners`: the first under each key (a second is a violation,
+   * but still holds its place in the order).
+   */
+  private freshWrites(
+    calls: readonly Call[],
+    order: RoundOrder,
+    flag: Flag,
+  ): { all: Fresh[]; winners: Map<string, Fresh> } {
+    const all: Fresh[] = [];
+    const winners = new Map<string, Fresh>();
+    for (const call of calls) {
+      if (call.t !== "write" || !isWritten(call.outcome) || call.outcome.replayed) {
+        continue;
+      }
+      const value = call.outcome.value;
+      const entries = entriesOf(value);
+      const wanted = ledgersOf(call.request).map((l) => l.id);
+      if (
+        !same(
+          entries.map((e) => e.ledgerId),
+          wanted,
+        )
+      ) {
         flag(
           call,
-          `at position ${position} (balance ${before}${states[0]?.terminated ? ", terminated" : ""}) the request answers ${answers.map(showAnswer).join(" or ")}, not an entry of ${entry.amount}`,
+          `its entries are on ledgers ${show(entries.map((e) => e.ledgerId))}, want ${show(wanted)}`,
+        );
+        order.broken = true;
+        continue;
+      }
+      const earlier = this.winners.get(call.key);
+      const first = earlier?.entries[0] ?? winners.get(call.key)?.entries[0];
+      if (first?.id === entries[0]?.id) {
+        flag(call, "the key's first write again, but with replayed = false");
+        continue;
+      }
+      const fresh: Fresh = { call, value, entries, reach: new Map() };
+      all.push(fresh);
+      if (first !== undefined) {
+        flag(
+          call,
+          `a second effect under key ${call.key} (first: ${earlier === undefined ? "this round" : `round ${earlier.round}`}, entry ${first.id})`,
+        );
+      } else {
+        winners.set(call.key, fresh);
+      }
+    }
+    return { all, winners };
+  }
+
+  /** A fresh write is what its request yields at its own point, and its reply is its own. */
+  private checkFresh(write: Fresh, order: RoundOrder, flag: Flag): void {
+    const { call, entries } = write;
+    const point = order.pointBefore(write);
+    const answer = answerAt(call.request, point);
+    const legs = entries.map((e) => `${e.amount} on ${e.ledgerId}`);
+    const answered = answer.ok ? answer.legs.map((l) => `${l.amount} on ${l.ledger.id}`) : [];
+    if (!same(answered, legs)) {
+      flag(
+        call,
+        `at ${point.text} the request answers ${showAnswer(answer)}, not entries of ${legs.join(", ")}`,
+      );
+    }
+    for (const entry of entries) {
+      const ledger = order.line(this.ledgerOf(entry));
+      const before = ledger.balanceAt(entry.sequence - 1n);
+      if (entry.balanceAfter !== before + entry.amount) {
+        flag(
+          call,
+          `balance_after ${entry.balanceAfter} ≠ ${before} + ${entry.amount} on ${ledger.ledger.name}`,
         );
       }
-      if (entry.balanceAfter !== before + entry.amount) {
-        flag(call, `balance_after ${entry.balanceAfter} ≠ ${before} + ${entry.amount}`);
+    }
+    const { actual, wanted } = replyShape(call.request, write.value);
+    if (!same(actual, wanted)) {
+      flag(call, `the reply is ${show(actual)}, want ${show(wanted)}: not this request's reply`);
+    }
+    this.countFor(call.request, "fresh");
+  }
+
+  private ledgerOf(entry: Entry): LedgerState {
+    return this.ledgers.find((l) => l.id === entry.ledgerId) as LedgerState;
+  }
+
+  /** Every TerminateLedger reply shows the ledger after the round's last entry, at one terminated_at. */
+  private checkTerminations(calls: readonly Call[], order: RoundOrder, flag: Flag): void {
+    for (const call of calls) {
+      if (call.t === "terminate" && !(call.outcome instanceof Error)) {
+        order.line(call.ledger).terminatedNow ||= !call.ledger.terminated;
       }
-      const request = call.request;
-      if (request.method === "RecordEntry") {
-        if (entry.operation !== request.params.operation || entry.reference !== request.tag) {
-          flag(
-            call,
-            `the entry is ${entry.operation} tagged "${entry.reference}": not this request's reply`,
-          );
-        }
-      } else {
-        const tx = value as Transaction;
-        const magnitude = entry.amount < 0n ? -entry.amount : entry.amount;
-        const actual = {
-          kind: tx.kind,
-          reverses: tx.reversesTransactionId,
-          amount: tx.amount,
-          reversedAmount: tx.reversedAmount,
-          transactionId: entry.transactionId,
-          operation: entry.operation,
-          tag: entry.description,
-        };
-        const wanted = {
-          kind: "REVERSAL",
-          reverses: request.tx.id,
-          amount: magnitude,
-          reversedAmount: 0n,
-          transactionId: tx.id,
-          operation: "REVERSAL",
-          tag: request.tag,
-        };
-        if (!same(actual, wanted)) {
-          flag(call, `the reversal is ${show(actual)}, want ${show(wanted)}`);
-        }
-        const list = line.reversals.get(request.tx) ?? [];
-        list.push({ sequence: entry.sequence, magnitude });
-        line.reversals.set(request.tx, list);
+    }
+    for (const call of calls) {
+      if (call.t !== "terminate") {
+        continue;
       }
-      line.balances.push(before + entry.amount);
-      line.v1 = entry.sequence;
-      this.count("fresh");
+      const line = order.line(call.ledger);
+      const outcome = call.outcome;
+      if (outcome instanceof Error) {
+        if (!isAborted(outcome)) {
+          flag(call, "TerminateLedger may only fail with CONCURRENCY_CONFLICT");
+        } else {
+          this.count("aborted");
+        }
+        continue;
+      }
+      this.count("terminate");
+      if (order.broken || outcome === undefined) {
+        continue;
+      }
+      this.checkTermination(call, outcome, line, flag);
+    }
+  }
+
+  private checkTermination(call: Call, outcome: Ledger, line: Timeline, flag: Flag): void {
+    const expected = {
+      id: line.ledger.id,
+      status: "TERMINATED",
+      version: line.v1,
+      balance: line.balanceAt(line.v1),
+    };
+    const actual = {
+      id: outcome.id,
+      status: outcome.status,
+      version: outcome.version,
+      balance: outcome.balance,
+    };
+    if (!same(actual, expected)) {
+      flag(
+        call,
+        `a termination must follow the round's last entry: got ${show(actual)}, want ${show(expected)}`,
+      );
+    }
+    const at = line.terminatedBefore ? line.ledger.terminatedAt : line.terminatedAt;
+    if (outcome.terminatedAt === undefined) {
+      flag(call, "a terminated ledger has no terminated_at");
+    } else if (at === undefined) {
+      line.terminatedAt = outcome.terminatedAt;
+    } else if (at.getTime() !== outcome.terminatedAt.getTime()) {
+      flag(
+        call,
+        `terminated_at ${outcome.terminatedAt.toISOString()} but the ledger was terminated at ${at.toISOString()}`,
+      );
     }
   }
 
   private explainWrite(
-    call: Extract<Call, { t: "write" }>,
-    line: Timeline,
+    call: WriteCall,
+    order: RoundOrder,
     roundWinners: ReadonlyMap<string, Fresh>,
-    flag: (call: Call | undefined, text: string) => void,
+    flag: Flag,
   ): void {
     const outcome = call.outcome;
     const earlier = this.winners.get(call.key);
@@ -625,9 +868,9 @@ export class World {
     const mine = requestFingerprint(call.request);
     if (isWritten(outcome)) {
       if (!outcome.replayed) {
-        return; // a fresh success: checked with its ledger's order
+        return; // a fresh success: checked at its point of the order
       }
-      this.count("replay");
+      this.countFor(call.request, "replay");
       if (winner === undefined) {
         flag(call, "a replay, but no call ever wrote under this key");
       } else if (winner.fingerprint !== mine) {
@@ -654,7 +897,7 @@ export class World {
       flag(call, `reason ${reason} comes with code ${outcome.code} and domain ${outcome.domain}`);
       return;
     }
-    this.count(reason);
+    this.countFor(call.request, reason);
     if (reason === "IDEMPOTENCY_KEY_REUSED") {
       if (winner === undefined || winner.fingerprint === mine) {
         flag(
@@ -666,10 +909,10 @@ export class World {
       }
       return;
     }
-    if (line.broken) {
+    if (order.broken) {
       return;
     }
-    // A refusal is positioned where the key was still free: before its winner.
+    // A refusal sits where the key was still free: before its winner.
     if (earlier !== undefined) {
       flag(
         call,
@@ -677,42 +920,50 @@ export class World {
       );
       return;
     }
-    if (current !== undefined && current.call.request.ledger !== call.request.ledger) {
-      flag(call, "its key's winner is on another ledger (a scenario this checker does not order)");
-      return;
-    }
-    const last = current === undefined ? line.v1 : current.entry.sequence - 1n;
+    this.placeRefusal(call, outcome, order, current, flag);
+  }
+
+  /** A business refusal needs a point (before its key's winner) that refuses it with its reason and ledger. */
+  private placeRefusal(
+    call: WriteCall,
+    failure: RpcFailure,
+    order: RoundOrder,
+    winner: Fresh | undefined,
+    flag: Flag,
+  ): void {
+    const reason = failure.reason;
+    const named = failure.metadata.ledger_id;
     const seen: string[] = [];
     let explained = false;
     let accepted = false;
-    for (let position = line.v0; position <= last; position += 1n) {
-      for (const state of line.statesAt(position)) {
-        const answer = answerAt(call.request, state);
-        explained ||= !answer.ok && answer.reason === reason;
-        accepted ||= answer.ok;
-        seen.push(
-          `${position}:${state.balance}${state.terminated ? "T" : ""}→${showAnswer(answer)}`,
-        );
-      }
+    for (const point of order.points(ledgersOf(call.request), winner)) {
+      const answer = answerAt(call.request, point);
+      explained ||=
+        !answer.ok &&
+        answer.reason === reason &&
+        (answer.ledgerId === undefined || answer.ledgerId === named);
+      accepted ||= answer.ok;
+      seen.push(`${point.text}→${showAnswer(answer)}`);
     }
     if (!explained) {
       flag(
         call,
-        `no position from ${line.v0} to ${last}${current === undefined ? "" : " (before its key's winner)"} refuses it with ${reason}: ${seen.join(", ")}`,
+        `no point${winner === undefined ? "" : " before its key's winner"} refuses it with ${reason}${named === undefined ? "" : ` naming ${named}`}: ${seen.join(", ")}`,
       );
     } else if (accepted) {
-      this.count(`contested ${reason}`);
+      this.countFor(call.request, `contested ${reason}`);
     }
   }
 
   private explainRead(
     call: Extract<Call, { t: "getLedger" | "getBalance" }>,
     line: Timeline,
-    flag: (call: Call | undefined, text: string) => void,
+    broken: boolean,
+    flag: Flag,
   ): void {
     const outcome = call.outcome;
     this.count(call.t);
-    if (line.broken) {
+    if (broken) {
       return;
     }
     if (outcome instanceof Error) {
@@ -760,13 +1011,10 @@ export class World {
     }
   }
 
-  private apply(
-    round: number,
-    timelines: ReadonlyMap<LedgerState, Timeline>,
-    roundWinners: ReadonlyMap<string, Fresh>,
-  ): void {
-    for (const [ledger, line] of timelines) {
-      for (const { entry } of line.fresh) {
+  private apply(round: number, order: RoundOrder, roundWinners: ReadonlyMap<string, Fresh>): void {
+    for (const line of order.timelines()) {
+      const { ledger } = line;
+      for (const { entry } of line.chain) {
         ledger.history.push(historyEntry(entry));
       }
       ledger.balance = line.balanceAt(line.v1);
@@ -776,29 +1024,89 @@ export class World {
       }
     }
     for (const [key, fresh] of roundWinners) {
-      const { request } = fresh.call;
-      const magnitude = fresh.entry.amount < 0n ? -fresh.entry.amount : fresh.entry.amount;
-      if (request.method === "ReverseTransaction") {
-        request.tx.reversed += magnitude;
-      }
-      this.transactions.push({
-        id: fresh.entry.transactionId,
-        ledger: request.ledger,
-        kind: request.method === "RecordEntry" ? "ENTRY" : "REVERSAL",
-        magnitude,
-        entryAmount: fresh.entry.amount,
-        reversed: 0n,
-      });
+      this.transactions.push(this.transactionOf(fresh));
       const winner: Winner = {
         key,
-        request,
-        fingerprint: requestFingerprint(request),
+        request: fresh.call.request,
+        fingerprint: requestFingerprint(fresh.call.request),
         value: fresh.value,
-        entry: fresh.entry,
+        entries: fresh.entries,
         round,
       };
       this.winners.set(key, winner);
       this.winnerList.push(winner);
+    }
+  }
+
+  /** A fresh write as a transaction later rounds may reverse (and a reversal's original updated). */
+  private transactionOf(fresh: Fresh): TxState {
+    const { request } = fresh.call;
+    const legs = fresh.entries.map((entry) => ({
+      ledger: this.ledgerOf(entry),
+      amount: entry.amount,
+    }));
+    const first = fresh.entries[0] as Entry;
+    const magnitude = magnitudeOf(first.amount);
+    if (request.method === "ReverseTransaction") {
+      request.tx.reversed += magnitude;
+    }
+    const kind =
+      request.method === "RecordEntry"
+        ? "ENTRY"
+        : request.method === "Transfer"
+          ? "TRANSFER"
+          : "REVERSAL";
+    const singleSided =
+      request.method === "ReverseTransaction" ? request.tx.singleSided : kind === "ENTRY";
+    return { id: first.transactionId, kind, magnitude, legs, singleSided, reversed: 0n };
+  }
+}
+
+/** The fields of a fresh reply that name its request, and what they must be. */
+function replyShape(
+  request: WriteRequest,
+  value: Entry | Transaction,
+): { actual: unknown; wanted: unknown } {
+  const entries = entriesOf(value);
+  switch (request.method) {
+    case "RecordEntry":
+      return {
+        actual: entries.map((e) => [e.operation, e.reference]),
+        wanted: [[request.params.operation, request.tag]],
+      };
+    case "Transfer": {
+      const tx = value as Transaction;
+      const operation = transferOperation(request.params.operation);
+      return {
+        actual: {
+          head: [tx.kind, tx.amount, tx.reversedAmount, tx.reversesTransactionId],
+          entries: entries.map((e) => [e.transactionId, e.operation, e.reference]),
+        },
+        wanted: {
+          head: ["TRANSFER", request.params.amount, 0n, ""],
+          entries: entries.map(() => [tx.id, operation, request.tag]),
+        },
+      };
+    }
+    case "ReverseTransaction": {
+      const tx = value as Transaction;
+      const first = entries[0];
+      const magnitude = magnitudeOf(first?.amount ?? 0n);
+      return {
+        actual: {
+          head: [tx.kind, tx.reversesTransactionId, tx.amount, tx.reversedAmount],
+          entries: entries.map((e) => [
+            e.transactionId,
+            e.operation,
+            e.description,
+            e.reversesTransactionId,
+          ]),
+        },
+        wanted: {
+          head: ["REVERSAL", request.tx.id, magnitude, 0n],
+          entries: entries.map(() => [tx.id, "REVERSAL", request.tag, request.tx.id]),
+        },
+      };
     }
   }
 }
@@ -815,8 +1123,17 @@ function isAborted(failure: Error): boolean {
   );
 }
 
-function showAnswer(answer: Answer): string {
-  return answer.ok ? `ok ${answer.amount}` : answer.reason;
+function max(a: bigint | undefined, b: bigint): bigint {
+  return a === undefined || b > a ? b : a;
+}
+
+function showAnswer(answer: Ruling<LedgerState>): string {
+  if (answer.ok) {
+    return `ok ${answer.legs.map((leg) => leg.amount).join("/")}`;
+  }
+  return answer.ledgerId === undefined
+    ? answer.reason
+    : `${answer.reason}@${answer.ledgerId.slice(-6)}`;
 }
 
 function show(value: unknown): string {
