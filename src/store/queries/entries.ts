@@ -25,8 +25,11 @@ export async function listEntries(
     ledger_id: input.ledgerId,
     occurred_after: input.occurredAfter?.toISOString() ?? "",
     occurred_before: input.occurredBefore?.toISOString() ?? "",
-    reference: input.reference,
-    external_transaction_id: input.externalTransactionId,
+    // Only when set: a token issued before these filters existed still continues its listing.
+    ...(input.reference === "" ? {} : { reference: input.reference }),
+    ...(input.externalTransactionId === ""
+      ? {}
+      : { external_transaction_id: input.externalTransactionId }),
   };
   const before = decodePageToken(input.pageToken, filters, sequencePosition);
   const occurredAt = {
