@@ -158,7 +158,8 @@ function appOf(
  * The transactions that already have an external id a record or transfer
  * names, in the app of its ledger: the unique index makes it one each.
  * Not locked: an insert racing this batch's hits the index, and the batch
- * runs again (write.ts).
+ * runs again (write.ts). The WHERE clause lets the planner use that partial
+ * index; the join alone (an unnest it cannot size) scans every transaction.
  */
 async function findExternalIds(
   em: EntityManager,
@@ -186,7 +187,8 @@ async function findExternalIds(
     `select t.app, t.external_transaction_id, t.id
        from transactions t
        join unnest($1::text[], $2::text[]) as n (app, external_id)
-         on t.app = n.app and t.external_transaction_id = n.external_id`,
+         on t.app = n.app and t.external_transaction_id = n.external_id
+      where t.external_transaction_id <> '' and t.external_transaction_id = any($2::text[])`,
     [named.map((n) => n.app), named.map((n) => n.externalId)],
     signal,
   );
