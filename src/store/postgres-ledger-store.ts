@@ -94,7 +94,7 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     },
     async getTransaction(lookup, options) {
       open();
-      return unit.read(options, (em) => getTransaction(em, lookup));
+      return unit.snapshot(options, (em) => getTransaction(em, lookup));
     },
     async reverseTransaction(input, options) {
       open();

@@ -1,3 +1,4 @@
+import { IsolationLevel, type TransactionOptions } from "@mikro-orm/core";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { CallOptions } from "../domain/index.js";
 import { Admission, queueWaitMs } from "./admission.js";
@@ -20,7 +21,21 @@ export interface UnitOfWork {
   ): Promise<T>;
   /** Runs a read; inside a transaction only when the caller's deadline is tighter than the default. */
   read<T>(options: CallOptions | undefined, work: (em: EntityManager) => Promise<T>): Promise<T>;
+  /**
+   * A read of several statements that must agree with each other: one
+   * read-only REPEATABLE READ transaction, so every statement sees the same
+   * snapshot.
+   */
+  snapshot<T>(
+    options: CallOptions | undefined,
+    work: (em: EntityManager) => Promise<T>,
+  ): Promise<T>;
 }
+
+const SNAPSHOT: TransactionOptions = {
+  isolationLevel: IsolationLevel.REPEATABLE_READ,
+  readOnly: true,
+};
 
 export function createUnitOfWork(orm: MikroORM, config: ResolvedStoreConfig): UnitOfWork {
   const admission = new Admission(config.poolSizeMax, config.queuedCallsMax);
@@ -36,11 +51,12 @@ export function createUnitOfWork(orm: MikroORM, config: ResolvedStoreConfig): Un
   const inTransaction = async <T>(
     options: CallOptions | undefined,
     work: (em: EntityManager) => Promise<T>,
+    transactionOptions?: TransactionOptions,
   ): Promise<T> =>
     fork(options).transactional(async (em) => {
       await setLocalTimeouts(em, config, options);
       return work(em);
-    });
+    }, transactionOptions);
 
   return {
     admission,
@@ -48,16 +64,23 @@ export function createUnitOfWork(orm: MikroORM, config: ResolvedStoreConfig): Un
     read(options, work) {
       return admitted(options, () => reading(options, work));
     },
+    snapshot(options, work) {
+      return admitted(options, () => reading(options, work, SNAPSHOT));
+    },
   };
 
   async function reading<T>(
     options: CallOptions | undefined,
     work: (em: EntityManager) => Promise<T>,
+    transactionOptions?: TransactionOptions,
   ): Promise<T> {
     options?.signal?.throwIfAborted();
     try {
-      if (statementTimeoutMs(config, options) < config.statementTimeoutMs) {
-        return await inTransaction(options, work);
+      if (
+        transactionOptions !== undefined ||
+        statementTimeoutMs(config, options) < config.statementTimeoutMs
+      ) {
+        return await inTransaction(options, work, transactionOptions);
       }
       return await work(fork(options));
     } catch (error) {

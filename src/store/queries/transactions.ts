@@ -33,6 +33,8 @@ export async function findTransaction(
 /**
  * GetTransaction: by id, or by the app's external id; with the ids of its
  * reversals, oldest first (v7 ids grow with time). TRANSACTION_NOT_FOUND.
+ * Run it in one snapshot (UnitOfWork.snapshot), so the reversed amount and
+ * the reversals agree.
  */
 export async function getTransaction(
   em: EntityManager,
