@@ -18,17 +18,22 @@ import { createHash, randomUUID } from "node:crypto";
 import type pg from "pg";
 import { v7 as uuidv7 } from "uuid";
 
-interface LockedRow {
+/** A ledger row as a lock statement reads it; `min_balance` only where the statement selects it. */
+export interface LockedRow {
   readonly id: string;
   readonly balance: string;
   readonly version: string;
   readonly status: string;
+  readonly min_balance?: string | null;
 }
 
-interface LedgerState {
+/** A locked ledger as a raw write moves it on. */
+export interface LedgerState {
   balance: bigint;
   version: bigint;
   readonly previousVersion: bigint;
+  /** undefined: unbounded, or a floor the statement did not read. */
+  readonly minBalance: bigint | undefined;
 }
 
 const LOCK = `select id, balance::text, version::text, status
@@ -64,7 +69,7 @@ export async function recordBatch(
 ): Promise<void> {
   const distinct = [...new Set(ledgerIds)];
   const { rows } = await client.query<LockedRow>(LOCK, [distinct]);
-  const ledgers = lockedState(rows, distinct.length);
+  const ledgers = lockedState(rows, distinct.length, "the batch");
   const now = new Date();
   const transactionIds = ledgerIds.map(() => uuidv7());
   const keys = ledgerIds.map(() => randomUUID());
@@ -104,9 +109,14 @@ export async function recordBatch(
   }
 }
 
-function lockedState(rows: readonly LockedRow[], expected: number): Map<string, LedgerState> {
+/** The locked rows as state, by id; each of the `expected` ledgers of `what` must exist and be active. */
+export function lockedState(
+  rows: readonly LockedRow[],
+  expected: number,
+  what: string,
+): Map<string, LedgerState> {
   if (rows.length !== expected || rows.some((row) => row.status !== "ACTIVE")) {
-    throw new Error("a ledger of the batch is missing or not active");
+    throw new Error(`a ledger of ${what} is missing or not active`);
   }
   return new Map(
     rows.map((row) => [
@@ -115,6 +125,7 @@ function lockedState(rows: readonly LockedRow[], expected: number): Map<string, 
         balance: BigInt(row.balance),
         version: BigInt(row.version),
         previousVersion: BigInt(row.version),
+        minBalance: row.min_balance == null ? undefined : BigInt(row.min_balance),
       },
     ]),
   );

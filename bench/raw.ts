@@ -11,7 +11,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import pg from "pg";
 import { v7 as uuidv7 } from "uuid";
-import { recordBatch } from "./raw-batch.js";
+import { type LedgerState, type LockedRow, lockedState, recordBatch } from "./raw-batch.js";
 import { RAW_APP, type TransferPair } from "./setup.js";
 
 export interface RawClient {
@@ -38,21 +38,6 @@ interface Write {
   /** The transaction's (positive) amount. */
   readonly amountMinor: bigint;
   readonly postings: readonly Posting[];
-}
-
-interface LockedRow {
-  readonly id: string;
-  readonly balance: string;
-  readonly version: string;
-  readonly status: string;
-  readonly min_balance: string | null;
-}
-
-interface LedgerState {
-  balance: bigint;
-  version: bigint;
-  readonly previousVersion: bigint;
-  readonly minBalance: bigint | undefined;
 }
 
 export function openRawClient(url: string, poolSize: number): RawClient {
@@ -133,20 +118,7 @@ async function lockLedgers(
 ): Promise<Map<string, LedgerState>> {
   const ids = [...new Set(postings.map((p) => p.ledgerId))];
   const { rows } = await client.query<LockedRow>(lockStatement(ids.length), ids);
-  if (rows.length !== ids.length || rows.some((row) => row.status !== "ACTIVE")) {
-    throw new Error(`a ledger of ${ids.join(", ")} is missing or not active`);
-  }
-  return new Map(
-    rows.map((row) => [
-      row.id,
-      {
-        balance: BigInt(row.balance),
-        version: BigInt(row.version),
-        previousVersion: BigInt(row.version),
-        minBalance: row.min_balance === null ? undefined : BigInt(row.min_balance),
-      },
-    ]),
-  );
+  return lockedState(rows, ids.length, ids.join(", "));
 }
 
 /** Applies a posting to its locked ledger: the next sequence and balance, within the floor. */
