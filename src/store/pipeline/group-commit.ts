@@ -233,6 +233,10 @@ export class GroupCommit {
       const options = batch.length === 1 ? batch[0]?.options : undefined;
       const outcomes = await this.execute(units, options, tally);
       settleAll(batch, units, outcomes);
+      const lost = lostDatabase(outcomes);
+      if (lost !== undefined) {
+        this.failQueuedBehind(batch, lost);
+      }
       this.deps.config.onWriteBatch?.({
         calls: batch.length,
         commands: units.reduce((sum, unit) => sum + unit.commands.length, 0),
@@ -243,6 +247,21 @@ export class GroupCommit {
         const count = (this.inFlight.get(id) ?? 1) - 1;
         if (count === 0) this.inFlight.delete(id);
         else this.inFlight.set(id, count);
+      }
+    }
+  }
+
+  /**
+   * A database lost under a batch is lost for the calls queued behind its
+   * ledgers too: they fail now (STORE_UNAVAILABLE, safe to retry) instead of
+   * starting a batch of their own that would wait out a query bound again.
+   */
+  private failQueuedBehind(batch: readonly Pending[], error: LedgerError): void {
+    const ledgers = new Set(batch.flatMap((pending) => pending.ledgerIds));
+    for (const pending of [...this.queue]) {
+      if (pending.ledgerIds.some((id) => ledgers.has(id))) {
+        this.queue.splice(this.queue.indexOf(pending), 1);
+        pending.settle({ error });
       }
     }
   }
@@ -313,6 +332,18 @@ function unitsOf(pending: Pending): Unit[] {
 
 function failed(unit: Unit, error: unknown): Outcome[] {
   return unit.commands.map(() => ({ ok: false, error }));
+}
+
+/** The STORE_UNAVAILABLE every command of a batch failed with, when the database was lost under it. */
+function lostDatabase(outcomes: readonly Outcome[][]): LedgerError | undefined {
+  const [first] = outcomes.flat();
+  const lost =
+    first !== undefined &&
+    !first.ok &&
+    first.error instanceof LedgerError &&
+    first.error.reason === "STORE_UNAVAILABLE" &&
+    outcomes.flat().every((outcome) => !outcome.ok && outcome.error === first.error);
+  return lost ? (first.error as LedgerError) : undefined;
 }
 
 function settleAll(batch: readonly Pending[], units: readonly Unit[], outcomes: Outcome[][]): void {
