@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ledger/v1/ledger.proto.
  */
 export const file_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiuAMKBkxlZGdlchIKCgJpZBgBIAEoCRILCgNhcHAYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSDAoEdW5pdBgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIRCglyZWZlcmVuY2UYBiABKAkSMQoIbWV0YWRhdGEYByADKAsyHy5sZWRnZXIudjEuTGVkZ2VyLk1ldGFkYXRhRW50cnkSJwoGc3RhdHVzGAggASgOMhcubGVkZ2VyLnYxLkxlZGdlclN0YXR1cxIPCgdiYWxhbmNlGAkgASgDEhgKC21pbl9iYWxhbmNlGAogASgDSACIAQESDwoHdmVyc2lvbhgLIAEoAxIuCgpjcmVhdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg10ZXJtaW5hdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgl1bmJvdW5kZWQYDiABKAgaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQg4KDF9taW5fYmFsYW5jZSK4AwoFRW50cnkSCgoCaWQYASABKAkSFgoOdHJhbnNhY3Rpb25faWQYAiABKAkSEQoJbGVkZ2VyX2lkGAMgASgJEhAKCHNlcXVlbmNlGAQgASgDEhEKCW9wZXJhdGlvbhgFIAEoCRIOCgZhbW91bnQYBiABKAMSFQoNYmFsYW5jZV9hZnRlchgHIAEoAxIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVzY3JpcHRpb24YCiABKAkSEQoJcmVmZXJlbmNlGAsgASgJEjAKCG1ldGFkYXRhGAwgAygLMh4ubGVkZ2VyLnYxLkVudHJ5Lk1ldGFkYXRhRW50cnkSHwoXZXh0ZXJuYWxfdHJhbnNhY3Rpb25faWQYDSABKAkSHwoXcmV2ZXJzZXNfdHJhbnNhY3Rpb25faWQYDiABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIpcCCgtUcmFuc2FjdGlvbhIKCgJpZBgBIAEoCRIoCgRraW5kGAIgASgOMhoubGVkZ2VyLnYxLlRyYW5zYWN0aW9uS2luZBIhCgdlbnRyaWVzGAMgAygLMhAubGVkZ2VyLnYxLkVudHJ5Eh8KF3JldmVyc2VzX3RyYW5zYWN0aW9uX2lkGAQgASgJEg4KBmFtb3VudBgFIAEoAxIXCg9yZXZlcnNlZF9hbW91bnQYBiABKAMSLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcmV2ZXJzYWxfaWRzGAggAygJEh8KF2V4dGVybmFsX3RyYW5zYWN0aW9uX2lkGAkgASgJIrECChNDcmVhdGVMZWRnZXJSZXF1ZXN0EgsKA2FwcBgBIAEoCRIQCghvd25lcl9pZBgCIAEoCRIMCgR1bml0GAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhEKCXJlZmVyZW5jZRgFIAEoCRI+CghtZXRhZGF0YRgGIAMoCzIsLmxlZGdlci52MS5DcmVhdGVMZWRnZXJSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSGAoLbWluX2JhbGFuY2UYByABKANIAIgBARIXCg9pZGVtcG90ZW5jeV9rZXkYCCABKAkSEQoJdW5ib3VuZGVkGAkgASgIGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIOCgxfbWluX2JhbGFuY2UiSwoUQ3JlYXRlTGVkZ2VyUmVzcG9uc2USIQoGbGVkZ2VyGAEgASgLMhEubGVkZ2VyLnYxLkxlZGdlchIQCghyZXBsYXllZBgCIAEoCCIlChBHZXRMZWRnZXJSZXF1ZXN0EhEKCWxlZGdlcl9pZBgBIAEoCSI2ChFHZXRMZWRnZXJSZXNwb25zZRIhCgZsZWRnZXIYASABKAsyES5sZWRnZXIudjEuTGVkZ2VyIloKEkxpc3RMZWRnZXJzUmVxdWVzdBILCgNhcHAYASABKAkSEAoIb3duZXJfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiUgoTTGlzdExlZGdlcnNSZXNwb25zZRIiCgdsZWRnZXJzGAEgAygLMhEubGVkZ2VyLnYxLkxlZGdlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki3QIKElJlY29yZEVudHJ5UmVxdWVzdBIRCglsZWRnZXJfaWQYASABKAkSEQoJb3BlcmF0aW9uGAIgASgJEhMKBmFtb3VudBgDIAEoA0gAiAEBEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCRIvCgtvY2N1cnJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVzY3JpcHRpb24YBiABKAkSEQoJcmVmZXJlbmNlGAcgASgJEj0KCG1ldGFkYXRhGAggAygLMisubGVkZ2VyLnYxLlJlY29yZEVudHJ5UmVxdWVzdC5NZXRhZGF0YUVudHJ5Eh8KF2V4dGVybmFsX3RyYW5zYWN0aW9uX2lkGAkgASgJGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdfYW1vdW50IkgKE1JlY29yZEVudHJ5UmVzcG9uc2USHwoFZW50cnkYASABKAsyEC5sZWRnZXIudjEuRW50cnkSEAoIcmVwbGF5ZWQYAiABKAgiVgoUUmVjb3JkRW50cmllc1JlcXVlc3QSLgoHZW50cmllcxgBIAMoCzIdLmxlZGdlci52MS5SZWNvcmRFbnRyeVJlcXVlc3QSDgoGYXRvbWljGAIgASgIIkYKFVJlY29yZEVudHJpZXNSZXNwb25zZRItCgdyZXN1bHRzGAEgAygLMhwubGVkZ2VyLnYxLlJlY29yZEVudHJ5UmVzdWx0InMKEVJlY29yZEVudHJ5UmVzdWx0Ei8KBWVudHJ5GAEgASgLMh4ubGVkZ2VyLnYxLlJlY29yZEVudHJ5UmVzcG9uc2VIABIjCgVlcnJvchgCIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSABCCAoGcmVzdWx0IuICCg9UcmFuc2ZlclJlcXVlc3QSFgoOZnJvbV9sZWRnZXJfaWQYASABKAkSFAoMdG9fbGVkZ2VyX2lkGAIgASgJEg4KBmFtb3VudBgDIAEoAxIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSEQoJb3BlcmF0aW9uGAUgASgJEi8KC29jY3VycmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtkZXNjcmlwdGlvbhgHIAEoCRIRCglyZWZlcmVuY2UYCCABKAkSOgoIbWV0YWRhdGEYCSADKAsyKC5sZWRnZXIudjEuVHJhbnNmZXJSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSHwoXZXh0ZXJuYWxfdHJhbnNhY3Rpb25faWQYCiABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlEKEFRyYW5zZmVyUmVzcG9uc2USKwoLdHJhbnNhY3Rpb24YASABKAsyFi5sZWRnZXIudjEuVHJhbnNhY3Rpb24SEAoIcmVwbGF5ZWQYAiABKAgiVwoWQ3JlYXRlVHJhbnNmZXJzUmVxdWVzdBItCgl0cmFuc2ZlcnMYASADKAsyGi5sZWRnZXIudjEuVHJhbnNmZXJSZXF1ZXN0Eg4KBmF0b21pYxgCIAEoCCJFChdDcmVhdGVUcmFuc2ZlcnNSZXNwb25zZRIqCgdyZXN1bHRzGAEgAygLMhkubGVkZ2VyLnYxLlRyYW5zZmVyUmVzdWx0InAKDlRyYW5zZmVyUmVzdWx0Ei8KCHRyYW5zZmVyGAEgASgLMhsubGVkZ2VyLnYxLlRyYW5zZmVyUmVzcG9uc2VIABIjCgVlcnJvchgCIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSABCCAoGcmVzdWx0Il0KFUdldFRyYW5zYWN0aW9uUmVxdWVzdBIWCg50cmFuc2FjdGlvbl9pZBgBIAEoCRILCgNhcHAYAiABKAkSHwoXZXh0ZXJuYWxfdHJhbnNhY3Rpb25faWQYAyABKAkiRQoWR2V0VHJhbnNhY3Rpb25SZXNwb25zZRIrCgt0cmFuc2FjdGlvbhgBIAEoCzIWLmxlZGdlci52MS5UcmFuc2FjdGlvbiL4AQoZUmV2ZXJzZVRyYW5zYWN0aW9uUmVxdWVzdBIWCg50cmFuc2FjdGlvbl9pZBgBIAEoCRITCgZhbW91bnQYAiABKANIAIgBARIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSRAoIbWV0YWRhdGEYBSADKAsyMi5sZWRnZXIudjEuUmV2ZXJzZVRyYW5zYWN0aW9uUmVxdWVzdC5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdfYW1vdW50IlsKGlJldmVyc2VUcmFuc2FjdGlvblJlc3BvbnNlEisKC3RyYW5zYWN0aW9uGAEgASgLMhYubGVkZ2VyLnYxLlRyYW5zYWN0aW9uEhAKCHJlcGxheWVkGAIgASgIIlMKEUdldEJhbGFuY2VSZXF1ZXN0EhEKCWxlZGdlcl9pZBgBIAEoCRILCgNhcHAYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSDAoEdW5pdBgEIAEoCSJXChJHZXRCYWxhbmNlUmVzcG9uc2USEQoJbGVkZ2VyX2lkGAEgASgJEg8KB2JhbGFuY2UYAiABKAMSDAoEdW5pdBgDIAEoCRIPCgd2ZXJzaW9uGAQgASgDIusBChJMaXN0RW50cmllc1JlcXVlc3QSEQoJbGVkZ2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEjIKDm9jY3VycmVkX2FmdGVyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9vY2N1cnJlZF9iZWZvcmUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXJlZmVyZW5jZRgGIAEoCRIfChdleHRlcm5hbF90cmFuc2FjdGlvbl9pZBgHIAEoCSJRChNMaXN0RW50cmllc1Jlc3BvbnNlEiEKB2VudHJpZXMYASADKAsyEC5sZWRnZXIudjEuRW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKFlRlcm1pbmF0ZUxlZGdlclJlcXVlc3QSEQoJbGVkZ2VyX2lkGAEgASgJIjwKF1Rlcm1pbmF0ZUxlZGdlclJlc3BvbnNlEiEKBmxlZGdlchgBIAEoCzIRLmxlZGdlci52MS5MZWRnZXIqZQoMTGVkZ2VyU3RhdHVzEh0KGUxFREdFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRMRURHRVJfU1RBVFVTX0FDVElWRRABEhwKGExFREdFUl9TVEFUVVNfVEVSTUlOQVRFRBACKo0BCg9UcmFuc2FjdGlvbktpbmQSIAocVFJBTlNBQ1RJT05fS0lORF9VTlNQRUNJRklFRBAAEhoKFlRSQU5TQUNUSU9OX0tJTkRfRU5UUlkQARIdChlUUkFOU0FDVElPTl9LSU5EX1JFVkVSU0FMEAISHQoZVFJBTlNBQ1RJT05fS0lORF9UUkFOU0ZFUhADKtQFCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIhCh1FUlJPUl9SRUFTT05fTEVER0VSX05PVF9GT1VORBABEiYKIkVSUk9SX1JFQVNPTl9UUkFOU0FDVElPTl9OT1RfRk9VTkQQAhIjCh9FUlJPUl9SRUFTT05fSU5TVUZGSUNJRU5UX0ZVTkRTEAMSIgoeRVJST1JfUkVBU09OX0xFREdFUl9URVJNSU5BVEVEEAQSJwojRVJST1JfUkVBU09OX0lERU1QT1RFTkNZX0tFWV9SRVVTRUQQBRItCilFUlJPUl9SRUFTT05fUkVWRVJTQUxfRVhDRUVEU19UUkFOU0FDVElPThAGEiIKHkVSUk9SX1JFQVNPTl9VTktOT1dOX09QRVJBVElPThAHEioKJkVSUk9SX1JFQVNPTl9BTU9VTlRfRElSRUNUSU9OX01JU01BVENIEAgSIQodRVJST1JfUkVBU09OX0lOVkFMSURfQVJHVU1FTlQQCRIrCidFUlJPUl9SRUFTT05fVFJBTlNBQ1RJT05fTk9UX1JFVkVSU0lCTEUQChIhCh1FUlJPUl9SRUFTT05fQkFMQU5DRV9PVkVSRkxPVxALEiYKIkVSUk9SX1JFQVNPTl9MRURHRVJfQUxSRUFEWV9FWElTVFMQDBIlCiFFUlJPUl9SRUFTT05fQ09OQ1VSUkVOQ1lfQ09ORkxJQ1QQDRIiCh5FUlJPUl9SRUFTT05fU1RPUkVfVU5BVkFJTEFCTEUQDhIbChdFUlJPUl9SRUFTT05fT1ZFUkxPQURFRBAPEikKJUVSUk9SX1JFQVNPTl9FWFRFUk5BTF9JRF9BTFJFQURZX1VTRUQQEBIdChlFUlJPUl9SRUFTT05fQVBQX01JU01BVENIEBESHgoaRVJST1JfUkVBU09OX1VOSVRfTUlTTUFUQ0gQEjKCCAoNTGVkZ2VyU2VydmljZRJPCgxDcmVhdGVMZWRnZXISHi5sZWRnZXIudjEuQ3JlYXRlTGVkZ2VyUmVxdWVzdBofLmxlZGdlci52MS5DcmVhdGVMZWRnZXJSZXNwb25zZRJLCglHZXRMZWRnZXISGy5sZWRnZXIudjEuR2V0TGVkZ2VyUmVxdWVzdBocLmxlZGdlci52MS5HZXRMZWRnZXJSZXNwb25zZSIDkAIBElEKC0xpc3RMZWRnZXJzEh0ubGVkZ2VyLnYxLkxpc3RMZWRnZXJzUmVxdWVzdBoeLmxlZGdlci52MS5MaXN0TGVkZ2Vyc1Jlc3BvbnNlIgOQAgESTAoLUmVjb3JkRW50cnkSHS5sZWRnZXIudjEuUmVjb3JkRW50cnlSZXF1ZXN0Gh4ubGVkZ2VyLnYxLlJlY29yZEVudHJ5UmVzcG9uc2USUgoNUmVjb3JkRW50cmllcxIfLmxlZGdlci52MS5SZWNvcmRFbnRyaWVzUmVxdWVzdBogLmxlZGdlci52MS5SZWNvcmRFbnRyaWVzUmVzcG9uc2USQwoIVHJhbnNmZXISGi5sZWRnZXIudjEuVHJhbnNmZXJSZXF1ZXN0GhsubGVkZ2VyLnYxLlRyYW5zZmVyUmVzcG9uc2USWAoPQ3JlYXRlVHJhbnNmZXJzEiEubGVkZ2VyLnYxLkNyZWF0ZVRyYW5zZmVyc1JlcXVlc3QaIi5sZWRnZXIudjEuQ3JlYXRlVHJhbnNmZXJzUmVzcG9uc2USYQoSUmV2ZXJzZVRyYW5zYWN0aW9uEiQubGVkZ2VyLnYxLlJldmVyc2VUcmFuc2FjdGlvblJlcXVlc3QaJS5sZWRnZXIudjEuUmV2ZXJzZVRyYW5zYWN0aW9uUmVzcG9uc2USWgoOR2V0VHJhbnNhY3Rpb24SIC5sZWRnZXIudjEuR2V0VHJhbnNhY3Rpb25SZXF1ZXN0GiEubGVkZ2VyLnYxLkdldFRyYW5zYWN0aW9uUmVzcG9uc2UiA5ACARJOCgpHZXRCYWxhbmNlEhwubGVkZ2VyLnYxLkdldEJhbGFuY2VSZXF1ZXN0Gh0ubGVkZ2VyLnYxLkdldEJhbGFuY2VSZXNwb25zZSIDkAIBElEKC0xpc3RFbnRyaWVzEh0ubGVkZ2VyLnYxLkxpc3RFbnRyaWVzUmVxdWVzdBoeLmxlZGdlci52MS5MaXN0RW50cmllc1Jlc3BvbnNlIgOQAgESXQoPVGVybWluYXRlTGVkZ2VyEiEubGVkZ2VyLnYxLlRlcm1pbmF0ZUxlZGdlclJlcXVlc3QaIi5sZWRnZXIudjEuVGVybWluYXRlTGVkZ2VyUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_google_protobuf_timestamp, file_google_rpc_status]);
+  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEi/AMKBkxlZGdlchIKCgJpZBgBIAEoCRILCgNhcHAYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSDAoEdW5pdBgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIRCglyZWZlcmVuY2UYBiABKAkSMQoIbWV0YWRhdGEYByADKAsyHy5sZWRnZXIudjEuTGVkZ2VyLk1ldGFkYXRhRW50cnkSJwoGc3RhdHVzGAggASgOMhcubGVkZ2VyLnYxLkxlZGdlclN0YXR1cxIPCgdiYWxhbmNlGAkgASgDEhgKC21pbl9iYWxhbmNlGAogASgDSACIAQESDwoHdmVyc2lvbhgLIAEoAxIuCgpjcmVhdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg10ZXJtaW5hdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgl1bmJvdW5kZWQYDiABKAgSFgoOcGVuZGluZ19kZWJpdHMYDyABKAMSFwoPcGVuZGluZ19jcmVkaXRzGBAgASgDEhEKCWF2YWlsYWJsZRgRIAEoAxovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDgoMX21pbl9iYWxhbmNlIrgDCgVFbnRyeRIKCgJpZBgBIAEoCRIWCg50cmFuc2FjdGlvbl9pZBgCIAEoCRIRCglsZWRnZXJfaWQYAyABKAkSEAoIc2VxdWVuY2UYBCABKAMSEQoJb3BlcmF0aW9uGAUgASgJEg4KBmFtb3VudBgGIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAcgASgDEi8KC29jY3VycmVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtkZXNjcmlwdGlvbhgKIAEoCRIRCglyZWZlcmVuY2UYCyABKAkSMAoIbWV0YWRhdGEYDCADKAsyHi5sZWRnZXIudjEuRW50cnkuTWV0YWRhdGFFbnRyeRIfChdleHRlcm5hbF90cmFuc2FjdGlvbl9pZBgNIAEoCRIfChdyZXZlcnNlc190cmFuc2FjdGlvbl9pZBgOIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEihwIKDFBlbmRpbmdFbnRyeRIRCglsZWRnZXJfaWQYASABKAkSEQoJb3BlcmF0aW9uGAIgASgJEg4KBmFtb3VudBgDIAEoAxIvCgtvY2N1cnJlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVzY3JpcHRpb24YBSABKAkSEQoJcmVmZXJlbmNlGAYgASgJEjcKCG1ldGFkYXRhGAcgAygLMiUubGVkZ2VyLnYxLlBlbmRpbmdFbnRyeS5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJvCglIb2xkRXZlbnQSKgoFc3RhdGUYASABKA4yGy5sZWRnZXIudjEuVHJhbnNhY3Rpb25TdGF0ZRImCgJhdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGYW1vdW50GAMgASgDIukDCgtUcmFuc2FjdGlvbhIKCgJpZBgBIAEoCRIoCgRraW5kGAIgASgOMhoubGVkZ2VyLnYxLlRyYW5zYWN0aW9uS2luZBIhCgdlbnRyaWVzGAMgAygLMhAubGVkZ2VyLnYxLkVudHJ5Eh8KF3JldmVyc2VzX3RyYW5zYWN0aW9uX2lkGAQgASgJEg4KBmFtb3VudBgFIAEoAxIXCg9yZXZlcnNlZF9hbW91bnQYBiABKAMSLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcmV2ZXJzYWxfaWRzGAggAygJEh8KF2V4dGVybmFsX3RyYW5zYWN0aW9uX2lkGAkgASgJEioKBXN0YXRlGAogASgOMhsubGVkZ2VyLnYxLlRyYW5zYWN0aW9uU3RhdGUSNgoScGVuZGluZ19leHBpcmVzX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtoZWxkX2Ftb3VudBgMIAEoAxIwCg9wZW5kaW5nX2VudHJpZXMYDSADKAsyFy5sZWRnZXIudjEuUGVuZGluZ0VudHJ5EiUKB2hpc3RvcnkYDiADKAsyFC5sZWRnZXIudjEuSG9sZEV2ZW50IrECChNDcmVhdGVMZWRnZXJSZXF1ZXN0EgsKA2FwcBgBIAEoCRIQCghvd25lcl9pZBgCIAEoCRIMCgR1bml0GAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhEKCXJlZmVyZW5jZRgFIAEoCRI+CghtZXRhZGF0YRgGIAMoCzIsLmxlZGdlci52MS5DcmVhdGVMZWRnZXJSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSGAoLbWluX2JhbGFuY2UYByABKANIAIgBARIXCg9pZGVtcG90ZW5jeV9rZXkYCCABKAkSEQoJdW5ib3VuZGVkGAkgASgIGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIOCgxfbWluX2JhbGFuY2UiSwoUQ3JlYXRlTGVkZ2VyUmVzcG9uc2USIQoGbGVkZ2VyGAEgASgLMhEubGVkZ2VyLnYxLkxlZGdlchIQCghyZXBsYXllZBgCIAEoCCIlChBHZXRMZWRnZXJSZXF1ZXN0EhEKCWxlZGdlcl9pZBgBIAEoCSI2ChFHZXRMZWRnZXJSZXNwb25zZRIhCgZsZWRnZXIYASABKAsyES5sZWRnZXIudjEuTGVkZ2VyIloKEkxpc3RMZWRnZXJzUmVxdWVzdBILCgNhcHAYASABKAkSEAoIb3duZXJfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiUgoTTGlzdExlZGdlcnNSZXNwb25zZRIiCgdsZWRnZXJzGAEgAygLMhEubGVkZ2VyLnYxLkxlZGdlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkipgMKElJlY29yZEVudHJ5UmVxdWVzdBIRCglsZWRnZXJfaWQYASABKAkSEQoJb3BlcmF0aW9uGAIgASgJEhMKBmFtb3VudBgDIAEoA0gAiAEBEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCRIvCgtvY2N1cnJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVzY3JpcHRpb24YBiABKAkSEQoJcmVmZXJlbmNlGAcgASgJEj0KCG1ldGFkYXRhGAggAygLMisubGVkZ2VyLnYxLlJlY29yZEVudHJ5UmVxdWVzdC5NZXRhZGF0YUVudHJ5Eh8KF2V4dGVybmFsX3RyYW5zYWN0aW9uX2lkGAkgASgJEg8KB3BlbmRpbmcYCiABKAgSNgoScGVuZGluZ19leHBpcmVzX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCQoHX2Ftb3VudCJ9ChNSZWNvcmRFbnRyeVJlc3BvbnNlEh8KBWVudHJ5GAEgASgLMhAubGVkZ2VyLnYxLkVudHJ5EhAKCHJlcGxheWVkGAIgASgIEjMKE3BlbmRpbmdfdHJhbnNhY3Rpb24YAyABKAsyFi5sZWRnZXIudjEuVHJhbnNhY3Rpb24iVgoUUmVjb3JkRW50cmllc1JlcXVlc3QSLgoHZW50cmllcxgBIAMoCzIdLmxlZGdlci52MS5SZWNvcmRFbnRyeVJlcXVlc3QSDgoGYXRvbWljGAIgASgIIkYKFVJlY29yZEVudHJpZXNSZXNwb25zZRItCgdyZXN1bHRzGAEgAygLMhwubGVkZ2VyLnYxLlJlY29yZEVudHJ5UmVzdWx0InMKEVJlY29yZEVudHJ5UmVzdWx0Ei8KBWVudHJ5GAEgASgLMh4ubGVkZ2VyLnYxLlJlY29yZEVudHJ5UmVzcG9uc2VIABIjCgVlcnJvchgCIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSABCCAoGcmVzdWx0IqsDCg9UcmFuc2ZlclJlcXVlc3QSFgoOZnJvbV9sZWRnZXJfaWQYASABKAkSFAoMdG9fbGVkZ2VyX2lkGAIgASgJEg4KBmFtb3VudBgDIAEoAxIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSEQoJb3BlcmF0aW9uGAUgASgJEi8KC29jY3VycmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtkZXNjcmlwdGlvbhgHIAEoCRIRCglyZWZlcmVuY2UYCCABKAkSOgoIbWV0YWRhdGEYCSADKAsyKC5sZWRnZXIudjEuVHJhbnNmZXJSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSHwoXZXh0ZXJuYWxfdHJhbnNhY3Rpb25faWQYCiABKAkSDwoHcGVuZGluZxgLIAEoCBI2ChJwZW5kaW5nX2V4cGlyZXNfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJRChBUcmFuc2ZlclJlc3BvbnNlEisKC3RyYW5zYWN0aW9uGAEgASgLMhYubGVkZ2VyLnYxLlRyYW5zYWN0aW9uEhAKCHJlcGxheWVkGAIgASgIIlcKFkNyZWF0ZVRyYW5zZmVyc1JlcXVlc3QSLQoJdHJhbnNmZXJzGAEgAygLMhoubGVkZ2VyLnYxLlRyYW5zZmVyUmVxdWVzdBIOCgZhdG9taWMYAiABKAgiRQoXQ3JlYXRlVHJhbnNmZXJzUmVzcG9uc2USKgoHcmVzdWx0cxgBIAMoCzIZLmxlZGdlci52MS5UcmFuc2ZlclJlc3VsdCJwCg5UcmFuc2ZlclJlc3VsdBIvCgh0cmFuc2ZlchgBIAEoCzIbLmxlZGdlci52MS5UcmFuc2ZlclJlc3BvbnNlSAASIwoFZXJyb3IYAiABKAsyEi5nb29nbGUucnBjLlN0YXR1c0gAQggKBnJlc3VsdCJdChVHZXRUcmFuc2FjdGlvblJlcXVlc3QSFgoOdHJhbnNhY3Rpb25faWQYASABKAkSCwoDYXBwGAIgASgJEh8KF2V4dGVybmFsX3RyYW5zYWN0aW9uX2lkGAMgASgJIkUKFkdldFRyYW5zYWN0aW9uUmVzcG9uc2USKwoLdHJhbnNhY3Rpb24YASABKAsyFi5sZWRnZXIudjEuVHJhbnNhY3Rpb24i+AEKGVJldmVyc2VUcmFuc2FjdGlvblJlcXVlc3QSFgoOdHJhbnNhY3Rpb25faWQYASABKAkSEwoGYW1vdW50GAIgASgDSACIAQESFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEkQKCG1ldGFkYXRhGAUgAygLMjIubGVkZ2VyLnYxLlJldmVyc2VUcmFuc2FjdGlvblJlcXVlc3QuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCQoHX2Ftb3VudCJbChpSZXZlcnNlVHJhbnNhY3Rpb25SZXNwb25zZRIrCgt0cmFuc2FjdGlvbhgBIAEoCzIWLmxlZGdlci52MS5UcmFuc2FjdGlvbhIQCghyZXBsYXllZBgCIAEoCCJTChFHZXRCYWxhbmNlUmVxdWVzdBIRCglsZWRnZXJfaWQYASABKAkSCwoDYXBwGAIgASgJEhAKCG93bmVyX2lkGAMgASgJEgwKBHVuaXQYBCABKAkimwEKEkdldEJhbGFuY2VSZXNwb25zZRIRCglsZWRnZXJfaWQYASABKAkSDwoHYmFsYW5jZRgCIAEoAxIMCgR1bml0GAMgASgJEg8KB3ZlcnNpb24YBCABKAMSFgoOcGVuZGluZ19kZWJpdHMYBSABKAMSFwoPcGVuZGluZ19jcmVkaXRzGAYgASgDEhEKCWF2YWlsYWJsZRgHIAEoAyLrAQoSTGlzdEVudHJpZXNSZXF1ZXN0EhEKCWxlZGdlcl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIyCg5vY2N1cnJlZF9hZnRlchgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPb2NjdXJyZWRfYmVmb3JlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglyZWZlcmVuY2UYBiABKAkSHwoXZXh0ZXJuYWxfdHJhbnNhY3Rpb25faWQYByABKAkiUQoTTGlzdEVudHJpZXNSZXNwb25zZRIhCgdlbnRyaWVzGAEgAygLMhAubGVkZ2VyLnYxLkVudHJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJBChZUZXJtaW5hdGVMZWRnZXJSZXF1ZXN0EhEKCWxlZGdlcl9pZBgBIAEoCRIUCgx2b2lkX3BlbmRpbmcYAiABKAgiPAoXVGVybWluYXRlTGVkZ2VyUmVzcG9uc2USIQoGbGVkZ2VyGAEgASgLMhEubGVkZ2VyLnYxLkxlZGdlciJwCh1Qb3N0UGVuZGluZ1RyYW5zYWN0aW9uUmVxdWVzdBIWCg50cmFuc2FjdGlvbl9pZBgBIAEoCRITCgZhbW91bnQYAiABKANIAIgBARIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAlCCQoHX2Ftb3VudCJfCh5Qb3N0UGVuZGluZ1RyYW5zYWN0aW9uUmVzcG9uc2USKwoLdHJhbnNhY3Rpb24YASABKAsyFi5sZWRnZXIudjEuVHJhbnNhY3Rpb24SEAoIcmVwbGF5ZWQYAiABKAgiUAodVm9pZFBlbmRpbmdUcmFuc2FjdGlvblJlcXVlc3QSFgoOdHJhbnNhY3Rpb25faWQYASABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAIgASgJIl8KHlZvaWRQZW5kaW5nVHJhbnNhY3Rpb25SZXNwb25zZRIrCgt0cmFuc2FjdGlvbhgBIAEoCzIWLmxlZGdlci52MS5UcmFuc2FjdGlvbhIQCghyZXBsYXllZBgCIAEoCCJaCh5MaXN0UGVuZGluZ1RyYW5zYWN0aW9uc1JlcXVlc3QSEQoJbGVkZ2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImgKH0xpc3RQZW5kaW5nVHJhbnNhY3Rpb25zUmVzcG9uc2USLAoMdHJhbnNhY3Rpb25zGAEgAygLMhYubGVkZ2VyLnYxLlRyYW5zYWN0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSplCgxMZWRnZXJTdGF0dXMSHQoZTEVER0VSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFExFREdFUl9TVEFUVVNfQUNUSVZFEAESHAoYTEVER0VSX1NUQVRVU19URVJNSU5BVEVEEAIqrwEKEFRyYW5zYWN0aW9uU3RhdGUSIQodVFJBTlNBQ1RJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIcChhUUkFOU0FDVElPTl9TVEFURV9QT1NURUQQARIdChlUUkFOU0FDVElPTl9TVEFURV9QRU5ESU5HEAISHAoYVFJBTlNBQ1RJT05fU1RBVEVfVk9JREVEEAMSHQoZVFJBTlNBQ1RJT05fU1RBVEVfRVhQSVJFRBAEKo0BCg9UcmFuc2FjdGlvbktpbmQSIAocVFJBTlNBQ1RJT05fS0lORF9VTlNQRUNJRklFRBAAEhoKFlRSQU5TQUNUSU9OX0tJTkRfRU5UUlkQARIdChlUUkFOU0FDVElPTl9LSU5EX1JFVkVSU0FMEAISHQoZVFJBTlNBQ1RJT05fS0lORF9UUkFOU0ZFUhADKu8GCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIhCh1FUlJPUl9SRUFTT05fTEVER0VSX05PVF9GT1VORBABEiYKIkVSUk9SX1JFQVNPTl9UUkFOU0FDVElPTl9OT1RfRk9VTkQQAhIjCh9FUlJPUl9SRUFTT05fSU5TVUZGSUNJRU5UX0ZVTkRTEAMSIgoeRVJST1JfUkVBU09OX0xFREdFUl9URVJNSU5BVEVEEAQSJwojRVJST1JfUkVBU09OX0lERU1QT1RFTkNZX0tFWV9SRVVTRUQQBRItCilFUlJPUl9SRUFTT05fUkVWRVJTQUxfRVhDRUVEU19UUkFOU0FDVElPThAGEiIKHkVSUk9SX1JFQVNPTl9VTktOT1dOX09QRVJBVElPThAHEioKJkVSUk9SX1JFQVNPTl9BTU9VTlRfRElSRUNUSU9OX01JU01BVENIEAgSIQodRVJST1JfUkVBU09OX0lOVkFMSURfQVJHVU1FTlQQCRIrCidFUlJPUl9SRUFTT05fVFJBTlNBQ1RJT05fTk9UX1JFVkVSU0lCTEUQChIhCh1FUlJPUl9SRUFTT05fQkFMQU5DRV9PVkVSRkxPVxALEiYKIkVSUk9SX1JFQVNPTl9MRURHRVJfQUxSRUFEWV9FWElTVFMQDBIlCiFFUlJPUl9SRUFTT05fQ09OQ1VSUkVOQ1lfQ09ORkxJQ1QQDRIiCh5FUlJPUl9SRUFTT05fU1RPUkVfVU5BVkFJTEFCTEUQDhIbChdFUlJPUl9SRUFTT05fT1ZFUkxPQURFRBAPEikKJUVSUk9SX1JFQVNPTl9FWFRFUk5BTF9JRF9BTFJFQURZX1VTRUQQEBIdChlFUlJPUl9SRUFTT05fQVBQX01JU01BVENIEBESHgoaRVJST1JfUkVBU09OX1VOSVRfTUlTTUFUQ0gQEhIhCh1FUlJPUl9SRUFTT05fSE9MRF9OT1RfUEVORElORxATEh0KGUVSUk9SX1JFQVNPTl9IT0xEX0VYUElSRUQQFBIlCiFFUlJPUl9SRUFTT05fSE9MRF9BTU9VTlRfRVhDRUVERUQQFRIwCixFUlJPUl9SRUFTT05fTEVER0VSX0hBU19QRU5ESU5HX1RSQU5TQUNUSU9OUxAWMtcKCg1MZWRnZXJTZXJ2aWNlEk8KDENyZWF0ZUxlZGdlchIeLmxlZGdlci52MS5DcmVhdGVMZWRnZXJSZXF1ZXN0Gh8ubGVkZ2VyLnYxLkNyZWF0ZUxlZGdlclJlc3BvbnNlEksKCUdldExlZGdlchIbLmxlZGdlci52MS5HZXRMZWRnZXJSZXF1ZXN0GhwubGVkZ2VyLnYxLkdldExlZGdlclJlc3BvbnNlIgOQAgESUQoLTGlzdExlZGdlcnMSHS5sZWRnZXIudjEuTGlzdExlZGdlcnNSZXF1ZXN0Gh4ubGVkZ2VyLnYxLkxpc3RMZWRnZXJzUmVzcG9uc2UiA5ACARJMCgtSZWNvcmRFbnRyeRIdLmxlZGdlci52MS5SZWNvcmRFbnRyeVJlcXVlc3QaHi5sZWRnZXIudjEuUmVjb3JkRW50cnlSZXNwb25zZRJSCg1SZWNvcmRFbnRyaWVzEh8ubGVkZ2VyLnYxLlJlY29yZEVudHJpZXNSZXF1ZXN0GiAubGVkZ2VyLnYxLlJlY29yZEVudHJpZXNSZXNwb25zZRJDCghUcmFuc2ZlchIaLmxlZGdlci52MS5UcmFuc2ZlclJlcXVlc3QaGy5sZWRnZXIudjEuVHJhbnNmZXJSZXNwb25zZRJYCg9DcmVhdGVUcmFuc2ZlcnMSIS5sZWRnZXIudjEuQ3JlYXRlVHJhbnNmZXJzUmVxdWVzdBoiLmxlZGdlci52MS5DcmVhdGVUcmFuc2ZlcnNSZXNwb25zZRJhChJSZXZlcnNlVHJhbnNhY3Rpb24SJC5sZWRnZXIudjEuUmV2ZXJzZVRyYW5zYWN0aW9uUmVxdWVzdBolLmxlZGdlci52MS5SZXZlcnNlVHJhbnNhY3Rpb25SZXNwb25zZRJaCg5HZXRUcmFuc2FjdGlvbhIgLmxlZGdlci52MS5HZXRUcmFuc2FjdGlvblJlcXVlc3QaIS5sZWRnZXIudjEuR2V0VHJhbnNhY3Rpb25SZXNwb25zZSIDkAIBEk4KCkdldEJhbGFuY2USHC5sZWRnZXIudjEuR2V0QmFsYW5jZVJlcXVlc3QaHS5sZWRnZXIudjEuR2V0QmFsYW5jZVJlc3BvbnNlIgOQAgESUQoLTGlzdEVudHJpZXMSHS5sZWRnZXIudjEuTGlzdEVudHJpZXNSZXF1ZXN0Gh4ubGVkZ2VyLnYxLkxpc3RFbnRyaWVzUmVzcG9uc2UiA5ACARJdCg9UZXJtaW5hdGVMZWRnZXISIS5sZWRnZXIudjEuVGVybWluYXRlTGVkZ2VyUmVxdWVzdBoiLmxlZGdlci52MS5UZXJtaW5hdGVMZWRnZXJSZXNwb25zZSIDkAICEm0KFlBvc3RQZW5kaW5nVHJhbnNhY3Rpb24SKC5sZWRnZXIudjEuUG9zdFBlbmRpbmdUcmFuc2FjdGlvblJlcXVlc3QaKS5sZWRnZXIudjEuUG9zdFBlbmRpbmdUcmFuc2FjdGlvblJlc3BvbnNlEm0KFlZvaWRQZW5kaW5nVHJhbnNhY3Rpb24SKC5sZWRnZXIudjEuVm9pZFBlbmRpbmdUcmFuc2FjdGlvblJlcXVlc3QaKS5sZWRnZXIudjEuVm9pZFBlbmRpbmdUcmFuc2FjdGlvblJlc3BvbnNlEnUKF0xpc3RQZW5kaW5nVHJhbnNhY3Rpb25zEikubGVkZ2VyLnYxLkxpc3RQZW5kaW5nVHJhbnNhY3Rpb25zUmVxdWVzdBoqLmxlZGdlci52MS5MaXN0UGVuZGluZ1RyYW5zYWN0aW9uc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp, file_google_rpc_status]);
 
 /**
  * @generated from message ledger.v1.Ledger
@@ -107,6 +107,27 @@ export type Ledger = Message<"ledger.v1.Ledger"> & {
    * @generated from field: bool unbounded = 14;
    */
   unbounded: boolean;
+
+  /**
+   * What open holds reserve: the magnitude of their debits of this ledger.
+   *
+   * @generated from field: int64 pending_debits = 15;
+   */
+  pendingDebits: bigint;
+
+  /**
+   * What open holds will credit once posted (not spendable before).
+   *
+   * @generated from field: int64 pending_credits = 16;
+   */
+  pendingCredits: bigint;
+
+  /**
+   * balance - pending_debits: what a debit may take, down to min_balance.
+   *
+   * @generated from field: int64 available = 17;
+   */
+  available: bigint;
 };
 
 /**
@@ -216,6 +237,91 @@ export const EntrySchema: GenMessage<Entry> = /*@__PURE__*/
   messageDesc(file_ledger_v1_ledger, 1);
 
 /**
+ * One leg of a hold: what it reserves (a debit) or will credit on one ledger.
+ *
+ * @generated from message ledger.v1.PendingEntry
+ */
+export type PendingEntry = Message<"ledger.v1.PendingEntry"> & {
+  /**
+   * @generated from field: string ledger_id = 1;
+   */
+  ledgerId: string;
+
+  /**
+   * @generated from field: string operation = 2;
+   */
+  operation: string;
+
+  /**
+   * Signed amount held, in minor units: negative reserves, positive awaits.
+   *
+   * @generated from field: int64 amount = 3;
+   */
+  amount: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occurred_at = 4;
+   */
+  occurredAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string description = 5;
+   */
+  description: string;
+
+  /**
+   * @generated from field: string reference = 6;
+   */
+  reference: string;
+
+  /**
+   * @generated from field: map<string, string> metadata = 7;
+   */
+  metadata: { [key: string]: string };
+};
+
+/**
+ * Describes the message ledger.v1.PendingEntry.
+ * Use `create(PendingEntrySchema)` to create a new message.
+ */
+export const PendingEntrySchema: GenMessage<PendingEntry> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 2);
+
+/**
+ * One step in a hold's life.
+ *
+ * @generated from message ledger.v1.HoldEvent
+ */
+export type HoldEvent = Message<"ledger.v1.HoldEvent"> & {
+  /**
+   * PENDING: created; then POSTED, VOIDED or EXPIRED.
+   *
+   * @generated from field: ledger.v1.TransactionState state = 1;
+   */
+  state: TransactionState;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 2;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * Created: the amount held; posted: the amount posted; voided and
+   * expired: the amount released.
+   *
+   * @generated from field: int64 amount = 3;
+   */
+  amount: bigint;
+};
+
+/**
+ * Describes the message ledger.v1.HoldEvent.
+ * Use `create(HoldEventSchema)` to create a new message.
+ */
+export const HoldEventSchema: GenMessage<HoldEvent> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 3);
+
+/**
  * @generated from message ledger.v1.Transaction
  */
 export type Transaction = Message<"ledger.v1.Transaction"> & {
@@ -278,6 +384,40 @@ export type Transaction = Message<"ledger.v1.Transaction"> & {
    * @generated from field: string external_transaction_id = 9;
    */
   externalTransactionId: string;
+
+  /**
+   * @generated from field: ledger.v1.TransactionState state = 10;
+   */
+  state: TransactionState;
+
+  /**
+   * A hold's deadline: past it, it can no longer be posted.
+   *
+   * @generated from field: google.protobuf.Timestamp pending_expires_at = 11;
+   */
+  pendingExpiresAt?: Timestamp | undefined;
+
+  /**
+   * For a hold: the amount it reserved when created (0 otherwise). `amount`
+   * is the amount posted once it is POSTED.
+   *
+   * @generated from field: int64 held_amount = 12;
+   */
+  heldAmount: bigint;
+
+  /**
+   * For a hold: its legs as held, in posting order (kept once resolved).
+   *
+   * @generated from field: repeated ledger.v1.PendingEntry pending_entries = 13;
+   */
+  pendingEntries: PendingEntry[];
+
+  /**
+   * For a hold: created, then posted, voided or expired, oldest first.
+   *
+   * @generated from field: repeated ledger.v1.HoldEvent history = 14;
+   */
+  history: HoldEvent[];
 };
 
 /**
@@ -285,7 +425,7 @@ export type Transaction = Message<"ledger.v1.Transaction"> & {
  * Use `create(TransactionSchema)` to create a new message.
  */
 export const TransactionSchema: GenMessage<Transaction> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 2);
+  messageDesc(file_ledger_v1_ledger, 4);
 
 /**
  * @generated from message ledger.v1.CreateLedgerRequest
@@ -347,7 +487,7 @@ export type CreateLedgerRequest = Message<"ledger.v1.CreateLedgerRequest"> & {
  * Use `create(CreateLedgerRequestSchema)` to create a new message.
  */
 export const CreateLedgerRequestSchema: GenMessage<CreateLedgerRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 3);
+  messageDesc(file_ledger_v1_ledger, 5);
 
 /**
  * @generated from message ledger.v1.CreateLedgerResponse
@@ -369,7 +509,7 @@ export type CreateLedgerResponse = Message<"ledger.v1.CreateLedgerResponse"> & {
  * Use `create(CreateLedgerResponseSchema)` to create a new message.
  */
 export const CreateLedgerResponseSchema: GenMessage<CreateLedgerResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 4);
+  messageDesc(file_ledger_v1_ledger, 6);
 
 /**
  * @generated from message ledger.v1.GetLedgerRequest
@@ -386,7 +526,7 @@ export type GetLedgerRequest = Message<"ledger.v1.GetLedgerRequest"> & {
  * Use `create(GetLedgerRequestSchema)` to create a new message.
  */
 export const GetLedgerRequestSchema: GenMessage<GetLedgerRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 5);
+  messageDesc(file_ledger_v1_ledger, 7);
 
 /**
  * @generated from message ledger.v1.GetLedgerResponse
@@ -403,7 +543,7 @@ export type GetLedgerResponse = Message<"ledger.v1.GetLedgerResponse"> & {
  * Use `create(GetLedgerResponseSchema)` to create a new message.
  */
 export const GetLedgerResponseSchema: GenMessage<GetLedgerResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 6);
+  messageDesc(file_ledger_v1_ledger, 8);
 
 /**
  * @generated from message ledger.v1.ListLedgersRequest
@@ -439,7 +579,7 @@ export type ListLedgersRequest = Message<"ledger.v1.ListLedgersRequest"> & {
  * Use `create(ListLedgersRequestSchema)` to create a new message.
  */
 export const ListLedgersRequestSchema: GenMessage<ListLedgersRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 7);
+  messageDesc(file_ledger_v1_ledger, 9);
 
 /**
  * @generated from message ledger.v1.ListLedgersResponse
@@ -463,7 +603,7 @@ export type ListLedgersResponse = Message<"ledger.v1.ListLedgersResponse"> & {
  * Use `create(ListLedgersResponseSchema)` to create a new message.
  */
 export const ListLedgersResponseSchema: GenMessage<ListLedgersResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 8);
+  messageDesc(file_ledger_v1_ledger, 10);
 
 /**
  * @generated from message ledger.v1.RecordEntryRequest
@@ -524,6 +664,24 @@ export type RecordEntryRequest = Message<"ledger.v1.RecordEntryRequest"> & {
    * @generated from field: string external_transaction_id = 9;
    */
   externalTransactionId: string;
+
+  /**
+   * Hold the amount instead of recording it: a PENDING transaction that
+   * reserves a debit (it counts against the floor) or awaits a credit, and
+   * leaves the balance as it is until PostPendingTransaction.
+   *
+   * @generated from field: bool pending = 10;
+   */
+  pending: boolean;
+
+  /**
+   * With `pending`: when the hold expires. Absent: the server's default
+   * (24 h unless configured); at most the server's maximum (30 days unless
+   * configured) ahead. Must be in the future.
+   *
+   * @generated from field: google.protobuf.Timestamp pending_expires_at = 11;
+   */
+  pendingExpiresAt?: Timestamp | undefined;
 };
 
 /**
@@ -531,13 +689,15 @@ export type RecordEntryRequest = Message<"ledger.v1.RecordEntryRequest"> & {
  * Use `create(RecordEntryRequestSchema)` to create a new message.
  */
 export const RecordEntryRequestSchema: GenMessage<RecordEntryRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 9);
+  messageDesc(file_ledger_v1_ledger, 11);
 
 /**
  * @generated from message ledger.v1.RecordEntryResponse
  */
 export type RecordEntryResponse = Message<"ledger.v1.RecordEntryResponse"> & {
   /**
+   * The entry recorded (absent for a hold).
+   *
    * @generated from field: ledger.v1.Entry entry = 1;
    */
   entry?: Entry | undefined;
@@ -546,6 +706,13 @@ export type RecordEntryResponse = Message<"ledger.v1.RecordEntryResponse"> & {
    * @generated from field: bool replayed = 2;
    */
   replayed: boolean;
+
+  /**
+   * For a `pending` request: the hold, in state PENDING.
+   *
+   * @generated from field: ledger.v1.Transaction pending_transaction = 3;
+   */
+  pendingTransaction?: Transaction | undefined;
 };
 
 /**
@@ -553,7 +720,7 @@ export type RecordEntryResponse = Message<"ledger.v1.RecordEntryResponse"> & {
  * Use `create(RecordEntryResponseSchema)` to create a new message.
  */
 export const RecordEntryResponseSchema: GenMessage<RecordEntryResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 10);
+  messageDesc(file_ledger_v1_ledger, 12);
 
 /**
  * @generated from message ledger.v1.RecordEntriesRequest
@@ -586,7 +753,7 @@ export type RecordEntriesRequest = Message<"ledger.v1.RecordEntriesRequest"> & {
  * Use `create(RecordEntriesRequestSchema)` to create a new message.
  */
 export const RecordEntriesRequestSchema: GenMessage<RecordEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 11);
+  messageDesc(file_ledger_v1_ledger, 13);
 
 /**
  * @generated from message ledger.v1.RecordEntriesResponse
@@ -605,7 +772,7 @@ export type RecordEntriesResponse = Message<"ledger.v1.RecordEntriesResponse"> &
  * Use `create(RecordEntriesResponseSchema)` to create a new message.
  */
 export const RecordEntriesResponseSchema: GenMessage<RecordEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 12);
+  messageDesc(file_ledger_v1_ledger, 14);
 
 /**
  * One item's outcome. A refused item used no idempotency key: retrying it
@@ -642,7 +809,7 @@ export type RecordEntryResult = Message<"ledger.v1.RecordEntryResult"> & {
  * Use `create(RecordEntryResultSchema)` to create a new message.
  */
 export const RecordEntryResultSchema: GenMessage<RecordEntryResult> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 13);
+  messageDesc(file_ledger_v1_ledger, 15);
 
 /**
  * @generated from message ledger.v1.TransferRequest
@@ -710,6 +877,21 @@ export type TransferRequest = Message<"ledger.v1.TransferRequest"> & {
    * @generated from field: string external_transaction_id = 10;
    */
   externalTransactionId: string;
+
+  /**
+   * Hold the transfer instead: the source's debit is reserved, the credit
+   * awaits the post (as in RecordEntryRequest).
+   *
+   * @generated from field: bool pending = 11;
+   */
+  pending: boolean;
+
+  /**
+   * As in RecordEntryRequest.
+   *
+   * @generated from field: google.protobuf.Timestamp pending_expires_at = 12;
+   */
+  pendingExpiresAt?: Timestamp | undefined;
 };
 
 /**
@@ -717,7 +899,7 @@ export type TransferRequest = Message<"ledger.v1.TransferRequest"> & {
  * Use `create(TransferRequestSchema)` to create a new message.
  */
 export const TransferRequestSchema: GenMessage<TransferRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 14);
+  messageDesc(file_ledger_v1_ledger, 16);
 
 /**
  * @generated from message ledger.v1.TransferResponse
@@ -742,7 +924,7 @@ export type TransferResponse = Message<"ledger.v1.TransferResponse"> & {
  * Use `create(TransferResponseSchema)` to create a new message.
  */
 export const TransferResponseSchema: GenMessage<TransferResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 15);
+  messageDesc(file_ledger_v1_ledger, 17);
 
 /**
  * @generated from message ledger.v1.CreateTransfersRequest
@@ -770,7 +952,7 @@ export type CreateTransfersRequest = Message<"ledger.v1.CreateTransfersRequest">
  * Use `create(CreateTransfersRequestSchema)` to create a new message.
  */
 export const CreateTransfersRequestSchema: GenMessage<CreateTransfersRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 16);
+  messageDesc(file_ledger_v1_ledger, 18);
 
 /**
  * @generated from message ledger.v1.CreateTransfersResponse
@@ -789,7 +971,7 @@ export type CreateTransfersResponse = Message<"ledger.v1.CreateTransfersResponse
  * Use `create(CreateTransfersResponseSchema)` to create a new message.
  */
 export const CreateTransfersResponseSchema: GenMessage<CreateTransfersResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 17);
+  messageDesc(file_ledger_v1_ledger, 19);
 
 /**
  * One item's outcome. A refused item used no idempotency key.
@@ -822,7 +1004,7 @@ export type TransferResult = Message<"ledger.v1.TransferResult"> & {
  * Use `create(TransferResultSchema)` to create a new message.
  */
 export const TransferResultSchema: GenMessage<TransferResult> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 18);
+  messageDesc(file_ledger_v1_ledger, 20);
 
 /**
  * Names a transaction either by `transaction_id`, or by both `app` and
@@ -852,7 +1034,7 @@ export type GetTransactionRequest = Message<"ledger.v1.GetTransactionRequest"> &
  * Use `create(GetTransactionRequestSchema)` to create a new message.
  */
 export const GetTransactionRequestSchema: GenMessage<GetTransactionRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 19);
+  messageDesc(file_ledger_v1_ledger, 21);
 
 /**
  * @generated from message ledger.v1.GetTransactionResponse
@@ -869,7 +1051,7 @@ export type GetTransactionResponse = Message<"ledger.v1.GetTransactionResponse">
  * Use `create(GetTransactionResponseSchema)` to create a new message.
  */
 export const GetTransactionResponseSchema: GenMessage<GetTransactionResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 20);
+  messageDesc(file_ledger_v1_ledger, 22);
 
 /**
  * @generated from message ledger.v1.ReverseTransactionRequest
@@ -908,7 +1090,7 @@ export type ReverseTransactionRequest = Message<"ledger.v1.ReverseTransactionReq
  * Use `create(ReverseTransactionRequestSchema)` to create a new message.
  */
 export const ReverseTransactionRequestSchema: GenMessage<ReverseTransactionRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 21);
+  messageDesc(file_ledger_v1_ledger, 23);
 
 /**
  * @generated from message ledger.v1.ReverseTransactionResponse
@@ -932,7 +1114,7 @@ export type ReverseTransactionResponse = Message<"ledger.v1.ReverseTransactionRe
  * Use `create(ReverseTransactionResponseSchema)` to create a new message.
  */
 export const ReverseTransactionResponseSchema: GenMessage<ReverseTransactionResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 22);
+  messageDesc(file_ledger_v1_ledger, 24);
 
 /**
  * Names a ledger either by `ledger_id`, or by all of `app`, `owner_id` and
@@ -967,7 +1149,7 @@ export type GetBalanceRequest = Message<"ledger.v1.GetBalanceRequest"> & {
  * Use `create(GetBalanceRequestSchema)` to create a new message.
  */
 export const GetBalanceRequestSchema: GenMessage<GetBalanceRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 23);
+  messageDesc(file_ledger_v1_ledger, 25);
 
 /**
  * @generated from message ledger.v1.GetBalanceResponse
@@ -979,6 +1161,8 @@ export type GetBalanceResponse = Message<"ledger.v1.GetBalanceResponse"> & {
   ledgerId: string;
 
   /**
+   * Posted balance.
+   *
    * @generated from field: int64 balance = 2;
    */
   balance: bigint;
@@ -992,6 +1176,23 @@ export type GetBalanceResponse = Message<"ledger.v1.GetBalanceResponse"> & {
    * @generated from field: int64 version = 4;
    */
   version: bigint;
+
+  /**
+   * As in Ledger.
+   *
+   * @generated from field: int64 pending_debits = 5;
+   */
+  pendingDebits: bigint;
+
+  /**
+   * @generated from field: int64 pending_credits = 6;
+   */
+  pendingCredits: bigint;
+
+  /**
+   * @generated from field: int64 available = 7;
+   */
+  available: bigint;
 };
 
 /**
@@ -999,7 +1200,7 @@ export type GetBalanceResponse = Message<"ledger.v1.GetBalanceResponse"> & {
  * Use `create(GetBalanceResponseSchema)` to create a new message.
  */
 export const GetBalanceResponseSchema: GenMessage<GetBalanceResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 24);
+  messageDesc(file_ledger_v1_ledger, 26);
 
 /**
  * @generated from message ledger.v1.ListEntriesRequest
@@ -1056,7 +1257,7 @@ export type ListEntriesRequest = Message<"ledger.v1.ListEntriesRequest"> & {
  * Use `create(ListEntriesRequestSchema)` to create a new message.
  */
 export const ListEntriesRequestSchema: GenMessage<ListEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 25);
+  messageDesc(file_ledger_v1_ledger, 27);
 
 /**
  * @generated from message ledger.v1.ListEntriesResponse
@@ -1080,7 +1281,7 @@ export type ListEntriesResponse = Message<"ledger.v1.ListEntriesResponse"> & {
  * Use `create(ListEntriesResponseSchema)` to create a new message.
  */
 export const ListEntriesResponseSchema: GenMessage<ListEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 26);
+  messageDesc(file_ledger_v1_ledger, 28);
 
 /**
  * @generated from message ledger.v1.TerminateLedgerRequest
@@ -1090,6 +1291,14 @@ export type TerminateLedgerRequest = Message<"ledger.v1.TerminateLedgerRequest">
    * @generated from field: string ledger_id = 1;
    */
   ledgerId: string;
+
+  /**
+   * Void the ledger's open holds (every leg of each) first. Without it, a
+   * ledger with open holds is refused (LEDGER_HAS_PENDING_TRANSACTIONS).
+   *
+   * @generated from field: bool void_pending = 2;
+   */
+  voidPending: boolean;
 };
 
 /**
@@ -1097,7 +1306,7 @@ export type TerminateLedgerRequest = Message<"ledger.v1.TerminateLedgerRequest">
  * Use `create(TerminateLedgerRequestSchema)` to create a new message.
  */
 export const TerminateLedgerRequestSchema: GenMessage<TerminateLedgerRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 27);
+  messageDesc(file_ledger_v1_ledger, 29);
 
 /**
  * @generated from message ledger.v1.TerminateLedgerResponse
@@ -1114,7 +1323,161 @@ export type TerminateLedgerResponse = Message<"ledger.v1.TerminateLedgerResponse
  * Use `create(TerminateLedgerResponseSchema)` to create a new message.
  */
 export const TerminateLedgerResponseSchema: GenMessage<TerminateLedgerResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 28);
+  messageDesc(file_ledger_v1_ledger, 30);
+
+/**
+ * @generated from message ledger.v1.PostPendingTransactionRequest
+ */
+export type PostPendingTransactionRequest = Message<"ledger.v1.PostPendingTransactionRequest"> & {
+  /**
+   * @generated from field: string transaction_id = 1;
+   */
+  transactionId: string;
+
+  /**
+   * Positive magnitude to post, at most the amount held; absent: all of it.
+   *
+   * @generated from field: optional int64 amount = 2;
+   */
+  amount?: bigint | undefined;
+
+  /**
+   * @generated from field: string idempotency_key = 3;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message ledger.v1.PostPendingTransactionRequest.
+ * Use `create(PostPendingTransactionRequestSchema)` to create a new message.
+ */
+export const PostPendingTransactionRequestSchema: GenMessage<PostPendingTransactionRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 31);
+
+/**
+ * @generated from message ledger.v1.PostPendingTransactionResponse
+ */
+export type PostPendingTransactionResponse = Message<"ledger.v1.PostPendingTransactionResponse"> & {
+  /**
+   * The transaction, now POSTED with its entries.
+   *
+   * @generated from field: ledger.v1.Transaction transaction = 1;
+   */
+  transaction?: Transaction | undefined;
+
+  /**
+   * @generated from field: bool replayed = 2;
+   */
+  replayed: boolean;
+};
+
+/**
+ * Describes the message ledger.v1.PostPendingTransactionResponse.
+ * Use `create(PostPendingTransactionResponseSchema)` to create a new message.
+ */
+export const PostPendingTransactionResponseSchema: GenMessage<PostPendingTransactionResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 32);
+
+/**
+ * @generated from message ledger.v1.VoidPendingTransactionRequest
+ */
+export type VoidPendingTransactionRequest = Message<"ledger.v1.VoidPendingTransactionRequest"> & {
+  /**
+   * @generated from field: string transaction_id = 1;
+   */
+  transactionId: string;
+
+  /**
+   * @generated from field: string idempotency_key = 2;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message ledger.v1.VoidPendingTransactionRequest.
+ * Use `create(VoidPendingTransactionRequestSchema)` to create a new message.
+ */
+export const VoidPendingTransactionRequestSchema: GenMessage<VoidPendingTransactionRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 33);
+
+/**
+ * @generated from message ledger.v1.VoidPendingTransactionResponse
+ */
+export type VoidPendingTransactionResponse = Message<"ledger.v1.VoidPendingTransactionResponse"> & {
+  /**
+   * The transaction, now VOIDED.
+   *
+   * @generated from field: ledger.v1.Transaction transaction = 1;
+   */
+  transaction?: Transaction | undefined;
+
+  /**
+   * @generated from field: bool replayed = 2;
+   */
+  replayed: boolean;
+};
+
+/**
+ * Describes the message ledger.v1.VoidPendingTransactionResponse.
+ * Use `create(VoidPendingTransactionResponseSchema)` to create a new message.
+ */
+export const VoidPendingTransactionResponseSchema: GenMessage<VoidPendingTransactionResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 34);
+
+/**
+ * @generated from message ledger.v1.ListPendingTransactionsRequest
+ */
+export type ListPendingTransactionsRequest = Message<"ledger.v1.ListPendingTransactionsRequest"> & {
+  /**
+   * @generated from field: string ledger_id = 1;
+   */
+  ledgerId: string;
+
+  /**
+   * 1..500; 0 means the default of 50; larger values are capped at 500.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message ledger.v1.ListPendingTransactionsRequest.
+ * Use `create(ListPendingTransactionsRequestSchema)` to create a new message.
+ */
+export const ListPendingTransactionsRequestSchema: GenMessage<ListPendingTransactionsRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 35);
+
+/**
+ * @generated from message ledger.v1.ListPendingTransactionsResponse
+ */
+export type ListPendingTransactionsResponse = Message<"ledger.v1.ListPendingTransactionsResponse"> & {
+  /**
+   * Open holds with a leg on the ledger, oldest first.
+   *
+   * @generated from field: repeated ledger.v1.Transaction transactions = 1;
+   */
+  transactions: Transaction[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message ledger.v1.ListPendingTransactionsResponse.
+ * Use `create(ListPendingTransactionsResponseSchema)` to create a new message.
+ */
+export const ListPendingTransactionsResponseSchema: GenMessage<ListPendingTransactionsResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 36);
 
 /**
  * @generated from enum ledger.v1.LedgerStatus
@@ -1141,6 +1504,54 @@ export enum LedgerStatus {
  */
 export const LedgerStatusSchema: GenEnum<LedgerStatus> = /*@__PURE__*/
   enumDesc(file_ledger_v1_ledger, 0);
+
+/**
+ * Where a transaction stands. Ordinary writes are POSTED at once; a hold is
+ * PENDING until it is posted, voided or expires.
+ *
+ * @generated from enum ledger.v1.TransactionState
+ */
+export enum TransactionState {
+  /**
+   * @generated from enum value: TRANSACTION_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Its entries are written.
+   *
+   * @generated from enum value: TRANSACTION_STATE_POSTED = 1;
+   */
+  POSTED = 1,
+
+  /**
+   * A hold: it reserves its amount and has no entries yet.
+   *
+   * @generated from enum value: TRANSACTION_STATE_PENDING = 2;
+   */
+  PENDING = 2,
+
+  /**
+   * A hold released by VoidPendingTransaction (or by terminating a ledger
+   * with void_pending).
+   *
+   * @generated from enum value: TRANSACTION_STATE_VOIDED = 3;
+   */
+  VOIDED = 3,
+
+  /**
+   * A hold that reached its pending_expires_at unposted.
+   *
+   * @generated from enum value: TRANSACTION_STATE_EXPIRED = 4;
+   */
+  EXPIRED = 4,
+}
+
+/**
+ * Describes the enum ledger.v1.TransactionState.
+ */
+export const TransactionStateSchema: GenEnum<TransactionState> = /*@__PURE__*/
+  enumDesc(file_ledger_v1_ledger, 1);
 
 /**
  * @generated from enum ledger.v1.TransactionKind
@@ -1177,7 +1588,7 @@ export enum TransactionKind {
  * Describes the enum ledger.v1.TransactionKind.
  */
 export const TransactionKindSchema: GenEnum<TransactionKind> = /*@__PURE__*/
-  enumDesc(file_ledger_v1_ledger, 1);
+  enumDesc(file_ledger_v1_ledger, 2);
 
 /**
  * The stable reasons carried in google.rpc.ErrorInfo.reason (as the enum
@@ -1323,13 +1734,46 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_UNIT_MISMATCH = 18;
    */
   UNIT_MISMATCH = 18,
+
+  /**
+   * FAILED_PRECONDITION: a post or void of a transaction that is not an open
+   * hold (already posted, voided or expired, or never a hold); metadata:
+   * transaction_id, state.
+   *
+   * @generated from enum value: ERROR_REASON_HOLD_NOT_PENDING = 19;
+   */
+  HOLD_NOT_PENDING = 19,
+
+  /**
+   * FAILED_PRECONDITION: the hold passed its pending_expires_at; metadata:
+   * transaction_id, pending_expires_at (RFC 3339).
+   *
+   * @generated from enum value: ERROR_REASON_HOLD_EXPIRED = 20;
+   */
+  HOLD_EXPIRED = 20,
+
+  /**
+   * FAILED_PRECONDITION: a post of more than the hold reserved; metadata:
+   * transaction_id, amount, held_amount.
+   *
+   * @generated from enum value: ERROR_REASON_HOLD_AMOUNT_EXCEEDED = 21;
+   */
+  HOLD_AMOUNT_EXCEEDED = 21,
+
+  /**
+   * FAILED_PRECONDITION: terminating a ledger with open holds, without
+   * void_pending; metadata: ledger_id, pending_debits, pending_credits.
+   *
+   * @generated from enum value: ERROR_REASON_LEDGER_HAS_PENDING_TRANSACTIONS = 22;
+   */
+  LEDGER_HAS_PENDING_TRANSACTIONS = 22,
 }
 
 /**
  * Describes the enum ledger.v1.ErrorReason.
  */
 export const ErrorReasonSchema: GenEnum<ErrorReason> = /*@__PURE__*/
-  enumDesc(file_ledger_v1_ledger, 2);
+  enumDesc(file_ledger_v1_ledger, 3);
 
 /**
  * LedgerService keeps balances (credits, cents, seats) for several
@@ -1377,7 +1821,9 @@ export const LedgerService: GenService<{
     output: typeof ListLedgersResponseSchema;
   },
   /**
-   * Records one operation on one ledger as a transaction with one entry.
+   * Records one operation on one ledger as a transaction with one entry; or,
+   * with `pending`, holds it: a PENDING transaction that reserves the amount
+   * until it is posted, voided or expires.
    *
    * @generated from rpc ledger.v1.LedgerService.RecordEntry
    */
@@ -1423,8 +1869,9 @@ export const LedgerService: GenService<{
     output: typeof CreateTransfersResponseSchema;
   },
   /**
-   * Compensates all or part of a transaction (an entry or a transfer, every
-   * leg of it) with new entries.
+   * Compensates all or part of a posted transaction (an entry or a transfer,
+   * every leg of it) with new entries. A hold cannot be reversed: void it,
+   * or post it and then reverse it.
    *
    * @generated from rpc ledger.v1.LedgerService.ReverseTransaction
    */
@@ -1455,7 +1902,8 @@ export const LedgerService: GenService<{
     output: typeof GetBalanceResponseSchema;
   },
   /**
-   * Lists a ledger's entries, newest (highest sequence) first.
+   * Lists a ledger's entries, newest (highest sequence) first. Only posted
+   * entries: a hold has none until it is posted.
    *
    * @generated from rpc ledger.v1.LedgerService.ListEntries
    */
@@ -1474,6 +1922,38 @@ export const LedgerService: GenService<{
     methodKind: "unary";
     input: typeof TerminateLedgerRequestSchema;
     output: typeof TerminateLedgerResponseSchema;
+  },
+  /**
+   * Posts all of a pending transaction (a hold), or part of it: its entries
+   * are written for the amount posted, the rest is released, and it becomes
+   * POSTED.
+   *
+   * @generated from rpc ledger.v1.LedgerService.PostPendingTransaction
+   */
+  postPendingTransaction: {
+    methodKind: "unary";
+    input: typeof PostPendingTransactionRequestSchema;
+    output: typeof PostPendingTransactionResponseSchema;
+  },
+  /**
+   * Releases a hold: it becomes VOIDED and reserves nothing any more.
+   *
+   * @generated from rpc ledger.v1.LedgerService.VoidPendingTransaction
+   */
+  voidPendingTransaction: {
+    methodKind: "unary";
+    input: typeof VoidPendingTransactionRequestSchema;
+    output: typeof VoidPendingTransactionResponseSchema;
+  },
+  /**
+   * Lists the open holds on a ledger (PENDING and not expired), oldest first.
+   *
+   * @generated from rpc ledger.v1.LedgerService.ListPendingTransactions
+   */
+  listPendingTransactions: {
+    methodKind: "unary";
+    input: typeof ListPendingTransactionsRequestSchema;
+    output: typeof ListPendingTransactionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_ledger_v1_ledger, 0);
