@@ -7,12 +7,30 @@
  * reversals of entries and of transfers, terminations, replays under the
  * same key, other requests under a used key, bursts of concurrent spends and
  * of concurrent duplicates, balance reads and calls on ids that do not
- * exist, each sent through one of the three clients. Every reply (value, or
+ * exist, each sent through one of the three clients. And holds (issue 11):
+ * RecordEntry and Transfer with `pending` (through the single call or as the
+ * one item of a bulk call; amounts that fit what is available, that break
+ * the floor by one, of the wrong sign or an unknown operation; the server's
+ * default deadline or an hour ahead), posts of all, part, exactly or more
+ * than what is held, voids, posts and voids of what is not an open hold,
+ * reversals of holds (refused unless posted, then up to what was posted),
+ * terminations refused while holds are open and with void_pending, replays
+ * and reused keys of all of these, races of two posts or a post and a void
+ * of one hold (exactly one wins), ListPendingTransactions page by page,
+ * deadlines the request may not ask for, and expiry: a hold with a deadline
+ * a second ahead, checked while it reserves (only when the read was answered
+ * before the deadline) and then, once the deadline has passed by a margin,
+ * checked to reserve nothing, to read EXPIRED and to refuse posts and voids
+ * with HOLD_EXPIRED, before and after the server's sweep has marked it. Every other hold's deadline is at least an hour ahead,
+ * so no step is ever checked at a boundary it cannot know. Balances,
+ * pending debits and credits and available are checked on every read. Every reply (value, or
  * code, reason and the ledger a refusal names) must equal what the reference
  * model predicts. After every step the model conserves money, and at the end
  * of a run every ledger's full history, balance, version and status must
- * equal the model's, every entry and transfer as GetTransaction shows it
- * (kind, legs, reversed amount) too, and per (app, unit) the server's
+ * equal the model's (and its pending debits and credits, and available, at
+ * or above the floor when bounded), every entry, transfer and hold as
+ * GetTransaction shows it (kind, state, legs, held legs, amounts, reversed
+ * amount, the hold's history) too, and per (app, unit) the server's
  * balances must add up to the amounts of the single-sided writes (RecordEntry
  * and its reversals): transfers and their reversals move money, never create
  * it. The store's invariants must hold.
@@ -31,18 +49,24 @@ import {
   type Entry,
   type Ledger,
   type LedgerApi,
+  type PostPendingTransactionParams,
   type RecordEntryParams,
   type ReverseTransactionParams,
   RpcFailure,
   type Transaction,
   type TransferOutcome,
   type TransferParams,
+  type VoidPendingTransactionParams,
   type Written,
 } from "../support/clients.js";
-import { envInteger, INT64_MAX, uniqueApp } from "../support/fixtures.js";
+import { envInteger, INT64_MAX, INT64_MIN, uniqueApp } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import { allEntries } from "../support/steps.js";
 import {
+  appOf,
+  type Hold,
+  holdStateAt,
+  isOpen,
   type Leg,
   type ModelLedger,
   type ModelTransaction,
@@ -63,6 +87,16 @@ const SEED = envInteger("LEDGER_MODEL_SEED") ?? (Math.random() * 2 ** 31) | 0;
 const PATH = process.env.LEDGER_MODEL_PATH || undefined;
 const STEPS_MIN = 20;
 const STEPS_MAX = 60;
+/** An expiring hold's deadline, from when it is sent; and how long past it the run waits. */
+const EXPIRY_MS = 1_000;
+const EXPIRY_MARGIN_MS = 250;
+/** What a hold asks for when it names a deadline: far from any step. */
+const HOLD_HOUR_MS = 60 * 60 * 1000;
+/** The server's default deadline (a day) and longest (30 days), as the contract states them. */
+const HOLD_DEFAULT_MS = 24 * 60 * 60 * 1000;
+const HOLD_MAX_MS = 30 * 24 * 60 * 60 * 1000;
+/** Room-sized holds larger than this hold this instead (pending totals stay far from int64's range). */
+const HOLD_ROOM_MAX = 1_000_000n;
 
 // ---------------------------------------------------------------------------
 // Generated steps: indices pick among what exists when the step runs.
@@ -89,13 +123,42 @@ type Step =
       via: Via;
     }
   | { t: "reverse"; client: number; tx: number; amount: number | undefined; of: ReverseTarget }
-  | { t: "terminate"; client: number; ledger: number }
+  | { t: "terminate"; client: number; ledger: number; voidPending: boolean }
   | { t: "replay"; client: number; write: number; via: Via }
   | { t: "conflict"; client: number; write: number; ledger: number }
   | { t: "spends"; ledger: number; count: number; amount: number }
   | { t: "duplicates"; ledger: number; amount: number }
   | { t: "balance"; client: number; ledger: number; byKey: boolean }
-  | { t: "absent"; client: number; what: "ledger" | "transaction" | "transfer" };
+  | { t: "absent"; client: number; what: "ledger" | "transaction" | "transfer" | "hold" }
+  | {
+      t: "hold";
+      client: number;
+      from: number;
+      /** Another ledger (a transfer held), or none (a RecordEntry held). */
+      to: number | "none";
+      /** For a RecordEntry: its operation (a debit when undefined); for a transfer: as in `transfer`. */
+      operation: string | undefined;
+      amount: HoldAmount;
+      /** An hour ahead, or the server's default (a day). */
+      deadline: "hour" | "default";
+      via: Via;
+    }
+  | { t: "post"; client: number; tx: number; of: ResolveTarget; amount: PostAmount }
+  | { t: "void"; client: number; tx: number; of: ResolveTarget }
+  /** Two resolutions of one open hold at once, under two keys (or one post twice under one key). */
+  | { t: "race"; hold: number; kind: RaceKind; partial: boolean }
+  /** A hold with a deadline a second ahead, then a wait past it. */
+  | { t: "expire"; client: number; from: number; to: number | "none"; amount: number }
+  | { t: "pendings"; client: number; ledger: number; pageSize: number }
+  /** A deadline the request may not ask for: passed, beyond the maximum, or without `pending`. */
+  | { t: "badDeadline"; client: number; ledger: number; what: "past" | "far" | "notPending" };
+
+/** Small, the source's room above its floor (what is available) plus `room`, or RecordEntry's default. */
+type HoldAmount = "default" | { magnitude: number; wrongSign: boolean } | { room: number };
+/** Open holds when there are any (else anything), or any transaction at all. */
+type ResolveTarget = "open" | "hold" | "any";
+type PostAmount = "all" | "held" | "partial" | "over" | "zero";
+type RaceKind = "post-post" | "post-void" | "void-void" | "same-key";
 
 type AmountChoice = "default" | "max" | { magnitude: number; wrongSign: boolean };
 /** Small, int64's largest, or the source's room above its floor (0 when unbounded) plus `offset`. */
@@ -127,6 +190,18 @@ const transferAmount: fc.Arbitrary<TransferAmount> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ room: fc.integer({ min: -1, max: 1 }) }) },
 );
 const via = fc.constantFrom<Via>("single", "single", "atomic", "each");
+const holdAmount: fc.Arbitrary<HoldAmount> = fc.oneof(
+  { weight: 1, arbitrary: fc.constant("default" as const) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      magnitude: fc.integer({ min: 1, max: 30 }),
+      wrongSign: fc.constantFrom(false, false, false, false, true),
+    }),
+  },
+  { weight: 3, arbitrary: fc.record({ room: fc.integer({ min: -1, max: 1 }) }) },
+);
+const resolveTarget = fc.constantFrom<ResolveTarget>("open", "open", "open", "hold", "any");
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   {
@@ -180,7 +255,12 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc.record({ t: fc.constant("terminate" as const), client, ledger: index }),
+    arbitrary: fc.record({
+      t: fc.constant("terminate" as const),
+      client,
+      ledger: index,
+      voidPending: fc.boolean(),
+    }),
   },
   {
     weight: 3,
@@ -226,11 +306,90 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({
       t: fc.constant("absent" as const),
       client,
-      what: fc.constantFrom<"ledger" | "transaction" | "transfer">(
+      what: fc.constantFrom<"ledger" | "transaction" | "transfer" | "hold">(
         "ledger",
         "transaction",
         "transfer",
+        "hold",
       ),
+    }),
+  },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      t: fc.constant("hold" as const),
+      client,
+      from: index,
+      to: fc.oneof(
+        { weight: 1, arbitrary: index },
+        { weight: 1, arbitrary: fc.constant("none" as const) },
+      ),
+      operation: fc.option(
+        fc.constantFrom("CREDIT_SPEND", "CREDIT_SPEND", "CREDIT_ADD", "DAILY_REWARD", "TELEPORT"),
+        { nil: undefined, freq: 3 },
+      ),
+      amount: holdAmount,
+      deadline: fc.constantFrom<"hour" | "default">("hour", "default"),
+      via,
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      t: fc.constant("post" as const),
+      client,
+      tx: index,
+      of: resolveTarget,
+      amount: fc.constantFrom<PostAmount>(
+        "all",
+        "all",
+        "held",
+        "partial",
+        "partial",
+        "over",
+        "zero",
+      ),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({ t: fc.constant("void" as const), client, tx: index, of: resolveTarget }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant("race" as const),
+      hold: index,
+      kind: fc.constantFrom<RaceKind>("post-post", "post-void", "void-void", "same-key"),
+      partial: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant("expire" as const),
+      client,
+      from: index,
+      to: fc.oneof(index, fc.constant("none" as const)),
+      amount: fc.integer({ min: 1, max: 20 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant("pendings" as const),
+      client,
+      ledger: index,
+      pageSize: fc.integer({ min: 1, max: 3 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant("badDeadline" as const),
+      client,
+      ledger: index,
+      what: fc.constantFrom<"past" | "far" | "notPending">("past", "far", "notPending"),
     }),
   },
 );
@@ -241,12 +400,25 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 
 type Done =
   | { kind: "CreateLedger"; app: string; params: CreateLedgerParams; reply: Ledger }
-  | { kind: "RecordEntry"; app: string; params: RecordEntryParams; reply: Entry }
+  /** A hold's reply is its transaction. */
+  | { kind: "RecordEntry"; app: string; params: RecordEntryParams; reply: Entry | Transaction }
   | { kind: "Transfer"; app: string; params: TransferParams; reply: Transaction }
   | {
       kind: "ReverseTransaction";
       app: string;
       params: ReverseTransactionParams;
+      reply: Transaction;
+    }
+  | {
+      kind: "PostPendingTransaction";
+      app: string;
+      params: PostPendingTransactionParams;
+      reply: Transaction;
+    }
+  | {
+      kind: "VoidPendingTransaction";
+      app: string;
+      params: VoidPendingTransactionParams;
       reply: Transaction;
     };
 
@@ -281,6 +453,29 @@ async function sendTransfer(
   return outcome.ok ? { value: outcome.value, replayed: outcome.replayed } : outcome.failure;
 }
 
+/** A RecordEntry through RecordEntry, or as the one item of a RecordEntries call. */
+async function sendRecord(
+  api: LedgerApi,
+  params: RecordEntryParams,
+  via: Via,
+): Promise<Written<Entry | Transaction> | RpcFailure> {
+  if (via === "single") {
+    return settle(api.recordEntry(params));
+  }
+  const outcomes = await settle(api.recordEntries({ entries: [params], atomic: via === "atomic" }));
+  if (outcomes instanceof RpcFailure) {
+    return outcomes;
+  }
+  expect(outcomes, `${api.name} RecordEntries answers its one item`).toHaveLength(1);
+  const [outcome] = outcomes;
+  if (outcome === undefined) {
+    throw new Error("RecordEntries answered no item");
+  }
+  return outcome.ok ? { value: outcome.value, replayed: outcome.replayed } : outcome.failure;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** How often each outcome was checked, printed so a run shows what it covered. */
 const outcomes = new Map<string, number>();
 function count(outcome: string): void {
@@ -291,12 +486,29 @@ function describeLedger(ledger: ModelLedger): string {
   return `${ledger.ownerId}/${ledger.unit} (balance ${ledger.balance}, floor ${ledger.floor}${ledger.terminated ? ", terminated" : ""})`;
 }
 
+function describeTx(tx: ModelTransaction, now: Date): string {
+  const legs = (tx.hold?.pendingLegs ?? tx.legs).map(
+    (leg) => `${leg.amount} on ${leg.ledger.ownerId}`,
+  );
+  const state = tx.hold === undefined ? "" : ` ${holdStateAt(tx, now)} (held ${tx.hold.held})`;
+  return `${tx.kind}${state} of ${tx.magnitude} [${legs.join(", ")}]`;
+}
+
+/** A hold's legs as the transaction shows them: ledger, signed amount, operation. */
+function pendingLegsOf(tx: Transaction): [string, bigint, string][] {
+  return tx.pendingEntries.map((e) => [e.ledgerId, e.amount, e.operation]);
+}
+
 class Run {
   readonly model = new ReferenceModel();
   readonly apps = [uniqueApp("model-a"), uniqueApp("model-b")];
   readonly done: Done[] = [];
   private stepNo = 0;
   private keyNo = 0;
+  /** Whether this run let a hold expire already (one wait per run at most). */
+  private expired = false;
+  /** Each hold's operation per leg, for checking how it is shown. */
+  private readonly holdOperations = new Map<string, string[]>();
 
   constructor(private readonly clients: readonly LedgerApi[]) {}
 
@@ -323,6 +535,7 @@ class Run {
 
   async step(step: Step): Promise<void> {
     this.stepNo += 1;
+    this.model.now = new Date();
     await this.dispatch(step);
     this.expectMoneyConserved(this.model.moneyBalance(), "the model");
   }
@@ -351,6 +564,20 @@ class Run {
         return this.balance(step);
       case "absent":
         return this.absent(step);
+      case "hold":
+        return this.hold(step);
+      case "post":
+        return this.post(step);
+      case "void":
+        return this.void(step);
+      case "race":
+        return this.race(step);
+      case "expire":
+        return this.expire(step);
+      case "pendings":
+        return this.pendings(step);
+      case "badDeadline":
+        return this.badDeadline(step);
     }
   }
 
@@ -448,9 +675,18 @@ class Run {
     }
     const floor = params.unbounded === true ? undefined : params.minBalance;
     expect(
-      [ledger.status, ledger.balance, ledger.version, ledger.minBalance, ledger.unbounded],
+      [
+        ledger.status,
+        ledger.balance,
+        ledger.version,
+        ledger.minBalance,
+        ledger.unbounded,
+        ledger.pendingDebits,
+        ledger.pendingCredits,
+        ledger.available,
+      ],
       this.what("a new ledger"),
-    ).toEqual(["ACTIVE", 0n, 0n, floor, params.unbounded === true]);
+    ).toEqual(["ACTIVE", 0n, 0n, floor, params.unbounded === true, 0n, 0n, 0n]);
     this.model.ledgers.push({
       id: ledger.id,
       app: params.app,
@@ -493,25 +729,141 @@ class Run {
     );
   }
 
+  /** A RecordEntry, or with `pending` a hold of one (through RecordEntry or RecordEntries). */
   private async recordWith(
     params: RecordEntryParams,
     ledger: ModelLedger,
     client: number,
+    via: Via = "single",
   ): Promise<void> {
     const api = this.api(client);
+    const pending = params.pending === true;
     const prediction = this.model.predictRecord(
       ledger,
       params.operation,
       params.amount,
       params.idempotencyKey,
       params,
+      pending,
     );
-    const what = `${api.name} RecordEntry ${params.operation} ${params.amount ?? "(default)"} on ${describeLedger(ledger)}`;
-    const result = await settle(api.recordEntry(params));
-    const entry = this.check("RecordEntry", prediction, result, what);
-    if (entry !== undefined && prediction.kind === "fresh") {
-      this.acceptRecorded(params, entry, prediction.legs, what);
+    const what = `${api.name} ${via} RecordEntry${pending ? " held" : ""} ${params.operation} ${params.amount ?? "(default)"} on ${describeLedger(ledger)}`;
+    if (this.unspecified(prediction)) {
+      return;
     }
+    const started = new Date();
+    const result = await sendRecord(api, params, via);
+    const value = this.check(
+      pending ? "RecordEntry held" : "RecordEntry",
+      prediction,
+      result,
+      what,
+    );
+    if (value === undefined || prediction.kind !== "fresh") {
+      return;
+    }
+    if (pending) {
+      const hold = this.acceptHold(value as Transaction, "ENTRY", [params.operation], {
+        legs: prediction.legs,
+        requested: params.pendingExpiresAt,
+        started,
+        what,
+      });
+      this.written({ kind: "RecordEntry", app: ledger.app, params, reply: hold });
+    } else {
+      this.acceptRecorded(params, value as Entry, prediction.legs, what);
+    }
+  }
+
+  /**
+   * True when a predicted write would take an unbounded ledger's available
+   * (balance less what holds reserve) below int64's range: the contract does
+   * not say what then, so such a write is not sent (and counted).
+   */
+  private unspecified(prediction: Prediction): boolean {
+    if (prediction.kind !== "fresh") {
+      return false;
+    }
+    const beyond = prediction.legs.some(({ ledger, amount }) => {
+      if (amount >= 0n || ledger.floor !== undefined) {
+        return false;
+      }
+      const available = ledger.balance - this.model.pending(ledger).debits + amount;
+      // Held or posted, the debit takes it off what is available.
+      return available < INT64_MIN;
+    });
+    if (beyond) {
+      count("skipped: available beyond int64");
+    }
+    return beyond;
+  }
+
+  /** A new hold: PENDING, nothing posted, its legs held as predicted, its deadline as asked. */
+  private acceptHold(
+    reply: Transaction,
+    kind: "ENTRY" | "TRANSFER",
+    operations: readonly string[],
+    made: {
+      legs: readonly Leg<ModelLedger>[];
+      requested: Date | undefined;
+      started: Date;
+      what: string;
+    },
+  ): Transaction {
+    const { legs, requested, started, what } = made;
+    const held = magnitudeOf((legs[0] as Leg<ModelLedger>).amount);
+    expect(
+      [
+        reply.kind,
+        reply.state,
+        reply.amount,
+        reply.heldAmount,
+        reply.reversedAmount,
+        reply.reversesTransactionId,
+        reply.entries,
+        pendingLegsOf(reply),
+        reply.history.map((event) => [event.state, event.amount, event.at]),
+      ],
+      this.what(`${what}: a new hold`),
+    ).toEqual([
+      kind,
+      "PENDING",
+      held,
+      held,
+      0n,
+      "",
+      [],
+      legs.map((leg, i) => [leg.ledger.id, leg.amount, operations[i]]),
+      [["PENDING", held, reply.createdAt]],
+    ]);
+    const expiresAt = reply.pendingExpiresAt;
+    if (expiresAt === undefined) {
+      throw new Error(this.what(`${what}: a hold without pending_expires_at`));
+    }
+    if (requested !== undefined) {
+      expect(expiresAt.getTime(), this.what(`${what}: the deadline asked for`)).toBe(
+        requested.getTime(),
+      );
+    } else {
+      // The server's default, a day from when it was written (a few seconds' slack either side).
+      expect(expiresAt.getTime(), this.what(`${what}: the default deadline`)).toBeGreaterThan(
+        started.getTime() + HOLD_DEFAULT_MS - 5_000,
+      );
+      expect(expiresAt.getTime(), this.what(`${what}: the default deadline`)).toBeLessThan(
+        Date.now() + HOLD_DEFAULT_MS + 5_000,
+      );
+    }
+    const hold: Hold<ModelLedger> = { pendingLegs: legs, held, expiresAt, state: "PENDING" };
+    this.model.transactions.push({
+      id: reply.id,
+      kind,
+      magnitude: held,
+      legs: [],
+      singleSided: kind === "ENTRY",
+      reversed: 0n,
+      hold,
+    });
+    this.holdOperations.set(reply.id, [...operations]);
+    return reply;
   }
 
   /** A fresh RecordEntry: its one entry as predicted, then held by the model and its key. */
@@ -535,6 +887,20 @@ class Run {
     singleSided: boolean,
     what: string,
   ): ModelTransaction {
+    this.acceptEntries(id, entries, legs, what);
+    const magnitude = magnitudeOf((legs[0] as Leg<ModelLedger>).amount);
+    const tx: ModelTransaction = { id, kind, magnitude, legs, singleSided, reversed: 0n };
+    this.model.transactions.push(tx);
+    return tx;
+  }
+
+  /** The entries of a fresh write (or post) must be its predicted legs, in order; the ledgers then hold them. */
+  private acceptEntries(
+    id: string,
+    entries: readonly Entry[],
+    legs: readonly Leg<ModelLedger>[],
+    what: string,
+  ): void {
     expect(
       entries.map((e) => [e.ledgerId, e.transactionId]),
       this.what(`${what}: one entry per leg, in order`),
@@ -542,10 +908,6 @@ class Run {
     legs.forEach((leg, i) => {
       this.acceptEntry(leg.ledger, entries[i] as Entry, leg.amount, what);
     });
-    const magnitude = magnitudeOf((legs[0] as Leg<ModelLedger>).amount);
-    const tx: ModelTransaction = { id, kind, magnitude, legs, singleSided, reversed: 0n };
-    this.model.transactions.push(tx);
-    return tx;
   }
 
   /** A new entry must be the ledger's next one, with the predicted amount. */
@@ -564,7 +926,8 @@ class Run {
     if (typeof choice === "number") {
       return BigInt(choice);
     }
-    const room = from.balance - (from.floor ?? 0n) + BigInt(choice.room);
+    const available = from.balance - this.model.pending(from).debits;
+    const room = available - (from.floor ?? 0n) + BigInt(choice.room);
     return room <= 0n ? 1n : atMostInt64(room);
   }
 
@@ -588,6 +951,7 @@ class Run {
   private async transferWith(params: TransferParams, client: number, via: Via): Promise<void> {
     const api = this.api(client);
     const [from, to] = [this.ledger(params.fromLedgerId), this.ledger(params.toLedgerId)];
+    const pending = params.pending === true;
     const prediction = this.model.predictTransfer(
       from,
       to,
@@ -595,13 +959,29 @@ class Run {
       params.amount,
       params.idempotencyKey,
       params,
+      pending,
     );
-    const what = `${api.name} ${via} Transfer ${params.operation ?? "(default)"} ${params.amount} from ${from.app === to.app ? "" : `${from.app} `}${describeLedger(from)} to ${describeLedger(to)}`;
-    const tx = this.check("Transfer", prediction, await sendTransfer(api, params, via), what);
+    const what = `${api.name} ${via} Transfer${pending ? " held" : ""} ${params.operation ?? "(default)"} ${params.amount} from ${from.app === to.app ? "" : `${from.app} `}${describeLedger(from)} to ${describeLedger(to)}`;
+    if (this.unspecified(prediction)) {
+      return;
+    }
+    const started = new Date();
+    const label = pending ? "Transfer held" : "Transfer";
+    const tx = this.check(label, prediction, await sendTransfer(api, params, via), what);
     if (tx === undefined || prediction.kind !== "fresh") {
       return;
     }
     const operation = transferOperation(params.operation);
+    if (pending) {
+      this.acceptHold(tx, "TRANSFER", [operation, operation] as string[], {
+        legs: prediction.legs,
+        requested: params.pendingExpiresAt,
+        started,
+        what,
+      });
+      this.written({ kind: "Transfer", app: from.app, params, reply: tx });
+      return;
+    }
     expect(
       [tx.kind, tx.amount, tx.reversedAmount, tx.reversesTransactionId],
       this.what(what),
@@ -622,7 +1002,7 @@ class Run {
     if (tx === undefined) {
       return;
     }
-    if (step.of === "drained transfer" && tx.kind === "TRANSFER") {
+    if (step.of === "drained transfer" && tx.kind === "TRANSFER" && tx.legs.length === 2) {
       await this.drainDestination(tx, step.client);
     }
     await this.reverseWith(
@@ -637,7 +1017,10 @@ class Run {
   }
 
   private reversible(of: ReverseTarget): readonly ModelTransaction[] {
-    const transfers = this.model.transactions.filter((t) => t.kind === "TRANSFER");
+    // A transfer with its entries (a held one has none until posted).
+    const transfers = this.model.transactions.filter(
+      (t) => t.kind === "TRANSFER" && t.legs.length === 2,
+    );
     const bounded = transfers.filter(
       (t) => (t.legs[1] as Leg<ModelLedger>).ledger.floor !== undefined,
     );
@@ -648,7 +1031,8 @@ class Run {
   /** The destination of a transfer spends all it holds above its floor (a RecordEntry like any other). */
   private async drainDestination(tx: ModelTransaction, client: number): Promise<void> {
     const { ledger } = tx.legs[1] as Leg<ModelLedger>;
-    const room = ledger.balance - (ledger.floor ?? ledger.balance);
+    const available = ledger.balance - this.model.pending(ledger).debits;
+    const room = ledger.floor === undefined ? 0n : available - ledger.floor;
     if (room > 0n) {
       const params = { ledgerId: ledger.id, operation: "CREDIT_SPEND", amount: -atMostInt64(room) };
       await this.recordWith({ ...params, idempotencyKey: this.key() }, ledger, client);
@@ -663,9 +1047,13 @@ class Run {
     const api = this.api(client);
     const prediction = this.model.predictReverse(tx, params.amount, params.idempotencyKey, params);
     const legs = tx.legs.map((leg) => `${leg.amount} on ${describeLedger(leg.ledger)}`);
-    const what = `${api.name} ReverseTransaction ${tx.kind} of ${tx.magnitude} (reversed ${tx.reversed}) by ${params.amount ?? "(rest)"}: ${legs.join(", ")}`;
+    const what = `${api.name} ReverseTransaction ${describeTx(tx, this.model.now)} (reversed ${tx.reversed}) by ${params.amount ?? "(rest)"}: ${legs.join(", ")}`;
+    if (this.unspecified(prediction)) {
+      return;
+    }
     const result = await settle(api.reverseTransaction(params));
-    const reversal = this.check(`ReverseTransaction of ${tx.kind}`, prediction, result, what);
+    const of = tx.hold === undefined ? tx.kind : `${holdStateAt(tx, this.model.now)} hold`;
+    const reversal = this.check(`ReverseTransaction of ${of}`, prediction, result, what);
     if (reversal === undefined || prediction.kind !== "fresh") {
       return;
     }
@@ -680,8 +1068,7 @@ class Run {
     ).toEqual(tx.legs.map(() => ["REVERSAL", tx.id]));
     this.accept(reversal.id, "REVERSAL", reversal.entries, prediction.legs, tx.singleSided, what);
     tx.reversed += magnitude;
-    const app = (tx.legs[0] as Leg<ModelLedger>).ledger.app;
-    this.written({ kind: "ReverseTransaction", app, params, reply: reversal });
+    this.written({ kind: "ReverseTransaction", app: appOf(tx), params, reply: reversal });
   }
 
   private async terminate(step: Extract<Step, { t: "terminate" }>): Promise<void> {
@@ -690,11 +1077,54 @@ class Run {
       return;
     }
     const api = this.api(step.client);
-    const result = await api.terminateLedger(ledger.id);
+    const open = this.model.openHolds(ledger);
+    const prediction = this.model.predictTerminate(ledger, step.voidPending);
+    const what = `${api.name} TerminateLedger${step.voidPending ? " void_pending" : ""} of ${describeLedger(ledger)} with ${open.length} open holds`;
+    const result = await settle(api.terminateLedger(ledger.id, { voidPending: step.voidPending }));
+    count(
+      `TerminateLedger${step.voidPending ? " void_pending" : ""} ${prediction.kind === "refused" ? prediction.reason : open.length > 0 ? "voiding holds" : "fresh"}`,
+    );
+    if (prediction.kind === "refused") {
+      expect(result, this.what(`${what} must be refused`)).toBeInstanceOf(RpcFailure);
+      const failure = result as RpcFailure;
+      const { debits, credits } = this.model.pending(ledger);
+      expect(
+        [failure.code, failure.reason, failure.metadata],
+        this.what(`${what}: ${failure.message}`),
+      ).toEqual([
+        REASON_CODES[prediction.reason],
+        prediction.reason,
+        { ledger_id: ledger.id, pending_debits: `${debits}`, pending_credits: `${credits}` },
+      ]);
+      return;
+    }
+    if (result instanceof RpcFailure) {
+      throw new Error(this.what(`${what} failed unexpectedly: ${result.message}`));
+    }
     expect(
-      [result.id, result.status, result.balance, result.version],
-      this.what(`${api.name} TerminateLedger`),
-    ).toEqual([ledger.id, "TERMINATED", ledger.balance, BigInt(ledger.entries.length)]);
+      [
+        result.id,
+        result.status,
+        result.balance,
+        result.version,
+        result.pendingDebits,
+        result.pendingCredits,
+        result.available,
+      ],
+      this.what(what),
+    ).toEqual([
+      ledger.id,
+      "TERMINATED",
+      ledger.balance,
+      BigInt(ledger.entries.length),
+      0n,
+      0n,
+      ledger.balance,
+    ]);
+    // void_pending voids every open hold touching it, all legs of each.
+    for (const tx of open) {
+      (tx.hold as Hold<ModelLedger>).state = "VOIDED";
+    }
     ledger.terminated = true;
   }
 
@@ -722,6 +1152,22 @@ class Run {
           write.kind,
           prediction,
           await settle(api.reverseTransaction(write.params)),
+          what,
+        );
+        return;
+      case "PostPendingTransaction":
+        this.check(
+          write.kind,
+          prediction,
+          await settle(api.postPendingTransaction(write.params)),
+          what,
+        );
+        return;
+      case "VoidPendingTransaction":
+        this.check(
+          write.kind,
+          prediction,
+          await settle(api.voidPendingTransaction(write.params)),
           what,
         );
         return;
@@ -764,6 +1210,8 @@ class Run {
             ...write.params,
             fromLedgerId: from.id === toLedgerId ? write.params.fromLedgerId : from.id,
             amount: otherAmount(write.params.amount),
+            // A held one asks for a deadline still ahead (it may be made, in another app).
+            ...(write.params.pending === true ? this.deadline("hour") : {}),
           },
           step.client,
           "single",
@@ -780,6 +1228,25 @@ class Run {
           step.client,
         );
       }
+      case "PostPendingTransaction": {
+        // The same hold, another amount (or all of it instead of an amount).
+        const tx = this.transaction(write.params.transactionId);
+        const { amount } = write.params;
+        return this.postWith(
+          {
+            transactionId: tx.id,
+            idempotencyKey: key,
+            ...(amount === undefined ? { amount: 1n } : {}),
+          },
+          tx,
+          step.client,
+        );
+      }
+      case "VoidPendingTransaction": {
+        // A post of the hold under the key of its void.
+        const tx = this.transaction(write.params.transactionId);
+        return this.postWith({ transactionId: tx.id, idempotencyKey: key }, tx, step.client);
+      }
     }
   }
 
@@ -790,6 +1257,14 @@ class Run {
       return;
     }
     const magnitude = BigInt(step.amount);
+    const spent = BigInt(step.count) * magnitude;
+    if (
+      ledger.floor === undefined &&
+      ledger.balance - this.model.pending(ledger).debits - spent < INT64_MIN
+    ) {
+      count("skipped: available beyond int64");
+      return;
+    }
     const admitted = this.model.admittedDebits(ledger, step.count, magnitude);
     const refusal = ledger.terminated
       ? "LEDGER_TERMINATED"
@@ -892,11 +1367,15 @@ class Run {
       );
       return;
     }
+    const { debits, credits } = this.model.pending(named);
     expect(result, this.what(what)).toEqual({
       ledgerId: named.id,
       balance: named.balance,
       unit: named.unit,
       version: BigInt(named.entries.length),
+      pendingDebits: debits,
+      pendingCredits: credits,
+      available: named.balance - debits,
     });
   }
 
@@ -905,15 +1384,21 @@ class Run {
     const api = this.api(step.client);
     const [id, other] = [randomUUID(), randomUUID()];
     const idempotencyKey = this.key();
-    const result =
-      step.what === "ledger"
-        ? await settle(api.recordEntry({ ledgerId: id, operation: "CREDIT_ADD", idempotencyKey }))
-        : step.what === "transfer"
-          ? await settle(
-              api.transfer({ fromLedgerId: id, toLedgerId: other, amount: 1n, idempotencyKey }),
-            )
-          : await settle(api.reverseTransaction({ transactionId: id, idempotencyKey }));
-    const reason = step.what === "transaction" ? "TRANSACTION_NOT_FOUND" : "LEDGER_NOT_FOUND";
+    const absent: Record<typeof step.what, () => Promise<unknown>> = {
+      ledger: () => api.recordEntry({ ledgerId: id, operation: "CREDIT_ADD", idempotencyKey }),
+      transfer: () =>
+        api.transfer({ fromLedgerId: id, toLedgerId: other, amount: 1n, idempotencyKey }),
+      transaction: () => api.reverseTransaction({ transactionId: id, idempotencyKey }),
+      hold: () =>
+        this.keyNo % 2 === 0
+          ? api.postPendingTransaction({ transactionId: id, idempotencyKey })
+          : api.voidPendingTransaction({ transactionId: id, idempotencyKey }),
+    };
+    const result = await settle(absent[step.what]());
+    const reason =
+      step.what === "transaction" || step.what === "hold"
+        ? "TRANSACTION_NOT_FOUND"
+        : "LEDGER_NOT_FOUND";
     expect(result, this.what(`${api.name} a write on an absent ${step.what}`)).toBeInstanceOf(
       RpcFailure,
     );
@@ -923,6 +1408,533 @@ class Run {
     ]);
   }
 
+  // --- Holds: create, post, void, race, expire, list.
+
+  private transaction(id: string): ModelTransaction {
+    const tx = this.model.transactions.find((t) => t.id === id);
+    if (tx === undefined) {
+      throw new Error(`transaction ${id} is not in the model`);
+    }
+    return tx;
+  }
+
+  /**
+   * A hold's amount as the step asks, with `sign` its direction: RecordEntry's
+   * default, a small one (maybe of the wrong sign), or for a debit what is
+   * available above the floor plus `room` (at most HOLD_ROOM_MAX).
+   */
+  private holdAmount(from: ModelLedger, sign: bigint, choice: HoldAmount): bigint | undefined {
+    if (choice === "default") {
+      return undefined;
+    }
+    if ("magnitude" in choice) {
+      return (choice.wrongSign ? -sign : sign) * BigInt(choice.magnitude);
+    }
+    if (from.floor === undefined || sign > 0n) {
+      return sign * 10n;
+    }
+    const available = from.balance - this.model.pending(from).debits;
+    const room = available - from.floor + BigInt(choice.room);
+    return sign * (room <= 0n ? 1n : room > HOLD_ROOM_MAX ? HOLD_ROOM_MAX : room);
+  }
+
+  private deadline(choice: "hour" | "default"): { pendingExpiresAt?: Date } {
+    return choice === "hour" ? { pendingExpiresAt: new Date(Date.now() + HOLD_HOUR_MS) } : {};
+  }
+
+  private async hold(step: Extract<Step, { t: "hold" }>): Promise<void> {
+    const from = this.pick(this.model.ledgers, step.from);
+    if (from === undefined) {
+      return;
+    }
+    if (step.to === "none") {
+      const operation = step.operation ?? "CREDIT_SPEND";
+      const amount = this.holdAmount(from, POLICIES[operation]?.sign ?? -1n, step.amount);
+      const params: RecordEntryParams = {
+        ledgerId: from.id,
+        operation,
+        idempotencyKey: this.key(),
+        pending: true,
+        ...(amount === undefined ? {} : { amount }),
+        ...this.deadline(step.deadline),
+      };
+      return this.recordWith(params, from, step.client, step.via);
+    }
+    const others = this.model.ledgers.filter((l) => l !== from);
+    const to = this.pick(others, step.to) ?? from;
+    const amount = magnitudeOf(this.holdAmount(from, -1n, step.amount) ?? -1n);
+    const params: TransferParams = {
+      fromLedgerId: from.id,
+      toLedgerId: to.id,
+      amount: amount === 0n ? 1n : amount,
+      idempotencyKey: this.key(),
+      pending: true,
+      ...(step.operation === undefined ? {} : { operation: step.operation }),
+      ...this.deadline(step.deadline),
+    };
+    return this.transferWith(params, step.client, step.via);
+  }
+
+  /** Open holds (else any hold), any hold, or any transaction: what a post or void picks among. */
+  private resolveTargets(of: ResolveTarget): readonly ModelTransaction[] {
+    const holds = this.model.transactions.filter((tx) => tx.hold !== undefined);
+    const open = holds.filter((tx) => isOpen(tx, this.model.now));
+    const among = of === "open" ? (open.length > 0 ? open : holds) : of === "hold" ? holds : [];
+    return among.length > 0 ? among : this.model.transactions;
+  }
+
+  private postAmount(tx: ModelTransaction, choice: PostAmount): bigint | undefined {
+    const held = tx.hold?.held ?? tx.magnitude;
+    switch (choice) {
+      case "all":
+        return undefined;
+      case "held":
+        return held;
+      case "partial":
+        return (held + 1n) / 2n;
+      case "over":
+        return held + 1n;
+      case "zero":
+        return 0n;
+    }
+  }
+
+  private async post(step: Extract<Step, { t: "post" }>): Promise<void> {
+    const tx = this.pick(this.resolveTargets(step.of), step.tx);
+    if (tx === undefined) {
+      return;
+    }
+    const amount = this.postAmount(tx, step.amount);
+    await this.postWith(
+      {
+        transactionId: tx.id,
+        idempotencyKey: this.key(),
+        ...(amount === undefined ? {} : { amount }),
+      },
+      tx,
+      step.client,
+    );
+  }
+
+  /** How a post or void of `tx` is counted: of an ordinary write, or of a hold in its state now. */
+  private resolveLabel(method: string, tx: ModelTransaction): string {
+    const of =
+      tx.hold === undefined ? "a posted write" : `a ${holdStateAt(tx, this.model.now)} hold`;
+    return `${method} of ${of}`;
+  }
+
+  private async postWith(
+    params: PostPendingTransactionParams,
+    tx: ModelTransaction,
+    client: number,
+  ): Promise<void> {
+    const api = this.api(client);
+    const prediction: Prediction =
+      params.amount !== undefined && params.amount <= 0n
+        ? { kind: "refused", reason: "INVALID_ARGUMENT" }
+        : this.model.predictPost(tx, params.amount, params.idempotencyKey, params);
+    const what = `${api.name} PostPendingTransaction ${params.amount ?? "(all)"} of ${describeTx(tx, this.model.now)}`;
+    const result = await settle(api.postPendingTransaction(params));
+    const label = this.resolveLabel("PostPendingTransaction", tx);
+    const posted = this.check(label, prediction, result, what);
+    if (posted !== undefined && prediction.kind === "fresh") {
+      this.acceptPost(tx, params, posted, prediction.legs, what);
+    }
+  }
+
+  /** A fresh post: the hold POSTED with the amount posted, its entries the held legs scaled to it. */
+  private acceptPost(
+    tx: ModelTransaction,
+    params: PostPendingTransactionParams,
+    posted: Transaction,
+    legs: readonly Leg<ModelLedger>[],
+    what: string,
+  ): void {
+    const hold = tx.hold as Hold<ModelLedger>;
+    const magnitude = params.amount ?? hold.held;
+    const operations = this.holdOperations.get(tx.id) ?? [];
+    expect(
+      [
+        posted.id,
+        posted.kind,
+        posted.state,
+        posted.amount,
+        posted.heldAmount,
+        posted.reversedAmount,
+        pendingLegsOf(posted),
+        posted.history.map((event) => [event.state, event.amount]),
+        posted.entries.map((e) => [e.operation, e.reversesTransactionId]),
+      ],
+      this.what(`${what}: the hold posted`),
+    ).toEqual([
+      tx.id,
+      tx.kind,
+      "POSTED",
+      magnitude,
+      hold.held,
+      0n,
+      hold.pendingLegs.map((leg, i) => [leg.ledger.id, leg.amount, operations[i]]),
+      [
+        ["PENDING", hold.held],
+        ["POSTED", magnitude],
+      ],
+      operations.map((operation) => [operation, ""]),
+    ]);
+    this.acceptEntries(tx.id, posted.entries, legs, what);
+    tx.legs = legs;
+    tx.magnitude = magnitude;
+    hold.state = "POSTED";
+    this.written({ kind: "PostPendingTransaction", app: appOf(tx), params, reply: posted });
+  }
+
+  private async void(step: Extract<Step, { t: "void" }>): Promise<void> {
+    const tx = this.pick(this.resolveTargets(step.of), step.tx);
+    if (tx !== undefined) {
+      await this.voidWith({ transactionId: tx.id, idempotencyKey: this.key() }, tx, step.client);
+    }
+  }
+
+  private async voidWith(
+    params: VoidPendingTransactionParams,
+    tx: ModelTransaction,
+    client: number,
+  ): Promise<void> {
+    const api = this.api(client);
+    const prediction = this.model.predictVoid(tx, params.idempotencyKey, params);
+    const what = `${api.name} VoidPendingTransaction of ${describeTx(tx, this.model.now)}`;
+    const result = await settle(api.voidPendingTransaction(params));
+    const voided = this.check(
+      this.resolveLabel("VoidPendingTransaction", tx),
+      prediction,
+      result,
+      what,
+    );
+    if (voided !== undefined && prediction.kind === "fresh") {
+      this.acceptVoid(tx, params, voided, what);
+    }
+  }
+
+  /** A fresh void: the hold VOIDED, nothing posted, all of it released. */
+  private acceptVoid(
+    tx: ModelTransaction,
+    params: VoidPendingTransactionParams,
+    voided: Transaction,
+    what: string,
+  ): void {
+    const hold = tx.hold as Hold<ModelLedger>;
+    const operations = this.holdOperations.get(tx.id) ?? [];
+    expect(
+      [
+        voided.id,
+        voided.kind,
+        voided.state,
+        voided.amount,
+        voided.heldAmount,
+        voided.entries,
+        pendingLegsOf(voided),
+        voided.history.map((event) => [event.state, event.amount]),
+      ],
+      this.what(`${what}: the hold voided`),
+    ).toEqual([
+      tx.id,
+      tx.kind,
+      "VOIDED",
+      hold.held,
+      hold.held,
+      [],
+      hold.pendingLegs.map((leg, i) => [leg.ledger.id, leg.amount, operations[i]]),
+      [
+        ["PENDING", hold.held],
+        ["VOIDED", hold.held],
+      ],
+    ]);
+    hold.state = "VOIDED";
+    this.written({ kind: "VoidPendingTransaction", app: appOf(tx), params, reply: voided });
+  }
+
+  /**
+   * Two resolutions of one open hold at once: under two keys exactly one
+   * wins and the other is HOLD_NOT_PENDING (naming the winner's state);
+   * one post twice under one key is one post and one replay of it.
+   */
+  private async race(step: Extract<Step, { t: "race" }>): Promise<void> {
+    const open = this.model.transactions.filter((tx) => isOpen(tx, this.model.now));
+    const tx = this.pick(open, step.hold);
+    if (tx === undefined) {
+      return;
+    }
+    const hold = tx.hold as Hold<ModelLedger>;
+    const amount = step.partial && hold.held > 1n ? hold.held - 1n : undefined;
+    type Racer =
+      | { method: "post"; params: PostPendingTransactionParams }
+      | { method: "void"; params: VoidPendingTransactionParams };
+    const post = (): Racer => ({
+      method: "post",
+      params: {
+        transactionId: tx.id,
+        idempotencyKey: this.key(),
+        ...(amount === undefined ? {} : { amount }),
+      },
+    });
+    const voiding = (): Racer => ({
+      method: "void",
+      params: { transactionId: tx.id, idempotencyKey: this.key() },
+    });
+    const once = post();
+    const racers: Racer[] = {
+      "post-post": () => [post(), post()],
+      "post-void": () => [post(), voiding()],
+      "void-void": () => [voiding(), voiding()],
+      "same-key": () => [once, once],
+    }[step.kind]();
+    // Each as if it ran alone on the open hold.
+    const predictions = racers.map((r) =>
+      r.method === "post"
+        ? this.model.predictPost(tx, r.params.amount, r.params.idempotencyKey, r.params)
+        : this.model.predictVoid(tx, r.params.idempotencyKey, r.params),
+    );
+    if (predictions.some((p) => p.kind !== "fresh")) {
+      return; // e.g. a post whose credit would overflow: no race to run
+    }
+    const results = await Promise.all(
+      racers.map((r, i) =>
+        settle(
+          r.method === "post"
+            ? this.api(i).postPendingTransaction(r.params)
+            : this.api(i).voidPendingTransaction(r.params),
+        ),
+      ),
+    );
+    const what = this.what(`${step.kind} race on ${describeTx(tx, this.model.now)}`);
+    const failures = results.filter((r): r is RpcFailure => r instanceof RpcFailure);
+    const wins = results.flatMap((r, i) =>
+      r instanceof RpcFailure || r.replayed ? [] : [{ i, value: r.value }],
+    );
+    expect(wins.length, `${what}: one winner (${failures.map((f) => f.message).join("; ")})`).toBe(
+      1,
+    );
+    const { i, value } = wins[0] as { i: number; value: Transaction };
+    const winner = racers[i] as Racer;
+    const prediction = predictions[i] as Extract<Prediction, { kind: "fresh" }>;
+    if (step.kind === "same-key") {
+      expect(failures, `${what}: no refusal`).toEqual([]);
+      expect(results[1 - i], `${what}: the other replays the winner`).toEqual({
+        value,
+        replayed: true,
+      });
+    } else {
+      expect(
+        failures.map((f) => [f.code, f.reason, f.metadata.transaction_id, f.metadata.state]),
+        `${what}: the other is refused`,
+      ).toEqual([
+        [
+          "FAILED_PRECONDITION",
+          "HOLD_NOT_PENDING",
+          tx.id,
+          winner.method === "post" ? "POSTED" : "VOIDED",
+        ],
+      ]);
+    }
+    count(`race ${step.kind}: ${winner.method} won`);
+    if (winner.method === "post") {
+      this.acceptPost(tx, winner.params, value, prediction.legs, what);
+    } else {
+      this.acceptVoid(tx, winner.params, value, what);
+    }
+  }
+
+  /**
+   * A hold with a deadline a second ahead: it reserves (checked when a read
+   * was answered before the deadline); then, past the deadline by a margin,
+   * it reserves nothing, reads EXPIRED, and posts and voids are HOLD_EXPIRED.
+   * Once per run (the wait is the cost).
+   */
+  private async expire(step: Extract<Step, { t: "expire" }>): Promise<void> {
+    const from = this.pick(this.model.ledgers, step.from);
+    if (this.expired || from === undefined) {
+      return;
+    }
+    const to =
+      step.to === "none"
+        ? undefined
+        : this.pick(
+            this.model.ledgers.filter((l) => l !== from),
+            step.to,
+          );
+    if (step.to !== "none" && to === undefined) {
+      return;
+    }
+    const api = this.api(step.client);
+    const magnitude = BigInt(step.amount);
+    const deadline = new Date(Date.now() + EXPIRY_MS);
+    const idempotencyKey = this.key();
+    const record: RecordEntryParams = {
+      ledgerId: from.id,
+      operation: "CREDIT_SPEND",
+      amount: -magnitude,
+      idempotencyKey,
+      pending: true,
+      pendingExpiresAt: deadline,
+    };
+    const transfer: TransferParams | undefined =
+      to === undefined
+        ? undefined
+        : {
+            fromLedgerId: from.id,
+            toLedgerId: to.id,
+            amount: magnitude,
+            idempotencyKey,
+            pending: true,
+            pendingExpiresAt: deadline,
+          };
+    const prediction =
+      transfer === undefined || to === undefined
+        ? this.model.predictRecord(from, "CREDIT_SPEND", -magnitude, idempotencyKey, record, true)
+        : this.model.predictTransfer(
+            from,
+            to,
+            undefined,
+            magnitude,
+            idempotencyKey,
+            transfer,
+            true,
+          );
+    if (prediction.kind !== "fresh" || this.unspecified(prediction)) {
+      return; // only a hold that is made can expire
+    }
+    const what = `${api.name} expiring hold of ${magnitude} on ${describeLedger(from)}${to === undefined ? "" : ` to ${describeLedger(to)}`}`;
+    const started = new Date();
+    const result =
+      transfer === undefined
+        ? await sendRecord(api, record, "single")
+        : await settle(api.transfer(transfer));
+    if (
+      result instanceof RpcFailure &&
+      result.reason === "INVALID_ARGUMENT" &&
+      result.metadata.field === "pending_expires_at" &&
+      Date.now() >= deadline.getTime()
+    ) {
+      count("expire: answered after its deadline");
+      return; // the server may well have seen it past its deadline
+    }
+    const value = this.check("expiring hold", prediction, result, what) as Transaction;
+    const kind = transfer === undefined ? "ENTRY" : "TRANSFER";
+    const operations =
+      transfer === undefined ? ["CREDIT_SPEND"] : [TRANSFER_OPERATION, TRANSFER_OPERATION];
+    this.acceptHold(value, kind, operations, {
+      legs: prediction.legs,
+      requested: deadline,
+      started,
+      what,
+    });
+    this.written(
+      transfer === undefined
+        ? { kind: "RecordEntry", app: from.app, params: record, reply: value }
+        : { kind: "Transfer", app: from.app, params: transfer, reply: value },
+    );
+    this.expired = true;
+    const tx = this.transaction(value.id);
+    await this.expectReserves(tx, deadline, `${what}, while it holds`);
+    await sleep(deadline.getTime() + EXPIRY_MARGIN_MS - Date.now());
+    this.model.now = new Date();
+    count("expire: waited past the deadline");
+    await this.expectReserves(tx, undefined, `${what}, once expired`);
+    await this.expectShown(api, tx, this.what(`${what}, once expired`));
+    await this.postWith({ transactionId: tx.id, idempotencyKey: this.key() }, tx, step.client + 1);
+    await this.voidWith({ transactionId: tx.id, idempotencyKey: this.key() }, tx, step.client + 2);
+    // The same once the server's sweep has marked it (run here rather than waited for).
+    await harness.server().store.expireHolds();
+    count("expire: swept");
+    await this.expectReserves(tx, undefined, `${what}, once swept`);
+    await this.expectShown(api, tx, this.what(`${what}, once swept`));
+    await this.postWith({ transactionId: tx.id, idempotencyKey: this.key() }, tx, step.client + 1);
+    await this.voidWith({ transactionId: tx.id, idempotencyKey: this.key() }, tx, step.client + 2);
+  }
+
+  /**
+   * The hold's ledgers' balances as the model has them now. `before`: the
+   * hold's deadline, and a read answered at or after it proves nothing (it
+   * may have been served either side of it), so it is not checked.
+   */
+  private async expectReserves(tx: ModelTransaction, before: Date | undefined, what: string) {
+    for (const { ledger } of (tx.hold as Hold<ModelLedger>).pendingLegs) {
+      const read = await this.api(this.stepNo).getBalance({ ledgerId: ledger.id });
+      if (before !== undefined && Date.now() >= before.getTime()) {
+        count("expire: read answered too late to check");
+        return;
+      }
+      const { debits, credits } = this.model.pending(ledger);
+      expect(
+        [read.balance, read.pendingDebits, read.pendingCredits, read.available],
+        this.what(`${what}: ${describeLedger(ledger)}`),
+      ).toEqual([ledger.balance, debits, credits, ledger.balance - debits]);
+    }
+  }
+
+  /** ListPendingTransactions, page by page: the ledger's open holds, oldest first. */
+  private async pendings(step: Extract<Step, { t: "pendings" }>): Promise<void> {
+    const ledger = this.pick(this.model.ledgers, step.ledger);
+    if (ledger === undefined || ledger.terminated) {
+      return;
+    }
+    const api = this.api(step.client);
+    const listed: Transaction[] = [];
+    let pageToken = "";
+    for (let page = 0; page < 100; page += 1) {
+      const result = await api.listPendingTransactions({
+        ledgerId: ledger.id,
+        pageSize: step.pageSize,
+        pageToken,
+      });
+      expect(result.items.length, this.what("a page of holds")).toBeLessThanOrEqual(step.pageSize);
+      listed.push(...result.items);
+      pageToken = result.nextPageToken;
+      if (pageToken === "") {
+        break;
+      }
+    }
+    const open = this.model.openHolds(ledger);
+    count(`ListPendingTransactions ${open.length === 0 ? "none" : "some"}`);
+    expect(
+      listed.map((t) => [t.id, t.state, t.heldAmount]),
+      this.what(`${api.name} ListPendingTransactions of ${describeLedger(ledger)}`),
+    ).toEqual(open.map((t) => [t.id, "PENDING", t.hold?.held]));
+  }
+
+  /** A deadline the request may not ask for: INVALID_ARGUMENT naming pending_expires_at. */
+  private async badDeadline(step: Extract<Step, { t: "badDeadline" }>): Promise<void> {
+    const ledger = this.pick(this.model.ledgers, step.ledger);
+    if (ledger === undefined || ledger.terminated) {
+      return;
+    }
+    const api = this.api(step.client);
+    const now = Date.now();
+    const at = {
+      past: now - 60_000,
+      far: now + HOLD_MAX_MS + HOLD_HOUR_MS,
+      notPending: now + HOLD_HOUR_MS,
+    }[step.what];
+    const result = await settle(
+      api.recordEntry({
+        ledgerId: ledger.id,
+        operation: "CREDIT_ADD",
+        amount: 1n,
+        idempotencyKey: this.key(),
+        pendingExpiresAt: new Date(at),
+        ...(step.what === "notPending" ? {} : { pending: true }),
+      }),
+    );
+    count(`bad deadline: ${step.what}`);
+    expect(result, this.what(`${api.name} a hold deadline ${step.what}`)).toBeInstanceOf(
+      RpcFailure,
+    );
+    const failure = result as RpcFailure;
+    expect(
+      [failure.code, failure.reason, failure.metadata.field],
+      this.what(`${api.name} a hold deadline ${step.what}: ${failure.message}`),
+    ).toEqual(["INVALID_ARGUMENT", "INVALID_ARGUMENT", "pending_expires_at"]);
+  }
+
   /**
    * Every ledger as the API shows it equals the model: history, balance,
    * version, status; every entry and transfer as GetTransaction shows it; and
@@ -930,6 +1942,7 @@ class Run {
    */
   async finish(): Promise<void> {
     const api = this.api(0);
+    this.model.now = new Date();
     const stored = new Map<string, bigint>();
     for (const ledger of this.model.ledgers) {
       stored.set(ledger.id, await this.finishLedger(api, ledger));
@@ -940,21 +1953,68 @@ class Run {
     );
     for (const tx of this.model.transactions) {
       if (tx.kind !== "REVERSAL") {
-        const shown = await api.getTransaction({ transactionId: tx.id });
-        expect(
-          [
-            shown.kind,
-            shown.amount,
-            shown.reversedAmount,
-            shown.entries.map((e) => [e.ledgerId, e.amount]),
-          ],
-          `GetTransaction ${tx.id}`,
-        ).toEqual([
-          tx.kind,
-          tx.magnitude,
-          tx.reversed,
-          tx.legs.map((l) => [l.ledger.id, l.amount]),
-        ]);
+        await this.expectShown(api, tx, `GetTransaction ${describeTx(tx, this.model.now)}`);
+      }
+    }
+  }
+
+  /**
+   * A transaction as GetTransaction shows it: kind, state, amount, reversed
+   * amount, entries; for a hold its held amount, held legs and history
+   * (created, then posted, voided or expired).
+   */
+  private async expectShown(api: LedgerApi, tx: ModelTransaction, what: string): Promise<void> {
+    const shown = await api.getTransaction({ transactionId: tx.id });
+    const state = holdStateAt(tx, this.model.now);
+    const { hold } = tx;
+    const operations = this.holdOperations.get(tx.id) ?? [];
+    expect(
+      {
+        kind: shown.kind,
+        state: shown.state,
+        amount: shown.amount,
+        reversed: shown.reversedAmount,
+        entries: shown.entries.map((e) => [e.ledgerId, e.amount]),
+        held: shown.heldAmount,
+        pendingEntries: pendingLegsOf(shown),
+        history: shown.history.map((event) => [event.state, event.amount]),
+      },
+      what,
+    ).toEqual({
+      kind: tx.kind,
+      state,
+      amount: tx.magnitude,
+      reversed: tx.reversed,
+      entries: tx.legs.map((l) => [l.ledger.id, l.amount]),
+      held: hold?.held ?? 0n,
+      pendingEntries: (hold?.pendingLegs ?? []).map((l, i) => [
+        l.ledger.id,
+        l.amount,
+        operations[i],
+      ]),
+      history:
+        hold === undefined
+          ? []
+          : [
+              ["PENDING", hold.held],
+              ...(state === "PENDING"
+                ? []
+                : [[state, state === "POSTED" ? tx.magnitude : hold.held]]),
+            ],
+    });
+    if (hold !== undefined) {
+      const [created, resolved] = shown.history;
+      expect(created?.at, `${what}: created at`).toEqual(shown.createdAt);
+      if (resolved !== undefined) {
+        const at = resolved.at?.getTime() ?? 0;
+        expect(at, `${what}: resolved after it was created`).toBeGreaterThanOrEqual(
+          shown.createdAt?.getTime() ?? 0,
+        );
+        if (state === "EXPIRED") {
+          expect(at, `${what}: expired no sooner than its deadline`).toBeGreaterThanOrEqual(
+            hold.expiresAt.getTime(),
+          );
+        }
       }
     }
   }
@@ -973,11 +2033,31 @@ class Run {
       `history of ledger ${ledger.id}`,
     ).toEqual([...ledger.entries].reverse());
     const stored = await api.getLedger(ledger.id);
-    expect([stored.balance, stored.version, stored.status]).toEqual([
+    const { debits, credits } = this.model.pending(ledger);
+    expect(
+      [
+        stored.balance,
+        stored.version,
+        stored.status,
+        stored.pendingDebits,
+        stored.pendingCredits,
+        stored.available,
+      ],
+      `ledger ${describeLedger(ledger)}`,
+    ).toEqual([
       ledger.balance,
       BigInt(ledger.entries.length),
       ledger.terminated ? "TERMINATED" : "ACTIVE",
+      debits,
+      credits,
+      ledger.balance - debits,
     ]);
+    if (ledger.floor !== undefined) {
+      expect(
+        stored.available,
+        `ledger ${describeLedger(ledger)}: available`,
+      ).toBeGreaterThanOrEqual(ledger.floor);
+    }
     return stored.balance;
   }
 }

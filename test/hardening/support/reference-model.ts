@@ -7,8 +7,23 @@
  * directions, floors, int64 overflow, transfers between two ledgers of one
  * app and unit, partial reversals of entries and transfers, termination.
  *
+ * Holds (pending transactions, issue 11): a RecordEntry or Transfer with
+ * `pending` reserves its legs instead of posting them (`reserveRule`: a held
+ * debit counts against the floor at once, available = balance - pending
+ * debits; a held credit is not spendable); `postPendingRule` posts all or
+ * part of it (its legs scaled, against the ledgers with its own reservation
+ * released), `voidRule` releases it. Post or void of anything but an open
+ * hold: HOLD_NOT_PENDING; of a hold past its deadline: HOLD_EXPIRED (a
+ * lapsed hold reserves nothing any more); more than held:
+ * HOLD_AMOUNT_EXCEEDED. Only a POSTED hold can be reversed (up to what was
+ * posted). A ledger with open holds is terminated only with void_pending.
+ * Time enters only through `now`: a hold is lapsed when its deadline is at
+ * or before it, and the specs only ask at instants well away from any
+ * deadline.
+ *
  * The rules of one write are pure functions (`recordRule`, `transferRule`,
- * `reversalRule`, then `postRule` leg by leg), so the concurrent checker
+ * `reversalRule`, `holdRuling`, `postPendingRule`, `voidRule`, then
+ * `postRule` or `reserveRule` leg by leg), so the concurrent checker
  * (serial-checker.ts) applies the very same rules at the positions it tries.
  * The model predicts each call's outcome; the spec then applies the real reply.
  */
@@ -45,6 +60,10 @@ export const REASON_CODES: Readonly<Record<string, string>> = {
   APP_MISMATCH: "INVALID_ARGUMENT",
   UNIT_MISMATCH: "INVALID_ARGUMENT",
   BALANCE_OVERFLOW: "OUT_OF_RANGE",
+  HOLD_NOT_PENDING: "FAILED_PRECONDITION",
+  HOLD_EXPIRED: "FAILED_PRECONDITION",
+  HOLD_AMOUNT_EXCEEDED: "FAILED_PRECONDITION",
+  LEDGER_HAS_PENDING_TRANSACTIONS: "FAILED_PRECONDITION",
 };
 
 /** What the rules need to know of a ledger; the model's and the checker's ledgers both are one. */
@@ -60,6 +79,8 @@ export interface RuleLedger {
 export interface PostingState {
   readonly balance: bigint;
   readonly terminated: boolean;
+  /** What open holds reserve on it: available = balance - pendingDebits. */
+  readonly pendingDebits: bigint;
 }
 
 /** One signed amount posted to one ledger. */
@@ -68,13 +89,28 @@ export interface Leg<L extends RuleLedger> {
   readonly amount: bigint;
 }
 
-/** A written transaction, as reversals need it. */
+/** A hold's state as stored: EXPIRED is PENDING past the deadline (`holdStateAt`). */
+export type HoldState = "PENDING" | "POSTED" | "VOIDED" | "EXPIRED";
+
+/** What makes a transaction a hold. */
+export interface Hold<L extends RuleLedger> {
+  /** Its legs as held (signed), in posting order. */
+  readonly pendingLegs: readonly Leg<L>[];
+  /** The magnitude it reserved when created. */
+  readonly held: bigint;
+  readonly expiresAt: Date;
+  /** PENDING until posted or voided (expiry is read from the clock). */
+  state: "PENDING" | "POSTED" | "VOIDED";
+}
+
+/** A written transaction, as reversals, posts and voids need it. */
 export interface Tx<L extends RuleLedger> {
   readonly id: string;
   readonly kind: "ENTRY" | "TRANSFER" | "REVERSAL";
-  readonly magnitude: bigint;
-  /** Its entries in posting order: one, or a transfer's debit then credit. */
-  readonly legs: readonly Leg<L>[];
+  /** Its amount: for a hold, what it holds until posted, then what was posted. */
+  magnitude: bigint;
+  /** Its entries in posting order: one, or a transfer's debit then credit (a hold: none until posted). */
+  legs: readonly Leg<L>[];
   /**
    * True when it created or destroyed money (RecordEntry, and the reversal
    * of one); false when it moved money between ledgers (a transfer and its
@@ -83,6 +119,27 @@ export interface Tx<L extends RuleLedger> {
   readonly singleSided: boolean;
   /** Reversed so far (as of the last accepted write). */
   reversed: bigint;
+  /** Set for a hold. */
+  readonly hold?: Hold<L>;
+}
+
+/** A transaction's state at `now`: POSTED for ordinary writes; a pending hold past its deadline is EXPIRED. */
+export function holdStateAt<L extends RuleLedger>(tx: Tx<L>, now: Date): HoldState {
+  const { hold } = tx;
+  if (hold === undefined) {
+    return "POSTED";
+  }
+  return hold.state === "PENDING" && lapsed(hold, now) ? "EXPIRED" : hold.state;
+}
+
+/** A hold is past its deadline from that instant on. */
+export function lapsed<L extends RuleLedger>(hold: Hold<L>, now: Date): boolean {
+  return hold.expiresAt.getTime() <= now.getTime();
+}
+
+/** True while a hold reserves: PENDING and not past its deadline. */
+export function isOpen<L extends RuleLedger>(tx: Tx<L>, now: Date): boolean {
+  return holdStateAt(tx, now) === "PENDING";
 }
 
 export function magnitudeOf(amount: bigint): bigint {
@@ -157,15 +214,16 @@ export function transferRule<L extends RuleLedger>(
 
 /**
  * ReverseTransaction of `tx` with `remaining` still unreversed:
- * TRANSACTION_NOT_REVERSIBLE, REVERSAL_EXCEEDS_TRANSACTION, else one
- * compensating leg per leg of the original, in its order.
+ * TRANSACTION_NOT_REVERSIBLE (a reversal, or a hold not POSTED),
+ * REVERSAL_EXCEEDS_TRANSACTION, else one compensating leg per leg of the
+ * original, in its order.
  */
 export function reversalRule<L extends RuleLedger>(
   tx: Tx<L>,
   amount: bigint | undefined,
   remaining: bigint,
 ): Ruling<L> {
-  if (tx.kind === "REVERSAL") {
+  if (tx.kind === "REVERSAL" || (tx.hold !== undefined && tx.hold.state !== "POSTED")) {
     return refuse("TRANSACTION_NOT_REVERSIBLE");
   }
   const magnitude = amount ?? remaining;
@@ -184,7 +242,8 @@ export function reversalRule<L extends RuleLedger>(
 /**
  * Posts the legs in order, each against its ledger's state (distinct
  * ledgers, so an earlier leg never changes a later one's): terminated,
- * then int64 overflow, then the floor (debits only), naming the ledger.
+ * then int64 overflow, then the floor (debits only: what open holds
+ * reserve counts against it), naming the ledger.
  */
 export function postRule<L extends RuleLedger>(
   legs: readonly Leg<L>[],
@@ -199,11 +258,138 @@ export function postRule<L extends RuleLedger>(
     if (after > INT64_MAX || after < INT64_MIN) {
       return refuse("BALANCE_OVERFLOW", ledger.id);
     }
-    if (amount < 0n && ledger.floor !== undefined && after < ledger.floor) {
+    if (amount < 0n && ledger.floor !== undefined && after - state.pendingDebits < ledger.floor) {
       return refuse("INSUFFICIENT_FUNDS", ledger.id);
     }
   }
   return { ok: true, legs };
+}
+
+/**
+ * Holds the legs in order instead of posting them: terminated, then (a
+ * debit) available - amount below the floor, naming the ledger. The
+ * balance does not move, so it cannot overflow (pending totals are kept far
+ * from int64's range by the specs).
+ */
+export function reserveRule<L extends RuleLedger>(
+  legs: readonly Leg<L>[],
+  stateOf: (ledger: L) => PostingState,
+): Ruling<L> {
+  for (const { ledger, amount } of legs) {
+    const state = stateOf(ledger);
+    if (state.terminated) {
+      return refuse("LEDGER_TERMINATED", ledger.id);
+    }
+    if (
+      amount < 0n &&
+      ledger.floor !== undefined &&
+      state.balance - state.pendingDebits + amount < ledger.floor
+    ) {
+      return refuse("INSUFFICIENT_FUNDS", ledger.id);
+    }
+  }
+  return { ok: true, legs };
+}
+
+/**
+ * A RecordEntry or Transfer with `pending`: the write's own refusals
+ * (`ruling` from recordRule or transferRule), else its legs reserved.
+ */
+export function holdRuling<L extends RuleLedger>(
+  ruling: Ruling<L>,
+  stateOf: (ledger: L) => PostingState,
+): Ruling<L> {
+  return ruling.ok ? reserveRule(ruling.legs, stateOf) : ruling;
+}
+
+/**
+ * Post or void of a transaction in `state` (POSTED for an ordinary write):
+ * HOLD_EXPIRED past its deadline, HOLD_NOT_PENDING unless PENDING, else
+ * undefined.
+ */
+export function resolvableRule(state: HoldState): { ok: false; reason: string } | undefined {
+  if (state === "EXPIRED") {
+    return refuse("HOLD_EXPIRED");
+  }
+  return state === "PENDING" ? undefined : refuse("HOLD_NOT_PENDING");
+}
+
+/**
+ * PostPendingTransaction of `tx` (the request is valid: `amount` absent or
+ * positive) while it is in `state`, with `stateOf` giving each ledger with
+ * the hold's own reservation already released: HOLD_NOT_PENDING,
+ * HOLD_EXPIRED, HOLD_AMOUNT_EXCEEDED, else its legs scaled to the amount,
+ * posted.
+ */
+export function postPendingRule<L extends RuleLedger>(
+  tx: Tx<L>,
+  state: HoldState,
+  amount: bigint | undefined,
+  stateOf: (ledger: L) => PostingState,
+): Ruling<L> {
+  const refused = resolvableRule(state);
+  if (refused !== undefined) {
+    return refused;
+  }
+  const hold = tx.hold as Hold<L>;
+  const magnitude = amount ?? hold.held;
+  if (magnitude > hold.held) {
+    return refuse("HOLD_AMOUNT_EXCEEDED");
+  }
+  return postRule(postedLegs(hold, magnitude), stateOf);
+}
+
+/** A hold's legs as a post of `magnitude` writes them: each leg's sign times the amount. */
+export function postedLegs<L extends RuleLedger>(hold: Hold<L>, magnitude: bigint): Leg<L>[] {
+  return hold.pendingLegs.map((leg) => ({
+    ledger: leg.ledger,
+    amount: leg.amount < 0n ? -magnitude : magnitude,
+  }));
+}
+
+/** VoidPendingTransaction of a transaction in `state`: HOLD_NOT_PENDING, HOLD_EXPIRED, else nothing to post. */
+export function voidRule<L extends RuleLedger>(state: HoldState): Ruling<L> {
+  return resolvableRule(state) ?? { ok: true, legs: [] };
+}
+
+/** The pending debits of `state` with `tx`'s own reservation on `ledger` released (what its post sees). */
+export function releasing<L extends RuleLedger>(
+  state: PostingState,
+  tx: Tx<L>,
+  ledger: L,
+): PostingState {
+  let pendingDebits = state.pendingDebits;
+  for (const leg of tx.hold?.pendingLegs ?? []) {
+    if (leg.ledger === ledger && leg.amount < 0n) {
+      pendingDebits += leg.amount;
+    }
+  }
+  return { ...state, pendingDebits };
+}
+
+/** What open holds reserve on `ledger` (debits) and will credit it. */
+export function pendingOf<L extends RuleLedger>(
+  ledger: L,
+  txs: Iterable<Tx<L>>,
+  now: Date,
+): { debits: bigint; credits: bigint } {
+  let debits = 0n;
+  let credits = 0n;
+  for (const tx of txs) {
+    if (tx.hold === undefined || !isOpen(tx, now)) {
+      continue;
+    }
+    for (const leg of tx.hold.pendingLegs) {
+      if (leg.ledger === ledger) {
+        if (leg.amount < 0n) {
+          debits -= leg.amount;
+        } else {
+          credits += leg.amount;
+        }
+      }
+    }
+  }
+  return { debits, credits };
 }
 
 /** Sums `amount` per (app, unit) of `ledger`, as "app unit" → decimal string (readable in a diff). */
@@ -265,7 +451,13 @@ export interface ModelLedger extends RuleLedger {
 
 export type ModelTransaction = Tx<ModelLedger>;
 
-export type Method = "CreateLedger" | "RecordEntry" | "Transfer" | "ReverseTransaction";
+export type Method =
+  | "CreateLedger"
+  | "RecordEntry"
+  | "Transfer"
+  | "ReverseTransaction"
+  | "PostPendingTransaction"
+  | "VoidPendingTransaction";
 export type Reply = Ledger | Entry | Transaction;
 
 interface StoredKey {
@@ -295,22 +487,37 @@ export function fingerprint(params: object): string {
   });
 }
 
-/** A ruling as a prediction: refused, or posted against the ledgers as they are now. */
+/** A ruling as a prediction: refused, or fresh with its legs. */
 function predictionOf(ruling: Ruling<ModelLedger>): Prediction {
-  const posted = ruling.ok ? postRule(ruling.legs, (ledger) => ledger) : ruling;
-  if (posted.ok) {
-    return { kind: "fresh", legs: posted.legs };
+  if (ruling.ok) {
+    return { kind: "fresh", legs: ruling.legs };
   }
-  const { reason, ledgerId } = posted;
+  const { reason, ledgerId } = ruling;
   return ledgerId === undefined
     ? { kind: "refused", reason }
     : { kind: "refused", reason, ledgerId };
 }
 
+/** The app a transaction belongs to: its first leg's (posted or held). */
+export function appOf<L extends RuleLedger>(tx: Tx<L>): string {
+  const [leg] = tx.legs.length > 0 ? tx.legs : (tx.hold?.pendingLegs ?? []);
+  if (leg === undefined) {
+    throw new Error(`transaction ${tx.id} has no legs`);
+  }
+  return leg.ledger.app;
+}
+
 export class ReferenceModel {
   readonly ledgers: ModelLedger[] = [];
+  /** In the order they were written (a hold: when it was created). */
   readonly transactions: ModelTransaction[] = [];
   private readonly keys = new Map<string, StoredKey>();
+  /**
+   * The instant predictions are made at. The spec sets it as each step
+   * starts; every hold's deadline is far from every such instant (an hour
+   * ahead, or passed by a margin).
+   */
+  now = new Date();
 
   private keyOf(app: string, key: string): string {
     return `${app}\u0000${key}`;
@@ -332,6 +539,31 @@ export class ReferenceModel {
     this.keys.set(this.keyOf(app, key), { method, fingerprint: fingerprint(params), reply });
   }
 
+  /** What open holds reserve on the ledger and will credit it, now. */
+  pending(ledger: ModelLedger): { debits: bigint; credits: bigint } {
+    return pendingOf(ledger, this.transactions, this.now);
+  }
+
+  /** A ledger as a posting sees it now (`without`: that hold's own reservation released). */
+  stateOf(ledger: ModelLedger, without?: ModelTransaction): PostingState {
+    const state = {
+      balance: ledger.balance,
+      terminated: ledger.terminated,
+      pendingDebits: this.pending(ledger).debits,
+    };
+    return without === undefined ? state : releasing(state, without, ledger);
+  }
+
+  /** The ledger's open holds (PENDING, not past their deadline), oldest first. */
+  openHolds(ledger: ModelLedger): ModelTransaction[] {
+    return this.transactions.filter(
+      (tx) =>
+        tx.hold !== undefined &&
+        isOpen(tx, this.now) &&
+        tx.hold.pendingLegs.some((leg) => leg.ledger === ledger),
+    );
+  }
+
   predictCreate(
     app: string,
     ownerId: string,
@@ -351,16 +583,24 @@ export class ReferenceModel {
       : { kind: "refused", reason: "LEDGER_ALREADY_EXISTS" };
   }
 
+  /** The legs posted (or, `pending`, held) against the ledgers as they are now. */
+  private settle(ruling: Ruling<ModelLedger>, pending: boolean): Prediction {
+    const state = (ledger: ModelLedger) => this.stateOf(ledger);
+    return predictionOf(pending ? holdRuling(ruling, state) : postOrRefuse(ruling, state));
+  }
+
+  /** A RecordEntry; with `pending`, a hold whose legs the prediction holds. */
   predictRecord(
     ledger: ModelLedger,
     operation: string,
     amount: bigint | undefined,
     key: string,
     params: object,
+    pending = false,
   ): Prediction {
     return (
       this.checkKey(ledger.app, key, "RecordEntry", params) ??
-      predictionOf(recordRule(ledger, operation, amount))
+      this.settle(recordRule(ledger, operation, amount), pending)
     );
   }
 
@@ -372,13 +612,14 @@ export class ReferenceModel {
     amount: bigint,
     key: string,
     params: object,
+    pending = false,
   ): Prediction {
     if (from === to) {
       return { kind: "refused", reason: "INVALID_ARGUMENT" };
     }
     return (
       this.checkKey(from.app, key, "Transfer", params) ??
-      predictionOf(transferRule(from, to, operation, amount))
+      this.settle(transferRule(from, to, operation, amount), pending)
     );
   }
 
@@ -388,11 +629,43 @@ export class ReferenceModel {
     key: string,
     params: object,
   ): Prediction {
-    const app = (tx.legs[0] as Leg<ModelLedger>).ledger.app;
     return (
-      this.checkKey(app, key, "ReverseTransaction", params) ??
-      predictionOf(reversalRule(tx, amount, tx.magnitude - tx.reversed))
+      this.checkKey(appOf(tx), key, "ReverseTransaction", params) ??
+      this.settle(reversalRule(tx, amount, tx.magnitude - tx.reversed), false)
     );
+  }
+
+  /** PostPendingTransaction of `tx` (any transaction): the legs it posts. */
+  predictPost(
+    tx: ModelTransaction,
+    amount: bigint | undefined,
+    key: string,
+    params: object,
+  ): Prediction {
+    return (
+      this.checkKey(appOf(tx), key, "PostPendingTransaction", params) ??
+      predictionOf(
+        postPendingRule(tx, holdStateAt(tx, this.now), amount, (ledger) =>
+          this.stateOf(ledger, tx),
+        ),
+      )
+    );
+  }
+
+  /** VoidPendingTransaction of `tx` (any transaction): no legs. */
+  predictVoid(tx: ModelTransaction, key: string, params: object): Prediction {
+    return (
+      this.checkKey(appOf(tx), key, "VoidPendingTransaction", params) ??
+      predictionOf(voidRule(holdStateAt(tx, this.now)))
+    );
+  }
+
+  /** TerminateLedger: LEDGER_HAS_PENDING_TRANSACTIONS while open holds touch it, unless they are voided. */
+  predictTerminate(ledger: ModelLedger, voidPending: boolean): Prediction {
+    if (!ledger.terminated && !voidPending && this.openHolds(ledger).length > 0) {
+      return { kind: "refused", reason: "LEDGER_HAS_PENDING_TRANSACTIONS" };
+    }
+    return { kind: "fresh", legs: [] };
   }
 
   /** Applies an accepted entry (its sequence already checked) to its ledger. */
@@ -407,13 +680,16 @@ export class ReferenceModel {
     });
   }
 
-  /** How many of `count` concurrent debits of `magnitude` the floor admits. */
+  /** How many of `count` concurrent debits of `magnitude` the floor admits (what holds reserve counted). */
   admittedDebits(ledger: ModelLedger, count: number, magnitude: bigint): number {
     if (ledger.terminated) {
       return 0;
     }
-    // An unbounded ledger's only floor is the int64 range itself.
-    const room = ledger.balance - (ledger.floor ?? INT64_MIN);
+    // An unbounded ledger's only floor is the int64 range itself (of the balance).
+    const room =
+      ledger.floor === undefined
+        ? ledger.balance - INT64_MIN
+        : ledger.balance - this.pending(ledger).debits - ledger.floor;
     return room <= 0n ? 0 : Math.min(count, Number(room / magnitude));
   }
 
@@ -423,4 +699,12 @@ export class ReferenceModel {
   ): ReturnType<typeof moneyBalance> {
     return moneyBalance(this.ledgers, balanceOf, this.transactions);
   }
+}
+
+/** A write's ruling posted against the ledgers, or its refusal. */
+export function postOrRefuse<L extends RuleLedger>(
+  ruling: Ruling<L>,
+  stateOf: (ledger: L) => PostingState,
+): Ruling<L> {
+  return ruling.ok ? postRule(ruling.legs, stateOf) : ruling;
 }
