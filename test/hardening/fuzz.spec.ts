@@ -1,6 +1,8 @@
 /**
  * Bounded fuzzing of the RPC surface with fast-check. Typed requests to every
- * method through the three clients, each field usually valid (real ids, so
+ * method through the three clients (holds too: `pending` and hostile
+ * deadlines on RecordEntry and Transfer, posts and voids of real holds and
+ * of anything else, ListPendingTransactions), each field usually valid (real ids, so
  * the store's checks are reached) and sometimes hostile: empty, huge,
  * NUL-laden, unicode or injection-shaped strings, invalid ids, int64
  * extremes, absurd page sizes, dates and page tokens, oversized metadata,
@@ -73,6 +75,10 @@ const REASONS = [
   "EXTERNAL_ID_ALREADY_USED",
   "APP_MISMATCH",
   "UNIT_MISMATCH",
+  "HOLD_NOT_PENDING",
+  "HOLD_EXPIRED",
+  "HOLD_AMOUNT_EXCEEDED",
+  "LEDGER_HAS_PENDING_TRANSACTIONS",
 ];
 
 const NASTY_TEXT = [
@@ -133,6 +139,18 @@ const date = field<Date | undefined>(
     }),
   ),
 );
+/** Usually not a hold; a hold with the default deadline, one ahead, or a hostile one. */
+const holding = field<{ pending?: boolean; pendingExpiresAt?: Date }>(
+  fc.constantFrom(
+    {},
+    { pending: true },
+    { pending: true, pendingExpiresAt: new Date(Date.now() + 60 * 60 * 1000) },
+  ),
+  fc.record(
+    { pending: fc.boolean(), pendingExpiresAt: date.filter((d) => d !== undefined) },
+    { requiredKeys: ["pendingExpiresAt"] },
+  ),
+);
 const metadata = field<Record<string, string>>(
   fc.constant({ source: "fuzz" }),
   fc.oneof(
@@ -166,6 +184,8 @@ interface Targets {
   readonly app: string;
   readonly ledgerIds: string[];
   readonly transactionIds: string[];
+  /** Holds made for the fuzz to post and void. */
+  readonly holdIds: string[];
 }
 
 interface FuzzCall {
@@ -237,9 +257,11 @@ function fuzzCalls(targets: Targets): fc.Arbitrary<FuzzCall> {
       reference: text,
       metadata,
       externalTransactionId: externalId,
+      holding,
     })
-    .map(({ amount: a, occurredAt, ...rest }) => ({
+    .map(({ amount: a, occurredAt, holding: h, ...rest }) => ({
       ...rest,
+      ...h,
       ...optional(a, "amount"),
       ...optional(occurredAt, "occurredAt"),
     }))
@@ -262,8 +284,13 @@ function fuzzCalls(targets: Targets): fc.Arbitrary<FuzzCall> {
       reference: text,
       metadata,
       externalTransactionId: externalId,
+      holding,
     })
-    .map(({ occurredAt, ...rest }) => ({ ...rest, ...optional(occurredAt, "occurredAt") }))
+    .map(({ occurredAt, holding: h, ...rest }) => ({
+      ...rest,
+      ...h,
+      ...optional(occurredAt, "occurredAt"),
+    }))
     .map((p) => ({
       what: describeCall("Transfer", p),
       call: (api: LedgerApi) => api.transfer(p),
@@ -327,11 +354,40 @@ function fuzzCalls(targets: Targets): fc.Arbitrary<FuzzCall> {
       call: (api: LedgerApi) => api.listEntries(p),
     }));
   // Terminating is final: only hostile or unknown ids, so the targets stay open.
-  const terminate = fc.oneof(hostileText, fc.uuid()).map((id) => ({
-    what: describeCall("TerminateLedger", id),
-    call: (api: LedgerApi) => api.terminateLedger(id),
+  const terminate = fc
+    .record({ id: fc.oneof(hostileText, fc.uuid()), voidPending: fc.boolean() })
+    .map(({ id, voidPending }) => ({
+      what: describeCall("TerminateLedger", { id, voidPending }),
+      call: (api: LedgerApi) => api.terminateLedger(id, { voidPending }),
+    }));
+  // Posts and voids of the targets' holds (and of anything else): the holds get used up.
+  const holdId = field(
+    fc.constantFrom(...targets.holdIds, ...targets.transactionIds),
+    fc.oneof(hostileText, fc.uuid()),
+  );
+  const postPending = fc
+    .record({
+      transactionId: holdId,
+      idempotencyKey: key,
+      amount: field<bigint | undefined>(fc.constantFrom(undefined, 1n, 2n), int64),
+    })
+    .map(({ amount: a, ...rest }) => ({ ...rest, ...optional(a, "amount") }))
+    .map((p) => ({
+      what: describeCall("PostPendingTransaction", p),
+      call: (api: LedgerApi) => api.postPendingTransaction(p),
+    }));
+  const voidPending = fc.record({ transactionId: holdId, idempotencyKey: key }).map((p) => ({
+    what: describeCall("VoidPendingTransaction", p),
+    call: (api: LedgerApi) => api.voidPendingTransaction(p),
+  }));
+  const listPending = fc.record({ ledgerId, pageSize, pageToken }).map((p) => ({
+    what: describeCall("ListPendingTransactions", p),
+    call: (api: LedgerApi) => api.listPendingTransactions(p),
   }));
   return fc.oneof(
+    postPending,
+    voidPending,
+    listPending,
     create,
     getLedger,
     listLedgers,
@@ -432,7 +488,12 @@ function grpcBytes(
 }
 
 describe("fuzzing the RPC surface", () => {
-  const targets: Targets = { app: uniqueApp("fuzz"), ledgerIds: [], transactionIds: [] };
+  const targets: Targets = {
+    app: uniqueApp("fuzz"),
+    ledgerIds: [],
+    transactionIds: [],
+    holdIds: [],
+  };
 
   beforeAll(async () => {
     const api = harness.client("connect");
@@ -444,6 +505,16 @@ describe("fuzzing the RPC surface", () => {
       const entry = await post(api, ledger.id, "CREDIT_ADD", 100n);
       targets.ledgerIds.push(ledger.id);
       targets.transactionIds.push(entry.transactionId);
+    }
+    for (const amount of [-3n, -2n, 4n]) {
+      const { value } = await api.recordEntry({
+        ledgerId: targets.ledgerIds[0] as string,
+        operation: amount < 0n ? "CREDIT_SPEND" : "CREDIT_ADD",
+        amount,
+        idempotencyKey: uniqueKey("fuzz-hold"),
+        pending: true,
+      });
+      targets.holdIds.push(value.id);
     }
   });
 
