@@ -8,7 +8,15 @@
  * different requests under one key, full and partial reversals of earlier
  * entries and transfers racing each other, terminations racing writes,
  * replays and reuses of earlier keys, retries of keys no call claimed, and
- * reads.
+ * reads. And holds (issue 11): holds of debits, credits and transfers
+ * (some of all that is available, racing the debits for it), posts of all,
+ * part or more than held and voids of earlier holds, several posts and
+ * voids of one hold at once under their own keys (exactly one may win),
+ * reversals of holds (refused until posted, even while a post of it
+ * races), terminations refused while holds are open; and, in half the
+ * runs, holds with a deadline a second ahead made before a round and let
+ * expire before it starts, so the round's posts and voids of them must be
+ * HOLD_EXPIRED and they reserve nothing any more.
  *
  * Who wins a race is the server's choice, so the replies are not predicted:
  * support/serial-checker.ts checks that one serial order of the round's
@@ -19,7 +27,9 @@
  * by page) must be exactly the round's fresh entries added to what was
  * there (both legs of every transfer and of every reversal of one, none of
  * a refused one), its balance, version, status and terminated_at what the
- * replies imply, and the balances must add up to the money the single-sided
+ * replies imply (its pending debits and credits and available, what the
+ * open holds the replies account for reserve; ListPendingTransactions lists
+ * exactly those, oldest first), and the balances must add up to the money the single-sided
  * writes so far created (RecordEntry and its reversals): transfers and
  * their reversals move money, never create it. At the end the store's
  * invariants must hold.
@@ -27,8 +37,9 @@
  * The seed is printed. Replay a scenario with the seed and path fast-check
  * reports: LEDGER_CONCURRENT_SEED=<seed> LEDGER_CONCURRENT_PATH=<path>
  * runs that one scenario (LEDGER_CONCURRENT_RUNS changes the number of
- * runs, 16 by default, about 15 s on two cores). A replay repeats the
- * scenario, not the interleaving, which is the server's. Shrinking is off by
+ * runs, 16 by default, about 25 s on two cores, some 10 s of it waiting for
+ * holds to expire). A replay repeats the scenario, not the interleaving,
+ * which is the server's. Shrinking is off by
  * default (a concurrent failure need not recur on a smaller scenario);
  * LEDGER_CONCURRENT_SHRINK=1 turns it on.
  */
@@ -39,6 +50,7 @@ import {
   CLIENT_NAMES,
   type Entry,
   type LedgerApi,
+  type PostPendingTransactionParams,
   type RecordEntryParams,
   type ReverseTransactionParams,
   type Transaction,
@@ -47,11 +59,12 @@ import {
 } from "../support/clients.js";
 import { envInteger, uniqueApp } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
-import { moneyBalance } from "./support/reference-model.js";
+import { isOpen, moneyBalance } from "./support/reference-model.js";
 import {
   type Call,
   historyEntry,
   type LedgerState,
+  shapeOf,
   type TxState,
   versionOf,
   World,
@@ -67,6 +80,11 @@ const RUNS = envInteger("LEDGER_CONCURRENT_RUNS") ?? (PATH === undefined ? 16 : 
 const SHRINK = process.env.LEDGER_CONCURRENT_SHRINK === "1";
 /** More than this share of CONCURRENCY_CONFLICT refusals fails the check (it would hide work). */
 const ABORTED_SHARE_MAX = 0.05;
+/** A hold's deadline in a round: far from it. */
+const HOLD_AHEAD_MS = 60 * 60 * 1000;
+/** An expiring hold's deadline, from when it is sent, and how long past it the next round starts. */
+const EXPIRY_MS = 1_000;
+const EXPIRY_MARGIN_MS = 250;
 
 // ---------------------------------------------------------------------------
 // The generated scenario: indices pick among what exists when a round starts.
@@ -86,7 +104,14 @@ type RequestSpec =
   /** From the op's ledger to another one (an index among the others). */
   | { t: "transfer"; to: number; amount: number }
   /** Of a transaction touching the op's ledger: a transfer when `transfer` is set and there is one. */
-  | { t: "reverse"; tx: number; amount: number | undefined; transfer: boolean };
+  | { t: "reverse"; tx: number; amount: number | undefined; transfer: boolean }
+  /** A hold of a debit or a credit of the op's ledger, or of a transfer from it to another (an index). */
+  | { t: "hold"; amount: number; of: "debit" | "credit" | number; deadline: boolean }
+  /** A hold of all that is available above the floor as the round starts, plus `offset`. */
+  | { t: "holdDrain"; offset: number }
+  /** Of a hold touching the op's ledger (an open one unless `any`: any transaction touching it). */
+  | { t: "post"; hold: number; amount: "all" | "part" | "over"; any: boolean }
+  | { t: "void"; hold: number; any: boolean };
 
 type OpSpec =
   /** One key: one or more requests (variants), each sent `copies` times. */
@@ -98,7 +123,9 @@ type OpSpec =
   | { t: "reuse"; write: number; ledger: number; amount: number }
   /** An earlier round's key that no call claimed (all refused), tried again. */
   | { t: "retry"; key: number; copies: number }
-  | { t: "read"; ledger: number; balance: boolean };
+  | { t: "read"; ledger: number; balance: boolean }
+  /** Posts and voids of one open hold at once, each under its own key: one at most may win. */
+  | { t: "resolve"; hold: number; racers: ("all" | "part" | "void")[] };
 
 interface RoundSpec {
   ops: OpSpec[];
@@ -112,6 +139,12 @@ interface Scenario {
   ledgers: { floor: Floor; start: number }[];
   rounds: RoundSpec[];
   pageSize: number;
+  /**
+   * Before this round (an index, taken modulo the rounds after the first),
+   * holds with a deadline a second ahead, let expire before it starts;
+   * undefined: none.
+   */
+  expire: number | undefined;
 }
 
 const index = fc.nat(1000);
@@ -150,6 +183,43 @@ const requestArb: fc.Arbitrary<RequestSpec> = fc.oneof(
       tx: index,
       amount: amount(25, 3),
       transfer: fc.boolean(),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      t: fc.constant("hold" as const),
+      amount: fc.integer({ min: 1, max: 30 }),
+      of: fc.oneof(
+        { weight: 3, arbitrary: fc.constant("debit" as const) },
+        { weight: 1, arbitrary: fc.constant("credit" as const) },
+        { weight: 2, arbitrary: index },
+      ),
+      deadline: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant("holdDrain" as const),
+      offset: fc.integer({ min: -1, max: 1 }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant("post" as const),
+      hold: index,
+      amount: fc.constantFrom<"all" | "part" | "over">("all", "all", "part", "over"),
+      any: fc.constantFrom(false, false, false, true),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant("void" as const),
+      hold: index,
+      any: fc.constantFrom(false, false, true),
     }),
   },
 );
@@ -221,6 +291,17 @@ const opArb: fc.Arbitrary<OpSpec> = fc.oneof(
     weight: 6,
     arbitrary: fc.record({ t: fc.constant("read" as const), ledger: index, balance: fc.boolean() }),
   },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant("resolve" as const),
+      hold: index,
+      racers: fc.array(fc.constantFrom<"all" | "part" | "void">("all", "part", "void"), {
+        minLength: 2,
+        maxLength: 3,
+      }),
+    }),
+  },
 );
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
@@ -246,6 +327,7 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
     { minLength: 2, maxLength: 4 },
   ),
   pageSize: fc.integer({ min: 3, max: 12 }),
+  expire: fc.option(fc.nat(3), { nil: undefined, freq: 2 }),
 });
 
 // ---------------------------------------------------------------------------
@@ -264,6 +346,8 @@ class ConcurrentRun {
   private keyNo = 0;
   /** Keys of earlier rounds that no call claimed, with a request sent under them. */
   private readonly unclaimed = new Map<string, WriteRequest>();
+  /** Holds let expire before a round, which that round posts and voids. */
+  private expired: TxState[] = [];
 
   constructor(
     private readonly clients: readonly LedgerApi[],
@@ -328,7 +412,22 @@ class ConcurrentRun {
   }
 
   async round(n: number, spec: RoundSpec): Promise<void> {
+    const { expire, rounds } = this.scenario;
+    if (expire !== undefined && n === 2 + (expire % (rounds.length - 1))) {
+      await this.expiring(n - 0.5);
+    }
     const drafts = spec.ops.flatMap((op) => this.draft(op));
+    // Each hold let expire: a post and a void, both HOLD_EXPIRED.
+    for (const tx of this.expired) {
+      for (const request of [
+        this.posting(tx, this.key(), "x"),
+        this.voiding(tx, this.key(), "x"),
+      ]) {
+        const key = request.params.idempotencyKey;
+        drafts.push((no, api) => ({ t: "write", no, api, key, request }));
+      }
+    }
+    this.expired = [];
     shuffle(drafts, spec.shuffle);
     await this.play(
       n,
@@ -336,11 +435,44 @@ class ConcurrentRun {
     );
   }
 
-  /** Fires every call at once, checks the replies, then reads every ledger back. */
-  private async play(round: number, calls: Call[]): Promise<void> {
+  /**
+   * A round of two holds with a deadline a second ahead (a debit of the
+   * first ledger, a transfer from the second to the first), then a wait
+   * until the deadline has passed by a margin, so the next round sees them
+   * expired.
+   */
+  private async expiring(round: number): Promise<void> {
+    const deadline = new Date(Date.now() + EXPIRY_MS);
+    const [first, second] = [this.ledger(0), this.ledger(1)];
+    const requests = [
+      this.record(first, this.key(), "x", "CREDIT_SPEND", -5n, { deadline }),
+      this.transfer(second, first, this.key(), "x", 3n, { deadline }),
+    ];
+    const calls = requests.map(
+      (request, no): Call => ({
+        t: "write",
+        no,
+        api: this.api(no),
+        key: request.params.idempotencyKey,
+        request,
+      }),
+    );
+    await this.play(round, calls, deadline.getTime() + EXPIRY_MARGIN_MS);
+    this.expired = this.world.transactions.filter(
+      (tx) => tx.hold?.expiresAt.getTime() === deadline.getTime(),
+    );
+    totals.set("expiring holds", (totals.get("expiring holds") ?? 0) + this.expired.length);
+  }
+
+  /**
+   * Fires every call at once, checks the replies (the round's clock: when
+   * it started), then reads every ledger back (after `waitUntil`, when set).
+   */
+  private async play(round: number, calls: Call[], waitUntil?: number): Promise<void> {
     callsFired += calls.length;
+    const now = new Date();
     await Promise.all(calls.map((call) => invoke(call)));
-    const { violations, unclaimed } = this.world.checkRound(round, calls);
+    const { violations, unclaimed } = this.world.checkRound(round, calls, now);
     expect(
       violations,
       `round ${round}: ${violations.length} replies no serial order explains`,
@@ -351,6 +483,9 @@ class ConcurrentRun {
     for (const { key, request } of unclaimed) {
       this.unclaimed.set(key, request);
     }
+    if (waitUntil !== undefined) {
+      await sleep(waitUntil - Date.now());
+    }
     await this.readBack(round);
   }
 
@@ -359,10 +494,12 @@ class ConcurrentRun {
    * for; and the balances conserve money.
    */
   private async readBack(round: number): Promise<void> {
-    const api = this.api(round);
+    const api = this.api(Math.ceil(round));
+    const now = new Date();
     const stored = new Map<LedgerState, bigint>();
     for (const ledger of this.world.ledgers) {
-      stored.set(ledger, await this.readLedger(api, ledger, round));
+      stored.set(ledger, await this.readLedger(api, ledger, round, now));
+      await this.readHolds(api, ledger, round, now);
     }
     const money = moneyBalance(
       this.world.ledgers,
@@ -372,14 +509,55 @@ class ConcurrentRun {
     expect(money.balances, `round ${round}: money conserved`).toEqual(money.singleSided);
   }
 
+  /** ListPendingTransactions: the open holds on the ledger the replies account for, oldest first. */
+  private async readHolds(
+    api: LedgerApi,
+    ledger: LedgerState,
+    round: number,
+    now: Date,
+  ): Promise<void> {
+    if (ledger.terminated) {
+      return;
+    }
+    const listed: Transaction[] = [];
+    let pageToken = "";
+    for (let page = 0; page < LIST_PAGES_MAX; page += 1) {
+      const result = await api.listPendingTransactions({
+        ledgerId: ledger.id,
+        pageSize: this.scenario.pageSize,
+        pageToken,
+      });
+      listed.push(...result.items);
+      pageToken = result.nextPageToken;
+      if (pageToken === "") {
+        break;
+      }
+    }
+    const open = this.world
+      .openHolds(now)
+      .filter((tx) => shapeOf(tx).some((leg) => leg.ledger === ledger));
+    const what = `round ${round}: the open holds of ${ledger.name} read through ${api.name}`;
+    expect(listed.map((tx) => [tx.id, tx.state]).sort(), what).toEqual(
+      open.map((tx) => [tx.id, "PENDING"]).sort(),
+    );
+    const created = listed.map((tx) => tx.createdAt?.getTime() ?? 0);
+    expect(created, `${what}: oldest first`).toEqual([...created].sort((a, b) => a - b));
+  }
+
   /** One ledger read back; returns its stored balance. */
-  private async readLedger(api: LedgerApi, ledger: LedgerState, round: number): Promise<bigint> {
+  private async readLedger(
+    api: LedgerApi,
+    ledger: LedgerState,
+    round: number,
+    now: Date,
+  ): Promise<bigint> {
     const newestFirst = await listAll(api, ledger.id, this.scenario.pageSize);
     expect(
       newestFirst.map(historyEntry).reverse(),
       `round ${round}: the history of ${ledger.name} read through ${api.name}`,
     ).toEqual(ledger.history);
     const stored = await api.getLedger(ledger.id);
+    const pending = this.world.pending(ledger, now);
     expect(
       {
         balance: stored.balance,
@@ -388,6 +566,8 @@ class ConcurrentRun {
         terminatedAt: stored.terminatedAt,
         minBalance: stored.minBalance,
         unbounded: stored.unbounded,
+        pending: [stored.pendingDebits, stored.pendingCredits],
+        available: stored.available,
       },
       `round ${round}: ${ledger.name} read through ${api.name}`,
     ).toEqual({
@@ -397,6 +577,8 @@ class ConcurrentRun {
       terminatedAt: ledger.terminatedAt,
       minBalance: ledger.floor,
       unbounded: ledger.floor === undefined,
+      pending: [pending.debits, pending.credits],
+      available: ledger.balance - pending.debits,
     });
     return stored.balance;
   }
@@ -440,6 +622,20 @@ class ConcurrentRun {
         const request = this.reuse(winner.request, key, tag, op);
         return [(no, api) => ({ t: "write", no, api, key, request })];
       }
+      case "resolve": {
+        const tx = pick(this.world.openHolds(new Date()), op.hold);
+        if (tx === undefined) {
+          return [];
+        }
+        return op.racers.map((racer): Draft => {
+          const key = this.key();
+          const request =
+            racer === "void"
+              ? this.voiding(tx, key, "0")
+              : this.posting(tx, key, "0", racer === "part" ? partOf(tx) : undefined);
+          return (no, api) => ({ t: "write", no, api, key, request });
+        });
+      }
       case "retry": {
         const entry = pick([...this.unclaimed], op.key);
         if (entry === undefined) {
@@ -465,6 +661,24 @@ class ConcurrentRun {
         return this.transfer(claimed.ledger, claimed.to, key, tag, BigInt(op.amount));
       case "RecordEntry":
         return this.record(this.ledger(op.ledger), key, tag, "CREDIT_ADD", BigInt(op.amount));
+      case "PostPendingTransaction":
+        // The same hold, another amount (or all of it instead of an amount).
+        return this.posting(
+          claimed.tx,
+          key,
+          tag,
+          claimed.params.amount === undefined ? 1n : undefined,
+        );
+      case "VoidPendingTransaction": {
+        // A void of another transaction (of the same app: the key is claimed there).
+        const other = pick(
+          this.world.transactions.filter((tx) => tx !== claimed.tx),
+          op.ledger,
+        );
+        return other === undefined
+          ? this.posting(claimed.tx, key, tag)
+          : this.voiding(other, key, tag);
+      }
     }
   }
 
@@ -474,9 +688,50 @@ class ConcurrentRun {
     variant: string,
     spec: RequestSpec,
   ): WriteRequest {
+    const now = new Date();
+    const available = ledger.balance - this.world.pending(ledger, now).debits;
+    if (spec.t === "hold") {
+      const hold = {
+        deadline: spec.deadline ? new Date(now.getTime() + HOLD_AHEAD_MS) : undefined,
+      };
+      const magnitude = BigInt(spec.amount);
+      if (spec.of === "debit" || spec.of === "credit") {
+        const credit = spec.of === "credit";
+        const operation = credit ? "CREDIT_ADD" : "CREDIT_SPEND";
+        return this.record(ledger, key, variant, operation, credit ? magnitude : -magnitude, hold);
+      }
+      const to = pick(
+        this.world.ledgers.filter((l) => l !== ledger),
+        spec.of,
+      ) as LedgerState;
+      return this.transfer(ledger, to, key, variant, magnitude, hold);
+    }
+    if (spec.t === "holdDrain") {
+      const room = available - (ledger.floor ?? 0n) + BigInt(spec.offset);
+      return this.record(ledger, key, variant, "CREDIT_SPEND", room > 0n ? -room : -1n, {
+        deadline: undefined,
+      });
+    }
+    if (spec.t === "post" || spec.t === "void") {
+      const touching = this.world.transactions.filter((t) =>
+        shapeOf(t).some((leg) => leg.ledger === ledger),
+      );
+      const open = touching.filter((t) => isOpen(t, now));
+      const tx = pick(spec.any || open.length === 0 ? touching : open, spec.hold);
+      if (tx !== undefined) {
+        if (spec.t === "void") {
+          return this.voiding(tx, key, variant);
+        }
+        const held = tx.hold?.held ?? tx.magnitude;
+        const amount =
+          spec.amount === "all" ? undefined : spec.amount === "part" ? partOf(tx) : held + 1n;
+        return this.posting(tx, key, variant, amount);
+      }
+      return this.record(ledger, key, variant, "CREDIT_SPEND", -1n);
+    }
     if (spec.t === "reverse") {
       const touching = this.world.transactions.filter((t) =>
-        t.legs.some((leg) => leg.ledger === ledger),
+        shapeOf(t).some((leg) => leg.ledger === ledger),
       );
       const transfers = touching.filter((t) => t.kind === "TRANSFER");
       const tx = pick(spec.transfer && transfers.length > 0 ? transfers : touching, spec.tx);
@@ -491,7 +746,7 @@ class ConcurrentRun {
     }
     if (spec.t === "drain") {
       // Exactly to the floor (or 0 when unbounded), one short of it, or one past it.
-      const room = ledger.balance - (ledger.floor ?? 0n) + BigInt(spec.offset);
+      const room = available - (ledger.floor ?? 0n) + BigInt(spec.offset);
       return this.record(ledger, key, variant, "CREDIT_SPEND", room > 0n ? -room : -1n);
     }
     const magnitude = optional(spec.amount);
@@ -513,6 +768,7 @@ class ConcurrentRun {
     variant: string,
     operation: string,
     amount: bigint | undefined,
+    hold?: Hold,
   ): WriteRequest {
     const tag = `${key}.${variant}`;
     const params: RecordEntryParams = {
@@ -521,6 +777,7 @@ class ConcurrentRun {
       idempotencyKey: key,
       reference: tag,
       ...(amount === undefined ? {} : { amount }),
+      ...holdParams(hold),
     };
     return { method: "RecordEntry", ledger, params, tag };
   }
@@ -531,6 +788,7 @@ class ConcurrentRun {
     key: string,
     variant: string,
     amount: bigint,
+    hold?: Hold,
   ): WriteRequest {
     const tag = `${key}.${variant}`;
     const params: TransferParams = {
@@ -539,8 +797,26 @@ class ConcurrentRun {
       amount,
       idempotencyKey: key,
       reference: tag,
+      ...holdParams(hold),
     };
     return { method: "Transfer", ledger: from, to, params, tag };
+  }
+
+  /** A post of all of `tx` (`amount` undefined) or of `amount`. */
+  private posting(tx: TxState, key: string, variant: string, amount?: bigint): WriteRequest {
+    const params: PostPendingTransactionParams = {
+      transactionId: tx.id,
+      idempotencyKey: key,
+      ...(amount === undefined ? {} : { amount }),
+    };
+    const ledger = (shapeOf(tx)[0] as { ledger: LedgerState }).ledger;
+    return { method: "PostPendingTransaction", ledger, tx, params, tag: `${key}.${variant}` };
+  }
+
+  private voiding(tx: TxState, key: string, variant: string): WriteRequest {
+    const params = { transactionId: tx.id, idempotencyKey: key };
+    const ledger = (shapeOf(tx)[0] as { ledger: LedgerState }).ledger;
+    return { method: "VoidPendingTransaction", ledger, tx, params, tag: `${key}.${variant}` };
   }
 
   private reversal(
@@ -556,7 +832,7 @@ class ConcurrentRun {
       description: tag,
       ...(amount === undefined ? {} : { amount }),
     };
-    const ledger = (tx.legs[0] as { ledger: LedgerState }).ledger;
+    const ledger = (shapeOf(tx)[0] as { ledger: LedgerState }).ledger;
     return { method: "ReverseTransaction", ledger, tx, params, tag };
   }
 }
@@ -573,6 +849,7 @@ async function invoke(call: Call): Promise<void> {
   switch (call.t) {
     case "write":
       call.outcome = await settle(write(call.api, call.request));
+      call.answeredAt = Date.now();
       return;
     case "terminate":
       call.outcome = await settle(call.api.terminateLedger(call.ledger.id));
@@ -592,13 +869,40 @@ function write(
 ): Promise<Written<Entry> | Written<Transaction>> {
   switch (request.method) {
     case "RecordEntry":
+      // A hold's reply is its transaction.
       return api.recordEntry(request.params);
     case "Transfer":
       return api.transfer(request.params);
     case "ReverseTransaction":
       return api.reverseTransaction(request.params);
+    case "PostPendingTransaction":
+      return api.postPendingTransaction(request.params);
+    case "VoidPendingTransaction":
+      return api.voidPendingTransaction(request.params);
   }
 }
+
+/** A hold: its deadline, or the server's default. */
+interface Hold {
+  readonly deadline: Date | undefined;
+}
+
+function holdParams(hold: Hold | undefined): { pending?: true; pendingExpiresAt?: Date } {
+  if (hold === undefined) {
+    return {};
+  }
+  return hold.deadline === undefined
+    ? { pending: true }
+    : { pending: true, pendingExpiresAt: hold.deadline };
+}
+
+/** Part of what a hold holds (all of it when it holds 1). */
+function partOf(tx: TxState): bigint {
+  const held = tx.hold?.held ?? tx.magnitude;
+  return held > 1n ? held - 1n : held;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /** More pages than a run writes; a runaway page token fails instead of looping. */
 const LIST_PAGES_MAX = 200;
@@ -695,6 +999,14 @@ describe("concurrent model check", () => {
         "Transfer: INSUFFICIENT_FUNDS",
         "Transfer: contested INSUFFICIENT_FUNDS",
         "reversal of TRANSFER: fresh",
+        "RecordEntry held: fresh",
+        "RecordEntry held: contested INSUFFICIENT_FUNDS",
+        "Transfer held: fresh",
+        "post: fresh",
+        "post: contested HOLD_NOT_PENDING",
+        "void: fresh",
+        "HOLD_EXPIRED",
+        "reversal of hold: TRANSACTION_NOT_REVERSIBLE",
       ]) {
         expect(totals.get(outcome) ?? 0, `runs in which ${outcome} happened`).toBeGreaterThan(0);
       }

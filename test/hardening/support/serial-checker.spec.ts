@@ -1,9 +1,13 @@
 /**
  * The serial checker on hand-made rounds (no server): what it must reject
- * about transfers, and the same rounds made consistent, which it must
- * accept. Proves its cross-ledger parts are not vacuous: two ledgers that
- * order two transfers in opposite ways, and a refusal whose only
- * explanation is a point no global order passes through.
+ * about transfers and holds, and the same rounds made consistent, which it
+ * must accept. Proves its cross-ledger parts are not vacuous: two ledgers
+ * that order two transfers in opposite ways, and a refusal whose only
+ * explanation is a point no global order passes through. And its hold
+ * parts: two posts (or a post and a void) of one hold both succeeding, a
+ * debit and a hold that only fit one without the other, a refusal or a
+ * read only a hold that does not exist would explain, a termination that
+ * leaves a hold open.
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -14,7 +18,13 @@ import {
   RpcFailure,
   type Transaction,
 } from "../../support/clients.js";
-import { type Call, type LedgerState, World, type WriteRequest } from "./serial-checker.js";
+import {
+  type Call,
+  type LedgerState,
+  type TxState,
+  World,
+  type WriteRequest,
+} from "./serial-checker.js";
 
 const API = { name: "grpc-js" } as LedgerApi;
 const AT = new Date("2026-01-01T00:00:00Z");
@@ -110,6 +120,11 @@ function madeTransfer(
     createdAt: AT,
     reversalIds: [],
     externalTransactionId: "",
+    state: "POSTED",
+    pendingExpiresAt: undefined,
+    heldAmount: 0n,
+    pendingEntries: [],
+    history: [],
   };
   const request = transferRequest(from, to, amount, key);
   return { t: "write", no, api: API, key, request, outcome: { value, replayed: false } };
@@ -144,6 +159,9 @@ function terminated(no: number, of: LedgerState, version: bigint, balance: bigin
     version,
     balance,
     terminatedAt: AT,
+    pendingDebits: 0n,
+    pendingCredits: 0n,
+    available: balance,
   } as Ledger;
   return { t: "terminate", no, api: API, ledger: of, outcome };
 }
@@ -205,3 +223,340 @@ describe("the serial checker, on transfers", () => {
     expect(refusal(20n, "source")).toHaveLength(1);
   });
 });
+
+// ---------------------------------------------------------------------------
+// Holds
+// ---------------------------------------------------------------------------
+
+const HOUR_AHEAD = new Date(AT.getTime() + 60 * 60 * 1000);
+
+/** A debit hold of `amount` on `on`, made in an earlier round (so in the world), still open. */
+function openHold(w: World, id: string, on: LedgerState, amount: bigint): TxState {
+  const tx: TxState = {
+    id,
+    kind: "ENTRY",
+    magnitude: amount,
+    legs: [],
+    singleSided: true,
+    reversed: 0n,
+    hold: {
+      pendingLegs: [{ ledger: on, amount: -amount }],
+      held: amount,
+      expiresAt: HOUR_AHEAD,
+      state: "PENDING",
+    },
+  };
+  w.transactions.push(tx);
+  return tx;
+}
+
+function holdTransaction(id: string, on: LedgerState, amount: bigint, tag: string): Transaction {
+  return {
+    id,
+    kind: "ENTRY",
+    entries: [],
+    reversesTransactionId: "",
+    amount,
+    reversedAmount: 0n,
+    createdAt: AT,
+    reversalIds: [],
+    externalTransactionId: "",
+    state: "PENDING",
+    pendingExpiresAt: HOUR_AHEAD,
+    heldAmount: amount,
+    pendingEntries: [
+      {
+        ledgerId: on.id,
+        operation: "CREDIT_SPEND",
+        amount: -amount,
+        occurredAt: AT,
+        description: "",
+        reference: tag,
+        metadata: {},
+      },
+    ],
+    history: [{ state: "PENDING", at: AT, amount }],
+  };
+}
+
+function spend(on: LedgerState, amount: bigint, key: string, pending: boolean): WriteRequest {
+  const params = {
+    ledgerId: on.id,
+    operation: "CREDIT_SPEND",
+    amount: -amount,
+    idempotencyKey: key,
+    reference: key,
+    ...(pending ? { pending: true, pendingExpiresAt: HOUR_AHEAD } : {}),
+  };
+  return { method: "RecordEntry", ledger: on, params, tag: key };
+}
+
+/** A fresh hold of a debit of `amount` on `on`, made this round. */
+function madeHold(no: number, on: LedgerState, amount: bigint): Call {
+  const key = `k${no}`;
+  const value = holdTransaction(`hold${no}`, on, amount, key);
+  const request = spend(on, amount, key, true);
+  return { t: "write", no, api: API, key, request, outcome: { value, replayed: false } };
+}
+
+/** A fresh spend of `amount` on `on`, at `sequence`, taking the balance to `balanceAfter`. */
+function madeSpend(
+  no: number,
+  on: LedgerState,
+  amount: bigint,
+  sequence: bigint,
+  balanceAfter: bigint,
+): Call {
+  const key = `k${no}`;
+  const value: Entry = {
+    ...entry(`tx${no}`, on, sequence, -amount, balanceAfter, key),
+    operation: "CREDIT_SPEND",
+  };
+  const request = spend(on, amount, key, false);
+  return { t: "write", no, api: API, key, request, outcome: { value, replayed: false } };
+}
+
+/** A fresh post of all of `tx` (a debit hold on `on`), its entry at `sequence`. */
+function madePost(
+  no: number,
+  tx: TxState,
+  on: LedgerState,
+  sequence: bigint,
+  balanceAfter: bigint,
+): Call {
+  const key = `k${no}`;
+  const held = tx.hold?.held ?? 0n;
+  const value: Transaction = {
+    ...holdTransaction(tx.id, on, held, ""),
+    state: "POSTED",
+    entries: [
+      {
+        ...entry(tx.id, on, sequence, -held, balanceAfter, ""),
+        id: `${tx.id}-post${no}`,
+        operation: "CREDIT_SPEND",
+      },
+    ],
+    history: [
+      { state: "PENDING", at: AT, amount: held },
+      { state: "POSTED", at: AT, amount: held },
+    ],
+  };
+  const request: WriteRequest = {
+    method: "PostPendingTransaction",
+    ledger: on,
+    tx,
+    params: { transactionId: tx.id, idempotencyKey: key },
+    tag: key,
+  };
+  return { t: "write", no, api: API, key, request, outcome: { value, replayed: false } };
+}
+
+function voidRequest(tx: TxState, on: LedgerState, key: string): WriteRequest {
+  const params = { transactionId: tx.id, idempotencyKey: key };
+  return { method: "VoidPendingTransaction", ledger: on, tx, params, tag: key };
+}
+
+/** A fresh void of `tx` (a debit hold on `on`). */
+function madeVoid(no: number, tx: TxState, on: LedgerState): Call {
+  const key = `k${no}`;
+  const held = tx.hold?.held ?? 0n;
+  const value: Transaction = {
+    ...holdTransaction(tx.id, on, held, ""),
+    state: "VOIDED",
+    history: [
+      { state: "PENDING", at: AT, amount: held },
+      { state: "VOIDED", at: AT, amount: held },
+    ],
+  };
+  const request = voidRequest(tx, on, key);
+  return { t: "write", no, api: API, key, request, outcome: { value, replayed: false } };
+}
+
+function refused(no: number, request: WriteRequest, reason: string, named?: LedgerState): Call {
+  const metadata: Record<string, string> = named === undefined ? {} : { ledger_id: named.id };
+  const outcome = new RpcFailure(
+    "grpc-js",
+    "FAILED_PRECONDITION",
+    reason,
+    reason,
+    ERROR_DOMAIN,
+    metadata,
+  );
+  return { t: "write", no, api: API, key: `k${no}`, request, outcome };
+}
+
+function read(no: number, of: LedgerState, balance: bigint, pendingDebits: bigint): Call {
+  const outcome: Ledger = {
+    id: of.id,
+    app: of.app,
+    ownerId: "",
+    unit: of.unit,
+    description: "",
+    reference: "",
+    metadata: {},
+    status: "ACTIVE",
+    balance,
+    minBalance: of.floor,
+    version: 0n,
+    createdAt: AT,
+    terminatedAt: undefined,
+    unbounded: false,
+    pendingDebits,
+    pendingCredits: 0n,
+    available: balance - pendingDebits,
+  };
+  return { t: "getLedger", no, api: API, ledger: of, outcome };
+}
+
+describe("the serial checker, on holds", () => {
+  it("rejects two posts of one hold both succeeding, accepts one post and one HOLD_NOT_PENDING", () => {
+    const twice = (second: "post" | "refused"): string[] => {
+      const a = ledger("A", 20n);
+      const w = world(a);
+      const hold = openHold(w, "h1", a, 10n);
+      return w.checkRound(
+        1,
+        [
+          madePost(1, hold, a, 1n, 10n),
+          second === "post"
+            ? madePost(2, hold, a, 2n, 0n)
+            : refused(2, madePostRequest(hold, a, "k2"), "HOLD_NOT_PENDING"),
+        ],
+        AT,
+      ).violations;
+    };
+    const violations = twice("post");
+    expect(violations.some((v) => v.includes("a second resolution of hold h1"))).toBe(true);
+    expect(twice("refused")).toEqual([]);
+  });
+
+  it("rejects a post and a void of one hold both succeeding, accepts the void alone winning", () => {
+    const race = (post: "fresh" | "refused"): string[] => {
+      const a = ledger("A", 20n);
+      const w = world(a);
+      const hold = openHold(w, "h1", a, 10n);
+      return w.checkRound(
+        1,
+        [
+          post === "fresh"
+            ? madePost(1, hold, a, 1n, 10n)
+            : refused(1, madePostRequest(hold, a, "k1"), "HOLD_NOT_PENDING"),
+          madeVoid(2, hold, a),
+        ],
+        AT,
+      ).violations;
+    };
+    expect(race("fresh").some((v) => v.includes("a second resolution of hold h1"))).toBe(true);
+    expect(race("refused")).toEqual([]);
+  });
+
+  it("rejects a post of a hold an earlier round voided", () => {
+    const a = ledger("A", 20n);
+    const w = world(a);
+    const hold = openHold(w, "h1", a, 10n);
+    expect(w.checkRound(1, [madeVoid(1, hold, a)], AT).violations).toEqual([]);
+    const { violations } = w.checkRound(2, [madePost(2, hold, a, 1n, 10n)], AT);
+    expect(violations.some((v) => v.includes("VOIDED in an earlier round"))).toBe(true);
+  });
+
+  it("rejects a hold and a spend that only fit one without the other, accepts them when both fit", () => {
+    const both = (held: bigint): string[] => {
+      const a = ledger("A", 20n);
+      return world(a).checkRound(1, [madeHold(1, a, held), madeSpend(2, a, 10n, 1n, 10n)], AT)
+        .violations;
+    };
+    const violations = both(15n);
+    expect(violations).toHaveLength(1);
+    expect(violations[0]).toContain("the request answers INSUFFICIENT_FUNDS");
+    expect(both(10n)).toEqual([]);
+  });
+
+  it("rejects a spend that fits only if an open hold reserved nothing", () => {
+    const a = ledger("A", 20n);
+    const w = world(a);
+    openHold(w, "h1", a, 15n);
+    const { violations } = w.checkRound(1, [madeSpend(1, a, 10n, 1n, 10n)], AT);
+    expect(violations).toHaveLength(1);
+    expect(violations[0]).toContain("INSUFFICIENT_FUNDS");
+  });
+
+  it("accepts INSUFFICIENT_FUNDS that a hold of the round explains, rejects it without the hold", () => {
+    const refusal = (withHold: boolean): string[] => {
+      const a = ledger("A", 20n);
+      const calls = [refused(2, spend(a, 10n, "k2", false), "INSUFFICIENT_FUNDS", a)];
+      return world(a).checkRound(1, withHold ? [madeHold(1, a, 15n), ...calls] : calls, AT)
+        .violations;
+    };
+    expect(refusal(true)).toEqual([]);
+    const violations = refusal(false);
+    expect(violations).toHaveLength(1);
+    expect(violations[0]).toContain("no point refuses it with INSUFFICIENT_FUNDS");
+  });
+
+  it("rejects HOLD_NOT_PENDING of an open hold nothing resolved", () => {
+    const a = ledger("A", 20n);
+    const w = world(a);
+    const hold = openHold(w, "h1", a, 10n);
+    const { violations } = w.checkRound(
+      1,
+      [refused(1, madePostRequest(hold, a, "k1"), "HOLD_NOT_PENDING")],
+      AT,
+    );
+    expect(violations).toHaveLength(1);
+    expect(violations[0]).toContain("no point refuses it with HOLD_NOT_PENDING");
+  });
+
+  it("rejects a read of pending debits no placement of the round's holds and voids gives", () => {
+    const pendingRead = (shown: bigint): string[] => {
+      const a = ledger("A", 40n);
+      const w = world(a);
+      const hold = openHold(w, "h1", a, 10n);
+      return w.checkRound(1, [madeHold(1, a, 5n), madeVoid(2, hold, a), read(3, a, 40n, shown)], AT)
+        .violations;
+    };
+    for (const shown of [0n, 5n, 10n, 15n]) {
+      expect(pendingRead(shown), `pending ${shown}`).toEqual([]);
+    }
+    expect(pendingRead(7n)).toHaveLength(1);
+    expect(pendingRead(20n)).toHaveLength(1);
+  });
+
+  it("rejects a termination that leaves a hold open, accepts LEDGER_HAS_PENDING_TRANSACTIONS", () => {
+    const terminate = (outcome: "terminated" | "refused"): string[] => {
+      const a = ledger("A", 20n);
+      const w = world(a);
+      openHold(w, "h1", a, 10n);
+      const call: Call =
+        outcome === "terminated"
+          ? terminated(1, a, 0n, 20n)
+          : {
+              t: "terminate",
+              no: 1,
+              api: API,
+              ledger: a,
+              outcome: new RpcFailure(
+                "grpc-js",
+                "FAILED_PRECONDITION",
+                "open holds",
+                "LEDGER_HAS_PENDING_TRANSACTIONS",
+                ERROR_DOMAIN,
+                { ledger_id: a.id },
+              ),
+            };
+      return w.checkRound(1, [call], AT).violations;
+    };
+    const violations = terminate("terminated");
+    expect(violations.some((v) => v.includes("terminated with holds open on it"))).toBe(true);
+    expect(terminate("refused")).toEqual([]);
+  });
+});
+
+function madePostRequest(tx: TxState, on: LedgerState, key: string): WriteRequest {
+  return {
+    method: "PostPendingTransaction",
+    ledger: on,
+    tx,
+    params: { transactionId: tx.id, idempotencyKey: key },
+    tag: key,
+  };
+}

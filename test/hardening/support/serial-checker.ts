@@ -9,12 +9,17 @@
  * next round starting only after every reply of this one has arrived):
  *
  * 1. Effects. The calls that changed state are exactly the fresh successes
- *    (replayed = false) of RecordEntry, Transfer and ReverseTransaction, and
- *    TerminateLedger. A fresh write has one entry per leg of its request, in
- *    posting order, on exactly the ledgers the request names (a transfer:
- *    the debit of its source, then the credit of its destination; a
- *    reversal: one compensating entry per leg of the original, in its
- *    order). Each idempotency key has at most one fresh success, ever.
+ *    (replayed = false) of RecordEntry, Transfer, ReverseTransaction,
+ *    PostPendingTransaction and VoidPendingTransaction, and TerminateLedger.
+ *    A fresh write has one entry per leg of its request, in posting order,
+ *    on exactly the ledgers the request names (a transfer: the debit of its
+ *    source, then the credit of its destination; a reversal: one
+ *    compensating entry per leg of the original, in its order; a post: one
+ *    per leg of the hold); a hold (RecordEntry or Transfer with `pending`)
+ *    and a void write no entry. Each idempotency key has at most one fresh
+ *    success, ever; each hold at most one fresh post or void, ever (two
+ *    posts of one hold, or a post and a void, both succeeding is a
+ *    violation whatever the order).
  *
  * 2. One order of the effects. Per ledger, the round's fresh entries must
  *    carry the sequences v0+1 .. v1 with no gap and no repeat: that is the
@@ -79,6 +84,48 @@
  *      spec bounds how often it may happen. Any other failure is a
  *      violation.
  *
+ * 5. Holds. A hold or a void has no sequence, so it has no place in the
+ *    ledgers' orders: it floats. What it changes is what holds reserve
+ *    (pending debits, which count against the floor: available = balance -
+ *    pending debits) and will credit. A post has entries, so it has its
+ *    place: it releases its hold there and posts the amount (which never
+ *    lowers available). Holds posted or voided in a round were made in an
+ *    earlier one (a call needs the hold's id), so no order is needed
+ *    between a hold and its resolution within a round. The floating
+ *    effects are placed as follows:
+ *    - for the round's effects (3), the most permissive placement: every
+ *      void at the start of the round, every hold at its end (after every
+ *      entry, before a termination). No debit is then checked against a
+ *      hold of the round, and every hold against all of them at once:
+ *      balance(v1) - pending(v1) with every hold of the round >= floor, for
+ *      the ledger of each held debit. A hold that fits anywhere fits at the
+ *      end (the lowest available after it is at a debit, which would have
+ *      had to fit with it too), so this loses nothing; a debit that only
+ *      fits while a void came first, or a set of holds that only fit apart,
+ *      is a violation.
+ *    - for a call without an effect (4), each point is tried twice: with
+ *      the floating effects placed the permissive way, and the other way
+ *      round (every hold of the round before it, every void after it; a
+ *      hold in between gives an answer in between, for a refusal is
+ *      monotone in what is reserved). A hold's state at a point: as the
+ *      round started (EXPIRED when its deadline had passed), POSTED at and
+ *      after its post's entry, VOIDED when its void of this round is placed
+ *      before. So HOLD_NOT_PENDING needs a resolution before it (this round
+ *      or earlier), HOLD_EXPIRED a hold past its deadline, and
+ *      INSUFFICIENT_FUNDS of a debit or a hold may come from what the
+ *      round's holds reserve.
+ *    - a read's pending debits (and credits) must be what holds open at the
+ *      round's start reserved, less what the posts up to its version
+ *      released, plus some subset of the round's holds and less some subset
+ *      of its voids; available = balance - pending debits.
+ *    - a TerminateLedger that succeeds sits after the ledger's last entry
+ *      and every floating effect: no hold may be open there (none open as
+ *      the round started unless posted or voided in it, no hold of the
+ *      round). LEDGER_HAS_PENDING_TRANSACTIONS needs some open hold on the
+ *      ledger: one open as the round started, or one made in it.
+ *    The spec keeps every hold's deadline away from every round (an hour
+ *    ahead, or passed before the round starts), so expiry is never a race.
+ *
  * What this proves: the round's effects are serializable (2, 3), each
  * against the real state, both legs of a transfer at one point of one
  * order; and every call without an effect is explained by some point of
@@ -93,7 +140,10 @@
  * placed on its own; that one global order places all of them at once is
  * not checked (that is a search over orders; the per-call check is the
  * necessary condition). Replays are not positioned, only matched to their
- * first reply.
+ * first reply. The floating effects are placed jointly only for the
+ * round's effects (the most permissive placement, which exists whenever
+ * any does); each call without an effect gets its own placement, and the
+ * placement of a hold of two ledgers is not tied across them.
  *
  * Sound: a server that applies writes one at a time (today's pipeline
  * applies each batch in order under the locks of every ledger a write
@@ -120,26 +170,36 @@ import {
   ERROR_DOMAIN,
   type Ledger,
   type LedgerApi,
+  type PostPendingTransactionParams,
   type RecordEntryParams,
   type ReverseTransactionParams,
   RpcFailure,
   type Transaction,
   type TransferParams,
+  type VoidPendingTransactionParams,
   type Written,
 } from "../../support/clients.js";
 import {
   fingerprint,
+  type HoldState,
+  holdRuling,
+  holdStateAt,
+  isOpen,
   type Leg,
   magnitudeOf,
   type PostingState,
-  postRule,
+  postedLegs,
+  postOrRefuse,
+  postPendingRule,
   REASON_CODES,
   type Ruling,
   recordRule,
+  releasing,
   reversalRule,
   type Tx,
   transferOperation,
   transferRule,
+  voidRule,
 } from "./reference-model.js";
 
 /** The fields of an entry that history comparisons look at (timestamps and annotations aside). */
@@ -179,15 +239,20 @@ export function versionOf(ledger: LedgerState): bigint {
   return BigInt(ledger.history.length);
 }
 
-/** A transaction written in an earlier round; `reversed` as of the end of the last checked round. */
+/**
+ * A transaction written in an earlier round; `reversed` as of the end of
+ * the last checked round; a hold's state as of then too (EXPIRED read from
+ * the round's clock).
+ */
 export type TxState = Tx<LedgerState>;
 
 export type WriteRequest =
   | {
       readonly method: "RecordEntry";
       readonly ledger: LedgerState;
+      /** With `pending`: a hold. */
       readonly params: RecordEntryParams;
-      /** The tag the entry must carry (its reference). */
+      /** The tag the entry (or held leg) must carry (its reference). */
       readonly tag: string;
     }
   | {
@@ -195,8 +260,9 @@ export type WriteRequest =
       /** The source. */
       readonly ledger: LedgerState;
       readonly to: LedgerState;
+      /** With `pending`: a hold. */
       readonly params: TransferParams;
-      /** The tag both entries must carry (their reference). */
+      /** The tag both entries (or held legs) must carry (their reference). */
       readonly tag: string;
     }
   | {
@@ -207,13 +273,43 @@ export type WriteRequest =
       readonly params: ReverseTransactionParams;
       /** The tag the reversal's entries must carry (their description). */
       readonly tag: string;
+    }
+  | {
+      readonly method: "PostPendingTransaction";
+      /** The ledger of the hold's first leg. */
+      readonly ledger: LedgerState;
+      /** The hold (or any transaction: then HOLD_NOT_PENDING). */
+      readonly tx: TxState;
+      readonly params: PostPendingTransactionParams;
+      /** For messages only: a post carries nothing of its own. */
+      readonly tag: string;
+    }
+  | {
+      readonly method: "VoidPendingTransaction";
+      readonly ledger: LedgerState;
+      readonly tx: TxState;
+      readonly params: VoidPendingTransactionParams;
+      readonly tag: string;
     };
 
 export function requestFingerprint(request: WriteRequest): string {
   return `${request.method}\u0000${fingerprint(request.params)}`;
 }
 
-/** The ledgers a request posts to, in posting order. */
+/** True for a RecordEntry or Transfer with `pending`: its success is a hold, with no entries. */
+export function isHold(request: WriteRequest): boolean {
+  return (
+    (request.method === "RecordEntry" || request.method === "Transfer") &&
+    request.params.pending === true
+  );
+}
+
+/** A transaction's legs as written or, for a hold, as held (their ledgers and signs). */
+export function shapeOf(tx: TxState): readonly Leg<LedgerState>[] {
+  return tx.hold?.pendingLegs ?? tx.legs;
+}
+
+/** The ledgers a request touches, in posting order. */
 export function ledgersOf(request: WriteRequest): readonly LedgerState[] {
   switch (request.method) {
     case "RecordEntry":
@@ -221,15 +317,29 @@ export function ledgersOf(request: WriteRequest): readonly LedgerState[] {
     case "Transfer":
       return [request.ledger, request.to];
     case "ReverseTransaction":
-      return request.tx.legs.map((leg) => leg.ledger);
+    case "PostPendingTransaction":
+    case "VoidPendingTransaction":
+      return shapeOf(request.tx).map((leg) => leg.ledger);
   }
 }
 
-/** What a request is, for counts: its method, or which kind of transaction it reverses. */
+/** The ledgers a fresh success writes entries on, in order: none for a hold or a void. */
+function postedLedgersOf(request: WriteRequest): readonly LedgerState[] {
+  return isHold(request) || request.method === "VoidPendingTransaction" ? [] : ledgersOf(request);
+}
+
+/** What a request is, for counts: its method, a hold, or which kind of transaction it reverses. */
 function labelOf(request: WriteRequest): string {
-  return request.method === "ReverseTransaction"
-    ? `reversal of ${request.tx.kind}`
-    : request.method;
+  switch (request.method) {
+    case "ReverseTransaction":
+      return `reversal of ${request.tx.hold === undefined ? request.tx.kind : "hold"}`;
+    case "PostPendingTransaction":
+      return "post";
+    case "VoidPendingTransaction":
+      return "void";
+    default:
+      return isHold(request) ? `${request.method} held` : request.method;
+  }
 }
 
 /** The first (fresh) success under a key. */
@@ -252,6 +362,8 @@ export type WriteCall = {
   readonly key: string;
   readonly request: WriteRequest;
   outcome?: Written<Entry> | Written<Transaction> | Failure;
+  /** When the reply arrived (ms since the epoch), for requests with a deadline. */
+  answeredAt?: number;
 };
 
 export type Call =
@@ -285,19 +397,27 @@ export function describeCall(call: Call): string {
   }
   const { request } = call;
   const tail = `key ${call.key} tag ${request.tag}`;
+  const held = isHold(request) ? " held" : "";
   switch (request.method) {
     case "RecordEntry": {
       const { operation, amount } = request.params;
-      return `${head} RecordEntry ${operation} ${amount ?? "(default)"} ${tail} on ${request.ledger.name}`;
+      return `${head} RecordEntry${held} ${operation} ${amount ?? "(default)"} ${tail} on ${request.ledger.name}`;
     }
     case "Transfer":
-      return `${head} Transfer ${request.params.amount} ${tail} from ${request.ledger.name} to ${request.to.name}`;
-    case "ReverseTransaction": {
-      const { tx } = request;
-      const legs = tx.legs.map((leg) => `${leg.amount} on ${leg.ledger.name}`).join(", ");
-      return `${head} ReverseTransaction of ${tx.kind} ${tx.id.slice(-6)} (${legs}) by ${request.params.amount ?? "(rest)"} ${tail}`;
-    }
+      return `${head} Transfer${held} ${request.params.amount} ${tail} from ${request.ledger.name} to ${request.to.name}`;
+    case "ReverseTransaction":
+      return `${head} ReverseTransaction of ${describeTx(request.tx)} by ${request.params.amount ?? "(rest)"} ${tail}`;
+    case "PostPendingTransaction":
+      return `${head} PostPendingTransaction ${request.params.amount ?? "(all)"} of ${describeTx(request.tx)} ${tail}`;
+    case "VoidPendingTransaction":
+      return `${head} VoidPendingTransaction of ${describeTx(request.tx)} ${tail}`;
   }
+}
+
+function describeTx(tx: TxState): string {
+  const legs = shapeOf(tx).map((leg) => `${leg.amount} on ${leg.ledger.name}`);
+  const hold = tx.hold === undefined ? "" : ` ${tx.hold.state} hold of ${tx.hold.held}`;
+  return `${tx.kind}${hold} ${tx.id.slice(-6)} (${legs.join(", ")})`;
 }
 
 function describeOutcome(outcome: unknown): string {
@@ -310,14 +430,16 @@ function describeOutcome(outcome: unknown): string {
   }
   if (outcome !== null && typeof outcome === "object" && "version" in outcome) {
     const read = outcome as Partial<Ledger>;
-    return `${read.status ?? "balance"} version ${read.version} balance ${read.balance}`;
+    return `${read.status ?? "balance"} version ${read.version} balance ${read.balance} pending ${read.pendingDebits}/${read.pendingCredits}`;
   }
   const written = outcome as Partial<Written<Entry | Transaction>>;
   if (written?.value !== undefined) {
-    const legs = entriesOf(written.value).map(
+    const value = written.value;
+    const legs = entriesOf(value).map(
       (e) => `seq ${e.sequence} amount ${e.amount} balance_after ${e.balanceAfter}`,
     );
-    return `${written.replayed ? "replayed" : "fresh"} ${legs.join("; ")}`;
+    const state = "state" in value ? `${value.state} ` : "";
+    return `${written.replayed ? "replayed" : "fresh"} ${state}${legs.join("; ")}`;
   }
   return show(outcome);
 }
@@ -332,9 +454,13 @@ function entriesOf(value: Entry | Transaction): readonly Entry[] {
 // ---------------------------------------------------------------------------
 
 /** The state a call sees at one point of the round's order. */
-interface PointState {
-  /** Each ledger the call touches, as it is at the point. */
+export interface PointState {
+  /** Each ledger the call touches, as it is at the point (with what holds reserve). */
   at(ledger: LedgerState): PostingState;
+  /** A transaction's state at the point: POSTED for an ordinary write. */
+  holdState(tx: TxState): HoldState;
+  /** A transaction's amount at the point: for a hold posted by then, what was posted. */
+  amount(tx: TxState): bigint;
   /** What remains reversible of a transaction at the point. */
   remaining(tx: TxState): bigint;
   /** For messages, e.g. "L0@3:15 L1@2:7T". */
@@ -343,20 +469,60 @@ interface PointState {
 
 /** What the request answers at that point, the key already found unclaimed. */
 export function answerAt(request: WriteRequest, point: PointState): Ruling<LedgerState> {
-  const ruling =
-    request.method === "RecordEntry"
-      ? recordRule(request.ledger, request.params.operation, request.params.amount)
-      : request.method === "Transfer"
-        ? transferRule(request.ledger, request.to, request.params.operation, request.params.amount)
-        : reversalRule(request.tx, request.params.amount, point.remaining(request.tx));
-  return ruling.ok ? postRule(ruling.legs, (ledger) => point.at(ledger)) : ruling;
+  const at = (ledger: LedgerState) => point.at(ledger);
+  switch (request.method) {
+    case "RecordEntry": {
+      const ruling = recordRule(request.ledger, request.params.operation, request.params.amount);
+      return isHold(request) ? holdRuling(ruling, at) : postOrRefuse(ruling, at);
+    }
+    case "Transfer": {
+      const { operation, amount } = request.params;
+      const ruling = transferRule(request.ledger, request.to, operation, amount);
+      return isHold(request) ? holdRuling(ruling, at) : postOrRefuse(ruling, at);
+    }
+    case "ReverseTransaction": {
+      const { tx } = request;
+      const view = postedView(tx, point);
+      if (view === undefined) {
+        return { ok: false, reason: "TRANSACTION_NOT_REVERSIBLE" };
+      }
+      return postOrRefuse(reversalRule(view, request.params.amount, point.remaining(tx)), at);
+    }
+    case "PostPendingTransaction": {
+      const { tx } = request;
+      return postPendingRule(tx, point.holdState(tx), request.params.amount, (ledger) =>
+        releasing(point.at(ledger), tx, ledger),
+      );
+    }
+    case "VoidPendingTransaction":
+      return voidRule(point.holdState(request.tx));
+  }
+}
+
+/** A transaction as a reversal sees it at the point: a hold only once POSTED, with what was posted. */
+function postedView(tx: TxState, point: PointState): TxState | undefined {
+  const { hold } = tx;
+  if (hold === undefined) {
+    return tx;
+  }
+  if (point.holdState(tx) !== "POSTED") {
+    return undefined;
+  }
+  const magnitude = point.amount(tx);
+  return {
+    ...tx,
+    magnitude,
+    legs: postedLegs(hold, magnitude),
+    hold: { ...hold, state: "POSTED" },
+  };
 }
 
 // ---------------------------------------------------------------------------
-// The round's order: one chain per ledger, joined where a write has two legs.
+// The round's order: one chain per ledger, joined where a write has two legs;
+// holds and voids float.
 // ---------------------------------------------------------------------------
 
-/** A fresh success of the round: one write of the order. */
+/** A fresh success of the round: one write of the order (floating when it has no entries). */
 interface Fresh {
   readonly call: WriteCall;
   readonly value: Entry | Transaction;
@@ -374,12 +540,36 @@ interface Link {
   readonly entry: Entry;
 }
 
+/** A hold made, or voided, in the round, on one ledger: what it reserves there and awaits. */
+interface Floating {
+  readonly fresh: Fresh;
+  readonly kind: "hold" | "void";
+  readonly debits: bigint;
+  readonly credits: bigint;
+}
+
+/**
+ * Where a point places the round's floating effects: "permissive" (voids
+ * before it, holds after), "strict" (holds before, voids after), "end"
+ * (both before: the round's end, where its holds are checked).
+ */
+type Placement = "permissive" | "strict" | "end";
+
+/** What holds reserve on a ledger (debits) and will credit it. */
+interface Pending {
+  readonly debits: bigint;
+  readonly credits: bigint;
+}
+
 /** A position on a ledger, before or after this round's termination. */
 interface Spot {
   readonly ledger: LedgerState;
   readonly position: bigint;
   readonly terminated: boolean;
 }
+
+/** Subset sums beyond this many floating effects on one ledger are checked as a range. */
+const SUBSETS_MAX = 14;
 
 class Timeline {
   readonly v0: bigint;
@@ -388,12 +578,18 @@ class Timeline {
   readonly balances: bigint[];
   /** This round's fresh entries on the ledger, in sequence order once ordered. */
   readonly chain: Link[] = [];
+  /** This round's holds and voids on the ledger. */
+  readonly floating: Floating[] = [];
   readonly terminatedBefore: boolean;
   terminatedNow = false;
   /** The terminated_at this round's TerminateLedger replies agreed on. */
   terminatedAt: Date | undefined;
 
-  constructor(readonly ledger: LedgerState) {
+  constructor(
+    readonly ledger: LedgerState,
+    /** What the holds open as the round starts reserve and await. */
+    readonly pendingStart: Pending,
+  ) {
     this.v0 = versionOf(ledger);
     this.v1 = this.v0;
     this.balances = [ledger.balance];
@@ -409,9 +605,78 @@ class Timeline {
     return position === this.v0 ? undefined : this.chain[Number(position - this.v0) - 1];
   }
 
-  /** What remains reversible of `tx` at `position`: this round's reversals of it up to there deducted. */
-  remainingAt(tx: TxState, position: bigint): bigint {
-    let remaining = tx.magnitude - tx.reversed;
+  /** The round's fresh post of `tx` on this ledger, if any. */
+  postOf(tx: TxState): Link | undefined {
+    return this.chain.find(
+      ({ fresh }) =>
+        fresh.call.request.method === "PostPendingTransaction" && fresh.call.request.tx === tx,
+    );
+  }
+
+  /** What the round's posts up to `position` released here of what their holds reserved. */
+  private released(position: bigint): Pending {
+    let debits = 0n;
+    let credits = 0n;
+    for (const { fresh, entry } of this.chain) {
+      const { request } = fresh.call;
+      if (entry.sequence > position || request.method !== "PostPendingTransaction") {
+        continue;
+      }
+      for (const leg of shapeOf(request.tx)) {
+        if (leg.ledger === this.ledger) {
+          if (leg.amount < 0n) {
+            debits -= leg.amount;
+          } else {
+            credits += leg.amount;
+          }
+        }
+      }
+    }
+    return { debits, credits };
+  }
+
+  /** Holds open as the round starts, less what posts up to `position` released. */
+  private pendingBase(position: bigint): Pending {
+    const released = this.released(position);
+    return {
+      debits: this.pendingStart.debits - released.debits,
+      credits: this.pendingStart.credits - released.credits,
+    };
+  }
+
+  /** What holds reserve and await here at `position`, the floating effects placed as `placement` says (`self` left out). */
+  pendingAt(position: bigint, placement: Placement, self?: Fresh): Pending {
+    let { debits, credits } = this.pendingBase(position);
+    for (const f of this.floating) {
+      if (f.fresh === self) {
+        continue;
+      }
+      const before = f.kind === "hold" ? placement !== "permissive" : placement !== "strict";
+      if (before) {
+        const sign = f.kind === "hold" ? 1n : -1n;
+        debits += sign * f.debits;
+        credits += sign * f.credits;
+      }
+    }
+    return { debits, credits };
+  }
+
+  /** Whether a read at `position` may show these pending totals: some of the round's holds made, some of its voids done. */
+  pendingPossible(position: bigint, shown: Pending): boolean {
+    const base = this.pendingBase(position);
+    const signed = (f: Floating, of: "debits" | "credits") => (f.kind === "hold" ? f[of] : -f[of]);
+    return (["debits", "credits"] as const).every((of) =>
+      reachableSum(
+        base[of],
+        this.floating.map((f) => signed(f, of)).filter((d) => d !== 0n),
+        shown[of],
+      ),
+    );
+  }
+
+  /** What remains reversible of `tx` at `position`, `magnitude` its amount there: this round's reversals of it up to there deducted. */
+  remainingAt(tx: TxState, position: bigint, magnitude: bigint): bigint {
+    let remaining = magnitude - tx.reversed;
     for (const { fresh, entry } of this.chain) {
       const { request } = fresh.call;
       if (
@@ -444,16 +709,37 @@ class Timeline {
   }
 }
 
+/** Whether `base` plus the sum of some subset of `deltas` is `target`. */
+function reachableSum(base: bigint, deltas: readonly bigint[], target: bigint): boolean {
+  if (deltas.length > SUBSETS_MAX) {
+    const low = deltas.reduce((sum, d) => (d < 0n ? sum + d : sum), base);
+    const high = deltas.reduce((sum, d) => (d > 0n ? sum + d : sum), base);
+    return target >= low && target <= high;
+  }
+  let sums = new Set<bigint>([base]);
+  for (const delta of deltas) {
+    sums = new Set([...sums, ...[...sums].map((sum) => sum + delta)]);
+  }
+  return sums.has(target);
+}
+
 type Flag = (call: Call | undefined, text: string) => void;
 
 class RoundOrder {
   private readonly lines: Map<LedgerState, Timeline>;
   private readonly byId: Map<string, LedgerState>;
+  /** The round's fresh voids, by the hold they void (the first, when there are two). */
+  private readonly voids = new Map<TxState, Fresh>();
   /** Set when the order itself is broken: points then mean nothing, and are not checked. */
   broken = false;
 
-  constructor(ledgers: readonly LedgerState[]) {
-    this.lines = new Map(ledgers.map((l) => [l, new Timeline(l)]));
+  constructor(
+    ledgers: readonly LedgerState[],
+    /** The round's clock: a hold past its deadline by then is EXPIRED throughout. */
+    readonly now: Date,
+    pendingStart: (ledger: LedgerState) => Pending,
+  ) {
+    this.lines = new Map(ledgers.map((l) => [l, new Timeline(l, pendingStart(l))]));
     this.byId = new Map(ledgers.map((l) => [l.id, l]));
   }
 
@@ -461,22 +747,60 @@ class RoundOrder {
     return this.lines.get(ledger) as Timeline;
   }
 
+  ledger(id: string): LedgerState | undefined {
+    return this.byId.get(id);
+  }
+
   timelines(): IterableIterator<Timeline> {
     return this.lines.values();
   }
 
-  /** Links the fresh writes into per-ledger chains, then checks that one order holds them all. */
+  /** Links the fresh writes into per-ledger chains (holds and voids float), then checks that one order holds them all. */
   order(fresh: readonly Fresh[], flag: Flag): void {
-    for (const write of fresh) {
+    const sequenced = fresh.filter((write) => write.entries.length > 0);
+    for (const write of sequenced) {
       for (const entry of write.entries) {
         this.line(this.byId.get(entry.ledgerId) as LedgerState).chain.push({ fresh: write, entry });
+      }
+    }
+    for (const write of fresh) {
+      if (write.entries.length === 0) {
+        this.float(write, flag);
       }
     }
     for (const line of this.lines.values()) {
       this.chain(line, flag);
     }
     if (!this.broken) {
-      this.sort(fresh, flag);
+      this.sort(sequenced, flag);
+    }
+  }
+
+  /** A hold or a void of the round, on each ledger it holds on. */
+  private float(write: Fresh, flag: Flag): void {
+    const { request } = write.call;
+    const legs: { ledgerId: string; amount: bigint }[] =
+      request.method === "VoidPendingTransaction"
+        ? shapeOf(request.tx).map((leg) => ({ ledgerId: leg.ledger.id, amount: leg.amount }))
+        : "pendingEntries" in write.value
+          ? [...write.value.pendingEntries]
+          : [];
+    if (request.method === "VoidPendingTransaction" && !this.voids.has(request.tx)) {
+      this.voids.set(request.tx, write);
+    }
+    for (const { ledgerId, amount } of legs) {
+      const ledger = this.byId.get(ledgerId);
+      if (ledger === undefined) {
+        flag(write.call, `it holds on ledger ${ledgerId}, which is not one of the round's`);
+        this.broken = true;
+        continue;
+      }
+      this.line(ledger).floating.push({
+        fresh: write,
+        kind: request.method === "VoidPendingTransaction" ? "void" : "hold",
+        debits: amount < 0n ? -amount : 0n,
+        credits: amount > 0n ? amount : 0n,
+      });
     }
   }
 
@@ -548,7 +872,7 @@ class RoundOrder {
     }
   }
 
-  /** The point just before a fresh write: what its own request saw. */
+  /** The point just before a fresh write with entries: what its own request saw. */
   pointBefore(write: Fresh): PointState {
     const spots = write.entries.map((entry) => {
       const line = this.line(this.byId.get(entry.ledgerId) as LedgerState);
@@ -558,12 +882,31 @@ class RoundOrder {
         terminated: line.terminatedBefore,
       };
     });
-    return this.point(spots);
+    return this.point(spots, "permissive", write);
+  }
+
+  /** The round's end (after every entry and every other hold and void, before a termination): where a fresh hold is checked. */
+  pointAtEnd(write: Fresh, ledgers: readonly LedgerState[]): PointState {
+    const spots = ledgers.map((ledger) => {
+      const line = this.line(ledger);
+      return { ledger, position: line.v1, terminated: line.terminatedBefore };
+    });
+    return this.point(spots, "end", write);
+  }
+
+  /** The round's start (every other void before it): where a fresh void is checked. */
+  pointAtStart(write: Fresh, ledgers: readonly LedgerState[]): PointState {
+    const spots = ledgers.map((ledger) => {
+      const line = this.line(ledger);
+      return { ledger, position: line.v0, terminated: line.terminatedBefore };
+    });
+    return this.point(spots, "permissive", write);
   }
 
   /**
    * Every point on `ledgers` that some global order passes through, leaving
-   * `excluded` (a key's winner) out of what came before.
+   * `excluded` (a key's winner) out of what came before; each with the
+   * round's holds and voids placed both ways.
    */
   points(ledgers: readonly LedgerState[], excluded: Fresh | undefined): PointState[] {
     const combos = ledgers.reduce<Spot[][]>(
@@ -577,7 +920,11 @@ class RoundOrder {
     );
     return combos
       .filter((spots) => this.reachable(spots, excluded))
-      .map((spots) => this.point(spots));
+      .flatMap((spots) =>
+        (["permissive", "strict"] as const).map((placement) =>
+          this.point(spots, placement, excluded),
+        ),
+      );
   }
 
   /** The closure of the spots' entries holds nothing past them, and not `excluded`. */
@@ -600,7 +947,8 @@ class RoundOrder {
     return (closure.get(ledger) ?? this.line(ledger).v0) < first.sequence;
   }
 
-  private point(spots: readonly Spot[]): PointState {
+  /** The state at the spots, the floating effects placed as `placement` says, `self` (the call's own write or key's winner) left out. */
+  private point(spots: readonly Spot[], placement: Placement, self: Fresh | undefined): PointState {
     const spotOf = (ledger: LedgerState): Spot => {
       const spot = spots.find((s) => s.ledger === ledger);
       if (spot === undefined) {
@@ -608,28 +956,58 @@ class RoundOrder {
       }
       return spot;
     };
+    /** The round's post of `tx` when it comes at or before the point. */
+    const postedBy = (tx: TxState): Link | undefined => {
+      const [first] = shapeOf(tx);
+      if (first === undefined) {
+        return undefined;
+      }
+      const post = this.line(first.ledger).postOf(tx);
+      return post !== undefined && spotOf(first.ledger).position >= post.entry.sequence
+        ? post
+        : undefined;
+    };
+    const amount = (tx: TxState): bigint => {
+      const post = postedBy(tx);
+      return post === undefined ? tx.magnitude : magnitudeOf(post.entry.amount);
+    };
     return {
       at: (ledger) => {
         const spot = spotOf(ledger);
-        return { balance: this.line(ledger).balanceAt(spot.position), terminated: spot.terminated };
+        const line = this.line(ledger);
+        return {
+          balance: line.balanceAt(spot.position),
+          terminated: spot.terminated,
+          pendingDebits: line.pendingAt(spot.position, placement, self).debits,
+        };
       },
+      holdState: (tx) => {
+        const state = holdStateAt(tx, this.now);
+        if (state !== "PENDING") {
+          return state;
+        }
+        if (postedBy(tx) !== undefined) {
+          return "POSTED";
+        }
+        const voided = this.voids.get(tx);
+        return voided !== undefined && voided !== self && placement !== "strict"
+          ? "VOIDED"
+          : "PENDING";
+      },
+      amount,
       remaining: (tx) => {
-        const ledger = (tx.legs[0] as Leg<LedgerState>).ledger;
-        return this.line(ledger).remainingAt(tx, spotOf(ledger).position);
+        const ledger = (shapeOf(tx)[0] as Leg<LedgerState>).ledger;
+        return this.line(ledger).remainingAt(tx, spotOf(ledger).position, amount(tx));
       },
-      text: spots
+      text: `${spots
         .map(
           (s) =>
-            `${s.ledger.name.split(" ")[0]}@${s.position}:${this.line(s.ledger).balanceAt(s.position)}${s.terminated ? "T" : ""}`,
+            `${s.ledger.name.split(" ")[0]}@${s.position}:${this.line(s.ledger).balanceAt(s.position)}/${this.line(s.ledger).pendingAt(s.position, placement, self).debits}${s.terminated ? "T" : ""}`,
         )
-        .join(" "),
+        .join(" ")}${placement === "strict" ? "!" : ""}`,
     };
   }
 }
-
-// ---------------------------------------------------------------------------
-// The world the rounds act on, and the check of one round.
-// ---------------------------------------------------------------------------
 
 export interface RoundResult {
   /** Problems found; empty when one serial order explains every reply. */
@@ -657,26 +1035,51 @@ export class World {
     this.count(`${labelOf(request)}: ${what}`);
   }
 
+  /** The holds open at `now` (PENDING, before their deadline). */
+  openHolds(now: Date): TxState[] {
+    return this.transactions.filter((tx) => tx.hold !== undefined && isOpen(tx, now));
+  }
+
+  /** What open holds reserve on a ledger and will credit it, at `now`. */
+  pending(ledger: LedgerState, now: Date): Pending {
+    let debits = 0n;
+    let credits = 0n;
+    for (const tx of this.openHolds(now)) {
+      for (const leg of shapeOf(tx)) {
+        if (leg.ledger === ledger) {
+          if (leg.amount < 0n) {
+            debits -= leg.amount;
+          } else {
+            credits += leg.amount;
+          }
+        }
+      }
+    }
+    return { debits, credits };
+  }
+
   /**
    * Checks one round's replies (every call settled) and, when nothing is
-   * wrong, applies the round to the world.
+   * wrong, applies the round to the world. `now`: when the round started;
+   * the spec keeps every hold's deadline away from the round.
    */
-  checkRound(round: number, calls: readonly Call[]): RoundResult {
+  checkRound(round: number, calls: readonly Call[], now = new Date()): RoundResult {
     const violations: string[] = [];
     const flag: Flag = (call, text) => {
       violations.push(
         `round ${round}: ${call === undefined ? "" : `${describeCall(call)} → ${describeOutcome(call.outcome)}: `}${text}`,
       );
     };
-    const order = new RoundOrder(this.ledgers);
+    const order = new RoundOrder(this.ledgers, now, (ledger) => this.pending(ledger, now));
     const { all, winners: roundWinners } = this.freshWrites(calls, order, flag);
     order.order(all, flag);
+    this.checkResolutions(all, flag);
     if (!order.broken) {
       for (const write of all) {
         this.checkFresh(write, order, flag);
       }
     }
-    this.checkTerminations(calls, order, flag);
+    this.checkTerminations(calls, order, all, flag);
     for (const call of calls) {
       if (call.t === "write") {
         this.explainWrite(call, order, roundWinners, flag);
@@ -722,7 +1125,7 @@ export class World {
       }
       const value = call.outcome.value;
       const entries = entriesOf(value);
-      const wanted = ledgersOf(call.request).map((l) => l.id);
+      const wanted = postedLedgersOf(call.request).map((l) => l.id);
       if (
         !same(
           entries.map((e) => e.ledgerId),
@@ -737,8 +1140,9 @@ export class World {
         continue;
       }
       const earlier = this.winners.get(call.key);
-      const first = earlier?.entries[0] ?? winners.get(call.key)?.entries[0];
-      if (first?.id === entries[0]?.id) {
+      const firstWrite = earlier ?? winners.get(call.key);
+      const first = firstWrite === undefined ? undefined : identityOf(firstWrite);
+      if (first === identityOf({ value, entries })) {
         flag(call, "the key's first write again, but with replayed = false");
         continue;
       }
@@ -747,7 +1151,7 @@ export class World {
       if (first !== undefined) {
         flag(
           call,
-          `a second effect under key ${call.key} (first: ${earlier === undefined ? "this round" : `round ${earlier.round}`}, entry ${first.id})`,
+          `a second effect under key ${call.key} (first: ${earlier === undefined ? "this round" : `round ${earlier.round}`}, ${first})`,
         );
       } else {
         winners.set(call.key, fresh);
@@ -756,17 +1160,60 @@ export class World {
     return { all, winners };
   }
 
-  /** A fresh write is what its request yields at its own point, and its reply is its own. */
+  /**
+   * At most one fresh post or void per hold, ever: two of one hold in a
+   * round, or one of a hold an earlier round resolved, is a violation
+   * whatever the order.
+   */
+  private checkResolutions(all: readonly Fresh[], flag: Flag): void {
+    const seen = new Map<TxState, Fresh>();
+    for (const fresh of all) {
+      const { request } = fresh.call;
+      if (
+        request.method !== "PostPendingTransaction" &&
+        request.method !== "VoidPendingTransaction"
+      ) {
+        continue;
+      }
+      const first = seen.get(request.tx);
+      if (first !== undefined) {
+        flag(
+          fresh.call,
+          `a second resolution of hold ${request.tx.id} in the round (the first: ${describeCall(first.call)})`,
+        );
+      } else if (request.tx.hold !== undefined && request.tx.hold.state !== "PENDING") {
+        flag(fresh.call, `hold ${request.tx.id} was ${request.tx.hold.state} in an earlier round`);
+      }
+      seen.set(request.tx, first ?? fresh);
+    }
+  }
+
+  /**
+   * A fresh write is what its request yields at its own point (a hold: at
+   * the round's end, with every hold of the round; a void: at its start),
+   * and its reply is its own.
+   */
   private checkFresh(write: Fresh, order: RoundOrder, flag: Flag): void {
-    const { call, entries } = write;
-    const point = order.pointBefore(write);
-    const answer = answerAt(call.request, point);
-    const legs = entries.map((e) => `${e.amount} on ${e.ledgerId}`);
+    const { call, entries, value } = write;
+    const { request } = call;
+    const point =
+      entries.length > 0
+        ? order.pointBefore(write)
+        : isHold(request)
+          ? order.pointAtEnd(write, ledgersOf(request))
+          : order.pointAtStart(write, ledgersOf(request));
+    const answer = answerAt(request, point);
+    const legs =
+      entries.length > 0
+        ? entries.map((e) => `${e.amount} on ${e.ledgerId}`)
+        : "pendingEntries" in value && isHold(request)
+          ? value.pendingEntries.map((e) => `${e.amount} on ${e.ledgerId}`)
+          : [];
     const answered = answer.ok ? answer.legs.map((l) => `${l.amount} on ${l.ledger.id}`) : [];
-    if (!same(answered, legs)) {
+    if (!answer.ok || !same(answered, legs)) {
       flag(
         call,
-        `at ${point.text} the request answers ${showAnswer(answer)}, not entries of ${legs.join(", ")}`,
+        `at ${point.text} the request answers ${showAnswer(answer)}, not ${isHold(request) ? "held legs" : "entries"} of ${legs.join(", ") || "(none)"}`,
       );
     }
     for (const entry of entries) {
@@ -790,8 +1237,17 @@ export class World {
     return this.ledgers.find((l) => l.id === entry.ledgerId) as LedgerState;
   }
 
-  /** Every TerminateLedger reply shows the ledger after the round's last entry, at one terminated_at. */
-  private checkTerminations(calls: readonly Call[], order: RoundOrder, flag: Flag): void {
+  /**
+   * Every TerminateLedger reply shows the ledger after the round's last
+   * entry, at one terminated_at, with no hold left open on it; a refusal
+   * for open holds needs one open at some point of the round.
+   */
+  private checkTerminations(
+    calls: readonly Call[],
+    order: RoundOrder,
+    all: readonly Fresh[],
+    flag: Flag,
+  ): void {
     for (const call of calls) {
       if (call.t === "terminate" && !(call.outcome instanceof Error)) {
         order.line(call.ledger).terminatedNow ||= !call.ledger.terminated;
@@ -804,10 +1260,23 @@ export class World {
       const line = order.line(call.ledger);
       const outcome = call.outcome;
       if (outcome instanceof Error) {
-        if (!isAborted(outcome)) {
-          flag(call, "TerminateLedger may only fail with CONCURRENCY_CONFLICT");
-        } else {
+        if (isAborted(outcome)) {
           this.count("aborted");
+        } else if (
+          outcome instanceof RpcFailure &&
+          outcome.reason === "LEDGER_HAS_PENDING_TRANSACTIONS" &&
+          outcome.code === REASON_CODES[outcome.reason] &&
+          outcome.metadata.ledger_id === call.ledger.id
+        ) {
+          this.count("terminate: LEDGER_HAS_PENDING_TRANSACTIONS");
+          if (!order.broken && !this.mayHoldOpen(line, order.now)) {
+            flag(call, "refused for open holds, but no hold was open on it at any point");
+          }
+        } else {
+          flag(
+            call,
+            "TerminateLedger may only fail with CONCURRENCY_CONFLICT or LEDGER_HAS_PENDING_TRANSACTIONS",
+          );
         }
         continue;
       }
@@ -816,7 +1285,40 @@ export class World {
         continue;
       }
       this.checkTermination(call, outcome, line, flag);
+      const open = this.openAtEnd(line, order.now, all);
+      if (open.length > 0) {
+        flag(call, `terminated with holds open on it: ${open.join(", ")}`);
+      }
     }
+  }
+
+  /** Some hold is open on the ledger at some point of the round: one open as it started, or one made in it. */
+  private mayHoldOpen(line: Timeline, now: Date): boolean {
+    const { ledger } = line;
+    return (
+      !line.terminatedBefore &&
+      (this.openHolds(now).some((tx) => shapeOf(tx).some((leg) => leg.ledger === ledger)) ||
+        line.floating.some((f) => f.kind === "hold"))
+    );
+  }
+
+  /** The holds still open on the ledger once the round is over: its holds, and those open before it and not resolved in it. */
+  private openAtEnd(line: Timeline, now: Date, all: readonly Fresh[]): string[] {
+    const resolved = new Set(
+      all.flatMap(({ call: { request } }) =>
+        request.method === "PostPendingTransaction" || request.method === "VoidPendingTransaction"
+          ? [request.tx]
+          : [],
+      ),
+    );
+    const before = this.openHolds(now).filter(
+      (tx) => !resolved.has(tx) && shapeOf(tx).some((leg) => leg.ledger === line.ledger),
+    );
+    const made = line.floating.filter((f) => f.kind === "hold");
+    return [
+      ...before.map((tx) => `${tx.id} (open before the round)`),
+      ...made.map((f) => `${f.fresh.value.id} (held in the round)`),
+    ];
   }
 
   private checkTermination(call: Call, outcome: Ledger, line: Timeline, flag: Flag): void {
@@ -825,12 +1327,16 @@ export class World {
       status: "TERMINATED",
       version: line.v1,
       balance: line.balanceAt(line.v1),
+      pending: [0n, 0n],
+      available: line.balanceAt(line.v1),
     };
     const actual = {
       id: outcome.id,
       status: outcome.status,
       version: outcome.version,
       balance: outcome.balance,
+      pending: [outcome.pendingDebits, outcome.pendingCredits],
+      available: outcome.available,
     };
     if (!same(actual, expected)) {
       flag(
@@ -891,6 +1397,15 @@ export class World {
     const reason = outcome.reason ?? "(none)";
     if (isAborted(outcome)) {
       this.count("aborted");
+      return;
+    }
+    if (
+      reason === "INVALID_ARGUMENT" &&
+      outcome.metadata.field === "pending_expires_at" &&
+      answeredPastDeadline(call)
+    ) {
+      // Sent before its deadline, answered after it: the server may have seen it either side.
+      this.count("late for its deadline");
       return;
     }
     if (outcome.code !== REASON_CODES[reason] || outcome.domain !== ERROR_DOMAIN) {
@@ -990,6 +1505,17 @@ export class World {
       return;
     }
     const balance = line.balanceAt(version);
+    const shown = { debits: outcome.pendingDebits, credits: outcome.pendingCredits };
+    if (
+      !line.pendingPossible(version, shown) ||
+      outcome.available !== outcome.balance - outcome.pendingDebits
+    ) {
+      flag(
+        call,
+        `pending ${shown.debits}/${shown.credits} and available ${outcome.available} at version ${version}: no placement of the round's holds and voids gives them`,
+      );
+      return;
+    }
     const status = "status" in outcome ? outcome.status : "ACTIVE";
     const terminatedThen =
       line.terminatedBefore ||
@@ -1024,7 +1550,7 @@ export class World {
       }
     }
     for (const [key, fresh] of roundWinners) {
-      this.transactions.push(this.transactionOf(fresh));
+      this.applyWrite(fresh, order);
       const winner: Winner = {
         key,
         request: fresh.call.request,
@@ -1036,6 +1562,60 @@ export class World {
       this.winners.set(key, winner);
       this.winnerList.push(winner);
     }
+  }
+
+  /** A fresh write as later rounds see it: a new transaction, or a hold posted or voided. */
+  private applyWrite(fresh: Fresh, order: RoundOrder): void {
+    const { request } = fresh.call;
+    if (
+      request.method === "PostPendingTransaction" ||
+      request.method === "VoidPendingTransaction"
+    ) {
+      const { tx } = request;
+      const hold = tx.hold;
+      if (hold === undefined) {
+        return; // a violation already
+      }
+      if (request.method === "VoidPendingTransaction") {
+        hold.state = "VOIDED";
+        return;
+      }
+      hold.state = "POSTED";
+      tx.legs = fresh.entries.map((entry) => ({
+        ledger: order.ledger(entry.ledgerId) as LedgerState,
+        amount: entry.amount,
+      }));
+      tx.magnitude = magnitudeOf((fresh.entries[0] as Entry).amount);
+      return;
+    }
+    if (isHold(request)) {
+      this.transactions.push(this.holdOf(fresh, order));
+      return;
+    }
+    this.transactions.push(this.transactionOf(fresh));
+  }
+
+  /** A fresh hold, as later rounds may post, void or reverse it. */
+  private holdOf(fresh: Fresh, order: RoundOrder): TxState {
+    const value = fresh.value as Transaction;
+    const kind = fresh.call.request.method === "RecordEntry" ? "ENTRY" : "TRANSFER";
+    return {
+      id: value.id,
+      kind,
+      magnitude: value.heldAmount,
+      legs: [],
+      singleSided: kind === "ENTRY",
+      reversed: 0n,
+      hold: {
+        pendingLegs: value.pendingEntries.map((e) => ({
+          ledger: order.ledger(e.ledgerId) as LedgerState,
+          amount: e.amount,
+        })),
+        held: value.heldAmount,
+        expiresAt: value.pendingExpiresAt ?? new Date(8.64e15),
+        state: "PENDING",
+      },
+    };
   }
 
   /** A fresh write as a transaction later rounds may reverse (and a reversal's original updated). */
@@ -1068,6 +1648,29 @@ function replyShape(
   value: Entry | Transaction,
 ): { actual: unknown; wanted: unknown } {
   const entries = entriesOf(value);
+  if (
+    (request.method === "RecordEntry" || request.method === "Transfer") &&
+    request.params.pending === true
+  ) {
+    const tx = value as Transaction;
+    const operation =
+      request.method === "Transfer"
+        ? transferOperation(request.params.operation)
+        : request.params.operation;
+    const kind = request.method === "Transfer" ? "TRANSFER" : "ENTRY";
+    return {
+      actual: {
+        head: [tx.kind, tx.state, tx.amount, tx.reversedAmount, tx.entries.length],
+        legs: tx.pendingEntries.map((e) => [e.operation, e.reference]),
+        history: tx.history.map((event) => [event.state, event.amount]),
+      },
+      wanted: {
+        head: [kind, "PENDING", tx.heldAmount, 0n, 0],
+        legs: tx.pendingEntries.map(() => [operation, request.tag]),
+        history: [["PENDING", tx.heldAmount]],
+      },
+    };
+  }
   switch (request.method) {
     case "RecordEntry":
       return {
@@ -1079,11 +1682,11 @@ function replyShape(
       const operation = transferOperation(request.params.operation);
       return {
         actual: {
-          head: [tx.kind, tx.amount, tx.reversedAmount, tx.reversesTransactionId],
+          head: [tx.kind, tx.state, tx.amount, tx.reversedAmount, tx.reversesTransactionId],
           entries: entries.map((e) => [e.transactionId, e.operation, e.reference]),
         },
         wanted: {
-          head: ["TRANSFER", request.params.amount, 0n, ""],
+          head: ["TRANSFER", "POSTED", request.params.amount, 0n, ""],
           entries: entries.map(() => [tx.id, operation, request.tag]),
         },
       };
@@ -1108,7 +1711,60 @@ function replyShape(
         },
       };
     }
+    case "PostPendingTransaction": {
+      const tx = value as Transaction;
+      const held = request.tx.hold?.held;
+      const amount = request.params.amount ?? held;
+      return {
+        actual: {
+          head: [tx.id, tx.state, tx.amount, tx.heldAmount, tx.reversedAmount],
+          entries: entries.map((e) => [e.transactionId, e.reversesTransactionId]),
+          history: tx.history.map((event) => [event.state, event.amount]),
+        },
+        wanted: {
+          head: [request.tx.id, "POSTED", amount, held, 0n],
+          entries: entries.map(() => [request.tx.id, ""]),
+          history: [
+            ["PENDING", held],
+            ["POSTED", amount],
+          ],
+        },
+      };
+    }
+    case "VoidPendingTransaction": {
+      const tx = value as Transaction;
+      const held = request.tx.hold?.held;
+      return {
+        actual: {
+          head: [tx.id, tx.state, tx.amount, tx.heldAmount, tx.entries.length],
+          history: tx.history.map((event) => [event.state, event.amount]),
+        },
+        wanted: {
+          head: [request.tx.id, "VOIDED", held, held, 0],
+          history: [
+            ["PENDING", held],
+            ["VOIDED", held],
+          ],
+        },
+      };
+    }
   }
+}
+
+/** A fresh write's identity: its first entry, or (no entries) its transaction. */
+function identityOf(write: { value: Entry | Transaction; entries: readonly Entry[] }): string {
+  const [first] = write.entries;
+  return first === undefined ? `transaction ${write.value.id}` : `entry ${first.id}`;
+}
+
+/** A request with a deadline answered at or after it (INVALID_ARGUMENT is then no surprise). */
+function answeredPastDeadline(call: WriteCall): boolean {
+  const { params } = call.request as { params: { pendingExpiresAt?: Date } };
+  return (
+    params.pendingExpiresAt !== undefined &&
+    call.answeredAt !== undefined &&
+    call.answeredAt >= params.pendingExpiresAt.getTime()
+  );
 }
 
 function isWritten(outcome: unknown): outcome is Written<Entry> | Written<Transaction> {
