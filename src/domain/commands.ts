@@ -6,6 +6,7 @@
  */
 
 import { invalidArgument, LedgerError } from "./errors.js";
+import { holdExpiresAt } from "./holds.js";
 import { invariant } from "./invariant.js";
 import { DEFAULT_MIN_BALANCE_MINOR } from "./ledger.js";
 import { LIMITS } from "./limits.js";
@@ -19,6 +20,7 @@ import {
 import { compensatingAmount, reversalAmount } from "./reversal.js";
 import type {
   CreateLedgerInput,
+  HoldPolicy,
   Ledger,
   Metadata,
   RecordEntryInput,
@@ -53,6 +55,15 @@ export interface NewTransaction {
   readonly createdAt: Date;
   /** In posting order; at least one. */
   readonly postings: readonly Posting[];
+  /** Set: hold the postings until this deadline instead of posting them. */
+  readonly holdUntil: Date | undefined;
+}
+
+/** What every rule may read besides the locked state: the batch's clock and configuration. */
+export interface RuleContext {
+  readonly now: Date;
+  readonly operations: OperationRegistry;
+  readonly holdPolicy: HoldPolicy;
 }
 
 /**
@@ -63,9 +74,8 @@ export interface NewTransaction {
 export function recordEntryRule(
   ledger: Ledger,
   input: RecordEntryInput,
-  operations: OperationRegistry,
   id: string,
-  now: Date,
+  { now, operations, holdPolicy }: RuleContext,
 ): NewTransaction {
   const occurredAt = occurredAtOrNow(input.occurredAt, now);
   const amountMinor = resolveEntryAmount(
@@ -90,6 +100,7 @@ export function recordEntryRule(
         amountMinor,
       },
     ],
+    holdUntil: input.hold && holdExpiresAt(input.hold, holdPolicy, now),
   };
 }
 
@@ -102,9 +113,8 @@ export function transferRule(
   from: Ledger,
   to: Ledger,
   input: TransferInput,
-  operations: OperationRegistry,
   id: string,
-  now: Date,
+  { now, operations, holdPolicy }: RuleContext,
 ): NewTransaction {
   const occurredAt = occurredAtOrNow(input.occurredAt, now);
   const pair = { from_ledger_id: from.id, to_ledger_id: to.id };
@@ -136,6 +146,7 @@ export function transferRule(
       { ...leg, ledgerId: from.id, amountMinor: -input.amountMinor },
       { ...leg, ledgerId: to.id, amountMinor: input.amountMinor },
     ],
+    holdUntil: input.hold && holdExpiresAt(input.hold, holdPolicy, now),
   });
 }
 
@@ -203,6 +214,7 @@ export function reversalRule(
       metadata: input.metadata,
       externalTransactionId: "",
     })),
+    holdUntil: undefined,
   };
   return original.kind === "TRANSFER" ? balanced(reversal) : reversal;
 }
@@ -237,18 +249,47 @@ export function createLedgerRule(
     version: 0n,
     createdAt: now,
     terminatedAt: undefined,
+    pendingDebitsMinor: 0n,
+    pendingCreditsMinor: 0n,
+    lapsedDebitsMinor: 0n,
+    lapsedCreditsMinor: 0n,
   };
 }
 
-/** Terminating a terminated ledger leaves it as it is. */
+/**
+ * Terminating a terminated ledger leaves it as it is. A ledger with open
+ * holds is refused (LEDGER_HAS_PENDING_TRANSACTIONS): the caller voids them
+ * first, or asks the pipeline to (void_pending).
+ */
 export function terminateLedgerRule(ledger: Ledger, now: Date): Ledger {
   if (ledger.status === "TERMINATED") {
     return ledger;
   }
+  if (ledger.pendingDebitsMinor > 0n || ledger.pendingCreditsMinor > 0n) {
+    throw new LedgerError(
+      "LEDGER_HAS_PENDING_TRANSACTIONS",
+      `ledger ${ledger.id} has open holds (${ledger.pendingDebitsMinor} debits, ${ledger.pendingCreditsMinor} credits): post or void them, or terminate with void_pending`,
+      {
+        ledger_id: ledger.id,
+        pending_debits: ledger.pendingDebitsMinor.toString(),
+        pending_credits: ledger.pendingCreditsMinor.toString(),
+      },
+    );
+  }
   return { ...ledger, status: "TERMINATED", terminatedAt: now };
 }
 
-/** A ledger as its CreateLedger answered: only balance, version, status and terminated_at change later. */
+/** A ledger as its CreateLedger answered: only balances, version, status and terminated_at change later. */
 export function ledgerAsCreated(ledger: Ledger): Ledger {
-  return { ...ledger, status: "ACTIVE", balanceMinor: 0n, version: 0n, terminatedAt: undefined };
+  return {
+    ...ledger,
+    status: "ACTIVE",
+    balanceMinor: 0n,
+    version: 0n,
+    terminatedAt: undefined,
+    pendingDebitsMinor: 0n,
+    pendingCreditsMinor: 0n,
+    lapsedDebitsMinor: 0n,
+    lapsedCreditsMinor: 0n,
+  };
 }

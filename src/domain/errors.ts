@@ -20,7 +20,11 @@ export type ErrorReason =
   | "OVERLOADED"
   | "EXTERNAL_ID_ALREADY_USED"
   | "APP_MISMATCH"
-  | "UNIT_MISMATCH";
+  | "UNIT_MISMATCH"
+  | "HOLD_NOT_PENDING"
+  | "HOLD_EXPIRED"
+  | "HOLD_AMOUNT_EXCEEDED"
+  | "LEDGER_HAS_PENDING_TRANSACTIONS";
 
 /** An operating error: an expected outcome that the caller is told about. */
 export class LedgerError extends Error {

@@ -1,5 +1,6 @@
 export * from "./commands.js";
 export * from "./errors.js";
+export * from "./holds.js";
 export * from "./idempotency.js";
 export * from "./invariant.js";
 export * from "./ledger.js";

@@ -8,14 +8,18 @@ import type {
   Ledger,
   ListEntriesInput,
   ListLedgersInput,
+  ListPendingInput,
   Page,
+  PostPendingInput,
   RecordEntriesInput,
   RecordEntryInput,
   ReverseTransactionInput,
+  TerminateLedgerInput,
   Transaction,
   TransactionLookup,
   TransactionView,
   TransferInput,
+  VoidPendingInput,
   WriteResult,
 } from "./types.js";
 
@@ -52,6 +56,12 @@ export interface LedgerStore {
    */
   recordEntry(input: RecordEntryInput, options?: CallOptions): Promise<WriteResult<Entry>>;
   /**
+   * recordEntry with `hold` set: a PENDING transaction that reserves a debit
+   * against the floor (available) or awaits a credit, and moves no balance.
+   * The reasons of recordEntry, and INVALID_ARGUMENT (pending_expires_at).
+   */
+  holdEntry(input: RecordEntryInput, options?: CallOptions): Promise<WriteResult<Transaction>>;
+  /**
    * Each item as recordEntry would record it, in order. Atomic: every item's
    * result, or the first item failure thrown with `index` in its metadata
    * and nothing written. Not atomic: one ItemResult per item; only a failure
@@ -60,7 +70,7 @@ export interface LedgerStore {
   recordEntries(
     input: RecordEntriesInput,
     options?: CallOptions,
-  ): Promise<readonly ItemResult<Entry>[]>;
+  ): Promise<readonly ItemResult<Entry | Transaction>[]>;
   /**
    * LEDGER_NOT_FOUND, LEDGER_TERMINATED, APP_MISMATCH, UNIT_MISMATCH,
    * UNKNOWN_OPERATION, INSUFFICIENT_FUNDS (the source's floor),
@@ -88,8 +98,32 @@ export interface LedgerStore {
   getBalance(lookup: BalanceLookup, options?: CallOptions): Promise<Balance>;
   /** LEDGER_NOT_FOUND, INVALID_ARGUMENT (page_token). Newest (highest sequence) first. */
   listEntries(input: ListEntriesInput, options?: CallOptions): Promise<Page<Entry>>;
-  /** LEDGER_NOT_FOUND. Idempotent. */
-  terminateLedger(ledgerId: string, options?: CallOptions): Promise<Ledger>;
+  /**
+   * LEDGER_NOT_FOUND, LEDGER_HAS_PENDING_TRANSACTIONS (unless voidPending,
+   * which voids the ledger's open holds first). Idempotent.
+   */
+  terminateLedger(input: TerminateLedgerInput, options?: CallOptions): Promise<Ledger>;
+  /**
+   * Posts all or part of an open hold: its entries for that amount, the rest
+   * released. TRANSACTION_NOT_FOUND, HOLD_NOT_PENDING, HOLD_EXPIRED,
+   * HOLD_AMOUNT_EXCEEDED, IDEMPOTENCY_KEY_REUSED.
+   */
+  postPendingTransaction(
+    input: PostPendingInput,
+    options?: CallOptions,
+  ): Promise<WriteResult<Transaction>>;
+  /** TRANSACTION_NOT_FOUND, HOLD_NOT_PENDING, HOLD_EXPIRED, IDEMPOTENCY_KEY_REUSED. */
+  voidPendingTransaction(
+    input: VoidPendingInput,
+    options?: CallOptions,
+  ): Promise<WriteResult<Transaction>>;
+  /** LEDGER_NOT_FOUND, INVALID_ARGUMENT (page_token). Open holds on the ledger, oldest first. */
+  listPendingTransactions(
+    input: ListPendingInput,
+    options?: CallOptions,
+  ): Promise<Page<Transaction>>;
+  /** Marks every hold past its deadline EXPIRED, once across processes; how many this call did. */
+  expireHolds(options?: CallOptions): Promise<number>;
   /** Resolves when the database answers; rejects otherwise (also when `options` end the wait). */
   ping(options?: CallOptions): Promise<void>;
   close(): Promise<void>;

@@ -32,13 +32,20 @@ export function balanceAfterPosting(ledger: Ledger, amountMinor: bigint): bigint
       },
     );
   }
-  if (amountMinor < 0n && ledger.minBalanceMinor !== undefined && after < ledger.minBalanceMinor) {
+  if (
+    amountMinor < 0n &&
+    ledger.minBalanceMinor !== undefined &&
+    after - ledger.pendingDebitsMinor < ledger.minBalanceMinor
+  ) {
+    const held =
+      ledger.pendingDebitsMinor === 0n ? "" : ` (${ledger.pendingDebitsMinor} of it held)`;
     throw new LedgerError(
       "INSUFFICIENT_FUNDS",
-      `ledger ${ledger.id} has a balance of ${ledger.balanceMinor} ${ledger.unit}; ${-amountMinor} more would take it below its floor of ${ledger.minBalanceMinor}`,
+      `ledger ${ledger.id} has a balance of ${ledger.balanceMinor} ${ledger.unit}${held}; ${-amountMinor} more would take it below its floor of ${ledger.minBalanceMinor}`,
       {
         ledger_id: ledger.id,
         balance: ledger.balanceMinor.toString(),
+        available: (ledger.balanceMinor - ledger.pendingDebitsMinor).toString(),
         amount: amountMinor.toString(),
         min_balance: ledger.minBalanceMinor.toString(),
         unit: ledger.unit,

@@ -15,6 +15,13 @@ export function reversalAmount(original: Transaction, requestedMinor: bigint | u
       { transaction_id: original.id },
     );
   }
+  if (original.state !== "POSTED") {
+    throw new LedgerError(
+      "TRANSACTION_NOT_REVERSIBLE",
+      `transaction ${original.id} is a hold in state ${original.state}: only what was posted can be reversed${original.state === "PENDING" ? "; void it instead" : ""}`,
+      { transaction_id: original.id, state: original.state },
+    );
+  }
   const remaining = original.amountMinor - original.reversedAmountMinor;
   invariant(remaining >= 0n, `transaction ${original.id} is reversed beyond its amount`);
   const amount = requestedMinor ?? remaining;

@@ -22,6 +22,16 @@ export interface Ledger {
   readonly version: bigint;
   readonly createdAt: Date;
   readonly terminatedAt: Date | undefined;
+  /** Magnitude of the debits open holds reserve: available = balance - this. */
+  readonly pendingDebitsMinor: bigint;
+  /** What open holds will credit once posted: not spendable. */
+  readonly pendingCreditsMinor: bigint;
+  /**
+   * Debits and credits of holds past their deadline that the sweep has not
+   * marked EXPIRED yet: they reserve nothing, but the row still counts them.
+   */
+  readonly lapsedDebitsMinor: bigint;
+  readonly lapsedCreditsMinor: bigint;
 }
 
 export interface Entry {
@@ -44,6 +54,31 @@ export interface Entry {
 
 export type TransactionKind = "ENTRY" | "TRANSFER" | "REVERSAL";
 
+/** POSTED: its entries are written. A hold is PENDING, then POSTED, VOIDED or EXPIRED. */
+export type TransactionState = "POSTED" | "PENDING" | "VOIDED" | "EXPIRED";
+
+/** One leg of a hold: the signed amount it holds on one ledger. */
+export interface PendingEntry {
+  readonly ledgerId: string;
+  readonly operation: string;
+  readonly amountMinor: bigint;
+  readonly occurredAt: Date;
+  readonly description: string;
+  readonly reference: string;
+  readonly metadata: Metadata;
+}
+
+/** What makes a transaction a hold. */
+export interface Hold {
+  /** The magnitude reserved when it was created. */
+  readonly heldAmountMinor: bigint;
+  readonly expiresAt: Date;
+  /** Its legs in posting order, kept once it is resolved. */
+  readonly entries: readonly PendingEntry[];
+  /** When it was posted or voided, or its deadline once expired; undefined while pending. */
+  readonly resolvedAt: Date | undefined;
+}
+
 export interface Transaction {
   readonly id: string;
   readonly app: string;
@@ -55,7 +90,11 @@ export interface Transaction {
   /** The caller's reference, unique per app; empty: none. */
   readonly externalTransactionId: string;
   readonly createdAt: Date;
+  /** Empty for a hold until it is posted. */
   readonly entries: readonly Entry[];
+  readonly state: TransactionState;
+  /** undefined: an ordinary write, posted at once. */
+  readonly hold: Hold | undefined;
 }
 
 /** A transaction as GetTransaction reads it: with the ids of its reversals, oldest first. */
@@ -91,6 +130,44 @@ export interface RecordEntryInput {
   readonly reference: string;
   readonly metadata: Metadata;
   readonly externalTransactionId: string;
+  /** undefined: record it; otherwise hold it until posted, voided or expired. */
+  readonly hold: HoldRequest | undefined;
+}
+
+/** A request to hold a write. */
+export interface HoldRequest {
+  /** undefined: the server's default lifetime. */
+  readonly expiresAt: Date | undefined;
+}
+
+/** How long holds live: the default and the longest a request may ask for. */
+export interface HoldPolicy {
+  readonly defaultTtlMs: number;
+  readonly maxTtlMs: number;
+}
+
+export interface PostPendingInput {
+  readonly transactionId: string;
+  /** undefined: all that is held. */
+  readonly amountMinor: bigint | undefined;
+  readonly idempotencyKey: string;
+}
+
+export interface VoidPendingInput {
+  readonly transactionId: string;
+  readonly idempotencyKey: string;
+}
+
+export interface TerminateLedgerInput {
+  readonly ledgerId: string;
+  /** Void the ledger's open holds first; otherwise LEDGER_HAS_PENDING_TRANSACTIONS. */
+  readonly voidPending: boolean;
+}
+
+export interface ListPendingInput {
+  readonly ledgerId: string;
+  readonly pageSize: number;
+  readonly pageToken: string;
 }
 
 export interface TransferInput {
@@ -107,6 +184,8 @@ export interface TransferInput {
   readonly reference: string;
   readonly metadata: Metadata;
   readonly externalTransactionId: string;
+  /** As in RecordEntryInput. */
+  readonly hold: HoldRequest | undefined;
 }
 
 /** Up to BULK_ITEMS_MAX transfers, each with its own idempotency key; `atomic` as in RecordEntriesInput. */
@@ -133,6 +212,10 @@ export interface Balance {
   readonly balanceMinor: bigint;
   readonly unit: string;
   readonly version: bigint;
+  readonly pendingDebitsMinor: bigint;
+  readonly pendingCreditsMinor: bigint;
+  /** balanceMinor - pendingDebitsMinor. */
+  readonly availableMinor: bigint;
 }
 
 export interface Page<T> {

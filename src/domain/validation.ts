@@ -6,11 +6,14 @@ import type {
   CreateLedgerInput,
   ListEntriesInput,
   ListLedgersInput,
+  ListPendingInput,
   Metadata,
+  PostPendingInput,
   RecordEntryInput,
   ReverseTransactionInput,
   TransactionLookup,
   TransferInput,
+  VoidPendingInput,
 } from "./types.js";
 
 const APP_PATTERN = /^[a-z][a-z0-9_-]*$/;
@@ -125,6 +128,28 @@ export function validateRecordEntry(input: RecordEntryInput, prefix = ""): void 
   }
   checkIdempotencyKey(input.idempotencyKey, prefix);
   checkReferences(input, prefix);
+}
+
+/** A post: a positive amount when one is named (zero posts nothing: void instead). */
+export function validatePostPending(input: PostPendingInput): void {
+  checkId("transaction_id", input.transactionId);
+  if (input.amountMinor !== undefined && input.amountMinor <= 0n) {
+    throw invalidArgument(
+      "amount",
+      "must be positive (the magnitude to post); to release the whole hold, void it",
+    );
+  }
+  checkIdempotencyKey(input.idempotencyKey);
+}
+
+export function validateVoidPending(input: VoidPendingInput): void {
+  checkId("transaction_id", input.transactionId);
+  checkIdempotencyKey(input.idempotencyKey);
+}
+
+export function validateListPending(input: ListPendingInput): void {
+  checkId("ledger_id", input.ledgerId);
+  normalizePageSize(input.pageSize);
 }
 
 function checkOperation(field: string, operation: string): void {

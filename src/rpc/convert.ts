@@ -2,16 +2,19 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type EntrySchema,
+  type HoldEventSchema,
   type LedgerSchema,
   LedgerStatus,
+  type PendingEntrySchema,
   type RecordEntryResponseSchema,
   type RecordEntryResultSchema,
   TransactionKind,
   type TransactionSchema,
+  TransactionState,
   type TransferResponseSchema,
   type TransferResultSchema,
 } from "../../gen/ledger/v1/ledger_pb.js";
-import type * as domain from "../domain/index.js";
+import * as domain from "../domain/index.js";
 import { statusFromLedgerError } from "./errors.js";
 
 export function ledgerToProto(ledger: domain.Ledger): MessageInitShape<typeof LedgerSchema> {
@@ -31,6 +34,9 @@ export function ledgerToProto(ledger: domain.Ledger): MessageInitShape<typeof Le
     terminatedAt:
       ledger.terminatedAt === undefined ? undefined : timestampFromDate(ledger.terminatedAt),
     unbounded: ledger.minBalanceMinor === undefined,
+    pendingDebits: ledger.pendingDebitsMinor,
+    pendingCredits: ledger.pendingCreditsMinor,
+    available: domain.availableMinor(ledger),
   };
 }
 
@@ -53,11 +59,14 @@ export function entryToProto(entry: domain.Entry): MessageInitShape<typeof Entry
   };
 }
 
-/** What RecordEntry answers, and what an item of RecordEntries answers when recorded. */
+/** What RecordEntry answers, and what an item of RecordEntries answers: its entry, or its hold. */
 export function recordedEntryToProto(
-  result: domain.WriteResult<domain.Entry>,
+  result: domain.WriteResult<domain.Entry | domain.Transaction>,
 ): MessageInitShape<typeof RecordEntryResponseSchema> {
-  return { entry: entryToProto(result.value), replayed: result.replayed };
+  const { value, replayed } = result;
+  return "sequence" in value
+    ? { entry: entryToProto(value), replayed }
+    : { pendingTransaction: transactionToProto(value), replayed };
 }
 
 /** What Transfer answers, and what an item of CreateTransfers answers when made. */
@@ -78,7 +87,7 @@ export function transferResultToProto(
 
 /** One item of RecordEntries: its entry, or its failure as a google.rpc.Status. */
 export function entryResultToProto(
-  result: domain.ItemResult<domain.Entry>,
+  result: domain.ItemResult<domain.Entry | domain.Transaction>,
 ): MessageInitShape<typeof RecordEntryResultSchema> {
   return result.ok
     ? { result: { case: "entry", value: recordedEntryToProto(result) } }
@@ -99,6 +108,63 @@ export function transactionToProto(
     createdAt: timestampFromDate(transaction.createdAt),
     reversalIds: "reversalIds" in transaction ? [...transaction.reversalIds] : [],
     externalTransactionId: transaction.externalTransactionId,
+    state: TRANSACTION_STATES[transaction.state],
+    ...holdToProto(transaction),
+  };
+}
+
+const TRANSACTION_STATES = {
+  POSTED: TransactionState.POSTED,
+  PENDING: TransactionState.PENDING,
+  VOIDED: TransactionState.VOIDED,
+  EXPIRED: TransactionState.EXPIRED,
+} as const satisfies Record<domain.TransactionState, TransactionState>;
+
+/** A hold's fields of a Transaction: its deadline, what it held, its legs, its history. */
+function holdToProto(
+  transaction: domain.Transaction,
+): Pick<
+  MessageInitShape<typeof TransactionSchema>,
+  "pendingExpiresAt" | "heldAmount" | "pendingEntries" | "history"
+> {
+  const { hold } = transaction;
+  if (hold === undefined) {
+    return {};
+  }
+  const created: MessageInitShape<typeof HoldEventSchema> = {
+    state: TransactionState.PENDING,
+    at: timestampFromDate(transaction.createdAt),
+    amount: hold.heldAmountMinor,
+  };
+  const resolved: MessageInitShape<typeof HoldEventSchema>[] =
+    hold.resolvedAt === undefined
+      ? []
+      : [
+          {
+            state: TRANSACTION_STATES[transaction.state],
+            at: timestampFromDate(hold.resolvedAt),
+            amount: transaction.state === "POSTED" ? transaction.amountMinor : hold.heldAmountMinor,
+          },
+        ];
+  return {
+    pendingExpiresAt: timestampFromDate(hold.expiresAt),
+    heldAmount: hold.heldAmountMinor,
+    pendingEntries: hold.entries.map(pendingEntryToProto),
+    history: [created, ...resolved],
+  };
+}
+
+function pendingEntryToProto(
+  leg: domain.PendingEntry,
+): MessageInitShape<typeof PendingEntrySchema> {
+  return {
+    ledgerId: leg.ledgerId,
+    operation: leg.operation,
+    amount: leg.amountMinor,
+    occurredAt: timestampFromDate(leg.occurredAt),
+    description: leg.description,
+    reference: leg.reference,
+    metadata: { ...leg.metadata },
   };
 }
 

@@ -34,6 +34,10 @@ const EXPECTED_CODES: Record<ErrorReason, Code> = {
   EXTERNAL_ID_ALREADY_USED: Code.AlreadyExists,
   APP_MISMATCH: Code.InvalidArgument,
   UNIT_MISMATCH: Code.InvalidArgument,
+  HOLD_NOT_PENDING: Code.FailedPrecondition,
+  HOLD_EXPIRED: Code.FailedPrecondition,
+  HOLD_AMOUNT_EXCEEDED: Code.FailedPrecondition,
+  LEDGER_HAS_PENDING_TRANSACTIONS: Code.FailedPrecondition,
 };
 
 describe("error mapping", () => {

@@ -24,6 +24,10 @@ export function codeForReason(reason: ErrorReason): Code {
     case "LEDGER_TERMINATED":
     case "REVERSAL_EXCEEDS_TRANSACTION":
     case "TRANSACTION_NOT_REVERSIBLE":
+    case "HOLD_NOT_PENDING":
+    case "HOLD_EXPIRED":
+    case "HOLD_AMOUNT_EXCEEDED":
+    case "LEDGER_HAS_PENDING_TRANSACTIONS":
       return Code.FailedPrecondition;
     case "IDEMPOTENCY_KEY_REUSED":
     case "LEDGER_ALREADY_EXISTS":

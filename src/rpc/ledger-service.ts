@@ -12,23 +12,30 @@ import {
   type CallOptions,
   type CreateLedgerInput,
   checkId,
+  type HoldRequest,
   invalidArgument,
   type LedgerStore,
   type ListEntriesInput,
   type ListLedgersInput,
+  type ListPendingInput,
   normalizePageSize,
+  type PostPendingInput,
   type RecordEntryInput,
   type ReverseTransactionInput,
   type TransactionLookup,
   type TransferInput,
+  type VoidPendingInput,
   validateBalanceLookup,
   validateCreateLedger,
   validateListEntries,
   validateListLedgers,
+  validateListPending,
+  validatePostPending,
   validateRecordEntry,
   validateReverseTransaction,
   validateTransactionLookup,
   validateTransfer,
+  validateVoidPending,
 } from "../domain/index.js";
 import {
   entryResultToProto,
@@ -90,8 +97,11 @@ export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof 
     async recordEntry(req, ctx) {
       const input = recordEntryInput(req);
       validateRecordEntry(input);
-      const result = await store.recordEntry(input, callOptions(ctx));
-      return recordedEntryToProto(result);
+      return recordedEntryToProto(
+        input.hold === undefined
+          ? await store.recordEntry(input, callOptions(ctx))
+          : await store.holdEntry(input, callOptions(ctx)),
+      );
     },
 
     async recordEntries(req, ctx) {
@@ -144,6 +154,9 @@ export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof 
         balance: balance.balanceMinor,
         unit: balance.unit,
         version: balance.version,
+        pendingDebits: balance.pendingDebitsMinor,
+        pendingCredits: balance.pendingCreditsMinor,
+        available: balance.availableMinor,
       };
     },
 
@@ -167,8 +180,49 @@ export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof 
 
     async terminateLedger(req, ctx) {
       checkId("ledger_id", req.ledgerId);
-      const ledger = await store.terminateLedger(req.ledgerId, callOptions(ctx));
+      const ledger = await store.terminateLedger(
+        { ledgerId: req.ledgerId, voidPending: req.voidPending },
+        callOptions(ctx),
+      );
       return { ledger: ledgerToProto(ledger) };
+    },
+
+    async postPendingTransaction(req, ctx) {
+      const input: PostPendingInput = {
+        transactionId: req.transactionId,
+        amountMinor: req.amount,
+        idempotencyKey: req.idempotencyKey,
+      };
+      validatePostPending(input);
+      const result = await store.postPendingTransaction(input, callOptions(ctx));
+      return { transaction: transactionToProto(result.value), replayed: result.replayed };
+    },
+
+    async voidPendingTransaction(req, ctx) {
+      const input: VoidPendingInput = {
+        transactionId: req.transactionId,
+        idempotencyKey: req.idempotencyKey,
+      };
+      validateVoidPending(input);
+      const result = await store.voidPendingTransaction(input, callOptions(ctx));
+      return { transaction: transactionToProto(result.value), replayed: result.replayed };
+    },
+
+    async listPendingTransactions(req, ctx) {
+      const input: ListPendingInput = {
+        ledgerId: req.ledgerId,
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      };
+      validateListPending(input);
+      const page = await store.listPendingTransactions(
+        { ...input, pageSize: normalizePageSize(input.pageSize) },
+        callOptions(ctx),
+      );
+      return {
+        transactions: page.items.map(transactionToProto),
+        nextPageToken: page.nextPageToken,
+      };
     },
   };
 }
@@ -211,7 +265,23 @@ function postingFields(req: RecordEntryRequest | TransferRequest, prefix: string
     reference: req.reference,
     metadata: { ...req.metadata },
     externalTransactionId: req.externalTransactionId,
+    hold: holdRequest(req, prefix),
   };
+}
+
+/** `pending` with its optional deadline; a deadline without `pending` is refused. */
+function holdRequest(
+  req: RecordEntryRequest | TransferRequest,
+  prefix: string,
+): HoldRequest | undefined {
+  const field = `${prefix}pending_expires_at`;
+  if (!req.pending) {
+    if (req.pendingExpiresAt !== undefined) {
+      throw invalidArgument(field, "is only allowed with pending: true");
+    }
+    return undefined;
+  }
+  return { expiresAt: dateFromTimestamp(field, req.pendingExpiresAt) };
 }
 
 /** `transaction_id`, or both `app` and `external_transaction_id`: never both, never neither. */

@@ -34,6 +34,9 @@ describe("loadConfig", () => {
       dbQueueWaitMsMax: undefined,
       dbQueuedCallsMax: undefined,
       corsAllowedOrigins: [],
+      holdTtlMsDefault: undefined,
+      holdTtlMsMax: undefined,
+      holdSweepIntervalMs: 5000,
     });
   });
 

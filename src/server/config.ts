@@ -1,5 +1,7 @@
 import { existsSync } from "node:fs";
+import { DEFAULT_HOLD_POLICY } from "../domain/index.js";
 import {
+  HOLD_TTL_MS_LIMIT,
   QUEUE_WAIT_MS_MAX_DEFAULT,
   QUEUED_CALLS_MAX_DEFAULT,
   type StoreConfig,
@@ -40,6 +42,11 @@ export interface Config {
   readonly dbWriteBatchesMax: number | undefined;
   /** Browser origins allowed by CORS; ["*"]: any; []: no CORS headers at all. */
   readonly corsAllowedOrigins: readonly string[];
+  /** undefined: the store's own default. */
+  readonly holdTtlMsDefault: number | undefined;
+  readonly holdTtlMsMax: number | undefined;
+  /** How often expired holds are marked EXPIRED; 0: never. */
+  readonly holdSweepIntervalMs: number;
 }
 
 export interface ConfigSetting {
@@ -52,6 +59,7 @@ export interface ConfigSetting {
 const MIB = 1024 * 1024;
 const HTTP2_IDLE_TIMEOUT_MS_DEFAULT = 60_000;
 const CONNECTIONS_MAX_DEFAULT = 1000;
+const HOLD_SWEEP_INTERVAL_MS_DEFAULT = 5000;
 
 /** Every environment variable the server reads: the README's configuration table. */
 export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
@@ -139,6 +147,23 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
     description:
       "Browser origins allowed by CORS, comma-separated (https://app.example.com), or `*`; unset: none.",
   },
+  {
+    env: "HOLD_TTL_MS_DEFAULT",
+    default: String(DEFAULT_HOLD_POLICY.defaultTtlMs),
+    description:
+      "Lifetime of a hold whose request names no pending_expires_at, 1..HOLD_TTL_MS_MAX.",
+  },
+  {
+    env: "HOLD_TTL_MS_MAX",
+    default: String(DEFAULT_HOLD_POLICY.maxTtlMs),
+    description: `Longest lifetime a hold may ask for, 1..${HOLD_TTL_MS_LIMIT}; longer: INVALID_ARGUMENT.`,
+  },
+  {
+    env: "HOLD_SWEEP_INTERVAL_MS",
+    default: String(HOLD_SWEEP_INTERVAL_MS_DEFAULT),
+    description:
+      "How often holds past their deadline are marked EXPIRED, 0..3600000 (0: never; they stop reserving at their deadline regardless).",
+  },
 ];
 
 /**
@@ -206,7 +231,21 @@ export function loadConfig(env: Env): Config {
     dbQueuedCallsMax: read.optionalInteger("DB_QUEUED_CALLS_MAX", 0, 1_000_000),
     dbWriteBatchesMax: read.optionalInteger("DB_WRITE_BATCHES_MAX", 1, 1000),
     corsAllowedOrigins: read.origins("CORS_ALLOWED_ORIGINS"),
+    holdTtlMsDefault: read.optionalInteger("HOLD_TTL_MS_DEFAULT", 1, HOLD_TTL_MS_LIMIT),
+    holdTtlMsMax: read.optionalInteger("HOLD_TTL_MS_MAX", 1, HOLD_TTL_MS_LIMIT),
+    holdSweepIntervalMs: read.integer(
+      "HOLD_SWEEP_INTERVAL_MS",
+      HOLD_SWEEP_INTERVAL_MS_DEFAULT,
+      0,
+      3_600_000,
+    ),
   };
+  if (
+    config.holdTtlMsDefault !== undefined &&
+    config.holdTtlMsDefault > (config.holdTtlMsMax ?? DEFAULT_HOLD_POLICY.maxTtlMs)
+  ) {
+    problems.push("HOLD_TTL_MS_DEFAULT: must not exceed HOLD_TTL_MS_MAX");
+  }
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -346,5 +385,7 @@ export function storeSettings(config: Config): Omit<StoreConfig, "databaseUrl"> 
     queueWaitMsMax: config.dbQueueWaitMsMax,
     queuedCallsMax: config.dbQueuedCallsMax,
     writeBatchesMax: config.dbWriteBatchesMax,
+    holdTtlMsDefault: config.holdTtlMsDefault,
+    holdTtlMsMax: config.holdTtlMsMax,
   };
 }

@@ -20,6 +20,7 @@ import type { Config } from "./config.js";
 import { limitConnections } from "./connection-limit.js";
 import { ConnectionTracker } from "./connections.js";
 import { createCorsHandler } from "./cors.js";
+import { type HoldSweep, startHoldSweep } from "./hold-sweep.js";
 import { sniffProtocol } from "./sniff.js";
 import { CONSOLE_DIR_DEFAULT, loadStaticSite, type StaticSite } from "./static.js";
 
@@ -40,6 +41,7 @@ export type ServerConfig = Pick<
   | "http2IdleTimeoutMs"
   | "connectionsMax"
   | "corsAllowedOrigins"
+  | "holdSweepIntervalMs"
 >;
 
 export interface LedgerServerOptions {
@@ -113,6 +115,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
   };
 
   let listener: NetServer | undefined;
+  let sweep: HoldSweep | undefined;
   let closing: Promise<void> | undefined;
 
   async function createListener(): Promise<NetServer> {
@@ -177,6 +180,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
         });
       });
       server.on("error", (error) => logger.error({ err: error }, "listener error"));
+      sweep = startHoldSweep(store, config.holdSweepIntervalMs, logger);
       const { port } = server.address() as AddressInfo;
       const scheme = config.tls === undefined ? "http" : "https";
       return { port, url: `${scheme}://${urlHost(config.host)}:${port}` };
@@ -195,6 +199,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
     }
     // Health turns NOT_SERVING and its Watch streams end, so they hold no drain open.
     health.shutdown();
+    await sweep?.stop();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     connections.beginShutdown();
     if (await settlesWithin(closed, config.shutdownGraceMs)) {

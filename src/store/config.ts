@@ -1,4 +1,4 @@
-import type { OperationRegistry } from "../domain/index.js";
+import { DEFAULT_HOLD_POLICY, type HoldPolicy, type OperationRegistry } from "../domain/index.js";
 import { appOperationRegistry } from "./app-operations.js";
 
 export interface StoreConfig {
@@ -35,6 +35,10 @@ export interface StoreConfig {
   readonly clock?: (() => Date) | undefined;
   /** Told of every write batch once it has answered its callers (for metrics and tests). */
   readonly onWriteBatch?: ((batch: WriteBatchReport) => void) | undefined;
+  /** A hold's lifetime when its request names no deadline. Default 24 h. */
+  readonly holdTtlMsDefault?: number | undefined;
+  /** The longest lifetime a hold may ask for. Default 30 days. */
+  readonly holdTtlMsMax?: number | undefined;
 }
 
 /** One write batch, as onWriteBatch reports it. */
@@ -60,6 +64,7 @@ export interface ResolvedStoreConfig {
   readonly operations: OperationRegistry;
   readonly onWriteBatch: ((batch: WriteBatchReport) => void) | undefined;
   readonly clock: () => Date;
+  readonly holdPolicy: HoldPolicy;
 }
 
 /** Measured with `npm run bench` (README, Performance): see the write-batch sweep. */
@@ -70,12 +75,21 @@ export const QUEUE_WAIT_MS_MAX_DEFAULT = 30_000;
 /** Bounds the memory of waiting calls; a few thousand is a burst, not a flood. */
 export const QUEUED_CALLS_MAX_DEFAULT = 4096;
 
+/** The longest hold anyone may configure: a year. */
+export const HOLD_TTL_MS_LIMIT = 366 * 24 * 60 * 60 * 1000;
+
 /** Fills defaults and refuses nonsensical limits when configured, not when first used. */
 export function resolveStoreConfig(config: StoreConfig): ResolvedStoreConfig {
   if (config.databaseUrl.length === 0) {
     throw new RangeError("StoreConfig.databaseUrl is required");
   }
   const poolSizeMax = bounded("poolSizeMax", config.poolSizeMax ?? 10, 1, 1000);
+  const holdTtlMsMax = bounded(
+    "holdTtlMsMax",
+    config.holdTtlMsMax ?? DEFAULT_HOLD_POLICY.maxTtlMs,
+    1,
+    HOLD_TTL_MS_LIMIT,
+  );
   return {
     databaseUrl: config.databaseUrl,
     poolSizeMax,
@@ -107,6 +121,15 @@ export function resolveStoreConfig(config: StoreConfig): ResolvedStoreConfig {
     operations: config.operations ?? appOperationRegistry(),
     onWriteBatch: config.onWriteBatch,
     clock: config.clock ?? (() => new Date()),
+    holdPolicy: {
+      maxTtlMs: holdTtlMsMax,
+      defaultTtlMs: bounded(
+        "holdTtlMsDefault",
+        config.holdTtlMsDefault ?? Math.min(DEFAULT_HOLD_POLICY.defaultTtlMs, holdTtlMsMax),
+        1,
+        holdTtlMsMax,
+      ),
+    },
   };
 }
 

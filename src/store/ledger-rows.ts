@@ -1,15 +1,29 @@
 import type { Ledger, LedgerStatus, Metadata } from "../domain/index.js";
 
 /**
- * The columns of a ledgers row as hand-written SQL on a hot path selects
- * them (`from ledgers` unaliased): int8 columns as text, so no precision is
- * lost whatever the driver's type parsers.
+ * The one mapping of a ledgers row: the columns hand-written SQL selects
+ * (`from ledgers` unaliased), int8 columns as text so no precision is lost
+ * whatever the driver's type parsers, and the part of the pending totals
+ * that belongs to holds past their deadline at `now` (a bind parameter such
+ * as `$2` or `?`): unswept, they reserve nothing. The sums run only for a
+ * ledger that holds something, through the index of open legs.
  */
-export const LEDGER_COLUMNS = `id, app, owner_id, unit, description, reference, metadata, status,
+export function ledgerColumns(now: string): string {
+  return `id, app, owner_id, unit, description, reference, metadata, status,
   balance::text as balance, min_balance::text as min_balance, version::text as version,
-  created_at, terminated_at`;
+  created_at, terminated_at,
+  pending_debits::text as pending_debits, pending_credits::text as pending_credits,
+  case when pending_debits = 0 then '0' else (
+    select coalesce(sum(-p.amount), 0)::text from pending_entries p
+     where p.ledger_id = ledgers.id and p.open and p.amount < 0 and p.expires_at <= ${now}::timestamptz
+  ) end as lapsed_debits,
+  case when pending_credits = 0 then '0' else (
+    select coalesce(sum(p.amount), 0)::text from pending_entries p
+     where p.ledger_id = ledgers.id and p.open and p.amount > 0 and p.expires_at <= ${now}::timestamptz
+  ) end as lapsed_credits`;
+}
 
-/** A row selected with LEDGER_COLUMNS. */
+/** A row selected with ledgerColumns. */
 export interface LedgerSqlRow {
   readonly id: string;
   readonly app: string;
@@ -24,9 +38,15 @@ export interface LedgerSqlRow {
   readonly version: string;
   readonly created_at: Date;
   readonly terminated_at: Date | null;
+  readonly pending_debits: string;
+  readonly pending_credits: string;
+  readonly lapsed_debits: string;
+  readonly lapsed_credits: string;
 }
 
 export function ledgerFromSqlRow(row: LedgerSqlRow): Ledger {
+  const lapsedDebitsMinor = BigInt(row.lapsed_debits);
+  const lapsedCreditsMinor = BigInt(row.lapsed_credits);
   return {
     id: row.id,
     app: row.app,
@@ -41,5 +61,9 @@ export function ledgerFromSqlRow(row: LedgerSqlRow): Ledger {
     version: BigInt(row.version),
     createdAt: new Date(row.created_at),
     terminatedAt: row.terminated_at === null ? undefined : new Date(row.terminated_at),
+    pendingDebitsMinor: BigInt(row.pending_debits) - lapsedDebitsMinor,
+    pendingCreditsMinor: BigInt(row.pending_credits) - lapsedCreditsMinor,
+    lapsedDebitsMinor,
+    lapsedCreditsMinor,
   };
 }

@@ -1,23 +1,5 @@
-import type { Entry, Ledger, Transaction } from "../domain/index.js";
-import type { EntryRow, LedgerRow, TransactionRow } from "./entities/index.js";
-
-export function toLedger(row: LedgerRow): Ledger {
-  return {
-    id: row.id,
-    app: row.app,
-    ownerId: row.ownerId,
-    unit: row.unit,
-    description: row.description,
-    reference: row.reference,
-    metadata: row.metadata,
-    status: row.status,
-    balanceMinor: row.balance,
-    minBalanceMinor: row.minBalance ?? undefined,
-    version: row.version,
-    createdAt: row.createdAt,
-    terminatedAt: row.terminatedAt ?? undefined,
-  };
-}
+import type { Entry, PendingEntry, Transaction } from "../domain/index.js";
+import type { EntryRow, TransactionRow } from "./entities/index.js";
 
 export function toEntry(row: EntryRow): Entry {
   return {
@@ -38,8 +20,13 @@ export function toEntry(row: EntryRow): Entry {
   };
 }
 
-/** `entries` in the order they were posted. */
-export function toTransaction(row: TransactionRow, entries: readonly Entry[]): Transaction {
+/** `entries` in the order they were posted; `legs`, a hold's, in the order they were held. */
+export function toTransaction(
+  row: TransactionRow,
+  entries: readonly Entry[],
+  legs: readonly PendingEntry[],
+): Transaction {
+  const { heldAmount, pendingExpiresAt } = row;
   return {
     id: row.id,
     app: row.app,
@@ -50,5 +37,15 @@ export function toTransaction(row: TransactionRow, entries: readonly Entry[]): T
     externalTransactionId: row.externalTransactionId,
     createdAt: row.createdAt,
     entries,
+    state: row.state,
+    hold:
+      heldAmount === null || heldAmount === undefined || !pendingExpiresAt
+        ? undefined
+        : {
+            heldAmountMinor: heldAmount,
+            expiresAt: pendingExpiresAt,
+            entries: legs,
+            resolvedAt: row.resolvedAt ?? undefined,
+          },
   };
 }

@@ -3,6 +3,7 @@ import {
   type CallOptions,
   type Entry,
   type ItemResult,
+  invariant,
   type Ledger,
   LedgerError,
   type LedgerStore,
@@ -14,6 +15,7 @@ import { initOrm } from "./orm.js";
 import type { Command, Outcome } from "./pipeline/apply.js";
 import { GroupCommit } from "./pipeline/group-commit.js";
 import { listEntries } from "./queries/entries.js";
+import { dueHoldIds, listPendingTransactions } from "./queries/holds.js";
 import { getBalance, getLedger, listLedgers } from "./queries/ledgers.js";
 import { getTransaction } from "./queries/transactions.js";
 import { createUnitOfWork, type UnitOfWork } from "./unit-of-work.js";
@@ -68,20 +70,25 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     },
     async getLedger(ledgerId, options) {
       open();
-      return unit.read(options, (em) => getLedger(em, ledgerId));
+      return unit.read(options, (em) => getLedger(em, ledgerId, config.clock()));
     },
     async listLedgers(input, options) {
       open();
-      return unit.read(options, (em) => listLedgers(em, input));
+      return unit.read(options, (em) => listLedgers(em, input, config.clock()));
     },
     async recordEntry(input, options) {
       open();
       return one<Entry>(pipeline, { kind: "record", input }, options);
     },
+    async holdEntry(input, options) {
+      open();
+      invariant(input.hold !== undefined, "holdEntry holds");
+      return one<Transaction>(pipeline, { kind: "record", input }, options);
+    },
     async recordEntries(input, options) {
       open();
       const commands = input.entries.map((entry): Command => ({ kind: "record", input: entry }));
-      return bulk<Entry>(pipeline, commands, input.atomic, options);
+      return bulk<Entry | Transaction>(pipeline, commands, input.atomic, options);
     },
     async transfer(input, options) {
       open();
@@ -94,23 +101,39 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     },
     async getTransaction(lookup, options) {
       open();
-      return unit.snapshot(options, (em) => getTransaction(em, lookup));
+      return unit.snapshot(options, (em) => getTransaction(em, lookup, config.clock()));
     },
     async reverseTransaction(input, options) {
       open();
       return one<Transaction>(pipeline, { kind: "reverse", input }, options);
     },
+    async postPendingTransaction(input, options) {
+      open();
+      return one<Transaction>(pipeline, { kind: "post", input }, options);
+    },
+    async voidPendingTransaction(input, options) {
+      open();
+      return one<Transaction>(pipeline, { kind: "void", input }, options);
+    },
+    async listPendingTransactions(input, options) {
+      open();
+      return unit.snapshot(options, (em) => listPendingTransactions(em, input, config.clock()));
+    },
+    async expireHolds(options) {
+      open();
+      return expireDueHolds(unit, pipeline, config.clock(), options);
+    },
     async getBalance(lookup, options) {
       open();
-      return unit.read(options, (em) => getBalance(em, lookup));
+      return unit.read(options, (em) => getBalance(em, lookup, config.clock()));
     },
     async listEntries(input, options) {
       open();
       return unit.read(options, (em) => listEntries(em, input));
     },
-    async terminateLedger(ledgerId, options) {
+    async terminateLedger(input, options) {
       open();
-      return (await one<Ledger>(pipeline, { kind: "terminate", ledgerId }, options)).value;
+      return (await one<Ledger>(pipeline, { kind: "terminate", ...input }, options)).value;
     },
     async ping(options) {
       open();
@@ -125,6 +148,41 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
       return closed;
     },
   };
+}
+
+/** The most holds one sweep batch expires; a sweep runs batches until none is due. */
+const EXPIRE_BATCH_MAX = 500;
+
+/**
+ * Expires every hold past its deadline at `now`, in batches through the
+ * pipeline: each is locked with its ledgers and expired only while still
+ * PENDING, so sweeps of several processes expire each hold once. Returns
+ * how many this sweep expired.
+ */
+async function expireDueHolds(
+  unit: UnitOfWork,
+  pipeline: GroupCommit,
+  now: Date,
+  options: CallOptions | undefined,
+): Promise<number> {
+  let expired = 0;
+  for (;;) {
+    const ids = await unit.read(options, (em) => dueHoldIds(em, now, EXPIRE_BATCH_MAX));
+    if (ids.length === 0) {
+      return expired;
+    }
+    const commands = ids.map((transactionId): Command => ({ kind: "expire", transactionId }));
+    const outcomes = await pipeline.submit(commands, false, options);
+    for (const outcome of outcomes) {
+      if (!outcome.ok) {
+        throw outcome.error;
+      }
+      expired += outcome.replayed ? 0 : 1;
+    }
+    if (ids.length < EXPIRE_BATCH_MAX) {
+      return expired;
+    }
+  }
 }
 
 /** One command through the pipeline: its result, or the error that refused it thrown. */

@@ -19,7 +19,10 @@ export type InvariantCheck =
   | "TRANSACTION_SHAPE"
   | "TRANSFER_SUMS_TO_ZERO"
   | "MONEY_CONSERVED"
-  | "ENTRY_REVERSES_AS_TRANSACTION";
+  | "ENTRY_REVERSES_AS_TRANSACTION"
+  | "HOLD_LEGS_MATCH_STATE"
+  | "PENDING_IS_SUM_OF_OPEN_HOLDS"
+  | "AVAILABLE_WITHIN_FLOOR";
 
 /** Each check reports at most this many breaches: a report stays readable and bounded. */
 const BREACHES_PER_CHECK_MAX = 100;
@@ -60,10 +63,12 @@ const CHECKS: readonly { readonly check: InvariantCheck; readonly sql: string }[
            where abs(e.amount) <> t.amount`,
   },
   {
+    // A posted transaction has entries; a hold has none until it is posted.
     check: "TRANSACTION_HAS_ENTRIES",
-    sql: `select t.id as subject_id, 'no entries' as detail
+    sql: `select t.id as subject_id,
+                 t.state || (case when t.state = 'POSTED' then ' with no entries' else ' with entries' end) as detail
             from transactions t
-           where not exists (select 1 from entries e where e.transaction_id = t.id)`,
+           where (t.state = 'POSTED') <> exists (select 1 from entries e where e.transaction_id = t.id)`,
   },
   {
     check: "REVERSED_WITHIN_AMOUNT",
@@ -135,6 +140,47 @@ const CHECKS: readonly { readonly check: InvariantCheck; readonly sql: string }[
                    || ' but its transaction ' || coalesce(t.reverses_transaction_id::text, 'nothing') as detail
             from entries e join transactions t on t.id = e.transaction_id
            where e.reverses_transaction_id is distinct from t.reverses_transaction_id`,
+  },
+  {
+    // A hold has one leg per entry its post writes (one, or two for a
+    // transfer), each for the amount held; they are open exactly while the
+    // hold is PENDING, and an ordinary write has none.
+    check: "HOLD_LEGS_MATCH_STATE",
+    sql: `select t.id as subject_id,
+                 t.state || ' hold of ' || coalesce(t.held_amount::text, 'nothing') || ' with '
+                   || count(p.position) || ' legs, ' || count(p.position) filter (where p.open) || ' open' as detail
+            from transactions t left join pending_entries p on p.transaction_id = t.id
+           group by t.id
+          having (t.held_amount is null) <> (count(p.position) = 0)
+              or count(p.position) <> case t.kind when 'TRANSFER' then 2 when 'ENTRY' then 1 else 0 end
+                 and t.held_amount is not null
+              or bool_or(abs(p.amount) <> t.held_amount)
+              or bool_or(p.open <> (t.state = 'PENDING'))`,
+  },
+  {
+    check: "PENDING_IS_SUM_OF_OPEN_HOLDS",
+    sql: `select l.id as subject_id,
+                 'pending debits ' || l.pending_debits || ' and credits ' || l.pending_credits
+                   || ' but open holds ' || coalesce(sum(-p.amount) filter (where p.amount < 0), 0)
+                   || ' and ' || coalesce(sum(p.amount) filter (where p.amount > 0), 0) as detail
+            from ledgers l left join pending_entries p on p.ledger_id = l.id and p.open
+           group by l.id
+          having l.pending_debits <> coalesce(sum(-p.amount) filter (where p.amount < 0), 0)
+              or l.pending_credits <> coalesce(sum(p.amount) filter (where p.amount > 0), 0)`,
+  },
+  {
+    // What open holds (not yet past their deadline) reserve never takes a
+    // ledger below its floor.
+    check: "AVAILABLE_WITHIN_FLOOR",
+    sql: `select l.id as subject_id,
+                 'balance ' || l.balance || ' less held ' || coalesce(sum(-p.amount), 0)
+                   || ' is below the floor ' || l.min_balance as detail
+            from ledgers l
+            left join pending_entries p
+              on p.ledger_id = l.id and p.open and p.amount < 0 and p.expires_at > now()
+           where l.min_balance is not null
+           group by l.id
+          having l.balance - coalesce(sum(-p.amount), 0) < l.min_balance`,
   },
 ];
 

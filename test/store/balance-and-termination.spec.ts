@@ -21,7 +21,9 @@ describe("getLedger", () => {
 
   it("returns terminated ledgers too, for audit", async () => {
     const ledger = await openLedger(harness.store());
-    const terminated = await harness.store().terminateLedger(ledger.id);
+    const terminated = await harness
+      .store()
+      .terminateLedger({ ledgerId: ledger.id, voidPending: false });
     expect(await harness.store().getLedger(ledger.id)).toEqual(terminated);
   });
 
@@ -34,7 +36,15 @@ describe("getLedger", () => {
 describe("getBalance", () => {
   it("finds the active ledger by id and by (app, owner, unit)", async () => {
     const ledger = await openLedger(harness.store(), 4n);
-    const expected = { ledgerId: ledger.id, balanceMinor: 4n, unit: "CREDITS", version: 1n };
+    const expected = {
+      ledgerId: ledger.id,
+      balanceMinor: 4n,
+      unit: "CREDITS",
+      version: 1n,
+      pendingDebitsMinor: 0n,
+      pendingCreditsMinor: 0n,
+      availableMinor: 4n,
+    };
     expect(await harness.store().getBalance({ ledgerId: ledger.id })).toEqual(expected);
     const { app, ownerId, unit } = ledger;
     expect(await harness.store().getBalance({ app, ownerId, unit })).toEqual(expected);
@@ -42,7 +52,7 @@ describe("getBalance", () => {
 
   it("finds the owner's new active ledger by key after an old one was terminated", async () => {
     const old = await openLedger(harness.store(), 4n);
-    await harness.store().terminateLedger(old.id);
+    await harness.store().terminateLedger({ ledgerId: old.id, voidPending: false });
     const { app, ownerId, unit } = old;
     const current = await openLedger(harness.store(), 1n, { app, ownerId, unit });
     expect(await harness.store().getBalance({ app, ownerId, unit })).toMatchObject({
@@ -53,7 +63,7 @@ describe("getBalance", () => {
 
   it("refuses a terminated ledger with LEDGER_TERMINATED, by id and by a key naming only terminated ledgers", async () => {
     const ledger = await openLedger(harness.store(), 4n);
-    await harness.store().terminateLedger(ledger.id);
+    await harness.store().terminateLedger({ ledgerId: ledger.id, voidPending: false });
     const byId = await rejection(
       harness.store().getBalance({ ledgerId: ledger.id }),
       "LEDGER_TERMINATED",
@@ -82,7 +92,9 @@ describe("terminateLedger", () => {
   it("terminates once: status TERMINATED, terminated_at set, balance and history kept", async () => {
     const ledger = await openLedger(harness.store(), 6n);
     const before = Date.now();
-    const terminated = await harness.store().terminateLedger(ledger.id);
+    const terminated = await harness
+      .store()
+      .terminateLedger({ ledgerId: ledger.id, voidPending: false });
     expect(terminated).toMatchObject({ id: ledger.id, status: "TERMINATED", balanceMinor: 6n });
     expect(terminated.terminatedAt?.getTime()).toBeGreaterThanOrEqual(before);
     const page = await harness.store().listEntries({
@@ -99,8 +111,12 @@ describe("terminateLedger", () => {
 
   it("is idempotent: terminating again returns the ledger unchanged, terminated_at included", async () => {
     const ledger = await openLedger(harness.store());
-    const first = await harness.store().terminateLedger(ledger.id);
-    const again = await harness.store().terminateLedger(ledger.id);
+    const first = await harness
+      .store()
+      .terminateLedger({ ledgerId: ledger.id, voidPending: false });
+    const again = await harness
+      .store()
+      .terminateLedger({ ledgerId: ledger.id, voidPending: false });
     expect(again).toEqual(first);
   });
 
@@ -109,7 +125,9 @@ describe("terminateLedger", () => {
     const writes = Array.from({ length: 20 }, () =>
       harness.store().recordEntry(entryInput(ledger.id, "CREDIT_ADD", 1n)),
     );
-    const termination = harness.store().terminateLedger(ledger.id);
+    const termination = harness
+      .store()
+      .terminateLedger({ ledgerId: ledger.id, voidPending: false });
     const outcomes = await Promise.allSettled(writes);
     const terminated = await termination;
     const landed = outcomes.filter((outcome) => outcome.status === "fulfilled").length;
@@ -123,6 +141,9 @@ describe("terminateLedger", () => {
   });
 
   it("refuses an unknown id with LEDGER_NOT_FOUND", async () => {
-    await rejection(harness.store().terminateLedger(ABSENT_ID), "LEDGER_NOT_FOUND");
+    await rejection(
+      harness.store().terminateLedger({ ledgerId: ABSENT_ID, voidPending: false }),
+      "LEDGER_NOT_FOUND",
+    );
   });
 });

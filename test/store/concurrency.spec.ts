@@ -86,9 +86,13 @@ describe("the group committer's retries", () => {
     });
     // A deadline tighter than the statement timeout: each call is a batch of its own.
     return async (ledgerId: string) => {
-      const [outcome] = await pipeline.submit([{ kind: "terminate", ledgerId }], false, {
-        timeoutMs: 4000,
-      });
+      const [outcome] = await pipeline.submit(
+        [{ kind: "terminate", ledgerId, voidPending: false }],
+        false,
+        {
+          timeoutMs: 4000,
+        },
+      );
       if (!outcome?.ok) {
         throw outcome?.error;
       }

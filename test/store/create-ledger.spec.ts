@@ -62,7 +62,7 @@ describe("createLedger", () => {
   it("allows a new active ledger once the previous one is terminated", async () => {
     const first = await harness.store().createLedger(createInput());
     const { app, ownerId, unit } = first.value;
-    await harness.store().terminateLedger(first.value.id);
+    await harness.store().terminateLedger({ ledgerId: first.value.id, voidPending: false });
     const second = await harness.store().createLedger(createInput({ app, ownerId, unit }));
     expect(second.value.id).not.toBe(first.value.id);
   });
@@ -71,7 +71,7 @@ describe("createLedger", () => {
     const input = createInput();
     const created = await harness.store().createLedger(input);
     await harness.store().recordEntry(entryInput(created.value.id, "CREDIT_ADD", 7n));
-    await harness.store().terminateLedger(created.value.id);
+    await harness.store().terminateLedger({ ledgerId: created.value.id, voidPending: false });
 
     const replay = await harness.store().createLedger(input);
     expect(replay).toEqual({ value: created.value, replayed: true });
@@ -100,7 +100,7 @@ describe("createLedger", () => {
     const { app, ownerId, unit } = first.value;
     const input = createInput({ app, ownerId, unit });
     await rejection(harness.store().createLedger(input), "LEDGER_ALREADY_EXISTS");
-    await harness.store().terminateLedger(first.value.id);
+    await harness.store().terminateLedger({ ledgerId: first.value.id, voidPending: false });
     const retried = await harness.store().createLedger(input);
     expect(retried.replayed).toBe(false);
   });

@@ -62,7 +62,7 @@ describe("listLedgers", () => {
 
   it("includes terminated ledgers", async () => {
     const ledger = await openLedger(harness.store());
-    await harness.store().terminateLedger(ledger.id);
+    await harness.store().terminateLedger({ ledgerId: ledger.id, voidPending: false });
     const page = await harness
       .store()
       .listLedgers({ app: ledger.app, ownerId: "", pageSize: 0, pageToken: "" });

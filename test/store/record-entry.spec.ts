@@ -84,7 +84,7 @@ describe("recordEntry", () => {
     expect(entries.map((entry) => entry.sequence)).toEqual([1n, 2n, 3n, 4n]);
     expect(entries.map((entry) => entry.balanceAfterMinor)).toEqual([10n, 7n, 12n, 0n]);
     const balance = await harness.store().getBalance({ ledgerId: ledger.id });
-    expect(balance).toEqual({
+    expect(balance).toMatchObject({
       ledgerId: ledger.id,
       balanceMinor: 0n,
       unit: "CREDITS",
@@ -140,6 +140,7 @@ describe("recordEntry", () => {
     expect(error.metadata).toEqual({
       ledger_id: ledger.id,
       balance: "2",
+      available: "2",
       amount: "-3",
       min_balance: "0",
       unit: "CREDITS",
@@ -189,7 +190,7 @@ describe("recordEntry", () => {
 
   it("refuses a terminated ledger with LEDGER_TERMINATED", async () => {
     const ledger = await openLedger(harness.store(), 3n);
-    await harness.store().terminateLedger(ledger.id);
+    await harness.store().terminateLedger({ ledgerId: ledger.id, voidPending: false });
     const error = await rejection(
       harness.store().recordEntry(entryInput(ledger.id, "CREDIT_ADD", 1n)),
       "LEDGER_TERMINATED",
@@ -213,7 +214,7 @@ describe("recordEntry", () => {
     const ledger = await openLedger(harness.store(), 10n);
     const input = entryInput(ledger.id, "CREDIT_SPEND", -1n);
     const first = await harness.store().recordEntry(input);
-    await harness.store().terminateLedger(ledger.id);
+    await harness.store().terminateLedger({ ledgerId: ledger.id, voidPending: false });
     expect(await harness.store().recordEntry(input)).toEqual({
       value: first.value,
       replayed: true,

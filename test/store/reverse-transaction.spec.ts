@@ -125,7 +125,7 @@ describe("reverseTransaction", () => {
   it("refuses a reversal on a terminated ledger with LEDGER_TERMINATED", async () => {
     const ledger = await openLedger(harness.store(), 10n);
     const debit = await spend(ledger.id, 4n);
-    await harness.store().terminateLedger(ledger.id);
+    await harness.store().terminateLedger({ ledgerId: ledger.id, voidPending: false });
     await rejection(
       harness.store().reverseTransaction(reversalInput(debit.transactionId)),
       "LEDGER_TERMINATED",

@@ -89,6 +89,7 @@ export function entryInput(
     reference: "",
     metadata: {},
     externalTransactionId: "",
+    hold: undefined,
     ...overrides,
   };
 }
@@ -121,6 +122,7 @@ export function transferInput(
     idempotencyKey: uniqueKey(),
     operation: "",
     occurredAt: undefined,
+    hold: undefined,
     description: "",
     reference: "",
     metadata: {},

@@ -117,7 +117,7 @@ describe("a transfer", () => {
       harness.store().transfer(transferInput(from.id, missing, 1n)),
       "LEDGER_NOT_FOUND",
     );
-    await harness.store().terminateLedger(to.id);
+    await harness.store().terminateLedger({ ledgerId: to.id, voidPending: false });
     await rejection(
       harness.store().transfer(transferInput(from.id, to.id, 1n)),
       "LEDGER_TERMINATED",

@@ -19,6 +19,9 @@ export const LedgerEntity = defineEntity({
     version: p.bigint(),
     createdAt: p.datetime().columnType("timestamptz"),
     terminatedAt: p.datetime().columnType("timestamptz").nullable(),
+    /** Every PENDING hold's debits, lapsed ones included (the reads leave those out). */
+    pendingDebits: p.bigint(),
+    pendingCredits: p.bigint(),
   },
 });
 

@@ -1,5 +1,5 @@
 import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
-import type { TransactionKind } from "../../domain/index.js";
+import type { TransactionKind, TransactionState } from "../../domain/index.js";
 
 export const TransactionEntity = defineEntity({
   name: "TransactionEntity",
@@ -15,6 +15,16 @@ export const TransactionEntity = defineEntity({
     /** Unique per app when not empty. */
     externalTransactionId: p.text(),
     createdAt: p.datetime().columnType("timestamptz"),
+    state: p.enum([
+      "POSTED",
+      "PENDING",
+      "VOIDED",
+      "EXPIRED",
+    ] as const satisfies readonly TransactionState[]),
+    /** Holds only: the amount reserved; `amount` is what was posted once POSTED. */
+    heldAmount: p.bigint().nullable(),
+    pendingExpiresAt: p.datetime().columnType("timestamptz").nullable(),
+    resolvedAt: p.datetime().columnType("timestamptz").nullable(),
   },
 });
 

@@ -8,10 +8,14 @@ import {
   invariant,
   type Ledger,
   LedgerError,
+  lapsedAt,
   ledgerNotFound,
-  type OperationRegistry,
+  openHold,
+  type PostPendingInput,
+  postAmount,
   type RecordEntryInput,
   type ReverseTransactionInput,
+  type RuleContext,
   recordEntryRule,
   requestFingerprint,
   reversalRule,
@@ -20,8 +24,10 @@ import {
   terminateLedgerRule,
   transactionNotFound,
   transferRule,
+  type VoidPendingInput,
   type WriteResult,
 } from "../../domain/index.js";
+import { RetryableConflict } from "../db-errors.js";
 import type { BatchState, CommandResult } from "./state.js";
 
 /** One write, as the pipeline queues, batches and applies it. */
@@ -30,9 +36,30 @@ export type Command =
   | { readonly kind: "record"; readonly input: RecordEntryInput }
   | { readonly kind: "transfer"; readonly input: TransferInput }
   | { readonly kind: "reverse"; readonly input: ReverseTransactionInput }
-  | { readonly kind: "terminate"; readonly ledgerId: string };
+  | { readonly kind: "post"; readonly input: PostPendingInput }
+  | { readonly kind: "void"; readonly input: VoidPendingInput }
+  | { readonly kind: "terminate"; readonly ledgerId: string; readonly voidPending: boolean }
+  /** The sweep's: marks a hold past its deadline EXPIRED (no key; a no-op once it is not pending). */
+  | { readonly kind: "expire"; readonly transactionId: string };
 
-/** The ledgers a command names directly (a reversal's are its original's, known once read). */
+/** The transaction a command names: reversed, posted, voided or expired. */
+export function namedTransactionId(command: Command): string | undefined {
+  switch (command.kind) {
+    case "reverse":
+    case "post":
+    case "void":
+      return command.input.transactionId;
+    case "expire":
+      return command.transactionId;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The ledgers a command names directly (those of a transaction it names
+ * are known once the transaction is read).
+ */
 export function namedLedgerIds(command: Command): readonly string[] {
   switch (command.kind) {
     case "record":
@@ -41,8 +68,7 @@ export function namedLedgerIds(command: Command): readonly string[] {
       return [command.input.fromLedgerId, command.input.toLedgerId];
     case "terminate":
       return [command.ledgerId];
-    case "create":
-    case "reverse":
+    default:
       return [];
   }
 }
@@ -60,9 +86,7 @@ export interface StoredKey {
   readonly result: CommandResult | undefined;
 }
 
-export interface ApplyContext {
-  readonly now: Date;
-  readonly operations: OperationRegistry;
+export interface ApplyContext extends RuleContext {
   storedKey(app: string, key: string): StoredKey | undefined;
 }
 
@@ -72,8 +96,12 @@ export const METHODS = {
   record: "RecordEntry",
   transfer: "Transfer",
   reverse: "ReverseTransaction",
-  terminate: "TerminateLedger",
-} as const satisfies Record<Command["kind"], string>;
+  post: "PostPendingTransaction",
+  void: "VoidPendingTransaction",
+} as const satisfies Record<KeyedCommand["kind"], string>;
+
+/** The commands that take an idempotency key. */
+export type KeyedCommand = Exclude<Command, { kind: "terminate" | "expire" }>;
 
 /**
  * Applies one caller's commands in order. Not atomic: each succeeds or fails
@@ -142,29 +170,58 @@ export function applyCommand(
   switch (command.kind) {
     case "record": {
       const ledger = lockedLedger(state, command.input.ledgerId);
-      return once(state, context, command, ledger.app, (id) =>
-        firstEntry(
-          state.post(recordEntryRule(ledger, command.input, context.operations, id, context.now)),
-        ),
-      );
+      return once(state, context, command, ledger.app, (id) => {
+        const written = state.post(recordEntryRule(ledger, command.input, id, context));
+        return written.hold === undefined ? firstEntry(written) : written;
+      });
     }
     case "transfer": {
       const from = lockedLedger(state, command.input.fromLedgerId);
       const to = lockedLedger(state, command.input.toLedgerId);
       return once(state, context, command, from.app, (id) =>
-        state.post(transferRule(from, to, command.input, context.operations, id, context.now)),
+        state.post(transferRule(from, to, command.input, id, context)),
       );
     }
     case "reverse": {
-      const original = state.transaction(command.input.transactionId);
-      if (original === undefined) {
-        throw transactionNotFound(command.input.transactionId);
-      }
+      const original = lockedTransaction(state, command.input.transactionId);
       return once(state, context, command, original.app, (id) => {
         const reversal = state.post(reversalRule(original, command.input, id, context.now));
         state.addReversed(original.id, reversal.amountMinor);
         return reversal;
       });
+    }
+    case "post": {
+      const held = lockedTransaction(state, command.input.transactionId);
+      return once(
+        state,
+        context,
+        command,
+        held.app,
+        () => {
+          const amountMinor = postAmount(held, openHold(held, context.now), command.input);
+          return state.postHold(held.id, amountMinor, context.now);
+        },
+        held.id,
+      );
+    }
+    case "void": {
+      const held = lockedTransaction(state, command.input.transactionId);
+      return once(
+        state,
+        context,
+        command,
+        held.app,
+        () => {
+          openHold(held, context.now);
+          return state.voidHold(held.id, context.now);
+        },
+        held.id,
+      );
+    }
+    case "expire": {
+      const held = lockedTransaction(state, command.transactionId);
+      const expired = state.expireHold(held.id, context.now);
+      return { value: lockedTransaction(state, held.id), replayed: !expired };
     }
     case "create": {
       const { input } = command;
@@ -176,6 +233,9 @@ export function applyCommand(
       });
     }
     case "terminate": {
+      if (command.voidPending) {
+        voidOpenHolds(state, command.ledgerId, context.now);
+      }
       const ledger = lockedLedger(state, command.ledgerId);
       const terminated = terminateLedgerRule(ledger, context.now);
       if (terminated !== ledger) {
@@ -195,9 +255,11 @@ export function applyCommand(
 function once(
   state: BatchState,
   context: ApplyContext,
-  command: Exclude<Command, { kind: "terminate" }>,
+  command: KeyedCommand,
   app: string,
   perform: (id: string) => CommandResult,
+  /** What the key is stored for: a new id, or the hold a post or void resolves. */
+  resourceId: string = uuidv7(),
 ): WriteResult<CommandResult> {
   const method = METHODS[command.kind];
   const { idempotencyKey: key } = command.input;
@@ -210,7 +272,6 @@ function once(
     invariant(earlier.result !== undefined, `the answer to key ${key} was not read`);
     return { value: earlier.result, replayed: true };
   }
-  const resourceId = uuidv7();
   const result = perform(resourceId);
   state.addClaim({ app, key, method, requestHash, resourceId, createdAt: context.now, result });
   return { value: result, replayed: false };
@@ -222,6 +283,36 @@ function lockedLedger(state: BatchState, ledgerId: string): Ledger {
     throw ledgerNotFound(ledgerId);
   }
   return ledger;
+}
+
+function lockedTransaction(state: BatchState, transactionId: string): Transaction {
+  const transaction = state.transaction(transactionId);
+  if (transaction === undefined) {
+    throw transactionNotFound(transactionId);
+  }
+  return transaction;
+}
+
+/**
+ * Voids every open hold on a ledger before it is terminated: the loader read
+ * them (state.openHoldIds) and locked them and all their ledgers. A hold
+ * created after that read and before the lock leaves the ledger holding
+ * something, and the batch runs again.
+ */
+function voidOpenHolds(state: BatchState, ledgerId: string, now: Date): void {
+  for (const holdId of state.openHoldIds(ledgerId)) {
+    const held = lockedTransaction(state, holdId);
+    if (held.state === "PENDING" && held.hold !== undefined && !lapsedAt(held.hold, now)) {
+      state.voidHold(holdId, now);
+    }
+  }
+  const ledger = lockedLedger(state, ledgerId);
+  if (
+    ledger.status === "ACTIVE" &&
+    (ledger.pendingDebitsMinor > 0n || ledger.pendingCreditsMinor > 0n)
+  ) {
+    throw new RetryableConflict(`a hold on ledger ${ledgerId} was created concurrently`);
+  }
 }
 
 function firstEntry(transaction: Transaction): Entry {

@@ -1,5 +1,5 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import type { OperationRegistry } from "../../domain/index.js";
+import type { RuleContext } from "../../domain/index.js";
 import { applyUnit, type Command, type Outcome } from "./apply.js";
 import { loadBatch } from "./load.js";
 import { writeBatch } from "./write.js";
@@ -10,10 +10,8 @@ export interface BatchUnit {
   readonly atomic: boolean;
 }
 
-export interface BatchContext {
-  /** The batch's one reading of the clock: every row it writes carries it. */
-  readonly now: Date;
-  readonly operations: OperationRegistry;
+/** `now` is the batch's one reading of the clock: every row it writes carries it. */
+export interface BatchContext extends RuleContext {
   /** Cancels the statement in flight; only a batch of one caller has one. */
   readonly signal: AbortSignal | undefined;
 }
@@ -33,6 +31,7 @@ export async function runBatch(
   const loaded = await loadBatch(
     em,
     units.flatMap((unit) => unit.commands),
+    context.now,
     context.signal,
   );
   const applying = { ...context, storedKey: loaded.storedKey };

@@ -285,6 +285,7 @@ export class GroupCommit {
           run(em, units, {
             now: this.deps.config.clock(),
             operations: this.deps.config.operations,
+            holdPolicy: this.deps.config.holdPolicy,
             signal: options?.signal,
           }),
         );

@@ -2,17 +2,27 @@ import { LockMode, QueryOrder } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import {
   type Entry,
+  holdAsCreated,
   invariant,
   type Ledger,
   ledgerAsCreated,
+  type PendingEntry,
   requestFingerprint,
   type Transaction,
 } from "../../domain/index.js";
 import { EntryEntity, LedgerEntity, TransactionEntity } from "../entities/index.js";
-import { LEDGER_COLUMNS, type LedgerSqlRow, ledgerFromSqlRow } from "../ledger-rows.js";
-import { toEntry, toLedger, toTransaction } from "../mappers.js";
+import { type LedgerSqlRow, ledgerColumns, ledgerFromSqlRow } from "../ledger-rows.js";
+import { toEntry, toTransaction } from "../mappers.js";
+import { openHoldsOn, readLegs } from "../queries/holds.js";
+import { getLedger } from "../queries/ledgers.js";
 import { findTransaction } from "../queries/transactions.js";
-import { type Command, METHODS, namedLedgerIds, type StoredKey } from "./apply.js";
+import {
+  type Command,
+  METHODS,
+  namedLedgerIds,
+  namedTransactionId,
+  type StoredKey,
+} from "./apply.js";
 import { sqlRows } from "./sql.js";
 import { BatchState, type CommandResult, ownerKey, scopeKey } from "./state.js";
 
@@ -24,57 +34,83 @@ export interface LoadedBatch {
 
 /**
  * Reads and locks what a batch's commands need, in a fixed order so batches
- * cannot deadlock: the originals' entries (immutable, so no lock), then
- * every ledger touched in ascending id order (one statement), then the
- * originals in id order; then the active ledgers that creates could collide
- * with, and the idempotency keys already stored (one statement), with the
- * stored answer of every key a command would replay.
+ * cannot deadlock: the holds open on ledgers a termination voids them on,
+ * and the entries and legs of the transactions commands name (immutable, so
+ * no lock); then every ledger touched in ascending id order (one statement),
+ * then those transactions in id order; then the active ledgers that creates
+ * could collide with, and the idempotency keys already stored (one
+ * statement), with the stored answer of every key a command would replay.
  */
 export async function loadBatch(
   em: EntityManager,
   commands: readonly Command[],
+  now: Date,
   signal: AbortSignal | undefined,
 ): Promise<LoadedBatch> {
-  const originals = await readOriginals(em, commands);
-  const ledgers = await lockLedgers(em, ledgerIdsOf(commands, originals), signal);
+  const openHolds = await openHoldsOn(em, voidingTerminations(commands), signal);
+  const originals = await readOriginals(em, commands, openHolds, signal);
+  const ledgers = await lockLedgers(em, ledgerIdsOf(commands, originals), now, signal);
   const transactions = await lockOriginals(em, originals);
   const activeOwners = await findActiveOwners(em, commands);
   const externalIds = await findExternalIds(em, commands, ledgers, signal);
-  const state = BatchState.of({ ledgers, transactions, activeOwners, externalIds });
-  const stored = await readStoredKeys(em, commands, state, signal);
+  const state = BatchState.of({ ledgers, transactions, activeOwners, externalIds, openHolds });
+  const stored = await readStoredKeys(em, commands, state, now, signal);
   return { state, storedKey: (app, key) => stored.get(scopeKey(app, key)) };
 }
 
-/** The entries of every transaction a reversal names, by transaction. */
+function voidingTerminations(commands: readonly Command[]): string[] {
+  return unique(
+    commands.flatMap((c) => (c.kind === "terminate" && c.voidPending ? [c.ledgerId] : [])),
+  );
+}
+
+/** A named transaction's entries (posted) and legs (held). */
+interface Original {
+  readonly entries: readonly Entry[];
+  readonly legs: readonly PendingEntry[];
+}
+
+/** The entries and legs of every transaction a command names, and of the holds to void. */
 async function readOriginals(
   em: EntityManager,
   commands: readonly Command[],
-): Promise<Map<string, Entry[]>> {
-  const ids = unique(
-    commands.flatMap((c) => (c.kind === "reverse" ? [c.input.transactionId] : [])),
-  );
-  const byTransaction = new Map<string, Entry[]>();
+  openHolds: ReadonlyMap<string, readonly string[]>,
+  signal: AbortSignal | undefined,
+): Promise<Map<string, Original>> {
+  const ids = unique([
+    ...commands.flatMap((c) => namedTransactionId(c) ?? []),
+    ...[...openHolds.values()].flat(),
+  ]);
+  const originals = new Map<string, Original>();
   if (ids.length === 0) {
-    return byTransaction;
+    return originals;
   }
   const rows = await em.find(
     EntryEntity,
     { transactionId: { $in: ids } },
     { orderBy: { id: QueryOrder.ASC } },
   );
-  for (const row of rows.map(toEntry)) {
-    byTransaction.set(row.transactionId, [...(byTransaction.get(row.transactionId) ?? []), row]);
+  const legs = await readLegs(em, ids, signal);
+  const entries = rows.map(toEntry);
+  for (const id of ids) {
+    originals.set(id, {
+      entries: entries.filter((entry) => entry.transactionId === id),
+      legs: legs.get(id) ?? [],
+    });
   }
-  return byTransaction;
+  return originals;
 }
 
 function ledgerIdsOf(
   commands: readonly Command[],
-  originals: ReadonlyMap<string, readonly { ledgerId: string }[]>,
+  originals: ReadonlyMap<string, Original>,
 ): string[] {
   const direct = commands.flatMap(namedLedgerIds);
-  const reversed = [...originals.values()].flatMap((entries) => entries.map((e) => e.ledgerId));
-  return unique([...direct, ...reversed]).sort();
+  const named = [...originals.values()].flatMap((original) => [
+    ...original.entries.map((e) => e.ledgerId),
+    ...original.legs.map((leg) => leg.ledgerId),
+  ]);
+  return unique([...direct, ...named]).sort();
 }
 
 /**
@@ -84,6 +120,7 @@ function ledgerIdsOf(
 export async function lockLedgers(
   em: EntityManager,
   ids: readonly string[],
+  now: Date,
   signal: AbortSignal | undefined,
 ): Promise<Map<string, Ledger>> {
   if (ids.length === 0) {
@@ -91,17 +128,20 @@ export async function lockLedgers(
   }
   const rows = await sqlRows<LedgerSqlRow>(
     em,
-    `select ${LEDGER_COLUMNS} from ledgers where id = any($1::uuid[]) order by id for update`,
-    [ids],
+    `select ${ledgerColumns("$2")} from ledgers where id = any($1::uuid[]) order by id for update`,
+    [ids, now],
     signal,
   );
   return new Map(rows.map((row) => [row.id, ledgerFromSqlRow(row)]));
 }
 
-/** The reversed transactions, locked after their ledgers, so concurrent partial reversals serialise. */
+/**
+ * The named transactions that exist, locked after their ledgers, so
+ * concurrent reversals, posts and voids of one transaction serialise.
+ */
 async function lockOriginals(
   em: EntityManager,
-  originals: ReadonlyMap<string, Entry[]>,
+  originals: ReadonlyMap<string, Original>,
 ): Promise<Map<string, Transaction>> {
   if (originals.size === 0) {
     return new Map();
@@ -111,8 +151,12 @@ async function lockOriginals(
     { id: { $in: [...originals.keys()] } },
     { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true, orderBy: { id: QueryOrder.ASC } },
   );
-  invariant(rows.length === originals.size, "a transaction has entries but no row");
-  return new Map(rows.map((row) => [row.id, toTransaction(row, originals.get(row.id) ?? [])]));
+  return new Map(
+    rows.map((row) => {
+      const original = originals.get(row.id);
+      return [row.id, toTransaction(row, original?.entries ?? [], original?.legs ?? [])];
+    }),
+  );
 }
 
 /**
@@ -146,10 +190,13 @@ function appOf(
     case "transfer":
       return ledger(command.input.fromLedgerId)?.app;
     case "reverse":
+    case "post":
+    case "void":
       return transaction(command.input.transactionId)?.app;
     case "create":
       return command.input.app;
     case "terminate":
+    case "expire":
       return undefined;
   }
 }
@@ -203,7 +250,7 @@ function claimsOf(commands: readonly Command[], state: BatchState) {
       (id) => state.ledger(id),
       (id) => state.transaction(id),
     );
-    return command.kind === "terminate" || app === undefined
+    return command.kind === "terminate" || command.kind === "expire" || app === undefined
       ? []
       : [{ app, key: command.input.idempotencyKey, method: METHODS[command.kind], command }];
   });
@@ -222,6 +269,7 @@ async function readStoredKeys(
   em: EntityManager,
   commands: readonly Command[],
   state: BatchState,
+  now: Date,
   signal: AbortSignal | undefined,
 ): Promise<Map<string, StoredKey>> {
   const claims = claimsOf(commands, state);
@@ -248,7 +296,7 @@ async function readStoredKeys(
     const result =
       replaying === undefined
         ? undefined
-        : await storedAnswer(em, replaying.command, row.resource_id);
+        : await storedAnswer(em, replaying.command, row.resource_id, now);
     stored.set(scopeKey(row.app, row.key), {
       method: row.method,
       requestHash: row.request_hash,
@@ -260,45 +308,69 @@ async function readStoredKeys(
 
 /**
  * What the write that claimed a key answered: entries and reversals never
- * change; a created ledger and a transfer are answered as they were made,
- * before later writes (its balance, its reversals) changed them.
+ * change; a created ledger, a transfer and a hold are answered as they were
+ * made, before later writes (its balance, its reversals, its post) changed
+ * them; a post or void, with the transaction it resolved.
  */
 async function storedAnswer(
   em: EntityManager,
   command: Command,
   resourceId: string,
+  now: Date,
 ): Promise<CommandResult> {
   if (command.kind === "create") {
-    const row = await em.findOne(LedgerEntity, { id: resourceId });
-    invariant(row !== null, `ledger ${resourceId} of a stored idempotency key is missing`);
-    return ledgerAsCreated(toLedger(row));
+    return ledgerAsCreated(await getLedger(em, resourceId, now));
   }
   const transaction = await findTransaction(em, resourceId);
   invariant(transaction !== undefined, `transaction ${resourceId} of a stored key is missing`);
-  if (command.kind === "reverse") {
-    invariant(
-      transaction.reversesTransactionId === command.input.transactionId,
-      `reversal ${resourceId} of a stored idempotency key does not reverse ${command.input.transactionId}`,
-    );
-    return transaction;
+  switch (command.kind) {
+    case "reverse":
+      invariant(
+        transaction.reversesTransactionId === command.input.transactionId,
+        `reversal ${resourceId} of a stored idempotency key does not reverse ${command.input.transactionId}`,
+      );
+      return transaction;
+    case "post":
+    case "void":
+      invariant(
+        transaction.state === (command.kind === "post" ? "POSTED" : "VOIDED"),
+        `hold ${resourceId} of a stored ${command.kind} is ${transaction.state}`,
+      );
+      return { ...transaction, reversedAmountMinor: 0n };
+    case "transfer":
+      invariant(
+        transaction.kind === "TRANSFER" &&
+          legLedgers(transaction).join() ===
+            [command.input.fromLedgerId, command.input.toLedgerId].join(),
+        `transaction ${resourceId} of a stored idempotency key is not the transfer requested`,
+      );
+      return command.input.hold === undefined
+        ? { ...transaction, reversedAmountMinor: 0n }
+        : holdAsCreated(transaction);
+    case "record":
+      return recordedAnswer(transaction, command.input.ledgerId, command.input.hold !== undefined);
+    default:
+      invariant(false, `a ${command.kind} claims no idempotency key`);
   }
-  if (command.kind === "transfer") {
-    const [debit, credit] = transaction.entries;
-    invariant(
-      transaction.kind === "TRANSFER" &&
-        debit?.ledgerId === command.input.fromLedgerId &&
-        credit?.ledgerId === command.input.toLedgerId,
-      `transaction ${resourceId} of a stored idempotency key is not the transfer requested`,
-    );
-    return { ...transaction, reversedAmountMinor: 0n };
-  }
-  const [entry] = transaction.entries;
+}
+
+/** The ledgers a transaction posts to, or holds on, in posting order. */
+function legLedgers(transaction: Transaction): string[] {
+  return transaction.hold === undefined
+    ? transaction.entries.map((entry) => entry.ledgerId)
+    : transaction.hold.entries.map((leg) => leg.ledgerId);
+}
+
+function recordedAnswer(transaction: Transaction, ledgerId: string, held: boolean): CommandResult {
   invariant(
-    command.kind === "record" &&
-      transaction.entries.length === 1 &&
-      entry?.ledgerId === command.input.ledgerId,
-    `transaction ${resourceId} of a stored idempotency key is not one entry on the ledger`,
+    legLedgers(transaction).join() === ledgerId && (transaction.hold !== undefined) === held,
+    `transaction ${transaction.id} of a stored idempotency key is not one write on the ledger`,
   );
+  const [entry] = transaction.entries;
+  if (held) {
+    return holdAsCreated(transaction);
+  }
+  invariant(entry !== undefined, `transaction ${transaction.id} recorded no entry`);
   return entry;
 }
 

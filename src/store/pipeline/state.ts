@@ -4,10 +4,16 @@ import {
   balanceAfterPosting,
   type Entry,
   externalIdAlreadyUsed,
+  type Hold,
   invariant,
   type Ledger,
+  lapsedAt,
   type NewTransaction,
   nextSequence,
+  type PendingEntry,
+  type Posting,
+  release,
+  reserve,
   type Transaction,
 } from "../../domain/index.js";
 
@@ -27,12 +33,15 @@ export interface BatchClaim {
 
 /** What the batch writes once every command is applied. */
 export interface BatchWrites {
+  /** New transactions, holds included. */
   readonly transactions: readonly Transaction[];
+  /** New entries: of the new transactions, and of the holds posted. */
+  readonly entries: readonly Entry[];
   readonly createdLedgers: readonly Ledger[];
-  /** Ledgers whose balance, version or status changed: [final, as locked]. */
+  /** Ledgers whose balance, version, status or holds changed: [final, as locked]. */
   readonly changedLedgers: ReadonlyArray<readonly [Ledger, Ledger]>;
-  /** Originals whose reversed amount grew: [final, as locked]. */
-  readonly reversedTransactions: ReadonlyArray<readonly [Transaction, Transaction]>;
+  /** Locked transactions reversed, posted, voided or expired: [final, as locked]. */
+  readonly changedTransactions: ReadonlyArray<readonly [Transaction, Transaction]>;
   readonly claims: readonly BatchClaim[];
 }
 
@@ -50,6 +59,7 @@ export class BatchState {
   /** External ids this batch gives its transactions, by scopeKey(app, id). */
   private readonly externalIds = new Map<string, string>();
   private readonly written: Transaction[] = [];
+  private readonly entries: Entry[] = [];
   private readonly created: Ledger[] = [];
 
   private constructor(
@@ -61,6 +71,8 @@ export class BatchState {
       readonly activeOwners: ReadonlyMap<string, string>;
       /** The transaction that has each external id the batch's commands name, by scopeKey. */
       readonly externalIds: ReadonlyMap<string, string>;
+      /** The holds still open on each ledger a termination voids them on (locked too). */
+      readonly openHolds: ReadonlyMap<string, readonly string[]>;
     },
   ) {}
 
@@ -82,6 +94,7 @@ export class BatchState {
     for (const [scope, claim] of this.claims) parent.claims.set(scope, claim);
     for (const [scope, id] of this.externalIds) parent.externalIds.set(scope, id);
     parent.written.push(...this.written);
+    parent.entries.push(...this.entries);
     parent.created.push(...this.created);
   }
 
@@ -105,6 +118,11 @@ export class BatchState {
       : this.parent.activeLedgerId(app, ownerId, unit);
   }
 
+  /** The holds the loader found open on a ledger a termination voids them on. */
+  openHoldIds(ledgerId: string): readonly string[] {
+    return this.locked.openHolds.get(ledgerId) ?? [];
+  }
+
   claim(app: string, key: string): BatchClaim | undefined {
     return this.claims.get(scopeKey(app, key)) ?? this.parent?.claim(app, key);
   }
@@ -126,10 +144,10 @@ export class BatchState {
   }
 
   /**
-   * Posts a transaction to its ledgers: its external id is the app's only
-   * one (EXTERNAL_ID_ALREADY_USED), every posting passes balanceAfterPosting
-   * against its ledger as the earlier postings left it, and all are checked
-   * before the state changes.
+   * Writes a new transaction: its external id is the app's only one
+   * (EXTERNAL_ID_ALREADY_USED); then its postings are posted, or held when it
+   * is a hold, each against its ledger as the earlier ones left it, and all
+   * are checked before the state changes.
    */
   post(transaction: NewTransaction): Transaction {
     invariant(transaction.postings.length > 0, `transaction ${transaction.id} has no postings`);
@@ -138,27 +156,13 @@ export class BatchState {
     if (holder !== undefined) {
       throw externalIdAlreadyUsed(app, externalId, holder);
     }
-    const after = new Map<string, Ledger>();
-    const entries = transaction.postings.map((posting) => {
-      const ledger = after.get(posting.ledgerId) ?? this.ledger(posting.ledgerId);
-      invariant(ledger !== undefined, `ledger ${posting.ledgerId} was not locked before posting`);
+    for (const posting of transaction.postings) {
       invariant(
         absMinor(posting.amountMinor) === transaction.amountMinor,
-        `an entry of transaction ${transaction.id} differs from its magnitude`,
+        `a posting of transaction ${transaction.id} differs from its magnitude`,
       );
-      const entry = entryOf(transaction, ledger, posting);
-      after.set(ledger.id, {
-        ...ledger,
-        balanceMinor: entry.balanceAfterMinor,
-        version: entry.sequence,
-      });
-      return entry;
-    });
-    for (const [id, ledger] of after) this.ledgers.set(id, ledger);
-    if (externalId !== "") {
-      this.externalIds.set(scopeKey(app, externalId), transaction.id);
     }
-    const posted: Transaction = {
+    const base = {
       id: transaction.id,
       app: transaction.app,
       kind: transaction.kind,
@@ -167,22 +171,142 @@ export class BatchState {
       reversesTransactionId: transaction.reversesTransactionId,
       externalTransactionId: externalId,
       createdAt: transaction.createdAt,
-      entries,
     };
-    this.written.push(posted);
-    return posted;
+    const written: Transaction =
+      transaction.holdUntil === undefined
+        ? { ...base, state: "POSTED", hold: undefined, entries: this.postAll(transaction) }
+        : { ...base, state: "PENDING", entries: [], hold: this.holdAll(transaction) };
+    if (externalId !== "") {
+      this.externalIds.set(scopeKey(app, externalId), transaction.id);
+    }
+    this.written.push(written);
+    return written;
   }
 
   /** Adds a reversal's magnitude to the original it compensates. */
   addReversed(originalId: string, amountMinor: bigint): void {
-    const original = this.transaction(originalId);
-    invariant(original !== undefined, `transaction ${originalId} was not locked before reversal`);
+    const original = this.lockedTransaction(originalId);
     const reversedMinor = original.reversedAmountMinor + amountMinor;
     invariant(
       reversedMinor <= original.amountMinor,
       `transaction ${originalId} would be reversed beyond its amount`,
     );
     this.transactions.set(originalId, { ...original, reversedAmountMinor: reversedMinor });
+  }
+
+  /**
+   * Posts `amountMinor` of an open hold (checked by the caller): each leg is
+   * released and its entry written for that amount, in the legs' order.
+   */
+  postHold(holdId: string, amountMinor: bigint, now: Date): Transaction {
+    const held = this.lockedTransaction(holdId);
+    const hold = pendingHold(held, now);
+    const posting = {
+      id: held.id,
+      createdAt: now,
+      reversesTransactionId: undefined,
+      postings: hold.entries.map((leg) => postingOf(leg, amountMinor, held.externalTransactionId)),
+    };
+    const entries = this.postAll(posting, this.released(hold, false));
+    const posted: Transaction = {
+      ...held,
+      state: "POSTED",
+      amountMinor,
+      entries,
+      hold: { ...hold, resolvedAt: now },
+    };
+    this.transactions.set(holdId, posted);
+    return posted;
+  }
+
+  /** Releases an open hold for good: VOIDED. */
+  voidHold(holdId: string, now: Date): Transaction {
+    const held = this.lockedTransaction(holdId);
+    const hold = pendingHold(held, now);
+    this.setLedgers(this.released(hold, false));
+    const voided: Transaction = { ...held, state: "VOIDED", hold: { ...hold, resolvedAt: now } };
+    this.transactions.set(holdId, voided);
+    return voided;
+  }
+
+  /** Marks a pending hold past its deadline EXPIRED; false when it is not (any more) one. */
+  expireHold(holdId: string, now: Date): boolean {
+    const held = this.lockedTransaction(holdId);
+    const { hold } = held;
+    if (held.state !== "PENDING" || hold === undefined || !lapsedAt(hold, now)) {
+      return false;
+    }
+    this.setLedgers(this.released(hold, true));
+    const expired: Transaction = {
+      ...held,
+      state: "EXPIRED",
+      hold: { ...hold, resolvedAt: hold.expiresAt },
+    };
+    this.transactions.set(holdId, expired);
+    return true;
+  }
+
+  private lockedTransaction(id: string): Transaction {
+    const transaction = this.transaction(id);
+    invariant(transaction !== undefined, `transaction ${id} was not locked`);
+    return transaction;
+  }
+
+  /** Each posting's entry against its ledger as the earlier ones left it; all checked first. */
+  private postAll(
+    transaction: Pick<NewTransaction, "id" | "createdAt" | "reversesTransactionId" | "postings">,
+    after = new Map<string, Ledger>(),
+  ): Entry[] {
+    const entries = transaction.postings.map((posting) => {
+      const ledger = after.get(posting.ledgerId) ?? this.lockedLedger(posting.ledgerId);
+      const entry = entryOf(transaction, ledger, posting);
+      after.set(ledger.id, {
+        ...ledger,
+        balanceMinor: entry.balanceAfterMinor,
+        version: entry.sequence,
+      });
+      return entry;
+    });
+    this.setLedgers(after);
+    this.entries.push(...entries);
+    return entries;
+  }
+
+  /** Reserves every posting of a hold on its ledger; all checked first. */
+  private holdAll(transaction: NewTransaction): Hold {
+    invariant(transaction.holdUntil !== undefined, `transaction ${transaction.id} is not a hold`);
+    const after = new Map<string, Ledger>();
+    for (const posting of transaction.postings) {
+      const ledger = after.get(posting.ledgerId) ?? this.lockedLedger(posting.ledgerId);
+      after.set(ledger.id, reserve(ledger, posting.amountMinor));
+    }
+    this.setLedgers(after);
+    return {
+      heldAmountMinor: transaction.amountMinor,
+      expiresAt: transaction.holdUntil,
+      entries: transaction.postings.map(pendingEntryOf),
+      resolvedAt: undefined,
+    };
+  }
+
+  /** The hold's ledgers with every leg released; the state is left as it is. */
+  private released(hold: Hold, lapsed: boolean): Map<string, Ledger> {
+    const after = new Map<string, Ledger>();
+    for (const leg of hold.entries) {
+      const ledger = after.get(leg.ledgerId) ?? this.lockedLedger(leg.ledgerId);
+      after.set(leg.ledgerId, release(ledger, leg.amountMinor, lapsed));
+    }
+    return after;
+  }
+
+  private setLedgers(after: ReadonlyMap<string, Ledger>): void {
+    for (const [id, ledger] of after) this.ledgers.set(id, ledger);
+  }
+
+  private lockedLedger(id: string): Ledger {
+    const ledger = this.ledger(id);
+    invariant(ledger !== undefined, `ledger ${id} was not locked before posting`);
+    return ledger;
   }
 
   /** A created ledger, now the active one of its app, owner and unit. */
@@ -209,20 +333,19 @@ export class BatchState {
         return [];
       }
       invariant(before !== undefined, `ledger ${after.id} was not locked`);
-      return before.version === after.version && before.status === after.status
-        ? []
-        : [[after, before] as const];
+      return sameRow(before, after) ? [] : [[after, before] as const];
     });
-    const reversedTransactions = [...this.transactions.values()].map((after) => {
+    const changedTransactions = [...this.transactions.values()].map((after) => {
       const before = this.locked.transactions.get(after.id);
       invariant(before !== undefined, `transaction ${after.id} was not locked`);
       return [after, before] as const;
     });
     return {
       transactions: this.written,
+      entries: this.entries,
       createdLedgers: this.created.map((ledger) => this.ledger(ledger.id) ?? ledger),
       changedLedgers,
-      reversedTransactions,
+      changedTransactions,
       claims: [...this.claims.values()],
     };
   }
@@ -237,10 +360,53 @@ export function scopeKey(app: string, key: string): string {
   return JSON.stringify([app, key]);
 }
 
+/** Whether the batch leaves a locked ledger's row as it was. */
+function sameRow(before: Ledger, after: Ledger): boolean {
+  return (
+    before.version === after.version &&
+    before.status === after.status &&
+    before.pendingDebitsMinor === after.pendingDebitsMinor &&
+    before.pendingCreditsMinor === after.pendingCreditsMinor &&
+    before.lapsedDebitsMinor === after.lapsedDebitsMinor &&
+    before.lapsedCreditsMinor === after.lapsedCreditsMinor
+  );
+}
+
+/** The hold of a transaction the caller found open (openHold): still pending in this batch. */
+function pendingHold(transaction: Transaction, now: Date): Hold {
+  const { hold } = transaction;
+  invariant(
+    transaction.state === "PENDING" && hold !== undefined && !lapsedAt(hold, now),
+    `transaction ${transaction.id} is not an open hold`,
+  );
+  return hold;
+}
+
+function pendingEntryOf(posting: Posting): PendingEntry {
+  return {
+    ledgerId: posting.ledgerId,
+    operation: posting.operation,
+    amountMinor: posting.amountMinor,
+    occurredAt: posting.occurredAt,
+    description: posting.description,
+    reference: posting.reference,
+    metadata: posting.metadata,
+  };
+}
+
+/** The posting of a hold's leg for the amount posted, with the leg's sign and annotations. */
+function postingOf(leg: PendingEntry, amountMinor: bigint, externalTransactionId: string): Posting {
+  return {
+    ...leg,
+    amountMinor: leg.amountMinor < 0n ? -amountMinor : amountMinor,
+    externalTransactionId,
+  };
+}
+
 function entryOf(
-  transaction: NewTransaction,
+  transaction: Pick<NewTransaction, "id" | "createdAt" | "reversesTransactionId">,
   ledger: Ledger,
-  posting: NewTransaction["postings"][number],
+  posting: Posting,
 ): Entry {
   const balanceAfterMinor = balanceAfterPosting(ledger, posting.amountMinor);
   const sequence = nextSequence(ledger);

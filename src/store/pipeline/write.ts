@@ -5,8 +5,8 @@ import { sqlRows } from "./sql.js";
 import type { BatchWrites } from "./state.js";
 
 /**
- * The batch's postings, reversed amounts, idempotency claims and ledger
- * balances in one statement; every row set is a parameter array expanded by
+ * The batch's postings, holds, changed transactions (reversed, posted,
+ * voided, expired), idempotency claims and ledger balances in one statement; every row set is a parameter array expanded by
  * unnest, so the text is the same for a batch of one or of a thousand. The
  * ledgers are locked, so their version in the WHERE clause is an assertion.
  * The updates also match their ids with `= any(...)`: the planner cannot
@@ -19,11 +19,20 @@ import type { BatchWrites } from "./state.js";
 const WRITE_POSTINGS = `
 with new_transactions as (
   insert into transactions (id, app, kind, amount, reversed_amount, reverses_transaction_id,
-                            external_transaction_id, created_at)
-  select t.id, t.app, t.kind, t.amount, 0, t.reverses, t.external_id, t.created_at
+                            external_transaction_id, created_at, state, held_amount, pending_expires_at)
+  select t.id, t.app, t.kind, t.amount, 0, t.reverses, t.external_id, t.created_at, t.state,
+         t.held, t.expires_at
     from unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::uuid[], $6::text[],
-                $7::timestamptz[])
-      as t (id, app, kind, amount, reverses, external_id, created_at)
+                $7::timestamptz[], $37::text[], $38::bigint[], $39::timestamptz[])
+      as t (id, app, kind, amount, reverses, external_id, created_at, state, held, expires_at)
+), new_legs as (
+  insert into pending_entries (transaction_id, position, ledger_id, operation, amount, occurred_at,
+                               description, reference, metadata, expires_at)
+  select * from unnest($40::uuid[], $41::int[], $42::uuid[], $43::text[], $44::bigint[],
+                       $45::timestamptz[], $46::text[], $47::text[], $48::jsonb[], $49::timestamptz[])
+), closed_legs as (
+  update pending_entries set open = false
+   where transaction_id = any($50::uuid[]) and open
 ), new_entries as (
   insert into entries (id, transaction_id, ledger_id, sequence, operation, amount, balance_after,
                        occurred_at, created_at, description, reference, metadata, external_transaction_id,
@@ -31,10 +40,14 @@ with new_transactions as (
   select * from unnest($8::uuid[], $9::uuid[], $10::uuid[], $11::bigint[], $12::text[], $13::bigint[],
                        $14::bigint[], $15::timestamptz[], $16::timestamptz[], $17::text[], $18::text[],
                        $19::jsonb[], $20::text[], $21::uuid[])
-), reversed as (
-  update transactions as t set reversed_amount = v.reversed
-    from unnest($22::uuid[], $23::bigint[], $24::bigint[]) as v (id, reversed, previous)
+), changed as (
+  update transactions as t
+     set reversed_amount = v.reversed, state = v.state, amount = v.amount, resolved_at = v.resolved_at
+    from unnest($22::uuid[], $23::bigint[], $24::bigint[], $51::text[], $52::text[], $53::bigint[],
+                $54::timestamptz[])
+      as v (id, reversed, previous, state, previous_state, amount, resolved_at)
    where t.id = any($22::uuid[]) and t.id = v.id and t.reversed_amount = v.previous
+     and t.state = v.previous_state
   returning t.id
 ), claimed as (
   insert into idempotency_keys (app, key, method, request_hash, resource_id, created_at)
@@ -45,13 +58,15 @@ with new_transactions as (
   returning app
 ), balances as (
   update ledgers as l
-     set balance = v.balance, version = v.version, status = v.status, terminated_at = v.terminated_at
-    from unnest($31::uuid[], $32::bigint[], $33::bigint[], $34::bigint[], $35::text[], $36::timestamptz[])
-      as v (id, balance, version, previous_version, status, terminated_at)
+     set balance = v.balance, version = v.version, status = v.status, terminated_at = v.terminated_at,
+         pending_debits = v.pending_debits, pending_credits = v.pending_credits
+    from unnest($31::uuid[], $32::bigint[], $33::bigint[], $34::bigint[], $35::text[], $36::timestamptz[],
+                $55::bigint[], $56::bigint[])
+      as v (id, balance, version, previous_version, status, terminated_at, pending_debits, pending_credits)
    where l.id = any($31::uuid[]) and l.id = v.id and l.version = v.previous_version
   returning l.id
 )
-select (select count(*) from reversed)::int as reversed,
+select (select count(*) from changed)::int as reversed,
        (select count(*) from claimed)::int as claimed,
        (select count(*) from balances)::int as balances`;
 
@@ -94,7 +109,7 @@ export async function writeBatch(
     invariant(counts !== undefined, "the write statement returned no counts");
     invariant(counts.balances === writes.changedLedgers.length, "a locked ledger changed");
     invariant(
-      counts.reversed === writes.reversedTransactions.length,
+      counts.reversed === writes.changedTransactions.length,
       "a locked transaction changed",
     );
     if (counts.claimed !== writes.claims.length) {
@@ -110,8 +125,7 @@ export async function writeBatch(
 }
 
 function postingParams(writes: BatchWrites): unknown[] {
-  const { transactions, reversedTransactions, claims, changedLedgers } = writes;
-  const entries = transactions.flatMap((t) => t.entries);
+  const { transactions, entries, changedTransactions, claims, changedLedgers } = writes;
   return [
     ...columns(transactions, [
       (t) => t.id,
@@ -138,7 +152,7 @@ function postingParams(writes: BatchWrites): unknown[] {
       (e) => e.externalTransactionId,
       (e) => e.reversesTransactionId ?? null,
     ]),
-    ...columns(reversedTransactions, [
+    ...columns(changedTransactions, [
       ([after]) => after.id,
       ([after]) => after.reversedAmountMinor,
       ([, before]) => before.reversedAmountMinor,
@@ -158,6 +172,48 @@ function postingParams(writes: BatchWrites): unknown[] {
       ([, before]) => before.version,
       ([after]) => after.status,
       ([after]) => after.terminatedAt ?? null,
+    ]),
+    ...holdParams(writes),
+  ];
+}
+
+/** $37 on: the holds' columns of new transactions, their legs, and what changed transactions became. */
+function holdParams(writes: BatchWrites): unknown[] {
+  const { transactions, changedTransactions, changedLedgers } = writes;
+  const legs = transactions.flatMap((t) =>
+    (t.hold?.entries ?? []).map((leg, position) => ({ t, leg, position })),
+  );
+  const resolved = changedTransactions.flatMap(([after, before]) =>
+    before.state === "PENDING" && after.state !== "PENDING" ? [after.id] : [],
+  );
+  return [
+    ...columns(transactions, [
+      (t) => t.state,
+      (t) => t.hold?.heldAmountMinor ?? null,
+      (t) => t.hold?.expiresAt ?? null,
+    ]),
+    ...columns(legs, [
+      ({ t }) => t.id,
+      ({ position }) => position,
+      ({ leg }) => leg.ledgerId,
+      ({ leg }) => leg.operation,
+      ({ leg }) => leg.amountMinor,
+      ({ leg }) => leg.occurredAt,
+      ({ leg }) => leg.description,
+      ({ leg }) => leg.reference,
+      ({ leg }) => JSON.stringify(leg.metadata),
+      ({ t }) => t.hold?.expiresAt,
+    ]),
+    resolved,
+    ...columns(changedTransactions, [
+      ([after]) => after.state,
+      ([, before]) => before.state,
+      ([after]) => after.amountMinor,
+      ([after]) => after.hold?.resolvedAt ?? null,
+    ]),
+    ...columns(changedLedgers, [
+      ([after]) => after.pendingDebitsMinor + after.lapsedDebitsMinor,
+      ([after]) => after.pendingCreditsMinor + after.lapsedCreditsMinor,
     ]),
   ];
 }

@@ -1,6 +1,6 @@
-import { QueryOrder } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import {
+  availableMinor,
   type Balance,
   type BalanceLookup,
   type Ledger,
@@ -11,16 +11,20 @@ import {
   normalizePageSize,
   type Page,
 } from "../../domain/index.js";
-import { LedgerEntity } from "../entities/index.js";
-import { LEDGER_COLUMNS, type LedgerSqlRow, ledgerFromSqlRow } from "../ledger-rows.js";
-import { toLedger } from "../mappers.js";
+import { type LedgerSqlRow, ledgerColumns, ledgerFromSqlRow } from "../ledger-rows.js";
 import { decodePageToken, encodePageToken, idPosition } from "../page-token.js";
+import { sqlRows } from "../pipeline/sql.js";
 
-/** LEDGER_NOT_FOUND. Terminated ledgers included. Hand-written SQL: GetBalance's hot path. */
-export async function getLedger(em: EntityManager, ledgerId: string): Promise<Ledger> {
-  const [row] = await em.execute<LedgerSqlRow[]>(
-    `select ${LEDGER_COLUMNS} from ledgers where id = ?`,
-    [ledgerId],
+/**
+ * LEDGER_NOT_FOUND. Terminated ledgers included; holds past their deadline
+ * at `now` no longer count as pending. Hand-written SQL: GetBalance's hot path.
+ */
+export async function getLedger(em: EntityManager, ledgerId: string, now: Date): Promise<Ledger> {
+  const [row] = await sqlRows<LedgerSqlRow>(
+    em,
+    `select ${ledgerColumns("$1")} from ledgers where id = $2`,
+    [now, ledgerId],
+    undefined,
   );
   if (row === undefined) {
     throw ledgerNotFound(ledgerId);
@@ -32,20 +36,20 @@ export async function getLedger(em: EntityManager, ledgerId: string): Promise<Le
 export async function listLedgers(
   em: EntityManager,
   input: ListLedgersInput,
+  now: Date,
 ): Promise<Page<Ledger>> {
   const pageSize = normalizePageSize(input.pageSize);
   const filters = { app: input.app, owner_id: input.ownerId };
   const after = decodePageToken(input.pageToken, filters, idPosition);
-  const rows = await em.find(
-    LedgerEntity,
-    {
-      app: input.app,
-      ...(input.ownerId === "" ? {} : { ownerId: input.ownerId }),
-      ...(after === undefined ? {} : { id: { $gt: after } }),
-    },
-    { orderBy: { id: QueryOrder.ASC }, limit: pageSize + 1 },
+  const rows = await sqlRows<LedgerSqlRow>(
+    em,
+    `select ${ledgerColumns("$1")} from ledgers
+      where app = $2 and ($3 = '' or owner_id = $3) and ($4::uuid is null or id > $4::uuid)
+      order by id limit $5`,
+    [now, input.app, input.ownerId, after ?? null, pageSize + 1],
+    undefined,
   );
-  const items = rows.slice(0, pageSize).map(toLedger);
+  const items = rows.slice(0, pageSize).map(ledgerFromSqlRow);
   const last = items.at(-1);
   return {
     items,
@@ -58,9 +62,13 @@ export async function listLedgers(
  * The balance of an active ledger. LEDGER_TERMINATED for a terminated one,
  * or when the key only names terminated ledgers; LEDGER_NOT_FOUND otherwise.
  */
-export async function getBalance(em: EntityManager, lookup: BalanceLookup): Promise<Balance> {
+export async function getBalance(
+  em: EntityManager,
+  lookup: BalanceLookup,
+  now: Date,
+): Promise<Balance> {
   const ledger =
-    "ledgerId" in lookup ? await getLedger(em, lookup.ledgerId) : await byKey(em, lookup);
+    "ledgerId" in lookup ? await getLedger(em, lookup.ledgerId, now) : await byKey(em, lookup, now);
   if (ledger.status === "TERMINATED") {
     throw ledgerTerminated(ledger.id);
   }
@@ -69,6 +77,9 @@ export async function getBalance(em: EntityManager, lookup: BalanceLookup): Prom
     balanceMinor: ledger.balanceMinor,
     unit: ledger.unit,
     version: ledger.version,
+    pendingDebitsMinor: ledger.pendingDebitsMinor,
+    pendingCreditsMinor: ledger.pendingCreditsMinor,
+    availableMinor: availableMinor(ledger),
   };
 }
 
@@ -79,14 +90,17 @@ export async function getBalance(em: EntityManager, lookup: BalanceLookup): Prom
 async function byKey(
   em: EntityManager,
   key: { readonly app: string; readonly ownerId: string; readonly unit: string },
+  now: Date,
 ): Promise<Ledger> {
-  const [row] = await em.execute<LedgerSqlRow[]>(
-    `select ${LEDGER_COLUMNS}
+  const [row] = await sqlRows<LedgerSqlRow>(
+    em,
+    `select ${ledgerColumns("$1")}
        from ledgers
-      where app = ? and owner_id = ? and unit = ?
+      where app = $2 and owner_id = $3 and unit = $4
       order by status = 'ACTIVE' desc, id desc
       limit 1`,
-    [key.app, key.ownerId, key.unit],
+    [now, key.app, key.ownerId, key.unit],
+    undefined,
   );
   if (row === undefined) {
     throw new LedgerError(
