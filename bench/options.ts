@@ -7,7 +7,12 @@ import { BULK_ITEMS_MAX } from "../src/domain/limits.js";
  * default, not atomic) on random ledgers, counted in entries/s (issue 9).
  * `transfer-spread` sends a Transfer, `transfer-bulk` CreateTransfers of
  * --batch-entries items (not atomic), each between a random pair of the
- * TRANSFER_LEDGERS (setup.ts), counted in transfers/s.
+ * TRANSFER_LEDGERS (setup.ts), counted in transfers/s. `hold-post` makes a
+ * hold (Transfer with `pending`) of 1 between such a pair, then posts it
+ * (PostPendingTransaction): two RPCs one after the other, counted in holds/s.
+ * Its raw side is transfer-spread's one-phase raw transfer, so its ratio is a
+ * two-phase transfer through the service against a one-phase transfer in raw
+ * SQL.
  */
 export const SCENARIOS = [
   "record-spread",
@@ -15,6 +20,7 @@ export const SCENARIOS = [
   "record-bulk",
   "transfer-spread",
   "transfer-bulk",
+  "hold-post",
   "balance-reads",
   "mix",
   "rpc-floor",
@@ -31,6 +37,11 @@ export const BATCHABLE_SCENARIOS: readonly Scenario[] = [
 export const BULK_SCENARIOS: readonly Scenario[] = ["record-bulk", "transfer-bulk"];
 /** Scenarios whose items are transfers (a debit and a credit entry each), not entries. */
 export const TRANSFER_SCENARIOS: readonly Scenario[] = ["transfer-spread", "transfer-bulk"];
+/**
+ * Scenarios whose service call is a hold and its post (two RPCs), counted in
+ * holds/s, against a one-phase raw transfer per call.
+ */
+export const HOLD_SCENARIOS: readonly Scenario[] = ["hold-post"];
 /** The scenario paced at --rate (open loop) for the p99-at-half-the-peak goal. */
 export const PACED_SCENARIO: Scenario = "record-spread";
 

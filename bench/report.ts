@@ -1,8 +1,8 @@
 /** The results of a run: a table on stdout, JSON, and an SVG chart. */
-import { type BenchOptions, type Scenario, TRANSFER_SCENARIOS } from "./options.js";
+import { type BenchOptions, HOLD_SCENARIOS, type Scenario, TRANSFER_SCENARIOS } from "./options.js";
 import type { RunStats } from "./stats.js";
 
-/** CPU time per successful item (call, or entry or transfer of a batch), in µs, from /proc over the measured window. */
+/** CPU time per successful item (call, hold-post's hold and post, or entry or transfer of a batch), in µs, from /proc over the measured window. */
 export interface CpuUsPerItem {
   /** The server process; absent for the raw sides, which have none. */
   readonly server?: number;
@@ -18,7 +18,12 @@ export interface ScenarioResult {
   readonly raw: RunStats | undefined;
   /** The batched raw SQL (entries/s); only for the write scenarios it applies to. */
   readonly rawBatched: RunStats | undefined;
-  /** Service throughput / raw per-request throughput (bulk: entries or transfers/s over the same). */
+  /**
+   * Service throughput / raw per-request throughput (bulk: entries or
+   * transfers/s over the same; hold-post: holds made and posted per s over
+   * raw one-phase transfers/s, a two-phase transfer through the service
+   * against a one-phase transfer in raw SQL).
+   */
   readonly ratio: number | undefined;
   /** Batched raw entries/s / raw per-request writes/s: what batching buys on this machine. */
   readonly batchedRatio: number | undefined;
@@ -94,19 +99,39 @@ function itemsOf(scenario: Scenario): string {
   return TRANSFER_SCENARIOS.includes(scenario) ? "transfers" : "entries";
 }
 
+/**
+ * The unit of a side's throughput: calls, a bulk call's items, or for
+ * hold-post holds (each made and posted, two RPCs) against raw transfers.
+ */
+function unitOf(scenario: Scenario, side: "service" | "raw", stats: RunStats): string {
+  if (HOLD_SCENARIOS.includes(scenario)) {
+    return side === "service" ? "holds (2 RPCs each)" : "transfers";
+  }
+  return perCall(stats, itemsOf(scenario));
+}
+
+/** `calls`, or the items of a call that carries several, counted one by one. */
+function perCall(stats: RunStats, items: string): string {
+  return stats.itemsPerCall === 1 ? "calls" : `${items} (${stats.itemsPerCall}/call)`;
+}
+
+/** The footnote of a two-phase scenario, printed under the table when it ran. */
+const HOLD_NOTE =
+  "hold-post: a two-phase transfer through the service (Transfer with pending, then PostPendingTransaction) against a one-phase transfer in raw SQL";
+
 function row(
   scenario: string,
   clients: string,
   side: string,
   stats: RunStats,
-  items: string,
+  unit: string,
   rest: readonly string[],
 ): string[] {
   return [
     scenario,
     clients,
     side,
-    stats.itemsPerCall === 1 ? "calls" : `${items} (${stats.itemsPerCall}/call)`,
+    unit,
     String(stats.throughputPerS),
     String(stats.p50Ms),
     String(stats.p95Ms),
@@ -125,20 +150,23 @@ export function printTable(report: BenchReport): void {
   const rows = [HEADER];
   for (const s of report.scenarios) {
     const c = String(s.concurrency);
-    const items = itemsOf(s.scenario);
     rows.push(
-      row(s.scenario, c, "service", s.service, items, [
+      row(s.scenario, c, "service", s.service, unitOf(s.scenario, "service", s.service), [
         String(s.serverRssMbMax),
         fixed(s.ratio),
         fixed(s.floorRatio),
       ]),
     );
     if (s.raw !== undefined) {
-      rows.push(row("", c, "raw pg", s.raw, items, ["", "", ""]));
+      rows.push(row("", c, "raw pg", s.raw, unitOf(s.scenario, "raw", s.raw), ["", "", ""]));
     }
     if (s.rawBatched !== undefined) {
       rows.push(
-        row("", c, "raw pg batched", s.rawBatched, "entries", ["", fixed(s.batchedRatio), ""]),
+        row("", c, "raw pg batched", s.rawBatched, perCall(s.rawBatched, "entries"), [
+          "",
+          fixed(s.batchedRatio),
+          "",
+        ]),
       );
     }
   }
@@ -150,7 +178,7 @@ export function printTable(report: BenchReport): void {
         `≤${p.inFlightMax}`,
         `service @ ${p.ratePerS}/s${p.peakPerS === undefined ? "" : ` (½ of ${p.peakPerS})`}`,
         p.stats,
-        itemsOf(p.scenario),
+        unitOf(p.scenario, "service", p.stats),
         [String(p.serverRssMbMax), "", ""],
       ),
     );
@@ -158,6 +186,9 @@ export function printTable(report: BenchReport): void {
   const widths = HEADER.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
   for (const r of rows) {
     console.log(r.map((cell, c) => cell.padStart(widths[c] ?? 0)).join("  "));
+  }
+  if (report.scenarios.some((s) => HOLD_SCENARIOS.includes(s.scenario))) {
+    console.log(HOLD_NOTE);
   }
   console.log(`server RSS through the whole run: at most ${report.serverRssMbMax} MiB`);
   const sides: { readonly name: string; readonly stats: RunStats | undefined }[] =
@@ -181,8 +212,14 @@ const WIDTH_MIN = 1000;
 const GROUP_MIN = 80;
 const HEIGHT = 380;
 const MARGIN = { top: 64, right: 20, bottom: 70, left: 64 };
+/** About the width of a legend character at the chart's 11 px sans-serif, to space the legend. */
+const LEGEND_CHAR_PX = 6.2;
 const BARS = [
-  { key: "service", color: "#2b6cb0", label: "service (gRPC), calls/s; bulk: items/s" },
+  {
+    key: "service",
+    color: "#2b6cb0",
+    label: "service (gRPC), calls/s; bulk: items/s; hold-post: holds/s",
+  },
   { key: "raw", color: "#a0aec0", label: "raw pg per request, calls/s; bulk: items/s" },
   { key: "rawBatched", color: "#dd6b20", label: "raw pg batched, entries/s" },
 ] as const;
@@ -252,13 +289,14 @@ export function chartSvg(report: BenchReport): string {
       `<text x="${cx}" y="${HEIGHT - MARGIN.bottom + 56}" text-anchor="middle" fill="#555">p99 ${s.service.p99Ms} ms</text>`,
     );
   });
-  BARS.forEach((b, j) => {
-    const x = MARGIN.left + j * 300;
+  let legendX = MARGIN.left;
+  for (const b of BARS) {
     parts.push(
-      `<rect x="${x}" y="44" width="12" height="12" fill="${b.color}"/>`,
-      `<text x="${x + 16}" y="54">${escapeXml(b.label)}</text>`,
+      `<rect x="${legendX}" y="44" width="12" height="12" fill="${b.color}"/>`,
+      `<text x="${legendX + 16}" y="54">${escapeXml(b.label)}</text>`,
     );
-  });
+    legendX += 16 + Math.ceil(b.label.length * LEGEND_CHAR_PX) + 24;
+  }
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;
 }

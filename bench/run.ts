@@ -2,7 +2,8 @@
  * `npm run bench`: starts its own PostgreSQL (durable commits unless
  * --no-durable) and the real server (as `npm start` runs it), drives each
  * scenario through gRPC at each concurrency, then does the same database work
- * with the pg driver at the same concurrency (the raw baseline), and for the
+ * with the pg driver at the same concurrency (the raw baseline; for hold-post
+ * the same money movement in one phase, see Target.holdPost), and for the
  * entry-write scenarios as batched transactions too (the batched baseline). Then
  * record-spread again, open loop at half its peak (--rate), for its latency
  * under load. Reports throughput, latency percentiles, errors, server memory,
@@ -19,6 +20,7 @@ import {
   BATCHABLE_SCENARIOS,
   type BenchOptions,
   BULK_SCENARIOS,
+  HOLD_SCENARIOS,
   PACED_SCENARIO,
   parseOptions,
   type Scenario,
@@ -55,6 +57,14 @@ interface Target {
   transfer(pair: TransferPair): Promise<unknown>;
   /** One transfer per pair, each made on its own (CreateTransfers, not atomic). */
   transferBulk(pairs: readonly TransferPair[]): Promise<unknown>;
+  /**
+   * hold-post: the service makes a hold of the pair (Transfer with
+   * `pending`) and then posts it (PostPendingTransaction), two RPCs one after
+   * the other; the raw side makes the same transfer directly, transfer's
+   * per-request SQL. The ratio is a two-phase transfer through the service
+   * against a one-phase transfer in raw SQL.
+   */
+  holdPost(pair: TransferPair): Promise<unknown>;
   balance(ledgerId: string): Promise<unknown>;
 }
 
@@ -97,6 +107,8 @@ function callsFor(
       return () => () => target.transfer(pickPair(transfers));
     case "transfer-bulk":
       return () => () => target.transferBulk(pickPairs(transfers, bulkItems));
+    case "hold-post":
+      return () => () => target.holdPost(pickPair(transfers));
     case "balance-reads":
       return () => () => target.balance(pick(ledgers));
     case "mix":
@@ -193,6 +205,8 @@ function targets(bench: Bench): { service: Target; raw: Target } {
       recordBulk: (ids) => grpcClient.recordEntries(ids, 1n),
       transfer: (pair) => grpcClient.transfer(pair, 1n),
       transferBulk: (pairs) => grpcClient.createTransfers(pairs, 1n),
+      holdPost: async (pair) =>
+        grpcClient.postPendingTransaction(await grpcClient.holdTransfer(pair, 1n)),
       balance: (id) => grpcClient.getBalance(id),
     },
     raw: {
@@ -200,6 +214,8 @@ function targets(bench: Bench): { service: Target; raw: Target } {
       recordBulk: (ids) => oneByOne(ids, (id) => raw.recordEntry(id, 1n)),
       transfer: (pair) => raw.transfer(pair, 1n),
       transferBulk: (pairs) => oneByOne(pairs, (pair) => raw.transfer(pair, 1n)),
+      // One phase: the raw SQL has no hold to compare with, only the money it moves.
+      holdPost: (pair) => raw.transfer(pair, 1n),
       balance: (id) => raw.getBalance(id),
     },
   };
@@ -443,7 +459,7 @@ async function writeResults(report: BenchReport, profileDir: string | undefined)
         ? "-"
         : `${cpu.server === undefined ? "" : `server ${cpu.server} + `}postgres ${cpu.postgres} + client ${cpu.client}`;
     console.log(
-      `${s.scenario} @${s.concurrency} CPU µs per call (batched and bulk: per item): service = ${side(c.service)}; raw = ${side(c.raw)}; raw batched = ${side(c.rawBatched)}`,
+      `${s.scenario} @${s.concurrency} CPU µs per ${HOLD_SCENARIOS.includes(s.scenario) ? "hold (made and posted) against per raw transfer" : "call (batched and bulk: per item)"}: service = ${side(c.service)}; raw = ${side(c.raw)}; raw batched = ${side(c.rawBatched)}`,
     );
   }
   if (profileDir !== undefined) {

@@ -192,10 +192,26 @@ function transferRequest({ from, to }: TransferPair, amountMinor: bigint): objec
   };
 }
 
+/** A write's transaction as proto-loader reads it (enums as their names). */
+interface WireTransaction {
+  readonly id: string;
+  readonly state: string;
+}
+
+/** The transaction of a Transfer or PostPendingTransaction answer, failed here unless it is in `state`. */
+function transactionIn(method: string, state: string, response: unknown): WireTransaction {
+  const transaction = (response as { transaction?: WireTransaction | null }).transaction;
+  if (transaction?.state !== state || transaction.id === "") {
+    throw new Error(`${method}: answered ${transaction?.state ?? "no transaction"}, not ${state}`);
+  }
+  return transaction;
+}
+
 /**
- * RecordEntry, RecordEntries, Transfer, CreateTransfers, GetBalance and the
- * health Check over a few HTTP/2 channels, round-robin; the health client of
- * each channel shares its connection.
+ * RecordEntry, RecordEntries, Transfer (and a pending one), CreateTransfers,
+ * PostPendingTransaction, GetBalance and the health Check over a few HTTP/2
+ * channels, round-robin; the health client of each channel shares its
+ * connection.
  */
 export class LedgerGrpcClient {
   private readonly clients: { readonly ledger: grpc.Client; readonly health: grpc.Client }[];
@@ -250,6 +266,25 @@ export class LedgerGrpcClient {
 
   transfer(pair: TransferPair, amountMinor: bigint): Promise<unknown> {
     return this.call("ledger", "Transfer", transferRequest(pair, amountMinor));
+  }
+
+  /** Transfer with `pending`: a hold of `amountMinor` between the pair; its id, once it is PENDING. */
+  async holdTransfer(pair: TransferPair, amountMinor: bigint): Promise<string> {
+    const response = await this.call("ledger", "Transfer", {
+      ...transferRequest(pair, amountMinor),
+      pending: true,
+    });
+    return transactionIn("Transfer (pending)", "TRANSACTION_STATE_PENDING", response).id;
+  }
+
+  /** PostPendingTransaction of all of a hold (`amount` absent), with a fresh idempotency key; POSTED. */
+  async postPendingTransaction(transactionId: string): Promise<unknown> {
+    const response = await this.call("ledger", "PostPendingTransaction", {
+      transactionId,
+      idempotencyKey: randomUUID(),
+    });
+    transactionIn("PostPendingTransaction", "TRANSACTION_STATE_POSTED", response);
+    return response;
   }
 
   /** CreateTransfers, not atomic: one transfer per pair, every one made. */

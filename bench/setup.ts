@@ -28,7 +28,7 @@ export interface BenchDatabase {
 export interface BenchLedgers {
   /** The entry scenarios' --ledgers; the first one is the hot ledger. */
   readonly entries: readonly string[];
-  /** The transfer scenarios' TRANSFER_LEDGERS, none of them in `entries`. */
+  /** The TRANSFER_LEDGERS of the transfer scenarios and hold-post, none of them in `entries`. */
   readonly transfers: readonly string[];
 }
 
@@ -40,7 +40,7 @@ export interface TransferPair {
 
 export const SERVICE_APP = "bench";
 export const RAW_APP = "bench-raw";
-/** Ledgers per side that the transfer scenarios move amounts between. */
+/** Ledgers per side that the transfer scenarios and hold-post move amounts between. */
 export const TRANSFER_LEDGERS = 1000;
 
 export async function startBenchDatabase(options: {

@@ -1,8 +1,9 @@
 /**
  * gen/apps/<app>/v1/<app>_client.ts: a typed client per app whose operation
  * parameters (record, recordEntries, transfer, createTransfers) admit
- * exactly that app's operations, with one method per operation; and
- * gen/apps/clients.ts re-exporting them all.
+ * exactly that app's operations, with one method per operation (which holds
+ * instead, returning a Hold, with `pending: true`); and gen/apps/clients.ts
+ * re-exporting them all.
  */
 import { posix } from "node:path";
 import type { AppModel, LedgerAppsModel, OperationModel } from "./app-model.js";
@@ -31,7 +32,7 @@ export function appClientSource(app: AppModel, header: string, sdkImport: string
   const lines = [
     header,
     "",
-    `import { AppClient, type AppRecordItem, type AppRecordOptions, type AppTransferItem, type LedgerClient, type RecordedEntry } from "${relativeTo(file, sdkImport)}";`,
+    `import { AppClient, type AppHoldOptions, type AppRecordItem, type AppRecordOptions, type AppTransferItem, type Hold, type LedgerClient, type RecordedEntry } from "${relativeTo(file, sdkImport)}";`,
     `import { ${appConstName(app)}, type ${typeName} } from "${relativeTo(file, REGISTRY_FILE.replace(/\.ts$/, ".js"))}";`,
     "",
     `/** An item of ${className}.recordEntries: its operation is one of app "${app.name}"'s. */`,
@@ -44,13 +45,7 @@ export function appClientSource(app: AppModel, header: string, sdkImport: string
     `export class ${className} extends AppClient<${typeName}> {`,
   ];
   app.operations.forEach((op, index) => {
-    lines.push(
-      ...(index === 0 ? [] : [""]),
-      `  /** ${operationDoc(op)} */`,
-      `  ${camelCase(op.name)}(ledgerId: string, options?: AppRecordOptions): Promise<RecordedEntry> {`,
-      `    return this.record(ledgerId, ${JSON.stringify(op.name)}, options);`,
-      "  }",
-    );
+    lines.push(...(index === 0 ? [] : [""]), ...operationMethod(op));
   });
   lines.push(
     "}",
@@ -76,6 +71,23 @@ export function clientsIndexSource(model: LedgerAppsModel, header: string): stri
   }
   lines.push("");
   return lines.join("\n");
+}
+
+/**
+ * One operation's method: it records, or with `pending: true` holds and
+ * returns a Hold (the record overload last, so ReturnType is RecordedEntry).
+ */
+function operationMethod(op: OperationModel): string[] {
+  const method = camelCase(op.name);
+  return [
+    `  /** Holds ${op.name} (\`pending: true\`, \`pendingExpiresAt\`): a Hold to post or void before it expires. */`,
+    `  ${method}(ledgerId: string, options: AppHoldOptions): Promise<Hold>;`,
+    `  /** ${operationDoc(op)} */`,
+    `  ${method}(ledgerId: string, options?: AppRecordOptions): Promise<RecordedEntry>;`,
+    `  ${method}(ledgerId: string, options?: AppRecordOptions | AppHoldOptions): Promise<RecordedEntry | Hold> {`,
+    `    return this.recordOrHold(ledgerId, ${JSON.stringify(op.name)}, options);`,
+    "  }",
+  ];
 }
 
 function operationDoc(op: OperationModel): string {

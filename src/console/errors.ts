@@ -8,9 +8,25 @@ export interface ShownError {
   /** The ledger's ErrorInfo reason (INSUFFICIENT_FUNDS...), else the code's name. */
   readonly reason: string;
   readonly message: string;
+  /** What the user can do about it, for the reasons the console has advice for. */
+  readonly hint?: string;
 }
 
-/** What the console shows for a failure: its stable reason first, then the server's message. */
+/** Advice for reasons the console's own controls lead to. */
+const HINTS: Readonly<Record<string, string>> = {
+  HOLD_NOT_PENDING:
+    "This hold was already posted, voided or expired: the pending holds list shows the open ones.",
+  HOLD_EXPIRED: "This hold passed its expiry and can no longer be posted; it releases its amount.",
+  HOLD_AMOUNT_EXCEEDED:
+    "Post at most the amount held, or leave the amount empty to post all of it.",
+  LEDGER_HAS_PENDING_TRANSACTIONS:
+    'This ledger has open holds: post or void them, or tick "void open holds" to terminate anyway.',
+};
+
+/**
+ * What the console shows for a failure: its stable reason first, then the
+ * server's message, then the console's advice when it has some.
+ */
 export function describeError(error: unknown): ShownError {
   if (error instanceof AmountSyntaxError) {
     return { reason: "INVALID_AMOUNT", message: error.message };
@@ -19,9 +35,12 @@ export function describeError(error: unknown): ShownError {
   const info = connectError
     .findDetails(ErrorInfoSchema)
     .find((detail) => detail.domain === ERROR_DOMAIN);
+  const reason = info?.reason ?? codeName(connectError.code);
+  const hint = HINTS[reason];
   return {
-    reason: info?.reason ?? codeName(connectError.code),
+    reason,
     message: connectError.rawMessage,
+    ...(hint === undefined ? {} : { hint }),
   };
 }
 

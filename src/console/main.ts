@@ -1,8 +1,9 @@
 /**
- * The web console: find an owner's ledgers, see balance and history, record
- * an operation, transfer to another owner's ledger, open a transaction with
- * all its legs, reverse a transaction, terminate a ledger. Every failure is
- * shown by its reason (the ErrorInfo of the ledger.v1 domain).
+ * The web console: find an owner's ledgers, see balance, available and
+ * history, record an operation, transfer to another owner's ledger (either
+ * of them as a hold), post or void a ledger's pending holds, open a
+ * transaction with all its legs, reverse a transaction, terminate a ledger.
+ * Every failure is shown by its reason (the ErrorInfo of the ledger.v1 domain).
  */
 import "./styles.css";
 import type { Entry, Ledger } from "../../gen/ledger/v1/ledger_pb.js";
@@ -11,11 +12,21 @@ import { createLedgerApi, newIdempotencyKey } from "./api.js";
 import { button, byId, el, formatTime, signedAmountCell } from "./dom.js";
 import { describeError } from "./errors.js";
 import { formatAmount, formatSignedAmount, parseAmount } from "./format.js";
+import {
+  type HoldActions,
+  holdFields,
+  renderFigures,
+  renderHolds,
+  resetHoldFields,
+  wireHoldFields,
+} from "./holds-view.js";
 import { type OperationSpec, operationsFor, signedForOperation } from "./operations.js";
 import { renderTransaction, type TransactionLinks } from "./transaction-view.js";
 
 const HISTORY_PAGE_SIZE = 10;
 const LEDGER_LIST_PAGE_SIZE = 50;
+/** The open holds listed, oldest first. */
+const HOLDS_PAGE_SIZE = 50;
 /** What both legs of a transfer record when the form names no operation. */
 const TRANSFER_OPERATION = "TRANSFER";
 
@@ -39,9 +50,10 @@ const state: State = {
 const errorBox = byId<HTMLDivElement>("error");
 
 function showError(error: unknown): void {
-  const { reason, message } = describeError(error);
+  const { reason, message, hint } = describeError(error);
   byId("error-reason").textContent = reason;
   byId("error-message").textContent = message;
+  byId("error-hint").textContent = hint ?? "";
   errorBox.dataset.reason = reason;
   errorBox.hidden = false;
 }
@@ -117,16 +129,24 @@ async function openLedger(ledgerId: string): Promise<void> {
   await refreshLedger(ledgerId);
 }
 
-/** Reloads the ledger (GetLedger also shows terminated ones) and the current history page. */
+/**
+ * Reloads the ledger (GetLedger also shows terminated ones), the current
+ * history page and the open holds.
+ */
 async function refreshLedger(ledgerId: string): Promise<void> {
   const ledger = present((await api.getLedger({ ledgerId })).ledger, "GetLedger");
   const pageToken = state.pageTokens.at(-1) ?? "";
-  const page = await api.listEntries({ ledgerId, pageSize: HISTORY_PAGE_SIZE, pageToken });
+  const [page, holds] = await Promise.all([
+    api.listEntries({ ledgerId, pageSize: HISTORY_PAGE_SIZE, pageToken }),
+    api.listPendingTransactions({ ledgerId, pageSize: HOLDS_PAGE_SIZE }),
+  ]);
   const switched = state.ledger?.id !== ledger.id;
   state.ledger = ledger;
   state.nextPageToken = page.nextPageToken;
   renderLedger(ledger, switched);
   renderHistory(ledger, page.entries);
+  renderHolds(holds.transactions, ledger, HOLD_ACTIONS);
+  byId("holds-more").hidden = holds.nextPageToken === "";
 }
 
 function renderLedger(ledger: Ledger, switched: boolean): void {
@@ -139,9 +159,7 @@ function renderLedger(ledger: Ledger, switched: boolean): void {
     ? "no floor"
     : `floor ${formatAmount(ledger.minBalance ?? 0n, ledger.unit)}`;
   byId("ledger-meta").textContent = `${ledger.id} · version ${ledger.version} · ${floor}`;
-  const balance = byId<HTMLOutputElement>("balance");
-  balance.textContent = formatAmount(ledger.balance, ledger.unit);
-  balance.dataset.minor = ledger.balance.toString();
+  renderFigures(ledger);
   for (const item of Array.from(
     document.querySelectorAll<HTMLButtonElement>("#ledger-list button"),
   )) {
@@ -153,9 +171,10 @@ function renderLedger(ledger: Ledger, switched: boolean): void {
   }
   const active = ledger.status === LedgerStatus.ACTIVE;
   byId("ledger-writes").hidden = !active;
-  byId("terminate").hidden = !active;
+  byId("terminate-zone").hidden = !active;
   if (switched) {
     renderOperations(ledger);
+    byId<HTMLInputElement>("terminate-void-pending").checked = false;
   }
 }
 
@@ -250,9 +269,11 @@ async function recordEntry(): Promise<void> {
     operation,
     ...(amount === undefined ? {} : { amount }),
     description,
+    ...holdFields("record"),
     idempotencyKey: newIdempotencyKey("record"),
   });
   clearInputs("record-amount", "record-description");
+  resetHoldFields("record");
   await openLedger(ledger.id);
 }
 
@@ -272,9 +293,11 @@ async function transfer(): Promise<void> {
     amount,
     operation: byId<HTMLSelectElement>("transfer-operation").value,
     description: byId<HTMLInputElement>("transfer-description").value.trim(),
+    ...holdFields("transfer"),
     idempotencyKey: newIdempotencyKey("transfer"),
   });
   clearInputs("transfer-amount", "transfer-description");
+  resetHoldFields("transfer");
   await openLedger(ledger.id);
 }
 
@@ -306,6 +329,46 @@ async function showTransaction(transactionId: string): Promise<void> {
   }
 }
 
+const HOLD_ACTIONS: HoldActions = {
+  post: (transactionId, amountText) => void act(() => postHold(transactionId, amountText)),
+  void: (transactionId) => void act(() => voidHold(transactionId)),
+  openTransaction: (transactionId) => TRANSACTION_LINKS.openTransaction(transactionId),
+};
+
+/** Posts all of a hold, or the magnitude typed. */
+async function postHold(transactionId: string, amountText: string): Promise<void> {
+  const ledger = currentLedger();
+  const typed = amountText.trim() === "" ? undefined : parseAmount(amountText, ledger.unit);
+  await settleHold(ledger, () =>
+    api.postPendingTransaction({
+      transactionId,
+      ...(typed === undefined ? {} : { amount: typed < 0n ? -typed : typed }),
+      idempotencyKey: newIdempotencyKey("post"),
+    }),
+  );
+}
+
+async function voidHold(transactionId: string): Promise<void> {
+  await settleHold(currentLedger(), () =>
+    api.voidPendingTransaction({ transactionId, idempotencyKey: newIdempotencyKey("void") }),
+  );
+}
+
+/**
+ * Runs a post or void, then reloads the ledger whatever the outcome (a hold
+ * refused as no longer pending or expired leaves the list), and rethrows a failure.
+ */
+async function settleHold(ledger: Ledger, call: () => Promise<unknown>): Promise<void> {
+  const failure = await call().then(
+    () => undefined,
+    (error: unknown) => ({ error }),
+  );
+  await openLedger(ledger.id);
+  if (failure !== undefined) {
+    throw failure.error;
+  }
+}
+
 function openReverseDialog(entry: Entry): void {
   const ledger = currentLedger();
   state.reversing = entry;
@@ -333,10 +396,12 @@ async function reverseTransaction(): Promise<void> {
 
 async function terminateLedger(): Promise<void> {
   const ledger = currentLedger();
-  if (!window.confirm(`Terminate ledger ${ledger.id}? It cannot be reopened.`)) {
+  const voidPending = byId<HTMLInputElement>("terminate-void-pending").checked;
+  const holds = voidPending ? " Its open holds are voided first." : "";
+  if (!window.confirm(`Terminate ledger ${ledger.id}? It cannot be reopened.${holds}`)) {
     return;
   }
-  await api.terminateLedger({ ledgerId: ledger.id });
+  await api.terminateLedger({ ledgerId: ledger.id, voidPending });
   await refreshLedger(ledger.id);
 }
 
@@ -365,6 +430,8 @@ function onSubmit(formId: string, action: () => Promise<void>): void {
 onSubmit("find-form", findLedgers);
 onSubmit("record-form", recordEntry);
 onSubmit("transfer-form", transfer);
+wireHoldFields("record");
+wireHoldFields("transfer");
 byId<HTMLDialogElement>("reverse-dialog").addEventListener("close", () => {
   if (byId<HTMLDialogElement>("reverse-dialog").returnValue === "confirm") {
     void act(reverseTransaction);

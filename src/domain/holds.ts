@@ -100,9 +100,20 @@ export function release(ledger: Ledger, amountMinor: bigint, lapsed: boolean): L
   return { ...ledger, [field]: left };
 }
 
-/** The hold of a transaction that may be posted or voided at `now`: HOLD_NOT_PENDING, HOLD_EXPIRED. */
+/**
+ * The hold of a transaction that may be posted or voided at `now`:
+ * HOLD_EXPIRED past its deadline (swept or not), HOLD_NOT_PENDING once
+ * posted or voided, or when it was never a hold.
+ */
 export function openHold(transaction: Transaction, now: Date): Hold {
   const { hold } = transaction;
+  if (hold !== undefined && stateAt(transaction, now) === "EXPIRED") {
+    throw new LedgerError(
+      "HOLD_EXPIRED",
+      `hold ${transaction.id} expired at ${hold.expiresAt.toISOString()}`,
+      { transaction_id: transaction.id, pending_expires_at: hold.expiresAt.toISOString() },
+    );
+  }
   if (hold === undefined || transaction.state !== "PENDING") {
     const state = stateAt(transaction, now);
     throw new LedgerError(
@@ -111,13 +122,6 @@ export function openHold(transaction: Transaction, now: Date): Hold {
         ? `transaction ${transaction.id} is not a hold: it was posted when written`
         : `hold ${transaction.id} is ${state}, no longer pending`,
       { transaction_id: transaction.id, state },
-    );
-  }
-  if (lapsedAt(hold, now)) {
-    throw new LedgerError(
-      "HOLD_EXPIRED",
-      `hold ${transaction.id} expired at ${hold.expiresAt.toISOString()}`,
-      { transaction_id: transaction.id, pending_expires_at: hold.expiresAt.toISOString() },
     );
   }
   return hold;

@@ -3,6 +3,7 @@
  * server only sends under load or outage included), keeps a reason whose
  * metadata is malformed on the base class rather than invent numbers, and
  * treats a lost connection as UNAVAILABLE (retryable), not a caller's cancel.
+ * The holds' reasons parse their amounts and deadline.
  */
 import { create } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
@@ -12,7 +13,11 @@ import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import {
   ConcurrencyConflictError,
+  HoldAmountExceededError,
+  HoldExpiredError,
+  HoldNotPendingError,
   InsufficientFundsError,
+  LedgerHasPendingTransactionsError,
   LedgerRpcError,
   ledgerRpcErrorFromStatus,
   OverloadedError,
@@ -67,6 +72,55 @@ describe("toLedgerRpcError", () => {
       amountMinor: -9223372036854775807n,
       minBalanceMinor: undefined,
     });
+  });
+
+  it("parses the holds' reasons: state, deadline, held and pending amounts", () => {
+    const notPending = toLedgerRpcError(
+      withInfo(Code.FailedPrecondition, "HOLD_NOT_PENDING", {
+        transaction_id: "t",
+        state: "VOIDED",
+      }),
+    );
+    expect(notPending).toBeInstanceOf(HoldNotPendingError);
+    expect(notPending).toMatchObject({ transactionId: "t", state: "VOIDED", retryable: false });
+
+    const expired = toLedgerRpcError(
+      withInfo(Code.FailedPrecondition, "HOLD_EXPIRED", {
+        transaction_id: "t",
+        pending_expires_at: "2026-01-02T03:04:05.678Z",
+      }),
+    );
+    expect(expired).toBeInstanceOf(HoldExpiredError);
+    expect((expired as HoldExpiredError).pendingExpiresAt?.getTime()).toBe(
+      Date.UTC(2026, 0, 2, 3, 4, 5, 678),
+    );
+
+    const exceeded = toLedgerRpcError(
+      withInfo(Code.FailedPrecondition, "HOLD_AMOUNT_EXCEEDED", {
+        transaction_id: "t",
+        amount: "9223372036854775807",
+        held_amount: "5",
+      }),
+    );
+    expect(exceeded).toBeInstanceOf(HoldAmountExceededError);
+    expect(exceeded).toMatchObject({ amountMinor: 9223372036854775807n, heldAmountMinor: 5n });
+
+    const open = toLedgerRpcError(
+      withInfo(Code.FailedPrecondition, "LEDGER_HAS_PENDING_TRANSACTIONS", {
+        ledger_id: "l",
+        pending_debits: "3",
+        pending_credits: "0",
+      }),
+    );
+    expect(open).toBeInstanceOf(LedgerHasPendingTransactionsError);
+    expect(open).toMatchObject({ ledgerId: "l", pendingDebitsMinor: 3n, pendingCreditsMinor: 0n });
+
+    for (const malformed of [
+      withInfo(Code.FailedPrecondition, "HOLD_EXPIRED", { pending_expires_at: "tomorrow" }),
+      withInfo(Code.FailedPrecondition, "HOLD_AMOUNT_EXCEEDED", { amount: "2" }),
+    ]) {
+      expect(toLedgerRpcError(malformed).constructor).toBe(LedgerRpcError);
+    }
   });
 
   it("keeps malformed metadata, another domain and an unknown reason on the base class", () => {

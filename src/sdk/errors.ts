@@ -88,6 +88,11 @@ export class InsufficientFundsError extends LedgerRpcError {
   readonly amountMinor: bigint = requiredBigint(this.metadata, "amount");
   /** The ledger's floor; undefined if the server did not send it. */
   readonly minBalanceMinor: bigint | undefined = optionalBigint(this.metadata, "min_balance");
+  /**
+   * Its available balance (balance - what open holds reserve), which the
+   * floor is checked against; undefined if the server did not send it.
+   */
+  readonly availableMinor: bigint | undefined = optionalBigint(this.metadata, "available");
 }
 
 /** FAILED_PRECONDITION: the ledger is terminated. */
@@ -115,7 +120,7 @@ export class ReversalExceedsTransactionError extends LedgerRpcError {
   readonly reversibleAmountMinor: bigint = requiredBigint(this.metadata, "reversible_amount");
 }
 
-/** FAILED_PRECONDITION: the transaction is itself a reversal. */
+/** FAILED_PRECONDITION: the transaction is itself a reversal, or a hold that is not POSTED. */
 export class TransactionNotReversibleError extends LedgerRpcError {
   override readonly name = "TransactionNotReversibleError";
   /** The reversal that was asked to be reversed. */
@@ -214,6 +219,49 @@ export class UnitMismatchError extends LedgerRpcError {
   readonly toUnit: string = this.metadata.to_unit ?? "";
 }
 
+/**
+ * FAILED_PRECONDITION: a post or void of a transaction that is not an open
+ * hold (already posted, voided or expired, or never a hold).
+ */
+export class HoldNotPendingError extends LedgerRpcError {
+  override readonly name = "HoldNotPendingError";
+  /** The transaction to post or void. */
+  readonly transactionId: string = this.metadata.transaction_id ?? "";
+  /** Its state, by name: POSTED, VOIDED or EXPIRED. */
+  readonly state: string = this.metadata.state ?? "";
+}
+
+/** FAILED_PRECONDITION: a post or void of a hold past its deadline (expired, swept or not). */
+export class HoldExpiredError extends LedgerRpcError {
+  override readonly name = "HoldExpiredError";
+  /** The hold to post or void. */
+  readonly transactionId: string = this.metadata.transaction_id ?? "";
+  /** Its deadline; undefined if the server did not send it. */
+  readonly pendingExpiresAt: Date | undefined = optionalDate(this.metadata, "pending_expires_at");
+}
+
+/** FAILED_PRECONDITION: a post of more than the hold reserved. */
+export class HoldAmountExceededError extends LedgerRpcError {
+  override readonly name = "HoldAmountExceededError";
+  /** The hold to post. */
+  readonly transactionId: string = this.metadata.transaction_id ?? "";
+  /** The magnitude asked for. */
+  readonly amountMinor: bigint = requiredBigint(this.metadata, "amount");
+  /** The magnitude held, the most a post may take. */
+  readonly heldAmountMinor: bigint = requiredBigint(this.metadata, "held_amount");
+}
+
+/** FAILED_PRECONDITION: terminating a ledger with open holds, without `voidPending`. */
+export class LedgerHasPendingTransactionsError extends LedgerRpcError {
+  override readonly name = "LedgerHasPendingTransactionsError";
+  /** The ledger to terminate. */
+  readonly ledgerId: string = this.metadata.ledger_id ?? "";
+  /** What its open holds reserve. */
+  readonly pendingDebitsMinor: bigint = requiredBigint(this.metadata, "pending_debits");
+  /** What its open holds would credit. */
+  readonly pendingCreditsMinor: bigint = requiredBigint(this.metadata, "pending_credits");
+}
+
 type ErrorClass = new (init: LedgerRpcErrorInit) => LedgerRpcError;
 
 /** One class per reason: adding a reason to ledger.proto breaks compilation here until mapped. */
@@ -236,6 +284,10 @@ const ERROR_CLASSES: Readonly<Record<LedgerErrorReason, ErrorClass>> = {
   EXTERNAL_ID_ALREADY_USED: ExternalIdAlreadyUsedError,
   APP_MISMATCH: AppMismatchError,
   UNIT_MISMATCH: UnitMismatchError,
+  HOLD_NOT_PENDING: HoldNotPendingError,
+  HOLD_EXPIRED: HoldExpiredError,
+  HOLD_AMOUNT_EXCEEDED: HoldAmountExceededError,
+  LEDGER_HAS_PENDING_TRANSACTIONS: LedgerHasPendingTransactionsError,
 };
 
 /**
@@ -333,4 +385,16 @@ function optionalBigint(
     throw new MalformedMetadataError(key);
   }
   return BigInt(text);
+}
+
+function optionalDate(metadata: Readonly<Record<string, string>>, key: string): Date | undefined {
+  const text = metadata[key];
+  if (text === undefined) {
+    return undefined;
+  }
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime())) {
+    throw new MalformedMetadataError(key);
+  }
+  return date;
 }

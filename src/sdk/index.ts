@@ -6,7 +6,10 @@
  *   client per app declared in proto/apps (generated into gen/apps);
  * - typed errors (InsufficientFundsError, ...) to catch with instanceof;
  * - TransactionKind, the values of a transaction's `kind` (ENTRY, TRANSFER,
- *   REVERSAL).
+ *   REVERSAL), and TransactionState, of its `state` (POSTED, and for holds
+ *   PENDING, VOIDED, EXPIRED);
+ * - Hold: what an app client's operation or transfer returns with
+ *   `pending: true`, to post or void.
  *
  * A UI that lists each app's operations (directions, default amounts) can
  * import APPS and SHARED_OPERATIONS from here, or straight from
@@ -15,15 +18,19 @@
 
 export * from "../../gen/apps/clients.js";
 export * from "../../gen/apps/registry.js";
-export { TransactionKind } from "../../gen/ledger/v1/ledger_pb.js";
+export { TransactionKind, TransactionState } from "../../gen/ledger/v1/ledger_pb.js";
 export {
   AppClient,
+  type AppHoldItem,
+  type AppHoldOptions,
   type AppRecordItem,
   type AppRecordOptions,
+  type AppTransferHoldOptions,
   type AppTransferItem,
   type AppTransferOptions,
 } from "./app-client.js";
 export * from "./errors.js";
+export { Hold, type HoldResolveOptions } from "./hold.js";
 export {
   createLedgerClient,
   DEFAULT_TIMEOUT_MS,

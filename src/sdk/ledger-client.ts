@@ -2,6 +2,9 @@
  * createLedgerClient: the ledger's RPCs over a generated Connect client, with
  * typed errors, a deadline per logical call, idempotency keys generated once
  * per write and bounded retries of UNAVAILABLE / ABORTED / OVERLOADED.
+ * Holds (pending transactions) are made by recordEntry and transfer with
+ * `pending: true`, and resolved by postPendingTransaction and
+ * voidPendingTransaction.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -11,10 +14,8 @@ import {
   LedgerService,
   type RecordEntryRequestSchema,
   type RecordEntryResponse,
-  type ReverseTransactionResponse,
   type Transaction,
   type TransferRequestSchema,
-  type TransferResponse,
 } from "../../gen/ledger/v1/ledger_pb.js";
 import { LedgerRpcError, ledgerRpcErrorFromStatus, toLedgerRpcError } from "./errors.js";
 import {
@@ -33,20 +34,30 @@ import type {
   CreateTransfersItem,
   CreateTransfersOptions,
   EntryPage,
+  HoldEntriesItem,
+  HoldEntryInput,
   Ledger,
   LedgerPage,
   ListEntriesInput,
   ListLedgersInput,
+  PageInput,
+  PostedTransaction,
   PostingFields,
+  PostPendingInput,
   RecordEntriesItem,
   RecordEntriesOptions,
   RecordEntryInput,
   RecordedEntry,
+  RecordedHold,
   RecordedTransfer,
   RefusedItem,
   ReversedTransaction,
   ReverseTransactionInput,
+  TerminateLedgerOptions,
+  TransactionPage,
   TransferInput,
+  VoidedTransaction,
+  VoidPendingInput,
 } from "./types.js";
 
 /** The default deadline of one call, retries included. */
@@ -72,11 +83,18 @@ export interface LedgerClient {
   /** An app's ledgers, oldest first. */
   listLedgers(input: ListLedgersInput, options?: CallOptions): Promise<LedgerPage>;
   /**
-   * Records an operation. LEDGER_NOT_FOUND, LEDGER_TERMINATED,
-   * UNKNOWN_OPERATION, AMOUNT_DIRECTION_MISMATCH, INSUFFICIENT_FUNDS,
+   * Records an operation; with `pending: true`, holds it instead and returns
+   * the hold (a PENDING transaction, no entry). LEDGER_NOT_FOUND,
+   * LEDGER_TERMINATED, UNKNOWN_OPERATION, AMOUNT_DIRECTION_MISMATCH,
+   * INSUFFICIENT_FUNDS (against `available` for a debit, held or not),
    * BALANCE_OVERFLOW, IDEMPOTENCY_KEY_REUSED, EXTERNAL_ID_ALREADY_USED.
    */
+  recordEntry(input: HoldEntryInput, options?: CallOptions): Promise<RecordedHold>;
   recordEntry(input: RecordEntryInput, options?: CallOptions): Promise<RecordedEntry>;
+  recordEntry(
+    input: RecordEntryInput | HoldEntryInput,
+    options?: CallOptions,
+  ): Promise<RecordedEntry | RecordedHold>;
   /**
    * Records 1..1000 operations in one call, each item as recordEntry would
    * (its own idempotency key, generated once per item unless given), and
@@ -87,14 +105,24 @@ export interface LedgerClient {
    * `entries[i].<field>`, a key given twice) rejects either way.
    */
   recordEntries(
+    items: readonly HoldEntryInput[],
+    options: RecordEntriesOptions,
+  ): Promise<HoldEntriesItem[]>;
+  recordEntries(
     items: readonly RecordEntryInput[],
     options: RecordEntriesOptions,
   ): Promise<RecordEntriesItem[]>;
+  recordEntries(
+    items: readonly (RecordEntryInput | HoldEntryInput)[],
+    options: RecordEntriesOptions,
+  ): Promise<(RecordEntriesItem | HoldEntriesItem)[]>;
   /**
    * Moves `amountMinor` from one ledger to another of the same app and unit:
    * one TRANSFER transaction, the debit of `fromLedgerId` then the credit of
-   * `toLedgerId`. LEDGER_NOT_FOUND, LEDGER_TERMINATED, APP_MISMATCH,
-   * UNIT_MISMATCH, UNKNOWN_OPERATION, INSUFFICIENT_FUNDS, BALANCE_OVERFLOW,
+   * `toLedgerId`. With `pending: true`, holds it instead: a PENDING
+   * transaction with no entries whose `pendingEntries` are the two legs.
+   * LEDGER_NOT_FOUND, LEDGER_TERMINATED, APP_MISMATCH, UNIT_MISMATCH,
+   * UNKNOWN_OPERATION, INSUFFICIENT_FUNDS, BALANCE_OVERFLOW,
    * IDEMPOTENCY_KEY_REUSED, EXTERNAL_ID_ALREADY_USED.
    */
   transfer(input: TransferInput, options?: CallOptions): Promise<RecordedTransfer>;
@@ -109,9 +137,10 @@ export interface LedgerClient {
     options: CreateTransfersOptions,
   ): Promise<CreateTransfersItem[]>;
   /**
-   * Compensates a transaction (every leg of a transfer). TRANSACTION_NOT_FOUND,
-   * TRANSACTION_NOT_REVERSIBLE, REVERSAL_EXCEEDS_TRANSACTION, INSUFFICIENT_FUNDS,
-   * LEDGER_TERMINATED.
+   * Compensates a posted transaction (every leg of a transfer; of a posted
+   * hold, up to the amount posted). TRANSACTION_NOT_FOUND,
+   * TRANSACTION_NOT_REVERSIBLE (a reversal, or a hold not POSTED),
+   * REVERSAL_EXCEEDS_TRANSACTION, INSUFFICIENT_FUNDS, LEDGER_TERMINATED.
    */
   reverseTransaction(
     input: ReverseTransactionInput,
@@ -130,10 +159,39 @@ export interface LedgerClient {
   ): Promise<Transaction | undefined>;
   /** The balance of an active ledger. LEDGER_NOT_FOUND, LEDGER_TERMINATED. */
   getBalance(lookup: BalanceLookup, options?: CallOptions): Promise<Balance>;
-  /** A ledger's entries, newest first. LEDGER_NOT_FOUND. */
+  /** A ledger's posted entries, newest first (a hold has none until posted). LEDGER_NOT_FOUND. */
   listEntries(input: ListEntriesInput, options?: CallOptions): Promise<EntryPage>;
-  /** Closes a ledger for good; idempotent. LEDGER_NOT_FOUND. */
-  terminateLedger(ledgerId: string, options?: CallOptions): Promise<Ledger>;
+  /**
+   * Posts all of a hold (`amountMinor` absent) or part of it: its entries
+   * are written for the amount posted, the rest is released, and it becomes
+   * POSTED. TRANSACTION_NOT_FOUND, HOLD_NOT_PENDING, HOLD_EXPIRED,
+   * HOLD_AMOUNT_EXCEEDED, IDEMPOTENCY_KEY_REUSED.
+   */
+  postPendingTransaction(
+    transactionId: string,
+    input?: PostPendingInput,
+    options?: CallOptions,
+  ): Promise<PostedTransaction>;
+  /**
+   * Releases a hold: it becomes VOIDED. TRANSACTION_NOT_FOUND,
+   * HOLD_NOT_PENDING, HOLD_EXPIRED, IDEMPOTENCY_KEY_REUSED.
+   */
+  voidPendingTransaction(
+    transactionId: string,
+    input?: VoidPendingInput,
+    options?: CallOptions,
+  ): Promise<VoidedTransaction>;
+  /** The open holds with a leg on a ledger, oldest first. LEDGER_NOT_FOUND. */
+  listPendingTransactions(
+    ledgerId: string,
+    page?: PageInput,
+    options?: CallOptions,
+  ): Promise<TransactionPage>;
+  /**
+   * Closes a ledger for good; idempotent. LEDGER_NOT_FOUND,
+   * LEDGER_HAS_PENDING_TRANSACTIONS (open holds, unless `voidPending`).
+   */
+  terminateLedger(ledgerId: string, options?: TerminateLedgerOptions): Promise<Ledger>;
   /** Releases the client's connections (the HTTP/2 session of "grpc"). */
   close(): void;
 }
@@ -160,6 +218,7 @@ export function createLedgerClient(options: LedgerClientOptions): LedgerClient {
     ...entryCalls(rpc, call),
     ...transferCalls(rpc, call),
     ...transactionCalls(rpc, call),
+    ...holdCalls(rpc, call),
     close,
   };
 }
@@ -220,31 +279,44 @@ function ledgerCalls(
     getBalance(lookup, callOptions) {
       return call(callOptions, (o) => rpc.getBalance(lookup, o));
     },
-    async terminateLedger(ledgerId, callOptions) {
-      const response = await call(callOptions, (o) => rpc.terminateLedger({ ledgerId }, o));
+    async terminateLedger(ledgerId, { voidPending = false, ...callOptions } = {}) {
+      const response = await call(callOptions, (o) =>
+        rpc.terminateLedger({ ledgerId, voidPending }, o),
+      );
       return present(response.ledger);
     },
   };
 }
 
-/** Entries: record one or many, list a ledger's. */
+/** Entries: record (or hold) one or many, list a ledger's. */
 function entryCalls(
   rpc: Rpc,
   call: Call,
 ): Pick<LedgerClient, "recordEntry" | "recordEntries" | "listEntries"> {
+  const recordEntry = async (
+    input: RecordEntryInput | HoldEntryInput,
+    callOptions: CallOptions | undefined,
+  ): Promise<RecordedEntry | RecordedHold> => {
+    const request = entryRequest(input);
+    const response = await call(callOptions, (o) => rpc.recordEntry(request, o));
+    return recordedEntry(response, request);
+  };
+  const recordEntries = async (
+    items: readonly (RecordEntryInput | HoldEntryInput)[],
+    { atomic, ...callOptions }: RecordEntriesOptions,
+  ): Promise<(RecordEntriesItem | HoldEntriesItem)[]> => {
+    const entries = items.map(entryRequest);
+    const response = await call(callOptions, (o) => rpc.recordEntries({ entries, atomic }, o));
+    return bulkResults(entries, response.results, (request, { result }) =>
+      itemResult(request.idempotencyKey, result, (made: RecordEntryResponse) =>
+        recordedEntry(made, request),
+      ),
+    );
+  };
   return {
-    async recordEntry(input, callOptions) {
-      const request = entryRequest(input);
-      const response = await call(callOptions, (o) => rpc.recordEntry(request, o));
-      return recordedEntry(response, request.idempotencyKey);
-    },
-    async recordEntries(items, { atomic, ...callOptions }) {
-      const entries = items.map(entryRequest);
-      const response = await call(callOptions, (o) => rpc.recordEntries({ entries, atomic }, o));
-      return bulkResults(entries, response.results, (request, { result }) =>
-        itemResult(request.idempotencyKey, result, recordedEntry),
-      );
-    },
+    // The overloads narrow the result by `pending`, which entryRequest and recordedEntry follow.
+    recordEntry: recordEntry as LedgerClient["recordEntry"],
+    recordEntries: recordEntries as LedgerClient["recordEntries"],
     async listEntries(input, callOptions) {
       const response = await call(callOptions, (o) =>
         rpc.listEntries(
@@ -327,6 +399,41 @@ function transactionCalls(
   };
 }
 
+/** Holds: post, void, and list a ledger's open ones. */
+function holdCalls(
+  rpc: Rpc,
+  call: Call,
+): Pick<
+  LedgerClient,
+  "postPendingTransaction" | "voidPendingTransaction" | "listPendingTransactions"
+> {
+  return {
+    async postPendingTransaction(transactionId, input = {}, callOptions) {
+      const idempotencyKey = input.idempotencyKey ?? randomKey();
+      const response = await call(callOptions, (o) =>
+        rpc.postPendingTransaction({ transactionId, amount: input.amountMinor, idempotencyKey }, o),
+      );
+      return writtenTransaction(response, idempotencyKey);
+    },
+    async voidPendingTransaction(transactionId, input = {}, callOptions) {
+      const idempotencyKey = input.idempotencyKey ?? randomKey();
+      const response = await call(callOptions, (o) =>
+        rpc.voidPendingTransaction({ transactionId, idempotencyKey }, o),
+      );
+      return writtenTransaction(response, idempotencyKey);
+    },
+    async listPendingTransactions(ledgerId, page = {}, callOptions) {
+      const response = await call(callOptions, (o) =>
+        rpc.listPendingTransactions(
+          { ledgerId, pageSize: page.pageSize ?? 0, pageToken: page.pageToken ?? "" },
+          o,
+        ),
+      );
+      return { transactions: response.transactions, nextPageToken: response.nextPageToken };
+    },
+  };
+}
+
 /** The options of one attempt, handed to the generated client. */
 interface AttemptOptions {
   readonly timeoutMs: number;
@@ -405,10 +512,14 @@ function brokenResponse(what: string): LedgerRpcError {
   });
 }
 
+/** A RecordEntry request as the SDK sends it: its key generated, `pending` set. */
+type EntryRequest = MessageInitShape<typeof RecordEntryRequestSchema> & {
+  idempotencyKey: string;
+  pending: boolean;
+};
+
 /** RecordEntry's request, alone or as an item of RecordEntries, its key generated once. */
-function entryRequest(
-  input: RecordEntryInput,
-): MessageInitShape<typeof RecordEntryRequestSchema> & { idempotencyKey: string } {
+function entryRequest(input: RecordEntryInput | HoldEntryInput): EntryRequest {
   return {
     ...postingFields(input),
     ledgerId: input.ledgerId,
@@ -439,6 +550,8 @@ function postingFields(input: PostingFields) {
     reference: input.reference ?? "",
     metadata: { ...input.metadata },
     externalTransactionId: input.externalTransactionId ?? "",
+    pending: input.pending ?? false,
+    pendingExpiresAt: optionalTimestamp(input.pendingExpiresAt),
   };
 }
 
@@ -446,16 +559,27 @@ function optionalTimestamp(date: Date | undefined) {
   return date === undefined ? undefined : timestampFromDate(date);
 }
 
-/** What RecordEntry returns, alone or as an item of RecordEntries. */
-function recordedEntry(response: RecordEntryResponse, idempotencyKey: string): RecordedEntry {
-  return { entry: present(response.entry), replayed: response.replayed, idempotencyKey };
+/**
+ * What RecordEntry returns, alone or as an item of RecordEntries: its entry,
+ * or the hold when the request was `pending`.
+ */
+function recordedEntry(
+  response: RecordEntryResponse,
+  request: EntryRequest,
+): RecordedEntry | RecordedHold {
+  const { replayed } = response;
+  const { idempotencyKey } = request;
+  if (request.pending) {
+    return { transaction: present(response.pendingTransaction), replayed, idempotencyKey };
+  }
+  return { entry: present(response.entry), replayed, idempotencyKey };
 }
 
-/** What Transfer and ReverseTransaction return: their transaction. */
+/** What Transfer, ReverseTransaction and the posts and voids of holds return: their transaction. */
 function writtenTransaction(
-  response: TransferResponse | ReverseTransactionResponse,
+  response: { readonly transaction?: Transaction | undefined; readonly replayed: boolean },
   idempotencyKey: string,
-): RecordedTransfer & ReversedTransaction {
+): RecordedTransfer & ReversedTransaction & PostedTransaction & VoidedTransaction {
   return {
     transaction: present(response.transaction),
     replayed: response.replayed,

@@ -3,20 +3,33 @@
  * (`amountMinor`), instants are Dates on the way in; results are the
  * generated protobuf messages (int64 as bigint, google.protobuf.Timestamp:
  * see timestampDate from @bufbuild/protobuf/wkt; a Transaction's `kind` is
- * a TransactionKind).
+ * a TransactionKind, its `state` a TransactionState).
  */
 import type {
   Entry,
   GetBalanceResponse,
+  HoldEvent,
   Ledger,
+  PendingEntry,
   Transaction,
 } from "../../gen/ledger/v1/ledger_pb.js";
 
 import type { LedgerRpcError } from "./errors.js";
 
-export type { Entry, Ledger, Transaction };
+/**
+ * A Ledger carries `balance` (posted), `pendingDebits` and `pendingCredits`
+ * (what its open holds reserve and await) and `available` (balance -
+ * pendingDebits: what the floor is checked against). A Transaction carries
+ * its `state` (POSTED for ordinary writes; a hold is PENDING, then POSTED,
+ * VOIDED or EXPIRED) and, for a hold, `heldAmount`, `pendingExpiresAt`,
+ * `pendingEntries` (its legs as held, signed) and `history` (HoldEvents).
+ */
+export type { Entry, HoldEvent, Ledger, PendingEntry, Transaction };
 
-/** The balance of a ledger: ledgerId, balance, unit and version. */
+/**
+ * The balance of a ledger: ledgerId, unit, version, balance (posted),
+ * pendingDebits, pendingCredits and available, as on its Ledger.
+ */
 export type Balance = GetBalanceResponse;
 
 /** Options of one call. */
@@ -65,19 +78,48 @@ export interface PostingFields extends WriteInput {
    * replay of the same idempotency key is no conflict.
    */
   readonly externalTransactionId?: string | undefined;
+  /**
+   * true: hold the write instead of making it, a PENDING transaction with no
+   * entries that reserves its debits at once (they count against the floor:
+   * see Ledger.available) and leaves the posted balance as it is, until it
+   * is posted (postPendingTransaction), voided or expires.
+   */
+  readonly pending?: boolean | undefined;
+  /**
+   * With `pending` only (else INVALID_ARGUMENT): when the hold expires, in
+   * the future; default the server's (24 h unless configured), at most its
+   * maximum ahead (30 days unless configured).
+   */
+  readonly pendingExpiresAt?: Date | undefined;
 }
 
-/** The fields of an entry, besides its ledger and operation. */
+/** The fields of an entry, besides its ledger and operation: recorded at once. */
 export interface EntryFields extends PostingFields {
   /** Signed minor units; absent: the operation's default amount. */
   readonly amountMinor?: bigint | undefined;
+  /** Recorded at once: see HoldEntryFields for a hold. */
+  readonly pending?: false | undefined;
+  readonly pendingExpiresAt?: undefined;
 }
+
+/** The fields of an entry held instead of recorded (`pending: true`). */
+export type HoldEntryFields = Omit<EntryFields, "pending" | "pendingExpiresAt"> & {
+  readonly pending: true;
+  /** When the hold expires (see PostingFields.pendingExpiresAt). */
+  readonly pendingExpiresAt?: Date | undefined;
+};
 
 /** RecordEntry with any operation name (the typed app clients narrow it). */
 export interface RecordEntryInput extends EntryFields {
   readonly ledgerId: string;
   readonly operation: string;
 }
+
+/** RecordEntry held (`pending: true`): it answers the hold, not an entry. */
+export type HoldEntryInput = HoldEntryFields & {
+  readonly ledgerId: string;
+  readonly operation: string;
+};
 
 /** A bulk write's options (recordEntries, createTransfers): how the items stand together, and the call's options. */
 export interface BulkWriteOptions extends CallOptions {
@@ -110,6 +152,9 @@ export interface RefusedItem {
  * returns, `ok: true`), or refused (`ok: false`).
  */
 export type RecordEntriesItem = (RecordedEntry & { readonly ok: true }) | RefusedItem;
+
+/** One item of recordEntries held (`pending: true`): the hold, or refused. */
+export type HoldEntriesItem = (RecordedHold & { readonly ok: true }) | RefusedItem;
 
 /** A transfer's fields besides its ledgers and amount. */
 export interface TransferFields<Operation extends string = string> extends PostingFields {
@@ -146,6 +191,24 @@ export interface ReverseTransactionInput extends WriteInput {
   readonly metadata?: Readonly<Record<string, string>> | undefined;
 }
 
+/** PostPendingTransaction: posts all of a hold, or part of it. */
+export interface PostPendingInput extends WriteInput {
+  /** Positive magnitude to post, at most the amount held; absent: all of it. */
+  readonly amountMinor?: bigint | undefined;
+}
+
+/** VoidPendingTransaction: releases a hold. */
+export type VoidPendingInput = WriteInput;
+
+/** TerminateLedger's options. */
+export interface TerminateLedgerOptions extends CallOptions {
+  /**
+   * Void the ledger's open holds (every leg of each) first. Without it, a
+   * ledger with open holds is refused (LedgerHasPendingTransactionsError).
+   */
+  readonly voidPending?: boolean | undefined;
+}
+
 /** A ledger by id, or an owner's active ledger by (app, ownerId, unit). */
 export type BalanceLookup =
   | { readonly ledgerId: string }
@@ -176,6 +239,13 @@ export interface ListEntriesInput {
   readonly externalTransactionId?: string | undefined;
 }
 
+/** A page of a list call. */
+export interface PageInput {
+  /** 1..500, default 50. */
+  readonly pageSize?: number | undefined;
+  readonly pageToken?: string | undefined;
+}
+
 /** What every write returns besides its resource. */
 export interface WriteResult {
   /** True when the server returned the first result of this idempotency key. */
@@ -194,8 +264,29 @@ export interface RecordedEntry extends WriteResult {
   readonly entry: Entry;
 }
 
-/** The result of Transfer: the TRANSFER transaction, its debit then its credit entry. */
+/**
+ * The result of Transfer: the TRANSFER transaction, its debit then its credit
+ * entry; held (`pending: true`), the PENDING transaction and no entries.
+ */
 export interface RecordedTransfer extends WriteResult {
+  readonly transaction: Transaction;
+}
+
+/**
+ * The result of RecordEntry held (`pending: true`): the hold, a transaction
+ * in state PENDING with no entries, its leg in `pendingEntries`.
+ */
+export interface RecordedHold extends WriteResult {
+  readonly transaction: Transaction;
+}
+
+/** The result of PostPendingTransaction: the transaction, POSTED with its entries. */
+export interface PostedTransaction extends WriteResult {
+  readonly transaction: Transaction;
+}
+
+/** The result of VoidPendingTransaction: the transaction, VOIDED. */
+export interface VoidedTransaction extends WriteResult {
   readonly transaction: Transaction;
 }
 
@@ -213,5 +304,11 @@ export interface LedgerPage {
 /** One page of entries; nextPageToken is empty on the last page. */
 export interface EntryPage {
   readonly entries: readonly Entry[];
+  readonly nextPageToken: string;
+}
+
+/** One page of transactions; nextPageToken is empty on the last page. */
+export interface TransactionPage {
+  readonly transactions: readonly Transaction[];
   readonly nextPageToken: string;
 }

@@ -78,6 +78,7 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     },
     async recordEntry(input, options) {
       open();
+      invariant(input.hold === undefined, "recordEntry records; holdEntry holds");
       return one<Entry>(pipeline, { kind: "record", input }, options);
     },
     async holdEntry(input, options) {

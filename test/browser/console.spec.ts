@@ -4,8 +4,11 @@
  * finds an owner's ledgers, records operations, transfers to another owner
  * and reverses a transaction through the page, and shows the balance the
  * server holds, in the ledger's unit; it opens a transaction from its history
- * row with every leg and its links to reversals, pages through history,
- * terminates a ledger, and shows failures by their reason. A screenshot is
+ * row with every leg and its links to reversals; holds a spend and a transfer
+ * from the forms, shows available beside the posted balance and the hold in
+ * the pending list, posts part of one and voids the other; pages through
+ * history, terminates a ledger (voiding its open holds), and shows failures
+ * by their reason. A screenshot is
  * saved. Without Chromium the suite is skipped with the reason printed,
  * except in CI, where that is a failure.
  */
@@ -18,7 +21,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
+import { LedgerService, TransactionState } from "../../gen/ledger/v1/ledger_pb.js";
 import { reasonOf } from "../../src/rpc/index.js";
 import { type ConsoleServer, startConsoleServer } from "../server/console-server.js";
 import {
@@ -122,6 +125,58 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
     const historyRows = () => tableRows("#history-body");
     /** The open transaction's legs, in posting order. */
     const transactionLegs = () => tableRows("#transaction-legs");
+    /** The open holds, oldest first. */
+    const holdRows = () => tableRows("#holds-body");
+
+    /** The ledger's figures as shown, once the action in flight finished. */
+    async function figures(): Promise<Record<string, string>> {
+      await page.waitForFunction(() => !document.body.hasAttribute("aria-busy"));
+      const shown = async (id: string) => (await page.locator(`#${id}`).textContent()) ?? "";
+      return {
+        available: await shown("available"),
+        balance: await shown("balance"),
+        pendingDebits: await shown("pending-debits"),
+        pendingCredits: await shown("pending-credits"),
+      };
+    }
+
+    /** The open transaction's hold history: one "state amount" per step, oldest first. */
+    function holdHistory(): Promise<string[]> {
+      return page
+        .locator("#transaction-history li")
+        .evaluateAll((items) =>
+          items.map(
+            (item) =>
+              `${(item as HTMLElement).dataset.state} ${item.lastElementChild?.textContent ?? ""}`,
+          ),
+        );
+    }
+
+    /** An hour from now as a datetime-local field takes it, and as the console shows it. */
+    function anHourAhead(): Promise<{ typed: string; shown: string }> {
+      return page.evaluate(() => {
+        const at = new Date(Date.now() + 3_600_000);
+        const pad = (n: number) => String(n).padStart(2, "0");
+        const day = `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}`;
+        const time = `${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}`;
+        return { typed: `${day}T${time}`, shown: `${day} ${time}` };
+      });
+    }
+
+    /** Posts the listed hold (all of it when `amount` is empty). */
+    async function postHold(transactionId: string, amount = ""): Promise<void> {
+      const row = page.locator(`#holds-body tr[data-transaction-id='${transactionId}']`);
+      await row.locator("[data-field=post-amount]").fill(amount);
+      await row.locator("[data-action=post-hold]").click();
+      await page.waitForFunction(() => !document.body.hasAttribute("aria-busy"));
+    }
+
+    /** The id of the hold listed at `index`, oldest first. */
+    async function listedHold(index = 0): Promise<string> {
+      return (
+        (await page.locator("#holds-body tr").nth(index).getAttribute("data-transaction-id")) ?? ""
+      );
+    }
 
     async function transfer(ownerId: string, amount: string, description = ""): Promise<void> {
       await page.fill("#transfer-owner", ownerId);
@@ -310,6 +365,7 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
       expect(await page.locator("#transaction-title").textContent()).toBe("TRANSFER transaction");
       expect(await transactionFacts()).toEqual({
         kind: "TRANSFER",
+        state: "POSTED",
         created: anyTime,
         amount: "2 credits",
         reversed: "0 credits",
@@ -353,6 +409,7 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
           .getAttribute("data-transaction-id")) ?? "";
       expect(await transactionFacts()).toEqual({
         kind: "REVERSAL",
+        state: "POSTED",
         created: anyTime,
         amount: "2 credits",
         reverses: originalId,
@@ -395,6 +452,143 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
       ).toBe(0n);
     });
 
+    it("holds a spend from the form: available drops, the hold is listed, the balance stays", async () => {
+      expect(await page.locator("#record-expires").isDisabled()).toBe(true);
+      const expiry = await anHourAhead();
+      await page.check("#record-pending");
+      await page.fill("#record-expires", expiry.typed);
+      await record("CREDIT_SPEND", "2", "Seat on hold");
+      expect(await page.locator("#error").isHidden()).toBe(true);
+      expect(await figures()).toEqual({
+        available: "1 credit",
+        balance: "3 credits",
+        pendingDebits: "2 credits",
+        pendingCredits: "0 credits",
+      });
+      expect(await holdRows()).toEqual([
+        [anyTime, "CREDIT_SPEND", "-2 credits", expiry.shown, "Post", "Void"],
+      ]);
+      expect((await historyRows())[0]?.[0]).toBe("5");
+      expect(await page.isChecked("#record-pending")).toBe(false);
+      expect(await page.locator("#record-expires").isDisabled()).toBe(true);
+      const ledgerId = await ledgerIdOf("CREDITS");
+      expect(await api().getBalance({ ledgerId })).toMatchObject({
+        balance: 3n,
+        available: 1n,
+        pendingDebits: 2n,
+        pendingCredits: 0n,
+      });
+
+      await openTransaction("#holds-body [data-action=show-transaction]");
+      expect(await transactionFacts()).toEqual({
+        kind: "ENTRY",
+        state: "PENDING",
+        created: anyTime,
+        amount: "2 credits",
+        held: "2 credits",
+        expires: expiry.shown,
+      });
+      expect(await transactionLegs()).toEqual([
+        [`${ledgerId} (this ledger)`, "held", "CREDIT_SPEND", "-2 credits", ""],
+      ]);
+      expect(await holdHistory()).toEqual(["PENDING 2 credits"]);
+      await page.click("#transaction-close");
+    });
+
+    it("posts part of the hold: the balance moves by that much and the rest is released", async () => {
+      const holdId = await listedHold();
+      await postHold(holdId, "1");
+      await balanceShows("2 credits");
+      expect(await page.locator("#error").isHidden()).toBe(true);
+      expect(await figures()).toEqual({
+        available: "2 credits",
+        balance: "2 credits",
+        pendingDebits: "0 credits",
+        pendingCredits: "0 credits",
+      });
+      expect(await holdRows()).toEqual([["No pending holds."]]);
+      expect((await historyRows())[0]).toEqual([
+        "6",
+        anyTime,
+        "CREDIT_SPEND",
+        "-1 credit",
+        "2 credits",
+        "Seat on hold",
+        "Reverse",
+      ]);
+      const postedId = await openTransaction(
+        "#history-body tr[data-sequence='6'] [data-action=show-transaction]",
+      );
+      expect(postedId).toBe(holdId);
+      expect(await transactionFacts()).toMatchObject({
+        state: "POSTED",
+        amount: "1 credit",
+        held: "2 credits",
+        reversed: "0 credits",
+      });
+      expect(await holdHistory()).toEqual(["PENDING 2 credits", "POSTED 1 credit"]);
+      expect((await transactionLegs()).map((leg) => leg.slice(1))).toEqual([
+        ["6", "CREDIT_SPEND", "-1 credit", "2 credits"],
+      ]);
+      await page.click("#transaction-close");
+      expect(await server.store.verifyInvariants()).toEqual([]);
+    });
+
+    it("holds a transfer from the form and voids it: neither ledger moves", async () => {
+      const payee = () => api().getBalance({ app: "content", ownerId: PAYEE, unit: "CREDITS" });
+      await page.check("#transfer-pending");
+      await transfer(PAYEE, "1", "Held gift");
+      expect(await page.locator("#error").isHidden()).toBe(true);
+      expect(await figures()).toEqual({
+        available: "1 credit",
+        balance: "2 credits",
+        pendingDebits: "1 credit",
+        pendingCredits: "0 credits",
+      });
+      expect(await holdRows()).toEqual([
+        [anyTime, "TRANSFER", "-1 credit", anyTime, "Post", "Void"],
+      ]);
+      expect(await payee()).toMatchObject({ balance: 0n, pendingCredits: 1n, available: 0n });
+
+      const holdId = await listedHold();
+      await page.click(`#holds-body tr[data-transaction-id='${holdId}'] [data-action=void-hold]`);
+      await page.locator("#holds-body tr:not([data-transaction-id])").waitFor();
+      expect(await figures()).toEqual({
+        available: "2 credits",
+        balance: "2 credits",
+        pendingDebits: "0 credits",
+        pendingCredits: "0 credits",
+      });
+      expect(await payee()).toMatchObject({ balance: 0n, pendingCredits: 0n });
+      const { transaction } = await api().getTransaction({ transactionId: holdId });
+      expect(transaction?.state).toBe(TransactionState.VOIDED);
+      expect((await historyRows())[0]?.[0]).toBe("6");
+    });
+
+    it("shows a post of more than held, and of a hold no longer pending, by their reasons", async () => {
+      await page.check("#record-pending");
+      await record("CREDIT_SPEND", "1");
+      const holdId = await listedHold();
+      await postHold(holdId, "5");
+      expect(await shownError()).toMatchObject({
+        reason: "HOLD_AMOUNT_EXCEEDED",
+        text: expect.stringContaining("Post at most the amount held"),
+      });
+      expect(await listedHold()).toBe(holdId);
+      expect(await figures()).toMatchObject({ available: "1 credit", balance: "2 credits" });
+
+      // Voided behind the page's back: the post is refused and the list catches up.
+      await api().voidPendingTransaction({
+        transactionId: holdId,
+        idempotencyKey: "browser-void-behind",
+      });
+      await postHold(holdId);
+      expect((await shownError()).reason).toBe("HOLD_NOT_PENDING");
+      expect(await holdRows()).toEqual([["No pending holds."]]);
+      expect(await figures()).toMatchObject({ available: "2 credits", balance: "2 credits" });
+      expect(await server.store.verifyInvariants()).toEqual([]);
+    });
+
     it("pages through history and shows cents as dollars", async () => {
       const usd = (await api().getBalance({ app: "content", ownerId: OWNER, unit: "USD_CENTS" }))
         .ledgerId;
@@ -432,11 +626,40 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
       expect((await historyRows())[0]?.[0]).toBe("12");
     });
 
-    it("terminates a ledger: the page shows it terminated and the server refuses writes", async () => {
+    it("terminates a ledger with an open hold only when told to void it", async () => {
+      const { pendingTransaction: hold } = await api().recordEntry({
+        ledgerId: usdLedgerId,
+        operation: "CREDIT_SPEND",
+        amount: -200n,
+        pending: true,
+        idempotencyKey: "browser-usd-hold",
+      });
+      await page.click("#ledger-list button[data-unit=USD_CENTS]");
+      await page.locator("#holds-body tr[data-transaction-id]").waitFor();
+      expect(await figures()).toMatchObject({ available: "$13.00", balance: "$15.00" });
+
+      page.once("dialog", (dialog) => void dialog.accept());
+      await page.click("#terminate");
+      expect(await shownError()).toMatchObject({
+        reason: "LEDGER_HAS_PENDING_TRANSACTIONS",
+        text: expect.stringContaining("void open holds"),
+      });
+      expect(await page.locator("#ledger-title .status.terminated").count()).toBe(0);
+
+      await page.check("#terminate-void-pending");
       page.once("dialog", (dialog) => void dialog.accept());
       await page.click("#terminate");
       await page.locator("#ledger-title .status.terminated").waitFor();
+      expect(await page.locator("#error").isHidden()).toBe(true);
+      const { transaction } = await api().getTransaction({ transactionId: hold?.id ?? "" });
+      expect(transaction?.state).toBe(TransactionState.VOIDED);
+      expect(await figures()).toMatchObject({ available: "$15.00", pendingDebits: "$0.00" });
+    });
+
+    it("shows the terminated ledger without its write forms, and the server refuses writes", async () => {
       expect(await page.locator("#record-form").isHidden()).toBe(true);
+      expect(await page.locator("#terminate").isHidden()).toBe(true);
+      expect(await holdRows()).toEqual([["No pending holds."]]);
       await balanceShows("$15.00");
       const refused = await api()
         .recordEntry({ ledgerId: usdLedgerId, operation: "CREDIT_ADD", idempotencyKey: "late" })

@@ -3,11 +3,14 @@
  * (run by CI over test/) rejects another app's operation and a misspelt one
  * (in `record`, `recordEntries`, `transfer` and `createTransfers`) at every
  * `@ts-expect-error` below, and `expectTypeOf` pins each client's
- * operation union to exactly its app's operations. The calls sit in
+ * operation union to exactly its app's operations. Holds: `pending: true`
+ * turns an operation's method, `record` and `transfer` into a Hold (post,
+ * void), and `pendingExpiresAt` is refused without it. The calls sit in
  * functions that never run: this spec proves types, not behaviour.
  */
 import { describe, expectTypeOf, it } from "vitest";
 import {
+  type AppHoldOptions,
   type AppRecordOptions,
   type ContentClient,
   type ContentOperationName,
@@ -16,15 +19,20 @@ import {
   type CreateTransfersItem,
   createContentClient,
   createLearningClient,
+  type Hold,
+  type HoldEntriesItem,
   type LearningClient,
   type LearningOperationName,
   type LearningRecordItem,
   type LearningTransferItem,
   type LedgerClient,
+  type PostedTransaction,
   type RecordEntriesItem,
   type RecordedEntry,
+  type RecordedHold,
   type RecordedTransfer,
   type SharedOperationName,
+  type VoidedTransaction,
 } from "../../src/sdk/index.js";
 
 type Shared = "DAILY_REWARD" | "SIGNUP_CREDIT" | "CREDIT_SPEND" | "CREDIT_ADD";
@@ -69,8 +77,13 @@ describe("generated app client types", () => {
   });
 
   it("have one method per operation, shared ones included", () => {
-    expectTypeOf<ContentClient["contentCreation"]>().toEqualTypeOf<
-      (ledgerId: string, options?: AppRecordOptions) => Promise<RecordedEntry>
+    // Two overloads: a hold, then a record (the last one is what Parameters and ReturnType see).
+    expectTypeOf<ContentClient["contentCreation"]>().toEqualTypeOf<{
+      (ledgerId: string, options: AppHoldOptions): Promise<Hold>;
+      (ledgerId: string, options?: AppRecordOptions): Promise<RecordedEntry>;
+    }>();
+    expectTypeOf<ReturnType<ContentClient["contentCreation"]>>().toEqualTypeOf<
+      Promise<RecordedEntry>
     >();
     expectTypeOf<ContentClient>().toHaveProperty("contentAccess");
     expectTypeOf<ContentClient>().toHaveProperty("dailyReward");
@@ -172,4 +185,84 @@ describe("generated app client types", () => {
     };
     expectTypeOf(neverRun).toBeFunction();
   });
+
+  it("hold with pending: true, and return a Hold to post or void (checked by tsc)", () => {
+    // Never called: the body only has to compile, with the errors expected.
+    const neverRun = (ledger: LedgerClient, ledgerId: string, expiresAt: Date) => {
+      const learning = createLearningClient(ledger);
+      const content = createContentClient(ledger);
+
+      expectTypeOf(learning.courseEnrollment(ledgerId, { pending: true })).toEqualTypeOf<
+        Promise<Hold>
+      >();
+      expectTypeOf(
+        learning.courseEnrollment(ledgerId, { pending: true, pendingExpiresAt: expiresAt }),
+      ).toEqualTypeOf<Promise<Hold>>();
+      expectTypeOf(learning.courseEnrollment(ledgerId)).toEqualTypeOf<Promise<RecordedEntry>>();
+      expectTypeOf(learning.courseEnrollment(ledgerId, { pending: false })).toEqualTypeOf<
+        Promise<RecordedEntry>
+      >();
+      expectTypeOf(learning.record(ledgerId, "SEAT_PURCHASE", { pending: true })).toEqualTypeOf<
+        Promise<Hold>
+      >();
+      expectTypeOf(content.transfer(ledgerId, ledgerId, 5n, { pending: true })).toEqualTypeOf<
+        Promise<Hold>
+      >();
+      expectTypeOf(content.transfer(ledgerId, ledgerId, 5n)).toEqualTypeOf<
+        Promise<RecordedTransfer>
+      >();
+      expectTypeOf<Hold["post"]>().toEqualTypeOf<
+        (amountMinor?: bigint, options?: HoldResolve) => Promise<PostedTransaction>
+      >();
+      expectTypeOf<Hold["void"]>().toEqualTypeOf<
+        (options?: HoldResolve) => Promise<VoidedTransaction>
+      >();
+      expectTypeOf<Hold>().toExtend<RecordedHold>();
+
+      // @ts-expect-error pendingExpiresAt is for holds only: the server refuses it otherwise
+      learning.courseEnrollment(ledgerId, { pendingExpiresAt: expiresAt });
+      // @ts-expect-error a deadline is a Date, not milliseconds
+      learning.courseEnrollment(ledgerId, { pending: true, pendingExpiresAt: 2_000 });
+      // @ts-expect-error COURSE_ENROLLMENT is the learning app's, held or not
+      content.record(ledgerId, "COURSE_ENROLLMENT", { pending: true });
+      const hold = async () => learning.courseEnrollment(ledgerId, { pending: true });
+      // @ts-expect-error amounts are bigint minor units, never numbers
+      void hold().then((held) => held.post(1));
+      // @ts-expect-error a record is no hold: it has no post
+      void learning.courseEnrollment(ledgerId).then((recorded) => recorded.post());
+      // @ts-expect-error a transfer is no hold either
+      void content.transfer(ledgerId, ledgerId, 5n).then((made) => made.void());
+
+      // The general client: the hold's transaction, and its bulk items.
+      expectTypeOf(ledger.recordEntry({ ledgerId, operation: "X", pending: true })).toEqualTypeOf<
+        Promise<RecordedHold>
+      >();
+      expectTypeOf(ledger.recordEntry({ ledgerId, operation: "X" })).toEqualTypeOf<
+        Promise<RecordedEntry>
+      >();
+      expectTypeOf(
+        learning.recordEntries([{ ledgerId, operation: "COURSE_ENROLLMENT", pending: true }], {
+          atomic: true,
+        }),
+      ).toEqualTypeOf<Promise<HoldEntriesItem[]>>();
+      expectTypeOf(
+        ledger.recordEntries(
+          [
+            { ledgerId, operation: "X", pending: true },
+            { ledgerId, operation: "Y" },
+          ],
+          { atomic: false },
+        ),
+      ).toEqualTypeOf<Promise<(RecordEntriesItem | HoldEntriesItem)[]>>();
+      const flag = expiresAt.getTime() > 0;
+      expectTypeOf(ledger.recordEntry({ ledgerId, operation: "X", pending: flag })).toEqualTypeOf<
+        Promise<RecordedEntry | RecordedHold>
+      >();
+      // @ts-expect-error an app client wants to know at compile time: a Hold or an entry
+      learning.courseEnrollment(ledgerId, { pending: flag });
+    };
+    expectTypeOf(neverRun).toBeFunction();
+  });
 });
+
+type HoldResolve = Parameters<Hold["void"]>[0];

@@ -109,6 +109,7 @@ describe.each(["grpc-v1", "grpc-v1alpha"])("buf curl --reflect-protocol %s", (pr
       balance: "3",
       unit: "CREDITS",
       version: "1",
+      available: "3",
     });
 
     const health = await bufCurl([...reflect, "-d", "{}", `${url}/grpc.health.v1.Health/Check`]);

@@ -313,6 +313,10 @@ describe("expiry", () => {
       await store().recordEntry(entryInput(ledger.id, "CREDIT_SPEND", -10n));
       expect(await store().expireHolds()).toBe(1);
       expect(await store().expireHolds()).toBe(0);
+      await rejection(
+        store().voidPendingTransaction({ transactionId: hold.id, idempotencyKey: uniqueKey() }),
+        "HOLD_EXPIRED",
+      );
       expect((await store().getTransaction({ transactionId: hold.id })).state).toBe("EXPIRED");
       expect(await store().verifyInvariants()).toEqual([]);
     } finally {

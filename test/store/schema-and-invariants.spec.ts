@@ -163,6 +163,47 @@ describe("verifyInvariants", () => {
     expect(await verifyInvariants(harness.store())).toEqual([]);
   });
 
+  it("reports pending totals, hold legs and a floor that were tampered with", async () => {
+    const ledger = await openLedger(harness.store(), 10n);
+    const { value: hold } = await harness
+      .store()
+      .holdEntry(entryInput(ledger.id, "CREDIT_SPEND", -6n, { hold: { expiresAt: undefined } }));
+    const check = async () =>
+      (await verifyInvariants(harness.databaseUrl())).map(
+        (breach) => `${breach.check} ${breach.subjectId}`,
+      );
+    await sql.query("update ledgers set pending_debits = 5 where id = $1", [ledger.id]);
+    expect(await check()).toEqual([`PENDING_IS_SUM_OF_OPEN_HOLDS ${ledger.id}`]);
+    await sql.query("update ledgers set pending_debits = 6 where id = $1", [ledger.id]);
+    await sql.query("update pending_entries set open = false where transaction_id = $1", [hold.id]);
+    expect(await check()).toEqual(
+      expect.arrayContaining([
+        `HOLD_LEGS_MATCH_STATE ${hold.id}`,
+        `PENDING_IS_SUM_OF_OPEN_HOLDS ${ledger.id}`,
+      ]),
+    );
+    await sql.query("update pending_entries set open = true where transaction_id = $1", [hold.id]);
+    // The balance spent behind the hold's back: available 3 - 6 is below the floor of 0.
+    await sql.query("update ledgers set balance = 3 where id = $1", [ledger.id]);
+    await sql.query("update entries set amount = 3, balance_after = 3 where ledger_id = $1", [
+      ledger.id,
+    ]);
+    await sql.query(
+      "update transactions set amount = 3 where id = (select transaction_id from entries where ledger_id = $1)",
+      [ledger.id],
+    );
+    expect(await check()).toEqual(expect.arrayContaining([`AVAILABLE_WITHIN_FLOOR ${ledger.id}`]));
+    await sql.query("update ledgers set balance = 10 where id = $1", [ledger.id]);
+    await sql.query("update entries set amount = 10, balance_after = 10 where ledger_id = $1", [
+      ledger.id,
+    ]);
+    await sql.query(
+      "update transactions set amount = 10 where id = (select transaction_id from entries where ledger_id = $1)",
+      [ledger.id],
+    );
+    expect(await verifyInvariants(harness.store())).toEqual([]);
+  });
+
   it("refuses something that is neither a URL nor a store from openStore()", async () => {
     const notOurs = { ...harness.store(), verifyInvariants: undefined };
     await expect(

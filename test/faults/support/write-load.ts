@@ -1,6 +1,7 @@
 /**
- * Concurrent writers of logical writes (RecordEntry credits and full
- * reversals of them), each with its own idempotency key, through the real
+ * Concurrent writers of logical writes (RecordEntry credits, full reversals
+ * of them, and transfers from an unbounded source ledger), each with its own
+ * idempotency key, through the real
  * gRPC protocol (connect-node's gRPC transport over HTTP/2). Every attempt is
  * recorded: what was acknowledged, and how and how fast each failure came back.
  */
@@ -28,7 +29,9 @@ export function ledgerClient(port: number): LedgerClient {
 
 /**
  * Opens `count` CREDITS ledgers in the "faults" app, owned by `${label}-i`
- * under the keys `${label}-ledger-i`, and returns their ids in order.
+ * under the keys `${label}-ledger-i`, and returns their ids in order. The
+ * first is unbounded: the source the load's transfers draw from, so no
+ * transfer is ever refused for funds.
  */
 export async function openLedgers(
   client: LedgerClient,
@@ -41,6 +44,7 @@ export async function openLedgers(
       app: "faults",
       ownerId: `${label}-${i}`,
       unit: "CREDITS",
+      unbounded: i === 0,
       idempotencyKey: `${label}-ledger-${i}`,
     });
     ids.push(ledger?.id ?? "");
@@ -61,13 +65,35 @@ export type LogicalWrite =
       readonly ledgerId: string;
       readonly transactionId: string;
       readonly amount: bigint;
+    }
+  | {
+      readonly kind: "transfer";
+      readonly key: string;
+      readonly fromLedgerId: string;
+      readonly ledgerId: string;
+      readonly amount: bigint;
     };
+
+/** The signed amounts a logical write must leave on its ledgers, by ledger id. */
+export function legsOf(write: LogicalWrite): ReadonlyArray<readonly [string, bigint]> {
+  switch (write.kind) {
+    case "record":
+      return [[write.ledgerId, write.amount]];
+    case "reverse":
+      return [[write.ledgerId, -write.amount]];
+    case "transfer":
+      return [
+        [write.fromLedgerId, -write.amount],
+        [write.ledgerId, write.amount],
+      ];
+  }
+}
 
 export interface Ack {
   readonly write: LogicalWrite;
-  readonly entryId: string;
+  /** The ids of the entries the write made, one per leg. */
+  readonly entryIds: readonly string[];
   readonly transactionId: string;
-  readonly sequence: bigint;
   readonly replayed: boolean;
   readonly atMs: number;
   /** How long the acknowledged attempt took. */
@@ -87,29 +113,9 @@ export interface Failure {
 export async function attempt(client: LedgerClient, write: LogicalWrite): Promise<Ack | Failure> {
   const startMs = Date.now();
   try {
-    if (write.kind === "record") {
-      const res = await client.recordEntry({
-        ledgerId: write.ledgerId,
-        operation: "CREDIT_ADD",
-        amount: write.amount,
-        idempotencyKey: write.key,
-      });
-      const entry = res.entry;
-      if (entry === undefined) {
-        throw new Error("RecordEntry answered without an entry");
-      }
-      return ack(write, entry, entry.transactionId, res.replayed, startMs);
-    }
-    const res = await client.reverseTransaction({
-      transactionId: write.transactionId,
-      amount: write.amount,
-      idempotencyKey: write.key,
-    });
-    const entry = res.transaction?.entries[0];
-    if (res.transaction === undefined || entry === undefined) {
-      throw new Error("ReverseTransaction answered without a transaction and its entry");
-    }
-    return ack(write, entry, res.transaction.id, res.replayed, startMs);
+    const { transactionId, entryIds, replayed } = await send(client, write);
+    const atMs = Date.now();
+    return { write, entryIds, transactionId, replayed, atMs, latencyMs: atMs - startMs };
   } catch (error) {
     const failure = ConnectError.from(error);
     return {
@@ -123,27 +129,57 @@ export async function attempt(client: LedgerClient, write: LogicalWrite): Promis
   }
 }
 
-function ack(
+/** The write's one call: the transaction it made and the ids of its entries. */
+async function send(
+  client: LedgerClient,
   write: LogicalWrite,
-  entry: { id: string; sequence: bigint },
-  transactionId: string,
-  replayed: boolean,
-  startMs: number,
-): Ack {
-  const atMs = Date.now();
-  return {
-    write,
-    entryId: entry.id,
-    transactionId,
-    sequence: entry.sequence,
-    replayed,
-    atMs,
-    latencyMs: atMs - startMs,
-  };
+): Promise<Pick<Ack, "transactionId" | "entryIds" | "replayed">> {
+  switch (write.kind) {
+    case "record": {
+      const { entry, replayed } = await client.recordEntry({
+        ledgerId: write.ledgerId,
+        operation: "CREDIT_ADD",
+        amount: write.amount,
+        idempotencyKey: write.key,
+      });
+      if (entry === undefined) {
+        throw new Error("RecordEntry answered without an entry");
+      }
+      return { transactionId: entry.transactionId, entryIds: [entry.id], replayed };
+    }
+    case "reverse":
+      return made(
+        await client.reverseTransaction({
+          transactionId: write.transactionId,
+          amount: write.amount,
+          idempotencyKey: write.key,
+        }),
+      );
+    case "transfer":
+      return made(
+        await client.transfer({
+          fromLedgerId: write.fromLedgerId,
+          toLedgerId: write.ledgerId,
+          amount: write.amount,
+          idempotencyKey: write.key,
+        }),
+      );
+  }
+}
+
+function made(res: {
+  transaction?: { id: string; entries: readonly { id: string }[] };
+  replayed: boolean;
+}): Pick<Ack, "transactionId" | "entryIds" | "replayed"> {
+  if (res.transaction === undefined || res.transaction.entries.length === 0) {
+    throw new Error("the write answered without a transaction and its entries");
+  }
+  const { id, entries } = res.transaction;
+  return { transactionId: id, entryIds: entries.map((e) => e.id), replayed: res.replayed };
 }
 
 export function isAck(outcome: Ack | Failure): outcome is Ack {
-  return "entryId" in outcome;
+  return "entryIds" in outcome;
 }
 
 export interface LoadResult {
@@ -166,10 +202,13 @@ export interface LoadOptions {
 const RETRY_PAUSE_MS = 50;
 /** One write in this many reverses an earlier credit of the same writer. */
 const REVERSAL_EVERY = 5;
+/** One write in this many (that is not a reversal) is a transfer from the source ledger. */
+const TRANSFER_EVERY = 3;
 
 /**
- * Runs writers until `stop` is aborted. A writer picks ledgers round-robin,
- * credits 1..9, and now and then reverses one of its acknowledged credits in full.
+ * Runs writers until `stop` is aborted. A writer picks ledgers round-robin
+ * (the source, ledgerIds[0], excepted), credits 1..9 or transfers them from
+ * the source, and now and then reverses one of its acknowledged credits in full.
  */
 export async function runWriteLoad(
   client: LedgerClient,
@@ -242,11 +281,15 @@ function nextWrite(
       amount: credit.write.amount,
     };
   }
-  const ledgerId = ledgerIds[(writer + n) % ledgerIds.length];
-  if (ledgerId === undefined) {
-    throw new Error("no ledgers to write to");
+  const [source, ...targets] = ledgerIds;
+  const ledgerId = targets[(writer + n) % targets.length];
+  if (source === undefined || ledgerId === undefined) {
+    throw new Error("no source and ledgers to write to");
   }
-  return { kind: "record", key, ledgerId, amount: BigInt(1 + ((writer * 7 + n) % 9)) };
+  const amount = BigInt(1 + ((writer * 7 + n) % 9));
+  return n % TRANSFER_EVERY === TRANSFER_EVERY - 1
+    ? { kind: "transfer", key, fromLedgerId: source, ledgerId, amount }
+    : { kind: "record", key, ledgerId, amount };
 }
 
 /** Retries each write with its own key until acknowledged: the client's side of exactly-once. */

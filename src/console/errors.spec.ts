@@ -1,0 +1,45 @@
+/**
+ * The console shows a failure by its ledger.v1 reason and the server's
+ * message; for the hold reasons its own controls lead to, it adds what the
+ * user can do about it.
+ */
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { describeError } from "./errors.js";
+import { AmountSyntaxError } from "./format.js";
+
+function refused(reason: string, message: string): ConnectError {
+  const info = create(ErrorInfoSchema, { reason, domain: "ledger.v1" });
+  return new ConnectError(message, Code.FailedPrecondition, undefined, [
+    { desc: ErrorInfoSchema, value: info },
+  ]);
+}
+
+describe("describeError", () => {
+  it("shows the reason and the server's message, with no advice for most reasons", () => {
+    expect(describeError(refused("INSUFFICIENT_FUNDS", "below the floor"))).toEqual({
+      reason: "INSUFFICIENT_FUNDS",
+      message: "below the floor",
+    });
+  });
+
+  it.each([
+    ["HOLD_NOT_PENDING", /already posted, voided or expired/],
+    ["HOLD_EXPIRED", /passed its expiry/],
+    ["HOLD_AMOUNT_EXCEEDED", /at most the amount held/],
+    ["LEDGER_HAS_PENDING_TRANSACTIONS", /void open holds/],
+  ])("adds advice to %s", (reason, hint) => {
+    expect(describeError(refused(reason, "refused"))).toEqual({
+      reason,
+      message: "refused",
+      hint: expect.stringMatching(hint),
+    });
+  });
+
+  it("names the code when there is no ledger reason, and reads a typo'd amount as INVALID_AMOUNT", () => {
+    expect(describeError(new ConnectError("down", Code.Unavailable)).reason).toBe("UNAVAILABLE");
+    expect(describeError(new AmountSyntaxError("no")).reason).toBe("INVALID_AMOUNT");
+  });
+});
