@@ -107,6 +107,8 @@ function rpcFailure(
 
 export type LedgerStatus = "UNSPECIFIED" | "ACTIVE" | "TERMINATED";
 export type TransactionKind = "UNSPECIFIED" | "ENTRY" | "TRANSFER" | "REVERSAL";
+/** POSTED for ordinary writes; a hold is PENDING, then POSTED, VOIDED or EXPIRED. */
+export type TransactionState = "UNSPECIFIED" | "POSTED" | "PENDING" | "VOIDED" | "EXPIRED";
 
 export interface Ledger {
   readonly id: string;
@@ -123,6 +125,12 @@ export interface Ledger {
   readonly createdAt: Date | undefined;
   readonly terminatedAt: Date | undefined;
   readonly unbounded: boolean;
+  /** What open holds reserve (the magnitude of their debits). */
+  readonly pendingDebits: bigint;
+  /** What open holds will credit once posted. */
+  readonly pendingCredits: bigint;
+  /** balance - pendingDebits. */
+  readonly available: bigint;
 }
 
 export interface Entry {
@@ -154,6 +162,33 @@ export interface Transaction {
   /** Oldest first; only GetTransaction fills it. */
   readonly reversalIds: readonly string[];
   readonly externalTransactionId: string;
+  readonly state: TransactionState;
+  /** A hold's deadline; undefined for an ordinary write. */
+  readonly pendingExpiresAt: Date | undefined;
+  /** For a hold: the amount it reserved when created (0 otherwise). */
+  readonly heldAmount: bigint;
+  /** For a hold: its legs as held, in posting order. */
+  readonly pendingEntries: readonly PendingEntry[];
+  /** For a hold: created, then posted, voided or expired, oldest first. */
+  readonly history: readonly HoldEvent[];
+}
+
+/** One leg of a hold: the signed amount it holds on one ledger. */
+export interface PendingEntry {
+  readonly ledgerId: string;
+  readonly operation: string;
+  readonly amount: bigint;
+  readonly occurredAt: Date | undefined;
+  readonly description: string;
+  readonly reference: string;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** One step in a hold's life. */
+export interface HoldEvent {
+  readonly state: TransactionState;
+  readonly at: Date | undefined;
+  readonly amount: bigint;
 }
 
 export interface Balance {
@@ -161,6 +196,9 @@ export interface Balance {
   readonly balance: bigint;
   readonly unit: string;
   readonly version: bigint;
+  readonly pendingDebits: bigint;
+  readonly pendingCredits: bigint;
+  readonly available: bigint;
 }
 
 export interface CreateLedgerParams {
@@ -184,14 +222,22 @@ export interface PostingAnnotations {
   readonly externalTransactionId?: string;
 }
 
-export interface RecordEntryParams extends PostingAnnotations {
+/** What makes a RecordEntry or Transfer a hold. */
+export interface HoldParams {
+  /** Hold the write (a PENDING transaction) instead of recording it. */
+  readonly pending?: boolean;
+  /** With `pending`: the hold's deadline (absent: the server's default). */
+  readonly pendingExpiresAt?: Date;
+}
+
+export interface RecordEntryParams extends PostingAnnotations, HoldParams {
   readonly ledgerId: string;
   readonly operation: string;
   readonly idempotencyKey: string;
   readonly amount?: bigint;
 }
 
-export interface TransferParams extends PostingAnnotations {
+export interface TransferParams extends PostingAnnotations, HoldParams {
   readonly fromLedgerId: string;
   readonly toLedgerId: string;
   readonly amount: bigint;
@@ -218,6 +264,29 @@ export interface ReverseTransactionParams {
   readonly amount?: bigint;
   readonly description?: string;
   readonly metadata?: Readonly<Record<string, string>>;
+}
+
+export interface PostPendingTransactionParams {
+  readonly transactionId: string;
+  readonly idempotencyKey: string;
+  /** Absent: all that is held. */
+  readonly amount?: bigint;
+}
+
+export interface VoidPendingTransactionParams {
+  readonly transactionId: string;
+  readonly idempotencyKey: string;
+}
+
+export interface ListPendingTransactionsParams {
+  readonly ledgerId: string;
+  readonly pageSize?: number;
+  readonly pageToken?: string;
+}
+
+export interface TerminateLedgerOptions {
+  /** Void the ledger's open holds first (else LEDGER_HAS_PENDING_TRANSACTIONS). */
+  readonly voidPending?: boolean;
 }
 
 export interface GetBalanceParams {
@@ -254,17 +323,26 @@ export interface Page<T> {
   readonly nextPageToken: string;
 }
 
-export interface RecordEntriesParams {
-  readonly entries: readonly RecordEntryParams[];
+export interface RecordEntriesParams<P extends RecordEntryParams = RecordEntryParams> {
+  readonly entries: readonly P[];
   readonly atomic: boolean;
 }
+
+/**
+ * What RecordEntry answers for a request: the entry it wrote or, for a
+ * request with `pending: true` (literally: the type follows the literal),
+ * the hold it created. Items of RecordEntries alike.
+ */
+export type Recorded<P extends RecordEntryParams> = P extends { readonly pending: true }
+  ? Transaction
+  : Entry;
 
 /** One item of a bulk write: its result, or its google.rpc.Status as an RpcFailure. */
 export type Outcome<T> =
   | { readonly ok: true; readonly value: T; readonly replayed: boolean }
   | { readonly ok: false; readonly failure: RpcFailure };
 
-/** One item of RecordEntries. */
+/** One item of RecordEntries (a hold's item: Outcome<Transaction>). */
 export type ItemOutcome = Outcome<Entry>;
 
 /** One item of CreateTransfers. */
@@ -276,15 +354,20 @@ export interface LedgerApi {
   createLedger(params: CreateLedgerParams): Promise<Written<Ledger>>;
   getLedger(ledgerId: string): Promise<Ledger>;
   listLedgers(params: ListLedgersParams): Promise<Page<Ledger>>;
-  recordEntry(params: RecordEntryParams): Promise<Written<Entry>>;
-  recordEntries(params: RecordEntriesParams): Promise<ItemOutcome[]>;
+  recordEntry<P extends RecordEntryParams>(params: P): Promise<Written<Recorded<P>>>;
+  recordEntries<P extends RecordEntryParams>(
+    params: RecordEntriesParams<P>,
+  ): Promise<Outcome<Recorded<P>>[]>;
   transfer(params: TransferParams): Promise<Written<Transaction>>;
   createTransfers(params: CreateTransfersParams): Promise<TransferOutcome[]>;
   reverseTransaction(params: ReverseTransactionParams): Promise<Written<Transaction>>;
   getTransaction(params: GetTransactionParams): Promise<Transaction>;
   getBalance(params: GetBalanceParams): Promise<Balance>;
   listEntries(params: ListEntriesParams): Promise<Page<Entry>>;
-  terminateLedger(ledgerId: string): Promise<Ledger>;
+  terminateLedger(ledgerId: string, options?: TerminateLedgerOptions): Promise<Ledger>;
+  postPendingTransaction(params: PostPendingTransactionParams): Promise<Written<Transaction>>;
+  voidPendingTransaction(params: VoidPendingTransactionParams): Promise<Written<Transaction>>;
+  listPendingTransactions(params: ListPendingTransactionsParams): Promise<Page<Transaction>>;
   close(): void;
 }
 
@@ -456,8 +539,16 @@ function wireWritten<T>(res: Wire, field: string, decode: (raw: Wire) => T): Wri
   return { value: decode(res[field] as Wire), replayed: res.replayed === true };
 }
 
-const wireWrittenEntry = (res: Wire) => wireWritten(res, "entry", wireEntry);
 const wireWrittenTransaction = (res: Wire) => wireWritten(res, "transaction", wireTransaction);
+
+/** A RecordEntryResponse: its entry, or a hold's pending_transaction (then it has no entry). */
+function wireWrittenRecorded<P extends RecordEntryParams>(res: Wire): Written<Recorded<P>> {
+  const written =
+    res.pendingTransaction === null || res.pendingTransaction === undefined
+      ? wireWritten(res, "entry", wireEntry)
+      : wireWritten(res, "pendingTransaction", wireTransaction);
+  return written as Written<Recorded<P>>;
+}
 
 /** The annotations of a RecordEntryRequest or TransferRequest as proto-loader takes them. */
 function wireAnnotations(p: PostingAnnotations): Wire {
@@ -470,6 +561,16 @@ function wireAnnotations(p: PostingAnnotations): Wire {
   };
 }
 
+/** The hold fields of a RecordEntryRequest or TransferRequest as proto-loader takes them. */
+function wireHold(p: HoldParams): Wire {
+  return {
+    pending: p.pending ?? false,
+    ...(p.pendingExpiresAt === undefined
+      ? {}
+      : { pendingExpiresAt: toWireTimestamp(p.pendingExpiresAt) }),
+  };
+}
+
 /** A RecordEntryRequest as proto-loader takes it: int64 as a string, absent fields left out. */
 function wireRecordEntry(p: RecordEntryParams): Wire {
   return {
@@ -478,6 +579,7 @@ function wireRecordEntry(p: RecordEntryParams): Wire {
     ...(p.amount === undefined ? {} : { amount: p.amount.toString() }),
     idempotencyKey: p.idempotencyKey,
     ...wireAnnotations(p),
+    ...wireHold(p),
   };
 }
 
@@ -489,6 +591,7 @@ function wireTransfer(p: TransferParams): Wire {
     idempotencyKey: p.idempotencyKey,
     operation: p.operation ?? "",
     ...wireAnnotations(p),
+    ...wireHold(p),
   };
 }
 
@@ -553,14 +656,16 @@ function openGrpcJsClient(baseUrl: string): LedgerApi {
       };
     },
     async recordEntry(p) {
-      return wireWrittenEntry(await call("RecordEntry", wireRecordEntry(p)));
+      return wireWrittenRecorded(await call("RecordEntry", wireRecordEntry(p)));
     },
-    async recordEntries(p) {
+    async recordEntries<P extends RecordEntryParams>(p: RecordEntriesParams<P>) {
       const res = await call("RecordEntries", {
         entries: p.entries.map(wireRecordEntry),
         atomic: p.atomic,
       });
-      return (res.results as Wire[]).map((raw) => wireOutcome(raw, "entry", wireWrittenEntry));
+      return (res.results as Wire[]).map((raw) =>
+        wireOutcome(raw, "entry", wireWrittenRecorded<P>),
+      );
     },
     async transfer(p) {
       return wireWrittenTransaction(await call("Transfer", wireTransfer(p)));
@@ -604,6 +709,9 @@ function openGrpcJsClient(baseUrl: string): LedgerApi {
         balance: BigInt(res.balance as string),
         unit: res.unit as string,
         version: BigInt(res.version as string),
+        pendingDebits: BigInt(res.pendingDebits as string),
+        pendingCredits: BigInt(res.pendingCredits as string),
+        available: BigInt(res.available as string),
       };
     },
     async listEntries(p) {
@@ -625,8 +733,35 @@ function openGrpcJsClient(baseUrl: string): LedgerApi {
         nextPageToken: res.nextPageToken as string,
       };
     },
-    async terminateLedger(ledgerId) {
-      return wireLedger((await call("TerminateLedger", { ledgerId })).ledger);
+    async terminateLedger(ledgerId, options) {
+      const voidPending = options?.voidPending ?? false;
+      return wireLedger((await call("TerminateLedger", { ledgerId, voidPending })).ledger);
+    },
+    async postPendingTransaction(p) {
+      const res = await call("PostPendingTransaction", {
+        transactionId: p.transactionId,
+        ...(p.amount === undefined ? {} : { amount: p.amount.toString() }),
+        idempotencyKey: p.idempotencyKey,
+      });
+      return wireWrittenTransaction(res);
+    },
+    async voidPendingTransaction(p) {
+      const res = await call("VoidPendingTransaction", {
+        transactionId: p.transactionId,
+        idempotencyKey: p.idempotencyKey,
+      });
+      return wireWrittenTransaction(res);
+    },
+    async listPendingTransactions(p) {
+      const res = await call("ListPendingTransactions", {
+        ledgerId: p.ledgerId,
+        pageSize: p.pageSize ?? 0,
+        pageToken: p.pageToken ?? "",
+      });
+      return {
+        items: (res.transactions as Wire[]).map(wireTransaction),
+        nextPageToken: res.nextPageToken as string,
+      };
     },
     close() {
       client.close();
@@ -673,6 +808,9 @@ function wireLedger(raw: unknown): Ledger {
     createdAt: fromWireTimestamp(l.createdAt),
     terminatedAt: fromWireTimestamp(l.terminatedAt),
     unbounded: l.unbounded === true,
+    pendingDebits: BigInt(l.pendingDebits as string),
+    pendingCredits: BigInt(l.pendingCredits as string),
+    available: BigInt(l.available as string),
   };
 }
 
@@ -706,6 +844,31 @@ function wireTransaction(raw: Wire): Transaction {
     createdAt: fromWireTimestamp(raw.createdAt),
     reversalIds: [...(raw.reversalIds as string[])],
     externalTransactionId: raw.externalTransactionId as string,
+    state: withoutPrefix("TRANSACTION_STATE_", raw.state),
+    pendingExpiresAt: fromWireTimestamp(raw.pendingExpiresAt),
+    heldAmount: BigInt(raw.heldAmount as string),
+    pendingEntries: (raw.pendingEntries as Wire[]).map(wirePendingEntry),
+    history: (raw.history as Wire[]).map(wireHoldEvent),
+  };
+}
+
+function wirePendingEntry(raw: Wire): PendingEntry {
+  return {
+    ledgerId: raw.ledgerId as string,
+    operation: raw.operation as string,
+    amount: BigInt(raw.amount as string),
+    occurredAt: fromWireTimestamp(raw.occurredAt),
+    description: raw.description as string,
+    reference: raw.reference as string,
+    metadata: { ...(raw.metadata as Record<string, string>) },
+  };
+}
+
+function wireHoldEvent(raw: Wire): HoldEvent {
+  return {
+    state: withoutPrefix("TRANSACTION_STATE_", raw.state),
+    at: fromWireTimestamp(raw.at),
+    amount: BigInt(raw.amount as string),
   };
 }
 
@@ -764,9 +927,9 @@ function openConnectFamilyClient(
         });
         return { items: res.ledgers.map(esLedger), nextPageToken: res.nextPageToken };
       }),
-    recordEntry: (p) =>
-      guarded(async () => esWrittenEntry(await client.recordEntry(esRecordEntry(p)))),
-    recordEntries: (p) =>
+    recordEntry: <P extends RecordEntryParams>(p: P) =>
+      guarded(async () => esWrittenRecorded<P>(await client.recordEntry(esRecordEntry(p)))),
+    recordEntries: <P extends RecordEntryParams>(p: RecordEntriesParams<P>) =>
       guarded(async () => {
         const res = await client.recordEntries({
           entries: p.entries.map(esRecordEntry),
@@ -774,7 +937,7 @@ function openConnectFamilyClient(
         });
         return res.results.map(({ result }) =>
           result.case === "entry"
-            ? { ok: true as const, ...esWrittenEntry(result.value) }
+            ? { ok: true as const, ...esWrittenRecorded<P>(result.value) }
             : esRefused(name, result),
         );
       }),
@@ -825,6 +988,9 @@ function openConnectFamilyClient(
           balance: res.balance,
           unit: res.unit,
           version: res.version,
+          pendingDebits: res.pendingDebits,
+          pendingCredits: res.pendingCredits,
+          available: res.available,
         };
       }),
     listEntries: (p) =>
@@ -842,8 +1008,37 @@ function openConnectFamilyClient(
         });
         return { items: res.entries.map(esEntry), nextPageToken: res.nextPageToken };
       }),
-    terminateLedger: (ledgerId) =>
-      guarded(async () => esLedger((await client.terminateLedger({ ledgerId })).ledger)),
+    terminateLedger: (ledgerId, options) =>
+      guarded(async () => {
+        const voidPending = options?.voidPending ?? false;
+        return esLedger((await client.terminateLedger({ ledgerId, voidPending })).ledger);
+      }),
+    postPendingTransaction: (p) =>
+      guarded(async () => {
+        const res = await client.postPendingTransaction({
+          transactionId: p.transactionId,
+          amount: p.amount,
+          idempotencyKey: p.idempotencyKey,
+        });
+        return esWrittenTransaction(res);
+      }),
+    voidPendingTransaction: (p) =>
+      guarded(async () => {
+        const res = await client.voidPendingTransaction({
+          transactionId: p.transactionId,
+          idempotencyKey: p.idempotencyKey,
+        });
+        return esWrittenTransaction(res);
+      }),
+    listPendingTransactions: (p) =>
+      guarded(async () => {
+        const res = await client.listPendingTransactions({
+          ledgerId: p.ledgerId,
+          pageSize: p.pageSize ?? 0,
+          pageToken: p.pageToken ?? "",
+        });
+        return { items: res.transactions.map(esTransaction), nextPageToken: res.nextPageToken };
+      }),
     close() {},
   };
 }
@@ -859,6 +1054,15 @@ function esAnnotations(p: PostingAnnotations) {
   };
 }
 
+/** The hold fields of a RecordEntryRequest or TransferRequest. */
+function esHold(p: HoldParams) {
+  return {
+    pending: p.pending ?? false,
+    pendingExpiresAt:
+      p.pendingExpiresAt === undefined ? undefined : timestampFromDate(p.pendingExpiresAt),
+  };
+}
+
 function esRecordEntry(p: RecordEntryParams): MessageInitShape<typeof pb.RecordEntryRequestSchema> {
   return {
     ledgerId: p.ledgerId,
@@ -866,6 +1070,7 @@ function esRecordEntry(p: RecordEntryParams): MessageInitShape<typeof pb.RecordE
     amount: p.amount,
     idempotencyKey: p.idempotencyKey,
     ...esAnnotations(p),
+    ...esHold(p),
   };
 }
 
@@ -877,11 +1082,19 @@ function esTransfer(p: TransferParams): MessageInitShape<typeof pb.TransferReque
     idempotencyKey: p.idempotencyKey,
     operation: p.operation ?? "",
     ...esAnnotations(p),
+    ...esHold(p),
   };
 }
 
-function esWrittenEntry(res: { entry?: pb.Entry; replayed: boolean }): Written<Entry> {
-  return { value: esEntry(required(res.entry, "entry")), replayed: res.replayed };
+/** A RecordEntryResponse: its entry, or a hold's pending_transaction (then it has no entry). */
+function esWrittenRecorded<P extends RecordEntryParams>(
+  res: pb.RecordEntryResponse,
+): Written<Recorded<P>> {
+  const value =
+    res.pendingTransaction === undefined
+      ? esEntry(required(res.entry, "entry"))
+      : esTransaction(res.pendingTransaction);
+  return { value, replayed: res.replayed } as Written<Recorded<P>>;
 }
 
 function esWrittenTransaction(res: {
@@ -926,6 +1139,14 @@ const LEDGER_STATUSES: Record<pb.LedgerStatus, LedgerStatus> = {
   [pb.LedgerStatus.TERMINATED]: "TERMINATED",
 };
 
+const TRANSACTION_STATES: Record<pb.TransactionState, TransactionState> = {
+  [pb.TransactionState.UNSPECIFIED]: "UNSPECIFIED",
+  [pb.TransactionState.POSTED]: "POSTED",
+  [pb.TransactionState.PENDING]: "PENDING",
+  [pb.TransactionState.VOIDED]: "VOIDED",
+  [pb.TransactionState.EXPIRED]: "EXPIRED",
+};
+
 const TRANSACTION_KINDS: Record<pb.TransactionKind, TransactionKind> = {
   [pb.TransactionKind.UNSPECIFIED]: "UNSPECIFIED",
   [pb.TransactionKind.ENTRY]: "ENTRY",
@@ -950,6 +1171,9 @@ function esLedger(raw: pb.Ledger | undefined): Ledger {
     createdAt: esDate(l.createdAt),
     terminatedAt: esDate(l.terminatedAt),
     unbounded: l.unbounded,
+    pendingDebits: l.pendingDebits,
+    pendingCredits: l.pendingCredits,
+    available: l.available,
   };
 }
 
@@ -983,5 +1207,26 @@ function esTransaction(t: pb.Transaction): Transaction {
     createdAt: esDate(t.createdAt),
     reversalIds: [...t.reversalIds],
     externalTransactionId: t.externalTransactionId,
+    state: TRANSACTION_STATES[t.state],
+    pendingExpiresAt: esDate(t.pendingExpiresAt),
+    heldAmount: t.heldAmount,
+    pendingEntries: t.pendingEntries.map(esPendingEntry),
+    history: t.history.map((event) => ({
+      state: TRANSACTION_STATES[event.state],
+      at: esDate(event.at),
+      amount: event.amount,
+    })),
+  };
+}
+
+function esPendingEntry(e: pb.PendingEntry): PendingEntry {
+  return {
+    ledgerId: e.ledgerId,
+    operation: e.operation,
+    amount: e.amount,
+    occurredAt: esDate(e.occurredAt),
+    description: e.description,
+    reference: e.reference,
+    metadata: { ...e.metadata },
   };
 }
