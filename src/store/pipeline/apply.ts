@@ -4,6 +4,7 @@ import {
   type CreateLedgerInput,
   createLedgerRule,
   type Entry,
+  type Hold,
   idempotencyKeyReused,
   invariant,
   type Ledger,
@@ -190,34 +191,12 @@ export function applyCommand(
         return reversal;
       });
     }
-    case "post": {
-      const held = lockedTransaction(state, command.input.transactionId);
-      return once(
-        state,
-        context,
-        command,
-        held.app,
-        () => {
-          const amountMinor = postAmount(held, openHold(held, context.now), command.input);
-          return state.postHold(held.id, amountMinor, context.now);
-        },
-        held.id,
+    case "post":
+      return resolveHold(state, context, command, (held, hold) =>
+        state.postHold(held.id, postAmount(held, hold, command.input), context.now),
       );
-    }
-    case "void": {
-      const held = lockedTransaction(state, command.input.transactionId);
-      return once(
-        state,
-        context,
-        command,
-        held.app,
-        () => {
-          openHold(held, context.now);
-          return state.voidHold(held.id, context.now);
-        },
-        held.id,
-      );
-    }
+    case "void":
+      return resolveHold(state, context, command, (held) => state.voidHold(held.id, context.now));
     case "expire": {
       const held = lockedTransaction(state, command.transactionId);
       const expired = state.expireHold(held.id, context.now);
@@ -283,6 +262,27 @@ function lockedLedger(state: BatchState, ledgerId: string): Ledger {
     throw ledgerNotFound(ledgerId);
   }
   return ledger;
+}
+
+/**
+ * A post or void: the hold must be open (openHold), and its key is stored
+ * for the hold itself, so a replay answers the transaction it resolved.
+ */
+function resolveHold(
+  state: BatchState,
+  context: ApplyContext,
+  command: Extract<Command, { kind: "post" | "void" }>,
+  resolve: (held: Transaction, hold: Hold) => Transaction,
+): WriteResult<CommandResult> {
+  const held = lockedTransaction(state, command.input.transactionId);
+  return once(
+    state,
+    context,
+    command,
+    held.app,
+    () => resolve(held, openHold(held, context.now)),
+    held.id,
+  );
 }
 
 function lockedTransaction(state: BatchState, transactionId: string): Transaction {

@@ -70,29 +70,38 @@ interface Original {
   readonly legs: readonly PendingEntry[];
 }
 
-/** The entries and legs of every transaction a command names, and of the holds to void. */
+/**
+ * What the commands need of the transactions they name: the entries of
+ * those reversed, the legs of the holds posted, voided or expired (and of
+ * those a termination voids). Only those: a batch of posts reads no entries,
+ * one of reversals no legs.
+ */
 async function readOriginals(
   em: EntityManager,
   commands: readonly Command[],
   openHolds: ReadonlyMap<string, readonly string[]>,
   signal: AbortSignal | undefined,
 ): Promise<Map<string, Original>> {
-  const ids = unique([
-    ...commands.flatMap((c) => namedTransactionId(c) ?? []),
+  const reversed = unique(
+    commands.flatMap((c) => (c.kind === "reverse" ? [c.input.transactionId] : [])),
+  );
+  const held = unique([
+    ...commands.flatMap((c) => (c.kind === "reverse" ? [] : (namedTransactionId(c) ?? []))),
     ...[...openHolds.values()].flat(),
   ]);
+  const entries =
+    reversed.length === 0
+      ? []
+      : (
+          await em.find(
+            EntryEntity,
+            { transactionId: { $in: reversed } },
+            { orderBy: { id: QueryOrder.ASC } },
+          )
+        ).map(toEntry);
+  const legs = await readLegs(em, held, signal);
   const originals = new Map<string, Original>();
-  if (ids.length === 0) {
-    return originals;
-  }
-  const rows = await em.find(
-    EntryEntity,
-    { transactionId: { $in: ids } },
-    { orderBy: { id: QueryOrder.ASC } },
-  );
-  const legs = await readLegs(em, ids, signal);
-  const entries = rows.map(toEntry);
-  for (const id of ids) {
+  for (const id of unique([...reversed, ...held])) {
     originals.set(id, {
       entries: entries.filter((entry) => entry.transactionId === id),
       legs: legs.get(id) ?? [],
