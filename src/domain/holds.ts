@@ -8,7 +8,7 @@
 import { invalidArgument, LedgerError } from "./errors.js";
 import { invariant } from "./invariant.js";
 import { assertActive } from "./ledger.js";
-import { addInt64 } from "./money.js";
+import { addInt64, isInt64 } from "./money.js";
 import type {
   Hold,
   HoldPolicy,
@@ -56,10 +56,14 @@ export function reserve(ledger: Ledger, amountMinor: bigint): Ledger {
   const held = debit ? ledger.pendingDebitsMinor : ledger.pendingCreditsMinor;
   const lapsed = debit ? ledger.lapsedDebitsMinor : ledger.lapsedCreditsMinor;
   const heldAfter = addInt64(held, debit ? -amountMinor : amountMinor);
-  if (heldAfter === undefined || addInt64(heldAfter, lapsed) === undefined) {
+  if (
+    heldAfter === undefined ||
+    addInt64(heldAfter, lapsed) === undefined ||
+    (debit && !isInt64(ledger.balanceMinor - heldAfter))
+  ) {
     throw new LedgerError(
       "BALANCE_OVERFLOW",
-      `holding ${amountMinor} on ledger ${ledger.id} would overflow its int64 pending total`,
+      `holding ${amountMinor} on ledger ${ledger.id} would overflow its int64 pending total or available balance`,
       { ledger_id: ledger.id, pending: held.toString(), amount: amountMinor.toString() },
     );
   }

@@ -1,6 +1,6 @@
 import { LedgerError, ledgerTerminated } from "./errors.js";
 import { invariant } from "./invariant.js";
-import { addInt64 } from "./money.js";
+import { addInt64, isInt64 } from "./money.js";
 import type { Ledger } from "./types.js";
 
 /** The default floor: no overdraft. */
@@ -21,10 +21,10 @@ export function assertActive(ledger: Ledger): void {
 export function balanceAfterPosting(ledger: Ledger, amountMinor: bigint): bigint {
   assertActive(ledger);
   const after = addInt64(ledger.balanceMinor, amountMinor);
-  if (after === undefined) {
+  if (after === undefined || !isInt64(after - ledger.pendingDebitsMinor)) {
     throw new LedgerError(
       "BALANCE_OVERFLOW",
-      `posting ${amountMinor} to ledger ${ledger.id} would overflow its int64 balance`,
+      `posting ${amountMinor} to ledger ${ledger.id} would overflow its int64 balance or available balance`,
       {
         ledger_id: ledger.id,
         balance: ledger.balanceMinor.toString(),

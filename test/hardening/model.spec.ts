@@ -59,7 +59,7 @@ import {
   type VoidPendingTransactionParams,
   type Written,
 } from "../support/clients.js";
-import { envInteger, INT64_MAX, INT64_MIN, uniqueApp } from "../support/fixtures.js";
+import { envInteger, INT64_MAX, uniqueApp } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import { allEntries } from "../support/steps.js";
 import {
@@ -747,9 +747,6 @@ class Run {
       pending,
     );
     const what = `${api.name} ${via} RecordEntry${pending ? " held" : ""} ${params.operation} ${params.amount ?? "(default)"} on ${describeLedger(ledger)}`;
-    if (this.unspecified(prediction)) {
-      return;
-    }
     const started = new Date();
     const result = await sendRecord(api, params, via);
     const value = this.check(
@@ -772,29 +769,6 @@ class Run {
     } else {
       this.acceptRecorded(params, value as Entry, prediction.legs, what);
     }
-  }
-
-  /**
-   * True when a predicted write would take an unbounded ledger's available
-   * (balance less what holds reserve) below int64's range: the contract does
-   * not say what then, so such a write is not sent (and counted).
-   */
-  private unspecified(prediction: Prediction): boolean {
-    if (prediction.kind !== "fresh") {
-      return false;
-    }
-    const beyond = prediction.legs.some(({ ledger, amount }) => {
-      if (amount >= 0n || ledger.floor !== undefined) {
-        return false;
-      }
-      const available = ledger.balance - this.model.pending(ledger).debits + amount;
-      // Held or posted, the debit takes it off what is available.
-      return available < INT64_MIN;
-    });
-    if (beyond) {
-      count("skipped: available beyond int64");
-    }
-    return beyond;
   }
 
   /** A new hold: PENDING, nothing posted, its legs held as predicted, its deadline as asked. */
@@ -962,9 +936,6 @@ class Run {
       pending,
     );
     const what = `${api.name} ${via} Transfer${pending ? " held" : ""} ${params.operation ?? "(default)"} ${params.amount} from ${from.app === to.app ? "" : `${from.app} `}${describeLedger(from)} to ${describeLedger(to)}`;
-    if (this.unspecified(prediction)) {
-      return;
-    }
     const started = new Date();
     const label = pending ? "Transfer held" : "Transfer";
     const tx = this.check(label, prediction, await sendTransfer(api, params, via), what);
@@ -1048,9 +1019,6 @@ class Run {
     const prediction = this.model.predictReverse(tx, params.amount, params.idempotencyKey, params);
     const legs = tx.legs.map((leg) => `${leg.amount} on ${describeLedger(leg.ledger)}`);
     const what = `${api.name} ReverseTransaction ${describeTx(tx, this.model.now)} (reversed ${tx.reversed}) by ${params.amount ?? "(rest)"}: ${legs.join(", ")}`;
-    if (this.unspecified(prediction)) {
-      return;
-    }
     const result = await settle(api.reverseTransaction(params));
     const of = tx.hold === undefined ? tx.kind : `${holdStateAt(tx, this.model.now)} hold`;
     const reversal = this.check(`ReverseTransaction of ${of}`, prediction, result, what);
@@ -1257,14 +1225,6 @@ class Run {
       return;
     }
     const magnitude = BigInt(step.amount);
-    const spent = BigInt(step.count) * magnitude;
-    if (
-      ledger.floor === undefined &&
-      ledger.balance - this.model.pending(ledger).debits - spent < INT64_MIN
-    ) {
-      count("skipped: available beyond int64");
-      return;
-    }
     const admitted = this.model.admittedDebits(ledger, step.count, magnitude);
     const refusal = ledger.terminated
       ? "LEDGER_TERMINATED"
@@ -1799,7 +1759,7 @@ class Run {
             transfer,
             true,
           );
-    if (prediction.kind !== "fresh" || this.unspecified(prediction)) {
+    if (prediction.kind !== "fresh") {
       return; // only a hold that is made can expire
     }
     const what = `${api.name} expiring hold of ${magnitude} on ${describeLedger(from)}${to === undefined ? "" : ` to ${describeLedger(to)}`}`;

@@ -226,6 +226,23 @@ describe("a hold", () => {
     await rejection(store().recordEntry({ ...input, hold: undefined }), "IDEMPOTENCY_KEY_REUSED");
   });
 
+  it("refuses with BALANCE_OVERFLOW what would take available beyond int64, whichever comes first", async () => {
+    const spendAll = (id: string) =>
+      store().recordEntry(entryInput(id, "CREDIT_SPEND", -(2n ** 63n - 1n)));
+    const spentFirst = await openLedger(store(), 0n, { unbounded: true });
+    await spendAll(spentFirst.id);
+    await rejection(holdDebit(spentFirst.id, 5n), "BALANCE_OVERFLOW");
+    const heldFirst = await openLedger(store(), 0n, { unbounded: true });
+    await holdDebit(heldFirst.id, 5n);
+    await rejection(spendAll(heldFirst.id), "BALANCE_OVERFLOW");
+    expect(await figures(heldFirst.id)).toEqual({
+      balance: 0n,
+      available: -5n,
+      debits: 5n,
+      credits: 0n,
+    });
+  });
+
   it("refuses a deadline in the past or beyond the longest hold", async () => {
     const ledger = await openLedger(store(), 10n);
     const past = await rejection(holdDebit(ledger.id, 1n, -1), "INVALID_ARGUMENT");

@@ -255,7 +255,8 @@ export function postRule<L extends RuleLedger>(
     if (state.terminated) {
       return refuse("LEDGER_TERMINATED", ledger.id);
     }
-    if (after > INT64_MAX || after < INT64_MIN) {
+    // The balance, and (a debit) what remains available, stay int64.
+    if (after > INT64_MAX || after < INT64_MIN || after - state.pendingDebits < INT64_MIN) {
       return refuse("BALANCE_OVERFLOW", ledger.id);
     }
     if (amount < 0n && ledger.floor !== undefined && after - state.pendingDebits < ledger.floor) {
@@ -267,9 +268,9 @@ export function postRule<L extends RuleLedger>(
 
 /**
  * Holds the legs in order instead of posting them: terminated, then (a
- * debit) available - amount below the floor, naming the ledger. The
- * balance does not move, so it cannot overflow (pending totals are kept far
- * from int64's range by the specs).
+ * debit) available - amount beyond int64 (BALANCE_OVERFLOW) or below the
+ * floor, naming the ledger. The balance does not move; pending totals are
+ * kept far from int64's range by the specs.
  */
 export function reserveRule<L extends RuleLedger>(
   legs: readonly Leg<L>[],
@@ -279,6 +280,9 @@ export function reserveRule<L extends RuleLedger>(
     const state = stateOf(ledger);
     if (state.terminated) {
       return refuse("LEDGER_TERMINATED", ledger.id);
+    }
+    if (amount < 0n && state.balance - state.pendingDebits + amount < INT64_MIN) {
+      return refuse("BALANCE_OVERFLOW", ledger.id);
     }
     if (
       amount < 0n &&
@@ -685,11 +689,8 @@ export class ReferenceModel {
     if (ledger.terminated) {
       return 0;
     }
-    // An unbounded ledger's only floor is the int64 range itself (of the balance).
-    const room =
-      ledger.floor === undefined
-        ? ledger.balance - INT64_MIN
-        : ledger.balance - this.pending(ledger).debits - ledger.floor;
+    // An unbounded ledger's only floor is the int64 range itself (of what is available).
+    const room = ledger.balance - this.pending(ledger).debits - (ledger.floor ?? INT64_MIN);
     return room <= 0n ? 0 : Math.min(count, Number(room / magnitude));
   }
 
