@@ -120,14 +120,30 @@ describe.each(CLIENT_NAMES)("entries through %s", (clientName) => {
     await post(api(), ledger.id, "CREDIT_SPEND", -2n);
     await post(api(), other.id, "CREDIT_ADD", 1000n);
 
-    const expected = { ledgerId: ledger.id, balance: 5n, unit: "SEATS", version: 2n };
+    const expected = {
+      ledgerId: ledger.id,
+      balance: 5n,
+      unit: "SEATS",
+      version: 2n,
+      pendingDebits: 0n,
+      pendingCredits: 0n,
+      available: 5n,
+    };
     expect(await api().getBalance({ ledgerId: ledger.id })).toEqual(expected);
     expect(
       await api().getBalance({ app: ledger.app, ownerId: ledger.ownerId, unit: "SEATS" }),
     ).toEqual(expected);
     expect(
       await api().getBalance({ app: ledger.app, ownerId: ledger.ownerId, unit: "CREDITS" }),
-    ).toEqual({ ledgerId: other.id, balance: 1000n, unit: "CREDITS", version: 1n });
+    ).toEqual({
+      ledgerId: other.id,
+      balance: 1000n,
+      unit: "CREDITS",
+      version: 1n,
+      pendingDebits: 0n,
+      pendingCredits: 0n,
+      available: 1000n,
+    });
   });
 
   it("ListEntries returns newest first, page by page, only the ledger's own entries", async () => {

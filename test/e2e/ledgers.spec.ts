@@ -86,7 +86,7 @@ describe.each(CLIENT_NAMES)("ledger lifecycle through %s", (clientName) => {
     await post(api(), created.id, "CREDIT_SPEND", -4n);
 
     const fetched = await api().getLedger(created.id);
-    expect(fetched).toEqual({ ...created, balance: 6n, version: 2n });
+    expect(fetched).toEqual({ ...created, balance: 6n, version: 2n, available: 6n });
   });
 
   it("ListLedgers pages through an app's ledgers oldest first, and owner_id filters", async () => {
@@ -189,7 +189,15 @@ describe.each(CLIENT_NAMES)("ledger lifecycle through %s", (clientName) => {
       ownerId: first.ownerId,
       unit: first.unit,
     });
-    expect(balance).toEqual({ ledgerId: second.id, balance: 3n, unit: first.unit, version: 1n });
+    expect(balance).toEqual({
+      ledgerId: second.id,
+      balance: 3n,
+      unit: first.unit,
+      version: 1n,
+      pendingDebits: 0n,
+      pendingCredits: 0n,
+      available: 3n,
+    });
     expect((await api().getLedger(first.id)).status).toBe("TERMINATED");
   });
 });
