@@ -11,7 +11,6 @@ import {
   TransactionKind,
   type TransactionSchema,
   TransactionState,
-  type TransferResponseSchema,
   type TransferResultSchema,
 } from "../../gen/ledger/v1/ledger_pb.js";
 import * as domain from "../domain/index.js";
@@ -69,10 +68,15 @@ export function recordedEntryToProto(
     : { pendingTransaction: transactionToProto(value), replayed };
 }
 
-/** What Transfer answers, and what an item of CreateTransfers answers when made. */
-export function transferToProto(
-  result: domain.WriteResult<domain.Transaction>,
-): MessageInitShape<typeof TransferResponseSchema> {
+/**
+ * A write's transaction and whether it was replayed: what Transfer,
+ * ReverseTransaction, PostPendingTransaction and VoidPendingTransaction
+ * answer, and an item of CreateTransfers when made.
+ */
+export function writtenTransactionToProto(result: domain.WriteResult<domain.Transaction>): {
+  transaction: MessageInitShape<typeof TransactionSchema>;
+  replayed: boolean;
+} {
   return { transaction: transactionToProto(result.value), replayed: result.replayed };
 }
 
@@ -81,7 +85,7 @@ export function transferResultToProto(
   result: domain.ItemResult<domain.Transaction>,
 ): MessageInitShape<typeof TransferResultSchema> {
   return result.ok
-    ? { result: { case: "transfer", value: transferToProto(result) } }
+    ? { result: { case: "transfer", value: writtenTransactionToProto(result) } }
     : { result: { case: "error", value: statusFromLedgerError(result.error) } };
 }
 

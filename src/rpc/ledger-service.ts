@@ -44,7 +44,7 @@ import {
   recordedEntryToProto,
   transactionToProto,
   transferResultToProto,
-  transferToProto,
+  writtenTransactionToProto,
 } from "./convert.js";
 import { dateFromTimestamp } from "./timestamp.js";
 
@@ -113,7 +113,7 @@ export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof 
     async transfer(req, ctx) {
       const input = transferInput(req);
       validateTransfer(input);
-      return transferToProto(await store.transfer(input, callOptions(ctx)));
+      return writtenTransactionToProto(await store.transfer(input, callOptions(ctx)));
     },
 
     async createTransfers(req, ctx) {
@@ -141,8 +141,7 @@ export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof 
         metadata: { ...req.metadata },
       };
       validateReverseTransaction(input);
-      const result = await store.reverseTransaction(input, callOptions(ctx));
-      return { transaction: transactionToProto(result.value), replayed: result.replayed };
+      return writtenTransactionToProto(await store.reverseTransaction(input, callOptions(ctx)));
     },
 
     async getBalance(req, ctx) {
@@ -194,8 +193,7 @@ export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof 
         idempotencyKey: req.idempotencyKey,
       };
       validatePostPending(input);
-      const result = await store.postPendingTransaction(input, callOptions(ctx));
-      return { transaction: transactionToProto(result.value), replayed: result.replayed };
+      return writtenTransactionToProto(await store.postPendingTransaction(input, callOptions(ctx)));
     },
 
     async voidPendingTransaction(req, ctx) {
@@ -204,8 +202,7 @@ export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof 
         idempotencyKey: req.idempotencyKey,
       };
       validateVoidPending(input);
-      const result = await store.voidPendingTransaction(input, callOptions(ctx));
-      return { transaction: transactionToProto(result.value), replayed: result.replayed };
+      return writtenTransactionToProto(await store.voidPendingTransaction(input, callOptions(ctx)));
     },
 
     async listPendingTransactions(req, ctx) {
