@@ -352,7 +352,8 @@ export type Transaction = Message<"ledger.v1.Transaction"> & {
   reversesTransactionId: string;
 
   /**
-   * Magnitude of the transaction in minor units.
+   * Magnitude of the transaction in minor units: of each of its entries; for
+   * a hold, what it holds until posted, then what was posted.
    *
    * @generated from field: int64 amount = 5;
    */
