@@ -40,6 +40,11 @@ function expectEveryStep(compact: string): void {
   expect(compact).toContain(
     '"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"INSUFFICIENT_FUNDS"',
   );
+  // The hold: pending with 3 held, listed, then posted for 2 (balance 7 - 2).
+  expect(compact).toContain('"state":"TRANSACTION_STATE_PENDING","pendingExpiresAt"');
+  expect(compact).toMatch(/"transactions":\[\{"id":"[^"]+","kind":"TRANSACTION_KIND_ENTRY"/);
+  expect(compact).toContain('"operation":"CREDIT_SPEND","amount":"-2","balanceAfter":"5"');
+  expect(compact).toContain('"state":"TRANSACTION_STATE_POSTED","pendingExpiresAt"');
   expect(compact).toContain('"status":"LEDGER_STATUS_TERMINATED"');
 }
 
