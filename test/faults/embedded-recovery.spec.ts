@@ -22,6 +22,7 @@ import { freePort } from "../support/ports.js";
 import { expectExactlyTheAcknowledgedWrites } from "./support/exactly-once.js";
 import { type ServiceProcess, startService } from "./support/service-process.js";
 import {
+  holdSummary,
   type LedgerClient,
   ledgerClient,
   openLedgers,
@@ -70,11 +71,11 @@ async function underWriteLoad(label: string, fault: () => Promise<void>): Promis
   const result = await load;
   const acks = [...result.acks.values()];
   console.log(
-    `${label}: ${acks.length} logical writes acknowledged (${acks.filter((a) => a.replayed).length} as replays), ${result.failures.length} failed attempts retried`,
+    `${label}: ${acks.length} logical writes acknowledged (${acks.filter((a) => a.replayed).length} as replays), ${result.failures.length} failed attempts retried; ${holdSummary(acks)}`,
   );
   expect(result.failures.length, "attempts that met the fault").toBeGreaterThan(0);
   expect(result.unacknowledged).toEqual([]);
-  await expectExactlyTheAcknowledgedWrites(await databaseUrl(), ledgerIds, acks);
+  await expectExactlyTheAcknowledgedWrites(await databaseUrl(), ledgerIds, acks, client);
 }
 
 /** postmaster.pid: line 1 the PID, line 4 the port. */

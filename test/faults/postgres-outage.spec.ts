@@ -5,19 +5,26 @@
  * every call fails fast with UNAVAILABLE / STORE_UNAVAILABLE (none hangs
  * until its deadline, not even one whose query was already in flight), the
  * same service process recovers by itself once the database is back, every
- * write acknowledged OK is stored, no transaction is half-applied (retrying
- * the unacknowledged writes with their keys applies each exactly once), and
+ * write acknowledged OK is stored, no transaction is half-applied (an
+ * unacknowledged write left all of itself or nothing, a hold's unacknowledged
+ * post or void left it PENDING or resolved it whole; retrying each with its
+ * key replays what was stored or applies it, exactly once), and
  * `npm run verify` finds no breach.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/ports.js";
 import { type FaultCluster, startFaultCluster } from "./support/cluster.js";
-import { expectExactlyTheAcknowledgedWrites } from "./support/exactly-once.js";
+import {
+  expectExactlyTheAcknowledgedWrites,
+  expectRetriesToAnswerAsStored,
+  observeUnacknowledged,
+} from "./support/exactly-once.js";
 import { type ServiceProcess, startService } from "./support/service-process.js";
 import {
   type Ack,
   ATTEMPT_TIMEOUT_MS,
+  holdSummary,
   type LedgerClient,
   ledgerClient,
   openLedgers,
@@ -144,9 +151,18 @@ describe.each(OUTAGES)("PostgreSQL $name under write load", (outage) => {
     expect(afterReturn.length, "writes acknowledged after PostgreSQL returned").toBeGreaterThan(0);
     expect(await Promise.race([service.exited, sleep(0, "running")])).toBe("running");
 
-    // The client's side of exactly-once: each unacknowledged write retried with its key.
+    // Nothing unacknowledged is half-applied: each left all of itself behind, or
+    // nothing (a hold's post or void: the hold still PENDING).
+    const observed = await observeUnacknowledged(cluster.url, result.unacknowledged);
+    // The client's side of exactly-once: each unacknowledged write retried with its key,
+    // answered as the database stood: a replay of what was stored, or a first application.
     const settled = await settleAll(client, result.unacknowledged, 30_000);
+    expectRetriesToAnswerAsStored(observed, settled);
     const acks: Ack[] = [...result.acks.values(), ...settled];
-    await expectExactlyTheAcknowledgedWrites(cluster.url, ledgerIds, acks);
+    console.log(
+      `pg ${outage.name}: ${[...observed.values()].filter((id) => id !== undefined).length} of` +
+        ` ${observed.size} unacknowledged writes had been applied; ${holdSummary(acks)}`,
+    );
+    await expectExactlyTheAcknowledgedWrites(cluster.url, ledgerIds, acks, client);
   }, 180_000);
 });

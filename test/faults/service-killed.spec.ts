@@ -12,6 +12,7 @@ import { type FaultCluster, startFaultCluster } from "./support/cluster.js";
 import { expectExactlyTheAcknowledgedWrites } from "./support/exactly-once.js";
 import { type ServiceProcess, startService } from "./support/service-process.js";
 import {
+  holdSummary,
   type LedgerClient,
   ledgerClient,
   openLedgers,
@@ -74,7 +75,7 @@ describe("the service SIGKILLed under write load", () => {
     const codes = [...new Set(result.failures.map((f) => `${f.code}/${f.reason ?? "-"}`))];
     console.log(
       `sigkill: ${acks.length} logical writes acknowledged (${replays} as replays),` +
-        ` ${result.failures.length} failed attempts retried (codes ${codes.join(", ")})`,
+        ` ${result.failures.length} failed attempts retried (codes ${codes.join(", ")}); ${holdSummary(acks)}`,
     );
     expect(exits).toEqual(Array.from({ length: KILLS }, () => "SIGKILL"));
     expect(result.failures.length, "attempts that met a dead service").toBeGreaterThan(0);
@@ -85,6 +86,6 @@ describe("the service SIGKILLed under write load", () => {
       (f) => f.reason !== undefined && f.reason !== "STORE_UNAVAILABLE",
     );
     expect(refused.map((f) => `${f.code} ${f.reason}: ${f.message}`)).toEqual([]);
-    await expectExactlyTheAcknowledgedWrites(cluster.url, ledgerIds, acks);
+    await expectExactlyTheAcknowledgedWrites(cluster.url, ledgerIds, acks, client);
   }, 180_000);
 });
