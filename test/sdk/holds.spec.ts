@@ -378,8 +378,9 @@ describe.each(PROTOCOLS)("holds over %s", (protocol) => {
       ["EXPIRED", 1n],
     ]);
     expect((await client.listPendingTransactions(ledger.id)).transactions).toEqual([]);
-    for (const call of [hold.post(), hold.void()]) {
-      const error = await rejection(call);
+    // One at a time: a second call made up front could reject before anything awaits it.
+    for (const call of [() => hold.post(), () => hold.void()]) {
+      const error = await rejection(call());
       // Swept or not (HOLD_SWEEP_INTERVAL_MS), the refusal is the same.
       expect(error).toBeInstanceOf(HoldExpiredError);
       expect(error).toMatchObject({
