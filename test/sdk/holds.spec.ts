@@ -173,11 +173,12 @@ describe.each(PROTOCOLS)("holds over %s", (protocol) => {
       available: 2n,
     });
 
+    // One at a time: a call made up front could reject before anything awaits it.
     for (const call of [
-      client.voidPendingTransaction(hold.id),
-      client.postPendingTransaction(hold.id),
+      () => client.voidPendingTransaction(hold.id),
+      () => client.postPendingTransaction(hold.id),
     ]) {
-      const error = await rejection(call);
+      const error = await rejection(call());
       expect(error).toBeInstanceOf(HoldNotPendingError);
       expect(error).toMatchObject({
         code: Code.FailedPrecondition,
@@ -193,10 +194,10 @@ describe.each(PROTOCOLS)("holds over %s", (protocol) => {
     await learning.courseEnrollment(ledger.id, { amountMinor: -2n, pending: true });
 
     for (const call of [
-      learning.courseEnrollment(ledger.id),
-      learning.courseEnrollment(ledger.id, { pending: true }),
+      () => learning.courseEnrollment(ledger.id),
+      () => learning.courseEnrollment(ledger.id, { pending: true }),
     ]) {
-      const error = await rejection(call);
+      const error = await rejection(call());
       expect(error).toBeInstanceOf(InsufficientFundsError);
       expect(error).toMatchObject({ ledgerId: ledger.id, balanceMinor: 2n, amountMinor: -1n });
     }
