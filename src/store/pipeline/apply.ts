@@ -9,7 +9,6 @@ import {
   invariant,
   type Ledger,
   LedgerError,
-  lapsedAt,
   ledgerNotFound,
   openHold,
   type PostPendingInput,
@@ -20,6 +19,7 @@ import {
   recordEntryRule,
   requestFingerprint,
   reversalRule,
+  stateAt,
   type Transaction,
   type TransferInput,
   terminateLedgerRule,
@@ -302,7 +302,7 @@ function lockedTransaction(state: BatchState, transactionId: string): Transactio
 function voidOpenHolds(state: BatchState, ledgerId: string, now: Date): void {
   for (const holdId of state.openHoldIds(ledgerId)) {
     const held = lockedTransaction(state, holdId);
-    if (held.state === "PENDING" && held.hold !== undefined && !lapsedAt(held.hold, now)) {
+    if (stateAt(held, now) === "PENDING") {
       state.voidHold(holdId, now);
     }
   }
