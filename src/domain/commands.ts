@@ -253,6 +253,10 @@ export function createLedgerRule(
     pendingCreditsMinor: 0n,
     lapsedDebitsMinor: 0n,
     lapsedCreditsMinor: 0n,
+    validFrom: input.validFrom,
+    validUntil: input.validUntil,
+    expireToLedgerId: input.expireToLedgerId,
+    historyAt: undefined,
   };
 }
 
@@ -291,5 +295,6 @@ export function ledgerAsCreated(ledger: Ledger): Ledger {
     pendingCreditsMinor: 0n,
     lapsedDebitsMinor: 0n,
     lapsedCreditsMinor: 0n,
+    historyAt: undefined,
   };
 }

@@ -24,7 +24,10 @@ export type ErrorReason =
   | "HOLD_NOT_PENDING"
   | "HOLD_EXPIRED"
   | "HOLD_AMOUNT_EXCEEDED"
-  | "LEDGER_HAS_PENDING_TRANSACTIONS";
+  | "LEDGER_HAS_PENDING_TRANSACTIONS"
+  | "BACKDATE_TOO_FAR"
+  | "LEDGER_NOT_YET_VALID"
+  | "LEDGER_EXPIRED";
 
 /** An operating error: an expected outcome that the caller is told about. */
 export class LedgerError extends Error {

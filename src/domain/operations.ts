@@ -20,10 +20,18 @@ export const REVERSAL_OPERATION = "REVERSAL";
 /** The built-in operation of both legs of a transfer that names none. */
 export const TRANSFER_OPERATION = "TRANSFER";
 
+/** The built-in operation of the transfer that moves an expired ledger's remainder. */
+export const EXPIRY_OPERATION = "EXPIRY";
+
+/** The built-in operation of the transfer TerminateLedger's sweep_to_ledger_id makes. */
+export const SWEEP_OPERATION = "SWEEP";
+
 /** Written by the service itself: never an app's operation, never recorded by RecordEntry. */
 export const BUILT_IN_OPERATIONS: ReadonlySet<string> = new Set([
   REVERSAL_OPERATION,
   TRANSFER_OPERATION,
+  EXPIRY_OPERATION,
+  SWEEP_OPERATION,
 ]);
 
 /** The operations each app may record. */

@@ -32,6 +32,14 @@ export interface Ledger {
    */
   readonly lapsedDebitsMinor: bigint;
   readonly lapsedCreditsMinor: bigint;
+  /** Writes before it are refused (LEDGER_NOT_YET_VALID); undefined: from its creation. */
+  readonly validFrom: Date | undefined;
+  /** Writes from it on are refused (LEDGER_EXPIRED) and the expiry sweep closes it. */
+  readonly validUntil: Date | undefined;
+  /** Where the remainder goes at validUntil (set exactly when validUntil is). */
+  readonly expireToLedgerId: string | undefined;
+  /** The created_at of its latest entry in history order: no new write goes before it unless backdated. */
+  readonly historyAt: Date | undefined;
 }
 
 export interface Entry {
@@ -117,6 +125,11 @@ export interface CreateLedgerInput {
   readonly minBalanceMinor: bigint | undefined;
   readonly unbounded: boolean;
   readonly idempotencyKey: string;
+  /** The validity window; absent: from creation, for ever. */
+  readonly validFrom?: Date | undefined;
+  readonly validUntil?: Date | undefined;
+  /** Required with validUntil: an active ledger of the same app and unit that does not expire. */
+  readonly expireToLedgerId?: string | undefined;
 }
 
 export interface RecordEntryInput {
@@ -132,6 +145,8 @@ export interface RecordEntryInput {
   readonly externalTransactionId: string;
   /** undefined: record it; otherwise hold it until posted, voided or expired. */
   readonly hold: HoldRequest | undefined;
+  /** Backdates the entry to this instant of the ledger's history; undefined: now. */
+  readonly createdAt?: Date | undefined;
 }
 
 /** A request to hold a write. */
@@ -162,6 +177,17 @@ export interface TerminateLedgerInput {
   readonly ledgerId: string;
   /** Void the ledger's open holds first; otherwise LEDGER_HAS_PENDING_TRANSACTIONS. */
   readonly voidPending: boolean;
+  /** Move what is left to this ledger first (a SWEEP transfer); undefined: leave it. */
+  readonly sweepToLedgerId?: string | undefined;
+}
+
+/** What closing a ledger did: the ledger, what stayed on it, and the transfer that moved the rest. */
+export interface Termination {
+  readonly ledger: Ledger;
+  /** The balance left on the closed ledger (0 once swept). */
+  readonly remainingMinor: bigint;
+  /** The SWEEP or EXPIRY transfer that moved the remainder; undefined: none. */
+  readonly sweep: Transaction | undefined;
 }
 
 export interface ListPendingInput {
@@ -203,9 +229,13 @@ export interface ReverseTransactionInput {
   readonly metadata: Metadata;
 }
 
-export type BalanceLookup =
+export type BalanceLookup = (
   | { readonly ledgerId: string }
-  | { readonly app: string; readonly ownerId: string; readonly unit: string };
+  | { readonly app: string; readonly ownerId: string; readonly unit: string }
+) & {
+  /** The balance at this past instant of the ledger's history; undefined: now. */
+  readonly asOf?: Date | undefined;
+};
 
 export interface Balance {
   readonly ledgerId: string;
@@ -242,6 +272,9 @@ export interface ListEntriesInput {
   readonly reference: string;
   /** Empty: any. */
   readonly externalTransactionId: string;
+  /** created_at in [createdAfter, createdBefore); undefined: unbounded. */
+  readonly createdAfter?: Date | undefined;
+  readonly createdBefore?: Date | undefined;
 }
 
 /** A write's result, and whether it was replayed from its idempotency key. */

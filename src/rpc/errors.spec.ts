@@ -38,6 +38,9 @@ const EXPECTED_CODES: Record<ErrorReason, Code> = {
   HOLD_EXPIRED: Code.FailedPrecondition,
   HOLD_AMOUNT_EXCEEDED: Code.FailedPrecondition,
   LEDGER_HAS_PENDING_TRANSACTIONS: Code.FailedPrecondition,
+  BACKDATE_TOO_FAR: Code.FailedPrecondition,
+  LEDGER_NOT_YET_VALID: Code.FailedPrecondition,
+  LEDGER_EXPIRED: Code.FailedPrecondition,
 };
 
 describe("error mapping", () => {

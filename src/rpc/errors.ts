@@ -28,6 +28,9 @@ export function codeForReason(reason: ErrorReason): Code {
     case "HOLD_EXPIRED":
     case "HOLD_AMOUNT_EXCEEDED":
     case "LEDGER_HAS_PENDING_TRANSACTIONS":
+    case "BACKDATE_TOO_FAR":
+    case "LEDGER_NOT_YET_VALID":
+    case "LEDGER_EXPIRED":
       return Code.FailedPrecondition;
     case "IDEMPOTENCY_KEY_REUSED":
     case "LEDGER_ALREADY_EXISTS":

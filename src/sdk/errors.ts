@@ -262,6 +262,33 @@ export class LedgerHasPendingTransactionsError extends LedgerRpcError {
   readonly pendingCreditsMinor: bigint = requiredBigint(this.metadata, "pending_credits");
 }
 
+/** FAILED_PRECONDITION: a backdated entry would recompute more than 100,000 later entries. */
+export class BackdateTooFarError extends LedgerRpcError {
+  override readonly name = "BackdateTooFarError";
+  /** The ledger written to. */
+  readonly ledgerId: string = this.metadata.ledger_id ?? "";
+  /** The instant asked for; undefined if the server did not send it. */
+  readonly createdAt: Date | undefined = optionalDate(this.metadata, "created_at");
+}
+
+/** FAILED_PRECONDITION: a write before the ledger's validity window opens. */
+export class LedgerNotYetValidError extends LedgerRpcError {
+  override readonly name = "LedgerNotYetValidError";
+  /** The ledger written to. */
+  readonly ledgerId: string = this.metadata.ledger_id ?? "";
+  /** When its window opens; undefined if the server did not send it. */
+  readonly validFrom: Date | undefined = optionalDate(this.metadata, "valid_from");
+}
+
+/** FAILED_PRECONDITION: a write at or after the ledger's valid_until. */
+export class LedgerExpiredError extends LedgerRpcError {
+  override readonly name = "LedgerExpiredError";
+  /** The ledger written to. */
+  readonly ledgerId: string = this.metadata.ledger_id ?? "";
+  /** When it expired; undefined if the server did not send it. */
+  readonly validUntil: Date | undefined = optionalDate(this.metadata, "valid_until");
+}
+
 type ErrorClass = new (init: LedgerRpcErrorInit) => LedgerRpcError;
 
 /** One class per reason: adding a reason to ledger.proto breaks compilation here until mapped. */
@@ -288,6 +315,9 @@ const ERROR_CLASSES: Readonly<Record<LedgerErrorReason, ErrorClass>> = {
   HOLD_EXPIRED: HoldExpiredError,
   HOLD_AMOUNT_EXCEEDED: HoldAmountExceededError,
   LEDGER_HAS_PENDING_TRANSACTIONS: LedgerHasPendingTransactionsError,
+  BACKDATE_TOO_FAR: BackdateTooFarError,
+  LEDGER_NOT_YET_VALID: LedgerNotYetValidError,
+  LEDGER_EXPIRED: LedgerExpiredError,
 };
 
 /**

@@ -11,7 +11,7 @@ import type { Ledger, LedgerStatus, Metadata } from "../domain/index.js";
 export function ledgerColumns(now: string): string {
   return `id, app, owner_id, unit, description, reference, metadata, status,
   balance::text as balance, min_balance::text as min_balance, version::text as version,
-  created_at, terminated_at,
+  created_at, terminated_at, history_at, valid_from, valid_until, expire_to_ledger_id,
   pending_debits::text as pending_debits, pending_credits::text as pending_credits,
   case when pending_debits = 0 then '0' else (
     select coalesce(sum(-p.amount), 0)::text from pending_entries p
@@ -38,6 +38,10 @@ export interface LedgerSqlRow {
   readonly version: string;
   readonly created_at: Date;
   readonly terminated_at: Date | null;
+  readonly history_at: Date | null;
+  readonly valid_from: Date | null;
+  readonly valid_until: Date | null;
+  readonly expire_to_ledger_id: string | null;
   readonly pending_debits: string;
   readonly pending_credits: string;
   readonly lapsed_debits: string;
@@ -60,10 +64,18 @@ export function ledgerFromSqlRow(row: LedgerSqlRow): Ledger {
     minBalanceMinor: row.min_balance === null ? undefined : BigInt(row.min_balance),
     version: BigInt(row.version),
     createdAt: new Date(row.created_at),
-    terminatedAt: row.terminated_at === null ? undefined : new Date(row.terminated_at),
+    terminatedAt: optionalDate(row.terminated_at),
     pendingDebitsMinor: BigInt(row.pending_debits) - lapsedDebitsMinor,
     pendingCreditsMinor: BigInt(row.pending_credits) - lapsedCreditsMinor,
     lapsedDebitsMinor,
     lapsedCreditsMinor,
+    historyAt: optionalDate(row.history_at),
+    validFrom: optionalDate(row.valid_from),
+    validUntil: optionalDate(row.valid_until),
+    expireToLedgerId: row.expire_to_ledger_id ?? undefined,
   };
+}
+
+function optionalDate(value: Date | null): Date | undefined {
+  return value === null ? undefined : new Date(value);
 }

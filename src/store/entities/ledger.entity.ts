@@ -22,6 +22,11 @@ export const LedgerEntity = defineEntity({
     /** Every PENDING hold's debits, lapsed ones included (the reads leave those out). */
     pendingDebits: p.bigint(),
     pendingCredits: p.bigint(),
+    /** The created_at of the latest entry in history order; null before the first. */
+    historyAt: p.datetime().columnType("timestamptz").nullable(),
+    validFrom: p.datetime().columnType("timestamptz").nullable(),
+    validUntil: p.datetime().columnType("timestamptz").nullable(),
+    expireToLedgerId: p.uuid().nullable(),
   },
 });
 
