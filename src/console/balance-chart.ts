@@ -97,6 +97,8 @@ export function renderBalanceChart(model: ChartModel | undefined, unit: string):
   svg.toggleAttribute("hidden", model === undefined);
   if (model === undefined) {
     svg.replaceChildren();
+    delete svg.dataset.entries;
+    delete svg.dataset.finalBalance;
     return;
   }
   const last = model.points.at(-1);
