@@ -5,10 +5,10 @@
  * Locks, idempotency keys, ids, the clock and SQL belong to the pipeline.
  */
 
-import { invalidArgument, LedgerError } from "./errors.js";
+import { invalidArgument, LedgerError, ledgerNotFound } from "./errors.js";
 import { holdExpiresAt } from "./holds.js";
 import { invariant } from "./invariant.js";
-import { DEFAULT_MIN_BALANCE_MINOR } from "./ledger.js";
+import { assertActive, DEFAULT_MIN_BALANCE_MINOR } from "./ledger.js";
 import { LIMITS } from "./limits.js";
 import { absMinor } from "./money.js";
 import {
@@ -18,6 +18,7 @@ import {
   resolveTransferOperation,
 } from "./operations.js";
 import { compensatingAmount, reversalAmount } from "./reversal.js";
+import { backdateInstant } from "./time.js";
 import type {
   CreateLedgerInput,
   HoldPolicy,
@@ -57,6 +58,8 @@ export interface NewTransaction {
   readonly postings: readonly Posting[];
   /** Set: hold the postings until this deadline instead of posting them. */
   readonly holdUntil: Date | undefined;
+  /** Set: its entries take their place in history at this past instant (RecordEntry only). */
+  readonly backdatedTo: Date | undefined;
 }
 
 /** What every rule may read besides the locked state: the batch's clock and configuration. */
@@ -77,7 +80,9 @@ export function recordEntryRule(
   id: string,
   { now, operations, holdPolicy }: RuleContext,
 ): NewTransaction {
-  const occurredAt = occurredAtOrNow(input.occurredAt, now);
+  const backdatedTo =
+    input.createdAt === undefined ? undefined : backdateInstant(input.createdAt, now);
+  const occurredAt = occurredAtOrNow(input.occurredAt, now, backdatedTo);
   const amountMinor = resolveEntryAmount(
     operations,
     ledger.app,
@@ -101,6 +106,7 @@ export function recordEntryRule(
       },
     ],
     holdUntil: input.hold && holdExpiresAt(input.hold, holdPolicy, now),
+    backdatedTo,
   };
 }
 
@@ -117,21 +123,7 @@ export function transferRule(
   { now, operations, holdPolicy }: RuleContext,
 ): NewTransaction {
   const occurredAt = occurredAtOrNow(input.occurredAt, now);
-  const pair = { from_ledger_id: from.id, to_ledger_id: to.id };
-  if (from.app !== to.app) {
-    throw new LedgerError(
-      "APP_MISMATCH",
-      `ledger ${from.id} belongs to app ${from.app} and ledger ${to.id} to app ${to.app}: a transfer stays within one app`,
-      { ...pair, from_app: from.app, to_app: to.app },
-    );
-  }
-  if (from.unit !== to.unit) {
-    throw new LedgerError(
-      "UNIT_MISMATCH",
-      `ledger ${from.id} counts ${from.unit} and ledger ${to.id} counts ${to.unit}: a transfer stays within one unit`,
-      { ...pair, from_unit: from.unit, to_unit: to.unit },
-    );
-  }
+  sameAppAndUnit(from, to);
   const operation = resolveTransferOperation(operations, from.app, input.operation);
   const leg = { ...annotations(input, occurredAt), operation };
   return balanced({
@@ -147,6 +139,69 @@ export function transferRule(
       { ...leg, ledgerId: to.id, amountMinor: input.amountMinor },
     ],
     holdUntil: input.hold && holdExpiresAt(input.hold, holdPolicy, now),
+    backdatedTo: undefined,
+  });
+}
+
+/** APP_MISMATCH, UNIT_MISMATCH: money moves within one app and one unit. */
+function sameAppAndUnit(from: Ledger, to: Ledger): void {
+  const pair = { from_ledger_id: from.id, to_ledger_id: to.id };
+  if (from.app !== to.app) {
+    throw new LedgerError(
+      "APP_MISMATCH",
+      `ledger ${from.id} belongs to app ${from.app} and ledger ${to.id} to app ${to.app}: a transfer stays within one app`,
+      { ...pair, from_app: from.app, to_app: to.app },
+    );
+  }
+  if (from.unit !== to.unit) {
+    throw new LedgerError(
+      "UNIT_MISMATCH",
+      `ledger ${from.id} counts ${from.unit} and ledger ${to.id} counts ${to.unit}: a transfer stays within one unit`,
+      { ...pair, from_unit: from.unit, to_unit: to.unit },
+    );
+  }
+}
+
+/**
+ * The transfer that empties a ledger being closed into `to` (APP_MISMATCH,
+ * UNIT_MISMATCH): its positive balance moves to `to`, a negative one is
+ * settled from `to`; undefined when there is nothing to move.
+ */
+export function sweepRule(
+  ledger: Ledger,
+  to: Ledger,
+  operation: string,
+  id: string,
+  now: Date,
+): NewTransaction | undefined {
+  sameAppAndUnit(ledger, to);
+  const amountMinor = absMinor(ledger.balanceMinor);
+  if (amountMinor === 0n) {
+    return undefined;
+  }
+  const [from, into] = ledger.balanceMinor > 0n ? [ledger, to] : [to, ledger];
+  const leg = {
+    operation,
+    occurredAt: now,
+    description: `${operation === "EXPIRY" ? "expiry" : "closing"} of ledger ${ledger.id}`,
+    reference: "",
+    metadata: {},
+    externalTransactionId: "",
+  };
+  return balanced({
+    id,
+    app: ledger.app,
+    kind: "TRANSFER",
+    amountMinor,
+    reversesTransactionId: undefined,
+    externalTransactionId: "",
+    createdAt: now,
+    postings: [
+      { ...leg, ledgerId: from.id, amountMinor: -amountMinor },
+      { ...leg, ledgerId: into.id, amountMinor },
+    ],
+    holdUntil: undefined,
+    backdatedTo: undefined,
   });
 }
 
@@ -157,15 +212,22 @@ function balanced(transaction: NewTransaction): NewTransaction {
   return transaction;
 }
 
-/** The request's occurred_at, or the write's own time; INVALID_ARGUMENT beyond the skew allowed. */
-function occurredAtOrNow(occurredAt: Date | undefined, now: Date): Date {
+/**
+ * The request's occurred_at, or the instant its entry lands in history (now,
+ * or the instant backdated to); INVALID_ARGUMENT beyond the skew allowed.
+ */
+function occurredAtOrNow(
+  occurredAt: Date | undefined,
+  now: Date,
+  backdatedTo: Date | undefined = undefined,
+): Date {
   if (
     occurredAt !== undefined &&
     occurredAt.getTime() > now.getTime() + LIMITS.occurredAtFutureSkewMs
   ) {
     throw invalidArgument("occurred_at", "must not be in the future");
   }
-  return occurredAt ?? now;
+  return occurredAt ?? backdatedTo ?? now;
 }
 
 /** What every posting of a request carries. */
@@ -215,17 +277,29 @@ export function reversalRule(
       externalTransactionId: "",
     })),
     holdUntil: undefined,
+    backdatedTo: undefined,
   };
   return original.kind === "TRANSFER" ? balanced(reversal) : reversal;
 }
 
-/** LEDGER_ALREADY_EXISTS when `activeLedgerId` names the app's active ledger for owner and unit. */
+/**
+ * LEDGER_ALREADY_EXISTS when `activeLedgerId` names the app's active ledger
+ * for owner and unit; the window's end must lie ahead, and the ledger its
+ * remainder goes to must qualify (expiryTarget).
+ */
 export function createLedgerRule(
   input: CreateLedgerInput,
   activeLedgerId: string | undefined,
+  expireTo: Ledger | undefined,
   id: string,
   now: Date,
 ): Ledger {
+  if (input.validUntil !== undefined) {
+    if (input.validUntil.getTime() <= now.getTime()) {
+      throw invalidArgument("valid_until", "must be in the future");
+    }
+    expiryTarget(input, expireTo);
+  }
   if (activeLedgerId !== undefined) {
     throw new LedgerError(
       "LEDGER_ALREADY_EXISTS",
@@ -261,6 +335,32 @@ export function createLedgerRule(
 }
 
 /**
+ * The ledger an expiring one sends its remainder to: LEDGER_NOT_FOUND,
+ * LEDGER_TERMINATED, or INVALID_ARGUMENT when it belongs to another app or
+ * unit, or expires itself (its own remainder would have nowhere to stay).
+ */
+function expiryTarget(input: CreateLedgerInput, expireTo: Ledger | undefined): Ledger {
+  const targetId = input.expireToLedgerId ?? "";
+  if (expireTo === undefined) {
+    throw ledgerNotFound(targetId);
+  }
+  assertActive(expireTo);
+  if (expireTo.app !== input.app || expireTo.unit !== input.unit) {
+    throw invalidArgument(
+      "expire_to_ledger_id",
+      `ledger ${targetId} is of app ${expireTo.app} in ${expireTo.unit}; the remainder stays within app ${input.app} and ${input.unit}`,
+    );
+  }
+  if (expireTo.validUntil !== undefined) {
+    throw invalidArgument(
+      "expire_to_ledger_id",
+      `ledger ${targetId} expires itself; name a ledger without valid_until`,
+    );
+  }
+  return expireTo;
+}
+
+/**
  * Terminating a terminated ledger leaves it as it is. A ledger with open
  * holds is refused (LEDGER_HAS_PENDING_TRANSACTIONS): the caller voids them
  * first, or asks the pipeline to (void_pending).
@@ -269,6 +369,12 @@ export function terminateLedgerRule(ledger: Ledger, now: Date): Ledger {
   if (ledger.status === "TERMINATED") {
     return ledger;
   }
+  assertNoOpenHolds(ledger);
+  return { ...ledger, status: "TERMINATED", terminatedAt: now };
+}
+
+/** LEDGER_HAS_PENDING_TRANSACTIONS: a ledger closes only once its holds are resolved. */
+export function assertNoOpenHolds(ledger: Ledger): void {
   if (ledger.pendingDebitsMinor > 0n || ledger.pendingCreditsMinor > 0n) {
     throw new LedgerError(
       "LEDGER_HAS_PENDING_TRANSACTIONS",
@@ -280,7 +386,6 @@ export function terminateLedgerRule(ledger: Ledger, now: Date): Ledger {
       },
     );
   }
-  return { ...ledger, status: "TERMINATED", terminatedAt: now };
 }
 
 /** A ledger as its CreateLedger answered: only balances, version, status and terminated_at change later. */

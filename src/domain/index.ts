@@ -9,5 +9,6 @@ export * from "./limits.js";
 export * from "./money.js";
 export * from "./operations.js";
 export * from "./reversal.js";
+export * from "./time.js";
 export type * from "./types.js";
 export * from "./validation.js";

@@ -15,6 +15,7 @@ import type {
   RecordEntryInput,
   ReverseTransactionInput,
   TerminateLedgerInput,
+  Termination,
   Transaction,
   TransactionLookup,
   TransactionView,
@@ -100,9 +101,12 @@ export interface LedgerStore {
   listEntries(input: ListEntriesInput, options?: CallOptions): Promise<Page<Entry>>;
   /**
    * LEDGER_NOT_FOUND, LEDGER_HAS_PENDING_TRANSACTIONS (unless voidPending,
-   * which voids the ledger's open holds first). Idempotent.
+   * which voids the ledger's open holds first). With sweepToLedgerId, the
+   * remainder moves there first (SWEEP): LEDGER_NOT_FOUND, LEDGER_TERMINATED,
+   * APP_MISMATCH, UNIT_MISMATCH, INSUFFICIENT_FUNDS (a negative remainder
+   * settled from it). Idempotent: a terminated ledger stays as it is.
    */
-  terminateLedger(input: TerminateLedgerInput, options?: CallOptions): Promise<Ledger>;
+  terminateLedger(input: TerminateLedgerInput, options?: CallOptions): Promise<Termination>;
   /**
    * Posts all or part of an open hold: its entries for that amount, the rest
    * released. TRANSACTION_NOT_FOUND, HOLD_NOT_PENDING, HOLD_EXPIRED,

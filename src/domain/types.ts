@@ -281,6 +281,8 @@ export interface ListEntriesInput {
 export interface WriteResult<T> {
   readonly value: T;
   readonly replayed: boolean;
+  /** For a backdated entry: how many later entries it recomputed. */
+  readonly recomputedEntries?: number | undefined;
 }
 
 /** Up to BULK_ITEMS_MAX entries, each with its own idempotency key. */
@@ -295,5 +297,10 @@ export interface RecordEntriesInput {
 
 /** One item's outcome in a bulk write that is not atomic. */
 export type ItemResult<T> =
-  | { readonly ok: true; readonly value: T; readonly replayed: boolean }
+  | {
+      readonly ok: true;
+      readonly value: T;
+      readonly replayed: boolean;
+      readonly recomputedEntries?: number | undefined;
+    }
   | { readonly ok: false; readonly error: LedgerError };

@@ -109,6 +109,27 @@ export function validateCreateLedger(input: CreateLedgerInput): void {
     throw invalidArgument("min_balance", "must be zero or negative (a credit limit)");
   }
   checkIdempotencyKey(input.idempotencyKey);
+  checkWindow(input);
+}
+
+/** valid_from before valid_until; valid_until and expire_to_ledger_id together. */
+function checkWindow(input: CreateLedgerInput): void {
+  const { validFrom, validUntil, expireToLedgerId } = input;
+  if (validFrom !== undefined && validUntil !== undefined && validFrom >= validUntil) {
+    throw invalidArgument("valid_until", "must be later than valid_from");
+  }
+  if (validUntil !== undefined && expireToLedgerId === undefined) {
+    throw invalidArgument(
+      "expire_to_ledger_id",
+      "is required with valid_until: the ledger the remainder goes to when it expires",
+    );
+  }
+  if (expireToLedgerId !== undefined) {
+    checkId("expire_to_ledger_id", expireToLedgerId);
+    if (validUntil === undefined) {
+      throw invalidArgument("expire_to_ledger_id", "is only allowed with valid_until");
+    }
+  }
 }
 
 /**
@@ -128,6 +149,12 @@ export function validateRecordEntry(input: RecordEntryInput, prefix = ""): void 
   }
   checkIdempotencyKey(input.idempotencyKey, prefix);
   checkReferences(input, prefix);
+  if (input.createdAt !== undefined && input.hold !== undefined) {
+    throw invalidArgument(
+      field("created_at"),
+      "cannot be combined with pending: a hold is not backdated",
+    );
+  }
 }
 
 /** A post: a positive amount when one is named (zero posts nothing: void instead). */
@@ -292,6 +319,13 @@ export function validateListEntries(input: ListEntriesInput): void {
     input.occurredAfter.getTime() >= input.occurredBefore.getTime()
   ) {
     throw invalidArgument("occurred_before", "must be later than occurred_after");
+  }
+  if (
+    input.createdAfter !== undefined &&
+    input.createdBefore !== undefined &&
+    input.createdAfter.getTime() >= input.createdBefore.getTime()
+  ) {
+    throw invalidArgument("created_before", "must be later than created_after");
   }
   checkText("reference", input.reference, LIMITS.referenceLengthMax);
   checkText(

@@ -36,6 +36,9 @@ export function ledgerToProto(ledger: domain.Ledger): MessageInitShape<typeof Le
     pendingDebits: ledger.pendingDebitsMinor,
     pendingCredits: ledger.pendingCreditsMinor,
     available: domain.availableMinor(ledger),
+    validFrom: ledger.validFrom && timestampFromDate(ledger.validFrom),
+    validUntil: ledger.validUntil && timestampFromDate(ledger.validUntil),
+    expireToLedgerId: ledger.expireToLedgerId ?? "",
   };
 }
 
@@ -64,7 +67,11 @@ export function recordedEntryToProto(
 ): MessageInitShape<typeof RecordEntryResponseSchema> {
   const { value, replayed } = result;
   return "sequence" in value
-    ? { entry: entryToProto(value), replayed }
+    ? {
+        entry: entryToProto(value),
+        replayed,
+        recomputedEntries: BigInt(result.recomputedEntries ?? 0),
+      }
     : { pendingTransaction: transactionToProto(value), replayed };
 }
 

@@ -1,5 +1,6 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type {
+  CreateLedgerRequest,
   GetBalanceRequest,
   GetTransactionRequest,
   LedgerService,
@@ -67,6 +68,7 @@ export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof 
         minBalanceMinor: req.minBalance,
         unbounded: req.unbounded,
         idempotencyKey: req.idempotencyKey,
+        ...windowFields(req),
       };
       validateCreateLedger(input);
       const result = await store.createLedger(input, callOptions(ctx));
@@ -166,6 +168,8 @@ export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof 
         pageToken: req.pageToken,
         occurredAfter: dateFromTimestamp("occurred_after", req.occurredAfter),
         occurredBefore: dateFromTimestamp("occurred_before", req.occurredBefore),
+        createdAfter: dateFromTimestamp("created_after", req.createdAfter),
+        createdBefore: dateFromTimestamp("created_before", req.createdBefore),
         reference: req.reference,
         externalTransactionId: req.externalTransactionId,
       };
@@ -179,11 +183,22 @@ export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof 
 
     async terminateLedger(req, ctx) {
       checkId("ledger_id", req.ledgerId);
-      const ledger = await store.terminateLedger(
-        { ledgerId: req.ledgerId, voidPending: req.voidPending },
+      const sweepToLedgerId = req.sweepToLedgerId === "" ? undefined : req.sweepToLedgerId;
+      if (sweepToLedgerId !== undefined) {
+        checkId("sweep_to_ledger_id", sweepToLedgerId);
+        if (sweepToLedgerId === req.ledgerId) {
+          throw invalidArgument("sweep_to_ledger_id", "must differ from ledger_id");
+        }
+      }
+      const closed = await store.terminateLedger(
+        { ledgerId: req.ledgerId, voidPending: req.voidPending, sweepToLedgerId },
         callOptions(ctx),
       );
-      return { ledger: ledgerToProto(ledger) };
+      return {
+        ledger: ledgerToProto(closed.ledger),
+        remainingBalance: closed.remainingMinor,
+        sweepTransaction: closed.sweep && transactionToProto(closed.sweep),
+      };
     },
 
     async postPendingTransaction(req, ctx) {
@@ -239,6 +254,21 @@ function recordEntryInput(req: RecordEntryRequest, prefix = ""): RecordEntryInpu
     amountMinor: req.amount,
     idempotencyKey: req.idempotencyKey,
     ...postingFields(req, prefix),
+    // Only when set: the requests of keys stored before backdating existed fingerprint the same.
+    ...(req.createdAt === undefined
+      ? {}
+      : { createdAt: dateFromTimestamp(`${prefix}created_at`, req.createdAt) }),
+  };
+}
+
+/** A CreateLedger request's validity window, each field only when set (as in recordEntryInput). */
+function windowFields(req: CreateLedgerRequest): Partial<CreateLedgerInput> {
+  const validFrom = dateFromTimestamp("valid_from", req.validFrom);
+  const validUntil = dateFromTimestamp("valid_until", req.validUntil);
+  return {
+    ...(validFrom === undefined ? {} : { validFrom }),
+    ...(validUntil === undefined ? {} : { validUntil }),
+    ...(req.expireToLedgerId === "" ? {} : { expireToLedgerId: req.expireToLedgerId }),
   };
 }
 
@@ -305,14 +335,15 @@ function transactionLookup(req: GetTransactionRequest): TransactionLookup {
 /** `ledger_id`, or all of `app`, `owner_id` and `unit`: never both, never neither. */
 function balanceLookup(req: GetBalanceRequest): BalanceLookup {
   const byOwner = req.app !== "" || req.ownerId !== "" || req.unit !== "";
+  const asOf = dateFromTimestamp("as_of", req.asOf);
   if (req.ledgerId !== "") {
     if (byOwner) {
       throw invalidArgument("ledger_id", "must not be combined with app, owner_id and unit");
     }
-    return { ledgerId: req.ledgerId };
+    return { ledgerId: req.ledgerId, asOf };
   }
   if (!byOwner) {
     throw invalidArgument("ledger_id", "is required (or all of app, owner_id and unit)");
   }
-  return { app: req.app, ownerId: req.ownerId, unit: req.unit };
+  return { app: req.app, ownerId: req.ownerId, unit: req.unit, asOf };
 }

@@ -32,6 +32,36 @@ export const sequencePosition: PositionParser<bigint> = (after) => {
   return sequence <= INT64_MAX ? sequence : undefined;
 };
 
+/** An entry's place in history: its sequence, and its created_at (ISO 8601, ms) after an "@". */
+export interface HistoryPosition {
+  readonly sequence: bigint;
+  /** undefined in a token issued before history order: the entry's own created_at then. */
+  readonly createdAt: Date | undefined;
+}
+
+export const historyPosition: PositionParser<HistoryPosition> = (after) => {
+  const [sequenceText = "", createdAtText, ...rest] = after.split("@");
+  const sequence = sequencePosition(sequenceText);
+  if (sequence === undefined || rest.length > 0) {
+    return undefined;
+  }
+  if (createdAtText === undefined) {
+    return { sequence, createdAt: undefined };
+  }
+  const createdAt = new Date(createdAtText);
+  return Number.isNaN(createdAt.getTime()) || createdAt.toISOString() !== createdAtText
+    ? undefined
+    : { sequence, createdAt };
+};
+
+/** The position historyPosition reads back. */
+export function historyPositionText(entry: {
+  readonly sequence: bigint;
+  readonly createdAt: Date;
+}): string {
+  return `${entry.sequence}@${entry.createdAt.toISOString()}`;
+}
+
 /** A ledger id: a lowercase UUID, as the store writes them. */
 export const idPosition: PositionParser<string> = (after) =>
   /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(after) ? after : undefined;

@@ -7,6 +7,7 @@ import {
   type Ledger,
   LedgerError,
   type LedgerStore,
+  type Termination,
   type Transaction,
   type WriteResult,
 } from "../domain/index.js";
@@ -134,7 +135,7 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     },
     async terminateLedger(input, options) {
       open();
-      return (await one<Ledger>(pipeline, { kind: "terminate", ...input }, options)).value;
+      return (await one<Termination>(pipeline, { kind: "terminate", ...input }, options)).value;
     },
     async ping(options) {
       open();

@@ -16,12 +16,13 @@ describe("getLedger", () => {
       ...ledger,
       balanceMinor: 9n,
       version: 1n,
+      historyAt: expect.any(Date),
     });
   });
 
   it("returns terminated ledgers too, for audit", async () => {
     const ledger = await openLedger(harness.store());
-    const terminated = await harness
+    const { ledger: terminated } = await harness
       .store()
       .terminateLedger({ ledgerId: ledger.id, voidPending: false });
     expect(await harness.store().getLedger(ledger.id)).toEqual(terminated);
@@ -92,10 +93,11 @@ describe("terminateLedger", () => {
   it("terminates once: status TERMINATED, terminated_at set, balance and history kept", async () => {
     const ledger = await openLedger(harness.store(), 6n);
     const before = Date.now();
-    const terminated = await harness
+    const { ledger: terminated, remainingMinor } = await harness
       .store()
       .terminateLedger({ ledgerId: ledger.id, voidPending: false });
     expect(terminated).toMatchObject({ id: ledger.id, status: "TERMINATED", balanceMinor: 6n });
+    expect(remainingMinor).toBe(6n);
     expect(terminated.terminatedAt?.getTime()).toBeGreaterThanOrEqual(before);
     const page = await harness.store().listEntries({
       ledgerId: ledger.id,
@@ -129,7 +131,7 @@ describe("terminateLedger", () => {
       .store()
       .terminateLedger({ ledgerId: ledger.id, voidPending: false });
     const outcomes = await Promise.allSettled(writes);
-    const terminated = await termination;
+    const { ledger: terminated } = await termination;
     const landed = outcomes.filter((outcome) => outcome.status === "fulfilled").length;
     for (const outcome of outcomes) {
       if (outcome.status === "rejected") {

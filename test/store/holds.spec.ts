@@ -393,7 +393,10 @@ describe("termination", () => {
       pageToken: "",
     });
     expect(page.items.map((t) => t.id)).toEqual([hold.id]);
-    const terminated = await store().terminateLedger({ ledgerId: to.id, voidPending: true });
+    const { ledger: terminated } = await store().terminateLedger({
+      ledgerId: to.id,
+      voidPending: true,
+    });
     expect(terminated.status).toBe("TERMINATED");
     expect((await store().getTransaction({ transactionId: hold.id })).state).toBe("VOIDED");
     expect(await figures(from.id)).toEqual({

@@ -30,6 +30,7 @@ export class Migration20261204000000_time extends Migration {
     this.addSql(
       "create index entries_ledger_id_created_at_sequence_idx on entries (ledger_id, created_at, sequence)",
     );
+    this.addSql("create index pending_entries_ledger_id_idx on pending_entries (ledger_id)");
     this.addSql(`
       create index ledgers_valid_until_idx
         on ledgers (valid_until) where status = 'ACTIVE' and valid_until is not null`);
@@ -37,6 +38,7 @@ export class Migration20261204000000_time extends Migration {
 
   override down(): void {
     this.addSql("drop index ledgers_valid_until_idx");
+    this.addSql("drop index pending_entries_ledger_id_idx");
     this.addSql("drop index entries_ledger_id_created_at_sequence_idx");
     this.addSql(`
       alter table ledgers drop constraint ledgers_window_check, drop column expire_to_ledger_id,

@@ -1,9 +1,11 @@
 import { v7 as uuidv7 } from "uuid";
 import {
+  assertNoOpenHolds,
   type BulkList,
   type CreateLedgerInput,
   createLedgerRule,
   type Entry,
+  EXPIRY_OPERATION,
   type Hold,
   idempotencyKeyReused,
   invariant,
@@ -19,7 +21,11 @@ import {
   recordEntryRule,
   requestFingerprint,
   reversalRule,
+  SWEEP_OPERATION,
   stateAt,
+  sweepRule,
+  type TerminateLedgerInput,
+  type Termination,
   type Transaction,
   type TransferInput,
   terminateLedgerRule,
@@ -39,9 +45,23 @@ export type Command =
   | { readonly kind: "reverse"; readonly input: ReverseTransactionInput }
   | { readonly kind: "post"; readonly input: PostPendingInput }
   | { readonly kind: "void"; readonly input: VoidPendingInput }
-  | { readonly kind: "terminate"; readonly ledgerId: string; readonly voidPending: boolean }
+  | {
+      readonly kind: "terminate";
+      readonly ledgerId: string;
+      readonly voidPending: boolean;
+      readonly sweepToLedgerId?: string | undefined;
+    }
   /** The sweep's: marks a hold past its deadline EXPIRED (no key; a no-op once it is not pending). */
-  | { readonly kind: "expire"; readonly transactionId: string };
+  | { readonly kind: "expire"; readonly transactionId: string }
+  /**
+   * The expiry sweep's: closes a ledger past its valid_until, its remainder
+   * moved to expireToLedgerId (no key; a no-op once it is terminated).
+   */
+  | {
+      readonly kind: "expire-ledger";
+      readonly ledgerId: string;
+      readonly expireToLedgerId: string;
+    };
 
 /** The transaction a command names: reversed, posted, voided or expired. */
 export function namedTransactionId(command: Command): string | undefined {
@@ -67,8 +87,14 @@ export function namedLedgerIds(command: Command): readonly string[] {
       return [command.input.ledgerId];
     case "transfer":
       return [command.input.fromLedgerId, command.input.toLedgerId];
+    case "create":
+      return command.input.expireToLedgerId === undefined ? [] : [command.input.expireToLedgerId];
     case "terminate":
-      return [command.ledgerId];
+      return command.sweepToLedgerId === undefined
+        ? [command.ledgerId]
+        : [command.ledgerId, command.sweepToLedgerId];
+    case "expire-ledger":
+      return [command.ledgerId, command.expireToLedgerId];
     default:
       return [];
   }
@@ -76,7 +102,12 @@ export function namedLedgerIds(command: Command): readonly string[] {
 
 /** A command's answer: its result, or the LedgerError (or bug) that refused it. */
 export type Outcome =
-  | { readonly ok: true; readonly value: CommandResult; readonly replayed: boolean }
+  | {
+      readonly ok: true;
+      readonly value: CommandResult;
+      readonly replayed: boolean;
+      readonly recomputedEntries?: number | undefined;
+    }
   | { readonly ok: false; readonly error: unknown };
 
 /** An idempotency key stored by an earlier batch, with the answer a replay returns. */
@@ -102,7 +133,7 @@ export const METHODS = {
 } as const satisfies Record<KeyedCommand["kind"], string>;
 
 /** The commands that take an idempotency key. */
-export type KeyedCommand = Exclude<Command, { kind: "terminate" | "expire" }>;
+export type KeyedCommand = Exclude<Command, { kind: "terminate" | "expire" | "expire-ledger" }>;
 
 /**
  * Applies one caller's commands in order. Not atomic: each succeeds or fails
@@ -171,10 +202,13 @@ export function applyCommand(
   switch (command.kind) {
     case "record": {
       const ledger = lockedLedger(state, command.input.ledgerId);
-      return once(state, context, command, ledger.app, (id) => {
+      const result = once(state, context, command, ledger.app, (id) => {
         const written = state.post(recordEntryRule(ledger, command.input, id, context));
         return written.hold === undefined ? firstEntry(written) : written;
       });
+      return "transactionId" in result.value && !result.replayed
+        ? { ...result, recomputedEntries: state.recomputedBy(result.value.transactionId) }
+        : result;
     }
     case "transfer": {
       const from = lockedLedger(state, command.input.fromLedgerId);
@@ -206,23 +240,88 @@ export function applyCommand(
       const { input } = command;
       return once(state, context, command, input.app, (id) => {
         const active = state.activeLedgerId(input.app, input.ownerId, input.unit);
-        const ledger = createLedgerRule(input, active, id, context.now);
+        const expireTo =
+          input.expireToLedgerId === undefined ? undefined : state.ledger(input.expireToLedgerId);
+        const ledger = createLedgerRule(input, active, expireTo, id, context.now);
         state.create(ledger);
         return ledger;
       });
     }
-    case "terminate": {
-      if (command.voidPending) {
-        voidOpenHolds(state, command.ledgerId, context.now);
-      }
-      const ledger = lockedLedger(state, command.ledgerId);
-      const terminated = terminateLedgerRule(ledger, context.now);
-      if (terminated !== ledger) {
-        state.terminate(terminated);
-      }
-      return { value: terminated, replayed: false };
-    }
+    case "terminate":
+      return { value: closeLedger(state, command, SWEEP_OPERATION, context.now), replayed: false };
+    case "expire-ledger":
+      return expireLedger(state, command, context.now);
   }
+}
+
+/**
+ * Closes a ledger: its open holds voided first when asked (else
+ * LEDGER_HAS_PENDING_TRANSACTIONS), its remainder moved by a transfer under
+ * `operation` when it names where to, then TERMINATED. A terminated ledger
+ * stays as it is. Windows do not apply: closing is allowed at any time.
+ */
+function closeLedger(
+  state: BatchState,
+  command: TerminateLedgerInput,
+  operation: string,
+  now: Date,
+): Termination {
+  const locked = lockedLedger(state, command.ledgerId);
+  if (locked.status === "TERMINATED") {
+    return { ledger: locked, remainingMinor: locked.balanceMinor, sweep: undefined };
+  }
+  if (command.voidPending) {
+    voidOpenHolds(state, command.ledgerId, now);
+  }
+  assertNoOpenHolds(lockedLedger(state, command.ledgerId));
+  const sweep =
+    command.sweepToLedgerId === undefined
+      ? undefined
+      : sweepRule(
+          lockedLedger(state, command.ledgerId),
+          lockedLedger(state, command.sweepToLedgerId),
+          operation,
+          uuidv7(),
+          now,
+        );
+  const swept = sweep === undefined ? undefined : state.post(sweep, false);
+  const terminated = terminateLedgerRule(lockedLedger(state, command.ledgerId), now);
+  state.terminate(terminated);
+  return { ledger: terminated, remainingMinor: terminated.balanceMinor, sweep: swept };
+}
+
+/**
+ * The expiry sweep of one ledger, exactly once: under its lock, a ledger
+ * still active and past its valid_until has its holds voided, its positive
+ * balance moved to the ledger named at creation (EXPIRY), and is
+ * terminated. Anything else (already closed, not yet due) is a no-op,
+ * answered as replayed. A target closed since keeps nothing: the remainder
+ * stays on the expired ledger, and the answer says how much.
+ */
+function expireLedger(
+  state: BatchState,
+  command: Extract<Command, { kind: "expire-ledger" }>,
+  now: Date,
+): WriteResult<CommandResult> {
+  const ledger = lockedLedger(state, command.ledgerId);
+  const due =
+    ledger.status === "ACTIVE" &&
+    ledger.validUntil !== undefined &&
+    ledger.validUntil.getTime() <= now.getTime();
+  if (!due) {
+    return {
+      value: { ledger, remainingMinor: ledger.balanceMinor, sweep: undefined },
+      replayed: true,
+    };
+  }
+  const target = state.ledger(command.expireToLedgerId);
+  const movable = ledger.balanceMinor > 0n && target?.status === "ACTIVE";
+  const closing = {
+    ledgerId: ledger.id,
+    voidPending: true,
+    sweepToLedgerId: movable ? command.expireToLedgerId : undefined,
+  };
+  return { value: closeLedger(state, closing, EXPIRY_OPERATION, now), replayed: false };
 }
 
 /**

@@ -2,6 +2,7 @@ import { LockMode, QueryOrder } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import {
   type Entry,
+  type HistoryTail,
   holdAsCreated,
   invariant,
   type Ledger,
@@ -13,6 +14,7 @@ import {
 import { EntryEntity, LedgerEntity, TransactionEntity } from "../entities/index.js";
 import { type LedgerSqlRow, ledgerColumns, ledgerFromSqlRow } from "../ledger-rows.js";
 import { toEntry, toTransaction } from "../mappers.js";
+import { readHistoryTail } from "../queries/history.js";
 import { openHoldsOn, readLegs } from "../queries/holds.js";
 import { getLedger } from "../queries/ledgers.js";
 import { findTransaction } from "../queries/transactions.js";
@@ -53,14 +55,49 @@ export async function loadBatch(
   const transactions = await lockOriginals(em, originals);
   const activeOwners = await findActiveOwners(em, commands);
   const externalIds = await findExternalIds(em, commands, ledgers, signal);
-  const state = BatchState.of({ ledgers, transactions, activeOwners, externalIds, openHolds });
+  const histories = await readHistories(em, commands, signal);
+  const state = BatchState.of({
+    ledgers,
+    transactions,
+    activeOwners,
+    externalIds,
+    openHolds,
+    histories,
+  });
   const stored = await readStoredKeys(em, commands, state, now, signal);
   return { state, storedKey: (app, key) => stored.get(scopeKey(app, key)) };
 }
 
+/** The ledgers whose open holds a command voids: a termination that asks to, an expiry. */
+/**
+ * The history each backdated entry can reach, read after its ledger is
+ * locked: from the earliest instant the batch backdates to on it.
+ */
+async function readHistories(
+  em: EntityManager,
+  commands: readonly Command[],
+  signal: AbortSignal | undefined,
+): Promise<Map<string, HistoryTail>> {
+  const since = new Map<string, Date>();
+  for (const command of commands) {
+    if (command.kind === "record" && command.input.createdAt !== undefined) {
+      const { ledgerId, createdAt } = command.input;
+      const earliest = since.get(ledgerId);
+      since.set(ledgerId, earliest === undefined || createdAt < earliest ? createdAt : earliest);
+    }
+  }
+  const histories = new Map<string, HistoryTail>();
+  for (const [ledgerId, at] of since) {
+    histories.set(ledgerId, await readHistoryTail(em, ledgerId, at, signal));
+  }
+  return histories;
+}
+
 function voidingTerminations(commands: readonly Command[]): string[] {
   return unique(
-    commands.flatMap((c) => (c.kind === "terminate" && c.voidPending ? [c.ledgerId] : [])),
+    commands.flatMap((c) =>
+      (c.kind === "terminate" && c.voidPending) || c.kind === "expire-ledger" ? [c.ledgerId] : [],
+    ),
   );
 }
 
@@ -206,6 +243,7 @@ function appOf(
       return command.input.app;
     case "terminate":
     case "expire":
+    case "expire-ledger":
       return undefined;
   }
 }
@@ -259,7 +297,10 @@ function claimsOf(commands: readonly Command[], state: BatchState) {
       (id) => state.ledger(id),
       (id) => state.transaction(id),
     );
-    return command.kind === "terminate" || command.kind === "expire" || app === undefined
+    return command.kind === "terminate" ||
+      command.kind === "expire" ||
+      command.kind === "expire-ledger" ||
+      app === undefined
       ? []
       : [{ app, key: command.input.idempotencyKey, method: METHODS[command.kind], command }];
   });

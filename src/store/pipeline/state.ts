@@ -1,10 +1,17 @@
 import { v7 as uuidv7 } from "uuid";
 import {
   absMinor,
+  assertActive,
+  assertWithinWindow,
+  backdate,
   balanceAfterPosting,
   type Entry,
+  entryTime,
   externalIdAlreadyUsed,
+  type HistoryStep,
+  type HistoryTail,
   type Hold,
+  historyAfter,
   invariant,
   type Ledger,
   lapsedAt,
@@ -14,11 +21,12 @@ import {
   type Posting,
   release,
   reserve,
+  type Termination,
   type Transaction,
 } from "../../domain/index.js";
 
-/** What a write command answers: a ledger (create, terminate), an entry, or a transaction. */
-export type CommandResult = Ledger | Entry | Transaction;
+/** What a write command answers: a ledger (create), an entry, a transaction, or a termination. */
+export type CommandResult = Ledger | Entry | Transaction | Termination;
 
 /** An idempotency key this batch claims: the request it was claimed for and its answer. */
 export interface BatchClaim {
@@ -43,6 +51,8 @@ export interface BatchWrites {
   /** Locked transactions reversed, posted, voided or expired: [final, as locked]. */
   readonly changedTransactions: ReadonlyArray<readonly [Transaction, Transaction]>;
   readonly claims: readonly BatchClaim[];
+  /** Stored entries whose running balance a backdated entry moved. */
+  readonly recomputedEntries: readonly HistoryStep[];
 }
 
 /**
@@ -61,6 +71,10 @@ export class BatchState {
   private readonly written: Transaction[] = [];
   private readonly entries: Entry[] = [];
   private readonly created: Ledger[] = [];
+  /** The history tails backdates and later appends changed, by ledger. */
+  private readonly histories = new Map<string, HistoryTail>();
+  /** How many later entries each backdated transaction recomputed. */
+  private readonly recomputedCounts = new Map<string, number>();
 
   private constructor(
     private readonly parent: BatchState | undefined,
@@ -73,6 +87,8 @@ export class BatchState {
       readonly externalIds: ReadonlyMap<string, string>;
       /** The holds still open on each ledger a termination voids them on (locked too). */
       readonly openHolds: ReadonlyMap<string, readonly string[]>;
+      /** The history a backdate reaches, of each ledger a command backdates an entry on. */
+      readonly histories: ReadonlyMap<string, HistoryTail>;
     },
   ) {}
 
@@ -93,6 +109,8 @@ export class BatchState {
     for (const [owner, id] of this.activeOwners) parent.activeOwners.set(owner, id);
     for (const [scope, claim] of this.claims) parent.claims.set(scope, claim);
     for (const [scope, id] of this.externalIds) parent.externalIds.set(scope, id);
+    for (const [id, tail] of this.histories) parent.histories.set(id, tail);
+    for (const [id, count] of this.recomputedCounts) parent.recomputedCounts.set(id, count);
     parent.written.push(...this.written);
     parent.entries.push(...this.entries);
     parent.created.push(...this.created);
@@ -116,6 +134,21 @@ export class BatchState {
     return this.parent === undefined
       ? this.locked.activeOwners.get(owner)
       : this.parent.activeLedgerId(app, ownerId, unit);
+  }
+
+  private history(ledgerId: string): HistoryTail | undefined {
+    return (
+      this.histories.get(ledgerId) ??
+      this.parent?.history(ledgerId) ??
+      this.locked.histories.get(ledgerId)
+    );
+  }
+
+  /** How many later entries a backdated transaction of this batch recomputed (0: none). */
+  recomputedBy(transactionId: string): number {
+    return (
+      this.recomputedCounts.get(transactionId) ?? this.parent?.recomputedBy(transactionId) ?? 0
+    );
   }
 
   /** The holds the loader found open on a ledger a termination voids them on. */
@@ -147,9 +180,10 @@ export class BatchState {
    * Writes a new transaction: its external id is the app's only one
    * (EXTERNAL_ID_ALREADY_USED); then its postings are posted, or held when it
    * is a hold, each against its ledger as the earlier ones left it, and all
-   * are checked before the state changes.
+   * are checked before the state changes. `windowed`: the ledgers' validity
+   * windows apply (not to the service's own sweep of a closing ledger).
    */
-  post(transaction: NewTransaction): Transaction {
+  post(transaction: NewTransaction, windowed = true): Transaction {
     invariant(transaction.postings.length > 0, `transaction ${transaction.id} has no postings`);
     const { app, externalTransactionId: externalId } = transaction;
     const holder = externalId === "" ? undefined : this.externalTransactionId(app, externalId);
@@ -174,7 +208,12 @@ export class BatchState {
     };
     const written: Transaction =
       transaction.holdUntil === undefined
-        ? { ...base, state: "POSTED", hold: undefined, entries: this.postAll(transaction) }
+        ? {
+            ...base,
+            state: "POSTED",
+            hold: undefined,
+            entries: this.postAll(transaction, new Map(), windowed),
+          }
         : { ...base, state: "PENDING", entries: [], hold: this.holdAll(transaction) };
     if (externalId !== "") {
       this.externalIds.set(scopeKey(app, externalId), transaction.id);
@@ -205,6 +244,7 @@ export class BatchState {
       id: held.id,
       createdAt: now,
       reversesTransactionId: undefined,
+      backdatedTo: undefined,
       postings: hold.entries.map((leg) => postingOf(leg, amountMinor, held.externalTransactionId)),
     };
     const entries = this.postAll(posting, this.released(hold, false));
@@ -252,22 +292,47 @@ export class BatchState {
     return transaction;
   }
 
-  /** Each posting's entry against its ledger as the earlier ones left it; all checked first. */
+  /**
+   * Each posting's entry against its ledger as the earlier ones left it,
+   * placed in its history (entryTime, or the instant backdated to); all
+   * checked before the state changes.
+   */
   private postAll(
-    transaction: Pick<NewTransaction, "id" | "createdAt" | "reversesTransactionId" | "postings">,
+    transaction: Posted,
     after = new Map<string, Ledger>(),
+    windowed = true,
   ): Entry[] {
+    const tails = new Map<string, HistoryTail>();
+    let recomputed = 0;
     const entries = transaction.postings.map((posting) => {
       const ledger = after.get(posting.ledgerId) ?? this.lockedLedger(posting.ledgerId);
-      const entry = entryOf(transaction, ledger, posting);
+      assertActive(ledger);
+      const at = transaction.backdatedTo ?? entryTime(ledger, transaction.createdAt);
+      if (windowed) {
+        assertWithinWindow(ledger, transaction.createdAt, at);
+      }
+      const step = { entryId: uuidv7(), createdAt: at, sequence: nextSequence(ledger) };
+      const tail = tails.get(ledger.id) ?? this.history(ledger.id);
+      const placed = placeInHistory(ledger, tail, step, posting.amountMinor, transaction);
+      const balanceMinor = balanceAfterPosting(ledger, posting.amountMinor);
+      if (placed !== undefined) {
+        tails.set(ledger.id, placed.tail);
+        recomputed += placed.recomputed;
+      }
+      const entry = entryOf(transaction, posting, step, placed?.balanceAfterMinor ?? balanceMinor);
       after.set(ledger.id, {
         ...ledger,
-        balanceMinor: entry.balanceAfterMinor,
-        version: entry.sequence,
+        balanceMinor,
+        version: step.sequence,
+        historyAt: historyAfter(ledger, at),
       });
       return entry;
     });
     this.setLedgers(after);
+    for (const [id, tail] of tails) this.histories.set(id, tail);
+    if (recomputed > 0) {
+      this.recomputedCounts.set(transaction.id, recomputed);
+    }
     this.entries.push(...entries);
     return entries;
   }
@@ -323,9 +388,42 @@ export class BatchState {
     this.activeOwners.set(ownerKey(ledger.app, ledger.ownerId, ledger.unit), undefined);
   }
 
+  /**
+   * The batch's new entries with their final running balances, and the
+   * stored entries whose balance a backdate moved: what the histories the
+   * batch changed hold, against the histories as read.
+   */
+  private rebalanced(): Pick<BatchWrites, "entries" | "recomputedEntries"> {
+    if (this.histories.size === 0) {
+      return { entries: this.entries, recomputedEntries: [] };
+    }
+    const finalMinor = new Map<string, bigint>();
+    const recomputedEntries: HistoryStep[] = [];
+    for (const [ledgerId, tail] of this.histories) {
+      const read = new Map(
+        (this.locked.histories.get(ledgerId)?.steps ?? []).map((s) => [s.entryId, s]),
+      );
+      for (const step of tail.steps) {
+        finalMinor.set(step.entryId, step.balanceAfterMinor);
+        const stored = read.get(step.entryId);
+        if (stored !== undefined && stored.balanceAfterMinor !== step.balanceAfterMinor) {
+          recomputedEntries.push(step);
+        }
+      }
+    }
+    const entries = this.entries.map((entry) => {
+      const balanceAfterMinor = finalMinor.get(entry.id) ?? entry.balanceAfterMinor;
+      return balanceAfterMinor === entry.balanceAfterMinor
+        ? entry
+        : { ...entry, balanceAfterMinor };
+    });
+    return { entries, recomputedEntries };
+  }
+
   /** Everything to write, from the root state once the batch is applied. */
   writes(): BatchWrites {
     invariant(this.parent === undefined, "a fork is merged before it is written");
+    const { entries, recomputedEntries } = this.rebalanced();
     const createdIds = new Set(this.created.map((ledger) => ledger.id));
     const changedLedgers = [...this.ledgers.values()].flatMap((after) => {
       const before = this.locked.ledgers.get(after.id);
@@ -342,13 +440,52 @@ export class BatchState {
     });
     return {
       transactions: this.written,
-      entries: this.entries,
+      entries,
+      recomputedEntries,
       createdLedgers: this.created.map((ledger) => this.ledger(ledger.id) ?? ledger),
       changedLedgers,
       changedTransactions,
       claims: [...this.claims.values()],
     };
   }
+}
+
+/** A transaction as postAll posts it: new, or a hold being posted. */
+type Posted = Pick<
+  NewTransaction,
+  "id" | "createdAt" | "reversesTransactionId" | "postings" | "backdatedTo"
+>;
+
+/**
+ * Puts an entry in the history tail of its ledger, when the batch loaded
+ * one: a backdated entry takes its place and moves the later balances; an
+ * entry written now goes last with the ledger's new balance.
+ */
+function placeInHistory(
+  ledger: Ledger,
+  tail: HistoryTail | undefined,
+  step: Omit<HistoryStep, "balanceAfterMinor">,
+  amountMinor: bigint,
+  transaction: Posted,
+) {
+  if (transaction.backdatedTo !== undefined) {
+    invariant(tail !== undefined, `the history of ledger ${ledger.id} was not read`);
+    const placed = backdate(ledger, tail, step, amountMinor);
+    invariant(
+      placed.recomputed > 0 || placed.balanceAfterMinor === ledger.balanceMinor + amountMinor,
+      `the history of ledger ${ledger.id} does not end at its balance`,
+    );
+    return placed;
+  }
+  if (tail === undefined) {
+    return undefined;
+  }
+  const balanceAfterMinor = ledger.balanceMinor + amountMinor;
+  return {
+    balanceAfterMinor,
+    recomputed: 0,
+    tail: { ...tail, steps: [...tail.steps, { ...step, balanceAfterMinor }] },
+  };
 }
 
 export function ownerKey(app: string, ownerId: string, unit: string): string {
@@ -368,7 +505,8 @@ function sameRow(before: Ledger, after: Ledger): boolean {
     before.pendingDebitsMinor === after.pendingDebitsMinor &&
     before.pendingCreditsMinor === after.pendingCreditsMinor &&
     before.lapsedDebitsMinor === after.lapsedDebitsMinor &&
-    before.lapsedCreditsMinor === after.lapsedCreditsMinor
+    before.lapsedCreditsMinor === after.lapsedCreditsMinor &&
+    before.historyAt?.getTime() === after.historyAt?.getTime()
   );
 }
 
@@ -404,26 +542,21 @@ function postingOf(leg: PendingEntry, amountMinor: bigint, externalTransactionId
 }
 
 function entryOf(
-  transaction: Pick<NewTransaction, "id" | "createdAt" | "reversesTransactionId">,
-  ledger: Ledger,
+  transaction: Posted,
   posting: Posting,
+  step: Omit<HistoryStep, "balanceAfterMinor">,
+  balanceAfterMinor: bigint,
 ): Entry {
-  const balanceAfterMinor = balanceAfterPosting(ledger, posting.amountMinor);
-  const sequence = nextSequence(ledger);
-  invariant(
-    sequence === ledger.version + 1n,
-    `sequence of ledger ${ledger.id} is not the next one`,
-  );
   return {
-    id: uuidv7(),
+    id: step.entryId,
     transactionId: transaction.id,
-    ledgerId: ledger.id,
-    sequence,
+    ledgerId: posting.ledgerId,
+    sequence: step.sequence,
     operation: posting.operation,
     amountMinor: posting.amountMinor,
     balanceAfterMinor,
     occurredAt: posting.occurredAt,
-    createdAt: transaction.createdAt,
+    createdAt: step.createdAt,
     description: posting.description,
     reference: posting.reference,
     metadata: posting.metadata,

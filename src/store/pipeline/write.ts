@@ -40,6 +40,11 @@ with new_transactions as (
   select * from unnest($8::uuid[], $9::uuid[], $10::uuid[], $11::bigint[], $12::text[], $13::bigint[],
                        $14::bigint[], $15::timestamptz[], $16::timestamptz[], $17::text[], $18::text[],
                        $19::jsonb[], $20::text[], $21::uuid[])
+), recomputed as (
+  update entries as e set balance_after = v.balance_after
+    from unnest($57::uuid[], $58::bigint[]) as v (id, balance_after)
+   where e.id = any($57::uuid[]) and e.id = v.id
+  returning e.id
 ), changed as (
   update transactions as t
      set reversed_amount = v.reversed, state = v.state, amount = v.amount, resolved_at = v.resolved_at
@@ -59,14 +64,17 @@ with new_transactions as (
 ), balances as (
   update ledgers as l
      set balance = v.balance, version = v.version, status = v.status, terminated_at = v.terminated_at,
-         pending_debits = v.pending_debits, pending_credits = v.pending_credits
+         pending_debits = v.pending_debits, pending_credits = v.pending_credits,
+         history_at = v.history_at
     from unnest($31::uuid[], $32::bigint[], $33::bigint[], $34::bigint[], $35::text[], $36::timestamptz[],
-                $55::bigint[], $56::bigint[])
-      as v (id, balance, version, previous_version, status, terminated_at, pending_debits, pending_credits)
+                $55::bigint[], $56::bigint[], $59::timestamptz[])
+      as v (id, balance, version, previous_version, status, terminated_at, pending_debits, pending_credits,
+            history_at)
    where l.id = any($31::uuid[]) and l.id = v.id and l.version = v.previous_version
   returning l.id
 )
 select (select count(*) from changed)::int as reversed,
+       (select count(*) from recomputed)::int as recomputed,
        (select count(*) from claimed)::int as claimed,
        (select count(*) from balances)::int as balances`;
 
@@ -77,12 +85,14 @@ select (select count(*) from changed)::int as reversed,
  */
 const INSERT_LEDGERS = `
 insert into ledgers (id, app, owner_id, unit, description, reference, metadata, status,
-                     balance, min_balance, version, created_at, terminated_at)
+                     balance, min_balance, version, created_at, terminated_at,
+                     valid_from, valid_until, expire_to_ledger_id)
 select l.id, l.app, l.owner_id, l.unit, l.description, l.reference, l.metadata, 'ACTIVE',
-       0, l.min_balance, 0, l.created_at, null
+       0, l.min_balance, 0, l.created_at, null, l.valid_from, l.valid_until, l.expire_to
   from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[],
-              $8::bigint[], $9::timestamptz[])
-    as l (id, app, owner_id, unit, description, reference, metadata, min_balance, created_at)
+              $8::bigint[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::uuid[])
+    as l (id, app, owner_id, unit, description, reference, metadata, min_balance, created_at,
+          valid_from, valid_until, expire_to)
 on conflict (app, owner_id, unit) where status = 'ACTIVE' do nothing
 returning id`;
 
@@ -96,12 +106,12 @@ export async function writeBatch(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   if (writes.transactions.length + writes.claims.length + writes.changedLedgers.length > 0) {
-    const [counts] = await sqlRows<{ reversed: number; claimed: number; balances: number }>(
-      em,
-      WRITE_POSTINGS,
-      postingParams(writes),
-      signal,
-    ).catch((error: unknown) => {
+    const [counts] = await sqlRows<{
+      reversed: number;
+      recomputed: number;
+      claimed: number;
+      balances: number;
+    }>(em, WRITE_POSTINGS, postingParams(writes), signal).catch((error: unknown) => {
       throw isUniqueViolation(error, EXTERNAL_ID_INDEX)
         ? new RetryableConflict("an external transaction id was used concurrently")
         : error;
@@ -111,6 +121,10 @@ export async function writeBatch(
     invariant(
       counts.reversed === writes.changedTransactions.length,
       "a locked transaction changed",
+    );
+    invariant(
+      counts.recomputed === writes.recomputedEntries.length,
+      "an entry a backdate recomputed is missing",
     );
     if (counts.claimed !== writes.claims.length) {
       throw new RetryableConflict("an idempotency key was claimed concurrently");
@@ -215,6 +229,8 @@ function holdParams(writes: BatchWrites): unknown[] {
       ([after]) => after.pendingDebitsMinor + after.lapsedDebitsMinor,
       ([after]) => after.pendingCreditsMinor + after.lapsedCreditsMinor,
     ]),
+    ...columns(writes.recomputedEntries, [(s) => s.entryId, (s) => s.balanceAfterMinor]),
+    columns(changedLedgers, [([after]) => after.historyAt ?? null])[0],
   ];
 }
 
@@ -229,6 +245,9 @@ function ledgerParams(writes: BatchWrites): unknown[] {
     (l) => JSON.stringify(l.metadata),
     (l) => l.minBalanceMinor ?? null,
     (l) => l.createdAt,
+    (l) => l.validFrom ?? null,
+    (l) => l.validUntil ?? null,
+    (l) => l.expireToLedgerId ?? null,
   ]);
 }
 

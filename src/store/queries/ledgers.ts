@@ -3,6 +3,7 @@ import {
   availableMinor,
   type Balance,
   type BalanceLookup,
+  invalidArgument,
   type Ledger,
   LedgerError,
   type ListLedgersInput,
@@ -14,6 +15,7 @@ import {
 import { type LedgerSqlRow, ledgerColumns, ledgerFromSqlRow } from "../ledger-rows.js";
 import { decodePageToken, encodePageToken, idPosition } from "../page-token.js";
 import { sqlRows } from "../pipeline/sql.js";
+import { balanceAt, pendingAt } from "./history.js";
 
 /**
  * LEDGER_NOT_FOUND. Terminated ledgers included; holds past their deadline
@@ -61,6 +63,8 @@ export async function listLedgers(
 /**
  * The balance of an active ledger. LEDGER_TERMINATED for a terminated one,
  * or when the key only names terminated ledgers; LEDGER_NOT_FOUND otherwise.
+ * With asOf, of any ledger at that past instant of its history
+ * (INVALID_ARGUMENT in the future).
  */
 export async function getBalance(
   em: EntityManager,
@@ -69,6 +73,9 @@ export async function getBalance(
 ): Promise<Balance> {
   const ledger =
     "ledgerId" in lookup ? await getLedger(em, lookup.ledgerId, now) : await byKey(em, lookup, now);
+  if (lookup.asOf !== undefined) {
+    return balanceAsOf(em, ledger, lookup.asOf, now);
+  }
   if (ledger.status === "TERMINATED") {
     throw ledgerTerminated(ledger.id);
   }
@@ -80,6 +87,33 @@ export async function getBalance(
     pendingDebitsMinor: ledger.pendingDebitsMinor,
     pendingCreditsMinor: ledger.pendingCreditsMinor,
     availableMinor: availableMinor(ledger),
+  };
+}
+
+/**
+ * A ledger's balance at `asOf` in history order, and what the holds open
+ * then reserved; version is the sequence of the entry that set it (0: none).
+ */
+async function balanceAsOf(
+  em: EntityManager,
+  ledger: Ledger,
+  asOf: Date,
+  now: Date,
+): Promise<Balance> {
+  if (asOf.getTime() > now.getTime()) {
+    throw invalidArgument("as_of", "must not be in the future");
+  }
+  const at = await balanceAt(em, ledger.id, asOf, undefined);
+  const pending = await pendingAt(em, ledger.id, asOf, undefined);
+  const balanceMinor = at?.balanceMinor ?? 0n;
+  return {
+    ledgerId: ledger.id,
+    balanceMinor,
+    unit: ledger.unit,
+    version: at?.sequence ?? 0n,
+    pendingDebitsMinor: pending.debitsMinor,
+    pendingCreditsMinor: pending.creditsMinor,
+    availableMinor: balanceMinor - pending.debitsMinor,
   };
 }
 

@@ -1,0 +1,88 @@
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { BACKDATE_ENTRIES_MAX, type HistoryTail } from "../../domain/index.js";
+import { sqlRows } from "../pipeline/sql.js";
+
+/**
+ * A ledger's history is ordered by (created_at, sequence): the index
+ * entries_ledger_id_created_at_sequence_idx serves every query here.
+ */
+
+interface StepRow {
+  readonly id: string;
+  readonly created_at: Date;
+  readonly sequence: string;
+  readonly balance_after: string;
+}
+
+/** The last entry created at or before `at` in history order: its balance and sequence. */
+export async function balanceAt(
+  em: EntityManager,
+  ledgerId: string,
+  at: Date,
+  signal: AbortSignal | undefined,
+): Promise<{ readonly balanceMinor: bigint; readonly sequence: bigint } | undefined> {
+  const [row] = await sqlRows<StepRow>(
+    em,
+    `select id, created_at, sequence::text as sequence, balance_after::text as balance_after
+       from entries where ledger_id = $1 and created_at <= $2
+      order by created_at desc, sequence desc limit 1`,
+    [ledgerId, at],
+    signal,
+  );
+  return row === undefined
+    ? undefined
+    : { balanceMinor: BigInt(row.balance_after), sequence: BigInt(row.sequence) };
+}
+
+/**
+ * What a backdate to `since` or later can reach on a locked ledger: the
+ * entries created after `since`, only the newest BACKDATE_ENTRIES_MAX + 1
+ * (more is refused anyway), oldest first; and the balance at `since`.
+ */
+export async function readHistoryTail(
+  em: EntityManager,
+  ledgerId: string,
+  since: Date,
+  signal: AbortSignal | undefined,
+): Promise<HistoryTail> {
+  const rows = await sqlRows<StepRow>(
+    em,
+    `select id, created_at, sequence::text as sequence, balance_after::text as balance_after
+       from entries where ledger_id = $1 and created_at > $2
+      order by created_at desc, sequence desc limit $3`,
+    [ledgerId, since, BACKDATE_ENTRIES_MAX + 1],
+    signal,
+  );
+  const base = await balanceAt(em, ledgerId, since, signal);
+  return {
+    since,
+    truncated: rows.length > BACKDATE_ENTRIES_MAX,
+    baseBalanceMinor: base?.balanceMinor ?? 0n,
+    steps: rows.reverse().map((row) => ({
+      entryId: row.id,
+      createdAt: new Date(row.created_at),
+      sequence: BigInt(row.sequence),
+      balanceAfterMinor: BigInt(row.balance_after),
+    })),
+  };
+}
+
+/** What the holds open at `at` reserved on a ledger and would have credited. */
+export async function pendingAt(
+  em: EntityManager,
+  ledgerId: string,
+  at: Date,
+  signal: AbortSignal | undefined,
+): Promise<{ readonly debitsMinor: bigint; readonly creditsMinor: bigint }> {
+  const [row] = await sqlRows<{ debits: string; credits: string }>(
+    em,
+    `select coalesce(sum(-p.amount) filter (where p.amount < 0), 0)::text as debits,
+            coalesce(sum(p.amount) filter (where p.amount > 0), 0)::text as credits
+       from pending_entries p join transactions t on t.id = p.transaction_id
+      where p.ledger_id = $1 and t.created_at <= $2 and p.expires_at > $2
+        and (t.resolved_at is null or t.resolved_at > $2)`,
+    [ledgerId, at],
+    signal,
+  );
+  return { debitsMinor: BigInt(row?.debits ?? "0"), creditsMinor: BigInt(row?.credits ?? "0") };
+}
