@@ -202,7 +202,11 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
           .evaluateAll((marks) =>
             marks.map((mark) => mark.getAttribute("data-balance-after") ?? ""),
           ),
-        steps: ((await svg.locator("path.step-line").getAttribute("d")) ?? "")
+        steps: (
+          await svg
+            .locator("path.step-line")
+            .evaluateAll((paths) => paths.map((path) => path.getAttribute("d") ?? "").join(" "))
+        )
           .split(" ")
           .filter((command) => command.startsWith("V")).length,
         labels: Object.fromEntries(
@@ -882,6 +886,18 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
           (error: unknown) => ConnectError.from(error),
         );
       expect(refused && reasonOf(refused)).toMatch(/^LEDGER_(EXPIRED|TERMINATED)$/);
+    });
+
+    it("closes an expired ledger by hand, moving its remainder, and shows it expired and terminated", async () => {
+      await page.fill("#terminate-sweep-to", SINK);
+      page.once("dialog", (dialog) => void dialog.accept());
+      await page.click("#terminate");
+      await page.locator("#ledger-title .status.terminated").waitFor();
+      expect(await page.locator("#error").isHidden()).toBe(true);
+      expect(await statusShown()).toBe("expired · terminated");
+      expect(await page.locator("#terminate-outcome").getAttribute("data-swept-minor")).toBe("3");
+      expect(await chart()).toMatchObject({ entries: "2", finalBalance: "0" });
+      expect((await api().getBalance({ ledgerId: sinkLedgerId })).balance).toBe(6n);
     });
 
     it("bounds the chart to the latest 500 entries, and says so", async () => {
