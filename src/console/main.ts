@@ -151,17 +151,13 @@ async function createLedger(): Promise<void> {
   const ownerId = byId<HTMLInputElement>("create-owner").value.trim();
   const unit = byId<HTMLInputElement>("create-unit").value.trim();
   const expireToOwner = byId<HTMLInputElement>("create-expire-to").value.trim();
-  const expireToLedgerId =
-    expireToOwner === ""
-      ? ""
-      : (await api.getBalance({ app, ownerId: expireToOwner, unit })).ledgerId;
   const response = await api.createLedger({
     app,
     ownerId,
     unit,
     unbounded: byId<HTMLInputElement>("create-unbounded").checked,
     ...windowFields(),
-    expireToLedgerId,
+    expireToLedgerId: await activeLedgerIdOf(app, expireToOwner, unit),
     idempotencyKey: newIdempotencyKey("create"),
   });
   const created = present(response.ledger, "CreateLedger");
@@ -172,6 +168,11 @@ async function createLedger(): Promise<void> {
   byId<HTMLInputElement>("find-owner").value = ownerId;
   await listOwnerLedgers(app, ownerId);
   await openLedger(created.id);
+}
+
+/** The id of the owner's active ledger of this app and unit; "" (none) for no owner. */
+async function activeLedgerIdOf(app: string, ownerId: string, unit: string): Promise<string> {
+  return ownerId === "" ? "" : (await api.getBalance({ app, ownerId, unit })).ledgerId;
 }
 
 async function openLedger(ledgerId: string): Promise<void> {
@@ -478,11 +479,7 @@ async function terminateLedger(): Promise<void> {
   if (!window.confirm(`Terminate ledger ${ledger.id}? It cannot be reopened.${holds}${sweep}`)) {
     return;
   }
-  const sweepToLedgerId =
-    sweepToOwner === ""
-      ? ""
-      : (await api.getBalance({ app: ledger.app, ownerId: sweepToOwner, unit: ledger.unit }))
-          .ledgerId;
+  const sweepToLedgerId = await activeLedgerIdOf(ledger.app, sweepToOwner, ledger.unit);
   const response = await api.terminateLedger({ ledgerId: ledger.id, voidPending, sweepToLedgerId });
   await refreshLedger(ledger.id);
   renderTerminateOutcome(response, ledger.unit, TRANSACTION_LINKS);
