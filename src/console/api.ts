@@ -1,6 +1,6 @@
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
+import { type Entry, LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 
 export type LedgerApi = ReturnType<typeof createClient<typeof LedgerService>>;
 
@@ -15,4 +15,32 @@ export function createLedgerApi(baseUrl: string): LedgerApi {
  */
 export function newIdempotencyKey(action: string): string {
   return `console-${action}-${crypto.randomUUID()}`;
+}
+
+/** A ledger's latest entries, newest first as ListEntries returns them. */
+export interface LatestEntries {
+  readonly entries: readonly Entry[];
+  /** Older entries exist beyond the ones read. */
+  readonly truncated: boolean;
+}
+
+/**
+ * Reads at most `limit` of the ledger's entries in history order, newest
+ * first, page after page: the server may cap a page below what is asked.
+ */
+export async function latestEntries(
+  api: LedgerApi,
+  ledgerId: string,
+  limit: number,
+): Promise<LatestEntries> {
+  const entries: Entry[] = [];
+  let pageToken = "";
+  let read = 0;
+  do {
+    const page = await api.listEntries({ ledgerId, pageSize: limit - entries.length, pageToken });
+    entries.push(...page.entries);
+    pageToken = page.nextPageToken;
+    read = page.entries.length;
+  } while (pageToken !== "" && read > 0 && entries.length < limit);
+  return { entries, truncated: pageToken !== "" };
 }

@@ -1,7 +1,7 @@
 /**
  * The console shows a failure by its ledger.v1 reason and the server's
- * message; for the hold reasons its own controls lead to, it adds what the
- * user can do about it.
+ * message; for the hold and time reasons its own controls lead to (or
+ * that a page left open meets), it adds what the user can do about it.
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -30,6 +30,9 @@ describe("describeError", () => {
     ["HOLD_EXPIRED", /passed its expiry/],
     ["HOLD_AMOUNT_EXCEEDED", /at most the amount held/],
     ["LEDGER_HAS_PENDING_TRANSACTIONS", /void open holds/],
+    ["LEDGER_EXPIRED", /valid until has passed/],
+    ["LEDGER_NOT_YET_VALID", /from its valid from on/],
+    ["BACKDATE_TOO_FAR", /backdate it less far/],
   ])("adds advice to %s", (reason, hint) => {
     expect(describeError(refused(reason, "refused"))).toEqual({
       reason,

@@ -12,7 +12,7 @@ export interface ShownError {
   readonly hint?: string;
 }
 
-/** Advice for reasons the console's own controls lead to. */
+/** Advice for reasons the console's own controls lead to, or that a page left open meets. */
 const HINTS: Readonly<Record<string, string>> = {
   HOLD_NOT_PENDING:
     "This hold was already posted, voided or expired: the pending holds list shows the open ones.",
@@ -21,6 +21,12 @@ const HINTS: Readonly<Record<string, string>> = {
     "Post at most the amount held, or leave the amount empty to post all of it.",
   LEDGER_HAS_PENDING_TRANSACTIONS:
     'This ledger has open holds: post or void them, or tick "void open holds" to terminate anyway.',
+  LEDGER_EXPIRED:
+    "This ledger's valid until has passed: it takes no more writes, and the expiry sweep moves what is left to its expire-to ledger.",
+  LEDGER_NOT_YET_VALID:
+    "This ledger's window has not opened yet: it takes writes from its valid from on.",
+  BACKDATE_TOO_FAR:
+    "A backdated entry may recompute at most 100,000 later entries: backdate it less far, or record it now.",
 };
 
 /**

@@ -1,14 +1,17 @@
 /**
- * The web console: find an owner's ledgers, see balance, available and
- * history, record an operation, transfer to another owner's ledger (either
- * of them as a hold), post or void a ledger's pending holds, open a
- * transaction with all its legs, reverse a transaction, terminate a ledger.
+ * The web console: find an owner's ledgers or create one (with a validity
+ * window), see balance, available, window, history and the balance over
+ * time, record an operation, transfer to another owner's ledger (either of
+ * them as a hold), post or void a ledger's pending holds, open a transaction
+ * with all its legs, reverse a transaction, terminate a ledger (moving what
+ * is left to another).
  * Every failure is shown by its reason (the ErrorInfo of the ledger.v1 domain).
  */
 import "./styles.css";
 import type { Entry, Ledger } from "../../gen/ledger/v1/ledger_pb.js";
 import { LedgerStatus } from "../../gen/ledger/v1/ledger_pb.js";
-import { createLedgerApi, newIdempotencyKey } from "./api.js";
+import { createLedgerApi, latestEntries, newIdempotencyKey } from "./api.js";
+import { CHART_ENTRIES_MAX, chartModel, renderBalanceChart } from "./balance-chart.js";
 import { button, byId, el, formatTime, signedAmountCell } from "./dom.js";
 import { describeError } from "./errors.js";
 import { formatAmount, formatSignedAmount, parseAmount } from "./format.js";
@@ -20,7 +23,18 @@ import {
   resetHoldFields,
   wireHoldFields,
 } from "./holds-view.js";
+import {
+  ledgerPhase,
+  msUntilPhaseChange,
+  renderWindow,
+  resetWindowFields,
+  statusBadge,
+  windowFields,
+  wireWindowFields,
+  writable,
+} from "./ledger-window.js";
 import { type OperationSpec, operationsFor, signedForOperation } from "./operations.js";
+import { renderTerminateOutcome, resetTerminateControls } from "./terminate-view.js";
 import { renderTransaction, type TransactionLinks } from "./transaction-view.js";
 
 const HISTORY_PAGE_SIZE = 10;
@@ -37,14 +51,20 @@ interface State {
   /** Tokens of the history pages above the current one; the current page's token is last. */
   pageTokens: string[];
   nextPageToken: string;
+  /** The history page shown, newest first. */
+  entries: readonly Entry[];
   /** The entry the reverse dialog is about. */
   reversing: Entry | undefined;
+  /** Redraws the ledger when its window next changes its state (valid_from or valid_until reached). */
+  phaseTimer: ReturnType<typeof setTimeout> | undefined;
 }
 const state: State = {
   ledger: undefined,
   pageTokens: [""],
   nextPageToken: "",
+  entries: [],
   reversing: undefined,
+  phaseTimer: undefined,
 };
 
 const errorBox = byId<HTMLDivElement>("error");
@@ -87,6 +107,14 @@ async function act(action: () => Promise<void>): Promise<void> {
 async function findLedgers(): Promise<void> {
   const app = byId<HTMLInputElement>("find-app").value.trim();
   const ownerId = byId<HTMLInputElement>("find-owner").value.trim();
+  const ledgers = await listOwnerLedgers(app, ownerId);
+  if (ledgers.length === 1 && ledgers[0] !== undefined) {
+    await openLedger(ledgers[0].id);
+  }
+}
+
+/** Lists the owner's ledgers of `app` in the ledger list. */
+async function listOwnerLedgers(app: string, ownerId: string): Promise<readonly Ledger[]> {
   const { ledgers } = await api.listLedgers({ app, ownerId, pageSize: LEDGER_LIST_PAGE_SIZE });
   const list = byId<HTMLUListElement>("ledger-list");
   list.replaceChildren(
@@ -103,25 +131,48 @@ async function findLedgers(): Promise<void> {
     ),
   );
   byId("ledger-list-empty").hidden = ledgers.length > 0;
-  if (ledgers.length === 1 && ledgers[0] !== undefined) {
-    await openLedger(ledgers[0].id);
-  }
+  return ledgers;
 }
 
 function ledgerListLabel(ledger: Ledger): HTMLElement[] {
   return [
-    el("span", {}, ledger.unit, statusBadge(ledger.status)),
+    el("span", {}, ledger.unit, statusBadge(ledger, Date.now())),
     el("span", { class: "muted" }, formatAmount(ledger.balance, ledger.unit)),
   ];
 }
 
-function statusBadge(status: LedgerStatus): HTMLElement {
-  const terminated = status === LedgerStatus.TERMINATED;
-  return el(
-    "span",
-    { class: terminated ? "status terminated" : "status" },
-    terminated ? "terminated" : "active",
-  );
+/**
+ * Creates the ledger typed, with its window when one is typed (its
+ * remainder expiring to the ledger of the owner typed, in the same app and
+ * unit), then lists the owner's ledgers and opens the new one.
+ */
+async function createLedger(): Promise<void> {
+  const app = byId<HTMLInputElement>("create-app").value.trim();
+  const ownerId = byId<HTMLInputElement>("create-owner").value.trim();
+  const unit = byId<HTMLInputElement>("create-unit").value.trim();
+  const expireToOwner = byId<HTMLInputElement>("create-expire-to").value.trim();
+  const response = await api.createLedger({
+    app,
+    ownerId,
+    unit,
+    unbounded: byId<HTMLInputElement>("create-unbounded").checked,
+    ...windowFields(),
+    expireToLedgerId: await activeLedgerIdOf(app, expireToOwner, unit),
+    idempotencyKey: newIdempotencyKey("create"),
+  });
+  const created = present(response.ledger, "CreateLedger");
+  clearInputs("create-owner", "create-unit");
+  byId<HTMLInputElement>("create-unbounded").checked = false;
+  resetWindowFields();
+  byId<HTMLInputElement>("find-app").value = app;
+  byId<HTMLInputElement>("find-owner").value = ownerId;
+  await listOwnerLedgers(app, ownerId);
+  await openLedger(created.id);
+}
+
+/** The id of the owner's active ledger of this app and unit; "" (none) for no owner. */
+async function activeLedgerIdOf(app: string, ownerId: string, unit: string): Promise<string> {
+  return ownerId === "" ? "" : (await api.getBalance({ app, ownerId, unit })).ledgerId;
 }
 
 async function openLedger(ledgerId: string): Promise<void> {
@@ -131,30 +182,37 @@ async function openLedger(ledgerId: string): Promise<void> {
 
 /**
  * Reloads the ledger (GetLedger also shows terminated ones), the current
- * history page and the open holds.
+ * history page, the open holds and, unless only paging, the chart.
  */
-async function refreshLedger(ledgerId: string): Promise<void> {
+async function refreshLedger(ledgerId: string, redrawChart = true): Promise<void> {
   const ledger = present((await api.getLedger({ ledgerId })).ledger, "GetLedger");
   const pageToken = state.pageTokens.at(-1) ?? "";
-  const [page, holds] = await Promise.all([
+  const [page, holds, charted] = await Promise.all([
     api.listEntries({ ledgerId, pageSize: HISTORY_PAGE_SIZE, pageToken }),
     api.listPendingTransactions({ ledgerId, pageSize: HOLDS_PAGE_SIZE }),
+    redrawChart ? latestEntries(api, ledgerId, CHART_ENTRIES_MAX) : undefined,
   ]);
   const switched = state.ledger?.id !== ledger.id;
   state.ledger = ledger;
   state.nextPageToken = page.nextPageToken;
+  state.entries = page.entries;
   renderLedger(ledger, switched);
   renderHistory(ledger, page.entries);
   renderHolds(holds.transactions, ledger, HOLD_ACTIONS);
   byId("holds-more").hidden = holds.nextPageToken === "";
+  if (charted !== undefined) {
+    renderBalanceChart(chartModel(charted.entries, charted.truncated, Date.now()), ledger.unit);
+  }
 }
 
 function renderLedger(ledger: Ledger, switched: boolean): void {
   byId("ledger-panel").hidden = false;
   byId("ledger-title").replaceChildren(
     `${ledger.ownerId} · ${ledger.app} · ${ledger.unit}`,
-    statusBadge(ledger.status),
+    statusBadge(ledger, Date.now()),
   );
+  renderWindow(ledger, TRANSACTION_LINKS.openLedger);
+  schedulePhaseChange(ledger);
   const floor = ledger.unbounded
     ? "no floor"
     : `floor ${formatAmount(ledger.minBalance ?? 0n, ledger.unit)}`;
@@ -169,13 +227,30 @@ function renderLedger(ledger: Ledger, switched: boolean): void {
       item.replaceChildren(...ledgerListLabel(ledger));
     }
   }
-  const active = ledger.status === LedgerStatus.ACTIVE;
-  byId("ledger-writes").hidden = !active;
-  byId("terminate-zone").hidden = !active;
+  byId("ledger-writes").hidden = !writable(ledgerPhase(ledger, Date.now()));
+  byId("terminate-zone").hidden = ledger.status !== LedgerStatus.ACTIVE;
   if (switched) {
     renderOperations(ledger);
-    byId<HTMLInputElement>("terminate-void-pending").checked = false;
+    resetTerminateControls();
   }
+}
+
+/**
+ * Redraws the open ledger from what the page holds when valid_from or
+ * valid_until is reached: its badge and write controls follow the clock.
+ */
+function schedulePhaseChange(ledger: Ledger): void {
+  clearTimeout(state.phaseTimer);
+  const delayMs = msUntilPhaseChange(ledger, Date.now());
+  state.phaseTimer =
+    delayMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          if (state.ledger?.id === ledger.id) {
+            renderLedger(state.ledger, false);
+            renderHistory(state.ledger, state.entries);
+          }
+        }, delayMs + 1);
 }
 
 /** The app's operations in the record form (with their policy) and the transfer form (any). */
@@ -201,7 +276,7 @@ function operationOption(spec: OperationSpec, label: string): HTMLOptionElement 
 }
 
 function renderHistory(ledger: Ledger, entries: readonly Entry[]): void {
-  const active = ledger.status === LedgerStatus.ACTIVE;
+  const active = writable(ledgerPhase(ledger, Date.now()));
   byId("history-body").replaceChildren(
     ...entries.map((entry) =>
       el(
@@ -394,15 +469,20 @@ async function reverseTransaction(): Promise<void> {
   await openLedger(ledger.id);
 }
 
+/** Terminates the open ledger, voiding its holds and moving its remainder to the owner typed when asked. */
 async function terminateLedger(): Promise<void> {
   const ledger = currentLedger();
   const voidPending = byId<HTMLInputElement>("terminate-void-pending").checked;
+  const sweepToOwner = byId<HTMLInputElement>("terminate-sweep-to").value.trim();
   const holds = voidPending ? " Its open holds are voided first." : "";
-  if (!window.confirm(`Terminate ledger ${ledger.id}? It cannot be reopened.${holds}`)) {
+  const sweep = sweepToOwner === "" ? "" : ` What is left moves to ${sweepToOwner}'s ledger.`;
+  if (!window.confirm(`Terminate ledger ${ledger.id}? It cannot be reopened.${holds}${sweep}`)) {
     return;
   }
-  await api.terminateLedger({ ledgerId: ledger.id, voidPending });
+  const sweepToLedgerId = await activeLedgerIdOf(ledger.app, sweepToOwner, ledger.unit);
+  const response = await api.terminateLedger({ ledgerId: ledger.id, voidPending, sweepToLedgerId });
   await refreshLedger(ledger.id);
+  renderTerminateOutcome(response, ledger.unit, TRANSACTION_LINKS);
 }
 
 function currentLedger(): Ledger {
@@ -428,6 +508,8 @@ function onSubmit(formId: string, action: () => Promise<void>): void {
 }
 
 onSubmit("find-form", findLedgers);
+onSubmit("create-form", createLedger);
+wireWindowFields();
 onSubmit("record-form", recordEntry);
 onSubmit("transfer-form", transfer);
 wireHoldFields("record");
@@ -441,11 +523,11 @@ byId("terminate").addEventListener("click", () => void act(terminateLedger));
 byId("error-dismiss").addEventListener("click", clearError);
 byId("page-older").addEventListener("click", () => {
   state.pageTokens.push(state.nextPageToken);
-  void act(() => refreshLedger(currentLedger().id));
+  void act(() => refreshLedger(currentLedger().id, false));
 });
 byId("page-newer").addEventListener("click", () => {
   state.pageTokens.pop();
-  void act(() => refreshLedger(currentLedger().id));
+  void act(() => refreshLedger(currentLedger().id, false));
 });
 renderPager();
 document.body.dataset.ready = "true";

@@ -128,6 +128,13 @@ export interface LedgerStore {
   ): Promise<Page<Transaction>>;
   /** Marks every hold past its deadline EXPIRED, once across processes; how many this call did. */
   expireHolds(options?: CallOptions): Promise<number>;
+  /**
+   * Closes every active ledger past its valid_until, once across processes:
+   * its open holds voided, its positive balance moved to its
+   * expire_to_ledger_id (an EXPIRY transfer; left on it when that ledger
+   * was closed since), then TERMINATED. What this call closed.
+   */
+  expireLedgers(options?: CallOptions): Promise<readonly Termination[]>;
   /** Resolves when the database answers; rejects otherwise (also when `options` end the wait). */
   ping(options?: CallOptions): Promise<void>;
   close(): Promise<void>;

@@ -1,4 +1,5 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "pino";
 import type {
   CreateLedgerRequest,
   GetBalanceRequest,
@@ -55,7 +56,10 @@ import { dateFromTimestamp } from "./timestamp.js";
  * caller's deadline travels with each store call. Failures are thrown as they
  * come (LedgerError, or a bug); the error interceptor maps them.
  */
-export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof LedgerService> {
+export function createLedgerServiceImpl(
+  store: LedgerStore,
+  logger?: Logger,
+): ServiceImpl<typeof LedgerService> {
   return {
     async createLedger(req, ctx) {
       const input: CreateLedgerInput = {
@@ -194,6 +198,16 @@ export function createLedgerServiceImpl(store: LedgerStore): ServiceImpl<typeof 
         { ledgerId: req.ledgerId, voidPending: req.voidPending, sweepToLedgerId },
         callOptions(ctx),
       );
+      if (closed.remainingMinor !== 0n) {
+        logger?.warn(
+          {
+            ledger_id: closed.ledger.id,
+            remaining_minor: closed.remainingMinor.toString(),
+            unit: closed.ledger.unit,
+          },
+          "ledger terminated with a balance left on it",
+        );
+      }
       return {
         ledger: ledgerToProto(closed.ledger),
         remainingBalance: closed.remainingMinor,

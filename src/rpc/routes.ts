@@ -7,8 +7,8 @@ import { createLedgerServiceImpl } from "./ledger-service.js";
 import { serveStrictly } from "./strict-routes.js";
 
 /** Registers LedgerService on a router (connectNodeAdapter, createRouterTransport). */
-export function ledgerRoutes(store: LedgerStore): (router: ConnectRouter) => void {
-  const impl = createLedgerServiceImpl(store);
+export function ledgerRoutes(store: LedgerStore, logger?: Logger): (router: ConnectRouter) => void {
+  const impl = createLedgerServiceImpl(store, logger);
   return (router) => serveStrictly(router, LedgerService, impl);
 }
 

@@ -37,6 +37,7 @@ describe("loadConfig", () => {
       holdTtlMsDefault: undefined,
       holdTtlMsMax: undefined,
       holdSweepIntervalMs: 5000,
+      expirySweepIntervalMs: 60_000,
     });
   });
 

@@ -47,6 +47,8 @@ export interface Config {
   readonly holdTtlMsMax: number | undefined;
   /** How often expired holds are marked EXPIRED; 0: never. */
   readonly holdSweepIntervalMs: number;
+  /** How often ledgers past their valid_until are closed; 0: never (npm run expire does it). */
+  readonly expirySweepIntervalMs: number;
 }
 
 export interface ConfigSetting {
@@ -60,6 +62,7 @@ const MIB = 1024 * 1024;
 const HTTP2_IDLE_TIMEOUT_MS_DEFAULT = 60_000;
 const CONNECTIONS_MAX_DEFAULT = 1000;
 const HOLD_SWEEP_INTERVAL_MS_DEFAULT = 5000;
+const EXPIRY_SWEEP_INTERVAL_MS_DEFAULT = 60_000;
 
 /** Every environment variable the server reads: the README's configuration table. */
 export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
@@ -164,6 +167,12 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
     description:
       "How often holds past their deadline are marked EXPIRED, 0..3600000 (0: never; they stop reserving at their deadline regardless).",
   },
+  {
+    env: "EXPIRY_SWEEP_INTERVAL_MS",
+    default: String(EXPIRY_SWEEP_INTERVAL_MS_DEFAULT),
+    description:
+      "How often ledgers past their valid_until are closed (holds voided, remainder moved to expire_to_ledger_id, terminated), 0..86400000 (0: never; `npm run expire` does one sweep; writes are refused from valid_until regardless).",
+  },
 ];
 
 /**
@@ -238,6 +247,12 @@ export function loadConfig(env: Env): Config {
       HOLD_SWEEP_INTERVAL_MS_DEFAULT,
       0,
       3_600_000,
+    ),
+    expirySweepIntervalMs: read.integer(
+      "EXPIRY_SWEEP_INTERVAL_MS",
+      EXPIRY_SWEEP_INTERVAL_MS_DEFAULT,
+      0,
+      86_400_000,
     ),
   };
   if (

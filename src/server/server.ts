@@ -20,9 +20,9 @@ import type { Config } from "./config.js";
 import { limitConnections } from "./connection-limit.js";
 import { ConnectionTracker } from "./connections.js";
 import { createCorsHandler } from "./cors.js";
-import { type HoldSweep, startHoldSweep } from "./hold-sweep.js";
 import { sniffProtocol } from "./sniff.js";
 import { CONSOLE_DIR_DEFAULT, loadStaticSite, type StaticSite } from "./static.js";
+import { type Sweeps, startSweeps } from "./sweeps.js";
 
 /** A plaintext connection must show its protocol within this time. */
 const SNIFF_TIMEOUT_MS_DEFAULT = 10_000;
@@ -42,6 +42,7 @@ export type ServerConfig = Pick<
   | "connectionsMax"
   | "corsAllowedOrigins"
   | "holdSweepIntervalMs"
+  | "expirySweepIntervalMs"
 >;
 
 export interface LedgerServerOptions {
@@ -83,7 +84,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
       ? {}
       : { pollIntervalMs: options.healthPollIntervalMs }),
   });
-  const serveLedger = ledgerRoutes(store);
+  const serveLedger = ledgerRoutes(store, logger);
   const rpcHandler = connectNodeAdapter({
     routes(router) {
       serveLedger(router);
@@ -115,7 +116,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
   };
 
   let listener: NetServer | undefined;
-  let sweep: HoldSweep | undefined;
+  let sweep: Sweeps | undefined;
   let closing: Promise<void> | undefined;
 
   async function createListener(): Promise<NetServer> {
@@ -180,7 +181,11 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
         });
       });
       server.on("error", (error) => logger.error({ err: error }, "listener error"));
-      sweep = startHoldSweep(store, config.holdSweepIntervalMs, logger);
+      sweep = startSweeps(
+        store,
+        { holdsMs: config.holdSweepIntervalMs, ledgersMs: config.expirySweepIntervalMs },
+        logger,
+      );
       const { port } = server.address() as AddressInfo;
       const scheme = config.tls === undefined ? "http" : "https";
       return { port, url: `${scheme}://${urlHost(config.host)}:${port}` };

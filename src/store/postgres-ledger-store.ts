@@ -1,4 +1,4 @@
-import type { MikroORM } from "@mikro-orm/postgresql";
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import {
   type CallOptions,
   type Entry,
@@ -17,7 +17,7 @@ import type { Command, Outcome } from "./pipeline/apply.js";
 import { GroupCommit } from "./pipeline/group-commit.js";
 import { listEntries } from "./queries/entries.js";
 import { dueHoldIds, listPendingTransactions } from "./queries/holds.js";
-import { getBalance, getLedger, listLedgers } from "./queries/ledgers.js";
+import { dueLedgers, getBalance, getLedger, listLedgers } from "./queries/ledgers.js";
 import { getTransaction } from "./queries/transactions.js";
 import { createUnitOfWork, type UnitOfWork } from "./unit-of-work.js";
 import { findInvariantBreaches, type InvariantBreach } from "./verify-invariants.js";
@@ -123,7 +123,21 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     },
     async expireHolds(options) {
       open();
-      return expireDueHolds(unit, pipeline, config.clock(), options);
+      const now = config.clock();
+      const due = async (em: EntityManager) =>
+        (await dueHoldIds(em, now, SWEEP_BATCH_MAX)).map(
+          (transactionId): Command => ({ kind: "expire", transactionId }),
+        );
+      return (await sweepDue(unit, pipeline, due, options)).length;
+    },
+    async expireLedgers(options) {
+      open();
+      const now = config.clock();
+      const due = async (em: EntityManager) =>
+        (await dueLedgers(em, now, SWEEP_BATCH_MAX)).map(
+          (ledger): Command => ({ kind: "expire-ledger", ...ledger }),
+        );
+      return (await sweepDue(unit, pipeline, due, options)) as Termination[];
     },
     async getBalance(lookup, options) {
       open();
@@ -152,37 +166,40 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
   };
 }
 
-/** The most holds one sweep batch expires; a sweep runs batches until none is due. */
-const EXPIRE_BATCH_MAX = 500;
+/** The most holds or ledgers one sweep batch expires; a sweep runs batches until none is due. */
+const SWEEP_BATCH_MAX = 500;
 
 /**
- * Expires every hold past its deadline at `now`, in batches through the
- * pipeline: each is locked with its ledgers and expired only while still
- * PENDING, so sweeps of several processes expire each hold once. Returns
- * how many this sweep expired.
+ * Runs the commands `due` reads (what is past its deadline), in batches
+ * through the pipeline: each command locks what it expires and acts only
+ * while it is still due, so sweeps of several processes expire each thing
+ * once (the others' commands answer as replayed). Returns the results of
+ * the commands this sweep carried out; the first refusal is thrown after
+ * the batch it was in is written.
  */
-async function expireDueHolds(
+async function sweepDue(
   unit: UnitOfWork,
   pipeline: GroupCommit,
-  now: Date,
+  due: (em: EntityManager) => Promise<Command[]>,
   options: CallOptions | undefined,
-): Promise<number> {
-  let expired = 0;
+): Promise<unknown[]> {
+  const done: unknown[] = [];
   for (;;) {
-    const ids = await unit.read(options, (em) => dueHoldIds(em, now, EXPIRE_BATCH_MAX));
-    if (ids.length === 0) {
-      return expired;
+    const commands = await unit.read(options, due);
+    if (commands.length === 0) {
+      return done;
     }
-    const commands = ids.map((transactionId): Command => ({ kind: "expire", transactionId }));
     const outcomes = await pipeline.submit(commands, false, options);
     for (const outcome of outcomes) {
       if (!outcome.ok) {
         throw outcome.error;
       }
-      expired += outcome.replayed ? 0 : 1;
+      if (!outcome.replayed) {
+        done.push(outcome.value);
+      }
     }
-    if (ids.length < EXPIRE_BATCH_MAX) {
-      return expired;
+    if (commands.length < SWEEP_BATCH_MAX) {
+      return done;
     }
   }
 }
@@ -197,7 +214,15 @@ async function one<T>(
   if (outcome === undefined || !outcome.ok) {
     throw outcome?.error;
   }
-  return { value: outcome.value as T, replayed: outcome.replayed };
+  return writeResult<T>(outcome);
+}
+
+/** A command's result; how many entries it recomputed only when it backdated one. */
+function writeResult<T>(outcome: Extract<Outcome, { ok: true }>): WriteResult<T> {
+  const { value, replayed, recomputedEntries } = outcome;
+  return recomputedEntries === undefined
+    ? { value: value as T, replayed }
+    : { value: value as T, replayed, recomputedEntries };
 }
 
 /** A bulk call's items: atomic, every result or the first failure thrown. */
@@ -218,7 +243,7 @@ async function bulk<T>(
 /** An item of a bulk call; anything but a LedgerError is a bug and fails the call. */
 function itemResult<T>(outcome: Outcome): ItemResult<T> {
   if (outcome.ok) {
-    return { ok: true, value: outcome.value as T, replayed: outcome.replayed };
+    return { ok: true, ...writeResult<T>(outcome) };
   }
   if (!(outcome.error instanceof LedgerError)) {
     throw outcome.error;

@@ -22,7 +22,9 @@ export type InvariantCheck =
   | "ENTRY_REVERSES_AS_TRANSACTION"
   | "HOLD_LEGS_MATCH_STATE"
   | "PENDING_IS_SUM_OF_OPEN_HOLDS"
-  | "AVAILABLE_WITHIN_FLOOR";
+  | "AVAILABLE_WITHIN_FLOOR"
+  | "HISTORY_AT_IS_LATEST"
+  | "ENTRIES_WITHIN_WINDOW";
 
 /** Each check reports at most this many breaches: a report stays readable and bounded. */
 const BREACHES_PER_CHECK_MAX = 100;
@@ -46,14 +48,35 @@ const CHECKS: readonly { readonly check: InvariantCheck; readonly sql: string }[
           having count(e.id) <> l.version or coalesce(max(e.sequence), 0) <> l.version`,
   },
   {
+    // In history order: by created_at, then sequence (a backdate recomputes).
     check: "BALANCE_AFTER_CHAINS",
     sql: `select ledger_id as subject_id,
                  'entry ' || sequence || ' has balance_after ' || balance_after || ' but follows '
                    || previous || ' with amount ' || amount as detail
             from (select e.*, lag(e.balance_after, 1, 0::bigint)
-                               over (partition by e.ledger_id order by e.sequence) as previous
+                               over (partition by e.ledger_id order by e.created_at, e.sequence) as previous
                     from entries e) chained
            where balance_after <> previous + amount`,
+  },
+  {
+    // No write lands before it unless backdated: it is the latest created_at.
+    check: "HISTORY_AT_IS_LATEST",
+    sql: `select l.id as subject_id,
+                 'history_at ' || coalesce(l.history_at::text, 'null') || ' but the latest entry is of '
+                   || coalesce(max(e.created_at)::text, 'none') as detail
+            from ledgers l left join entries e on e.ledger_id = l.id
+           group by l.id
+          having l.history_at is distinct from max(e.created_at)`,
+  },
+  {
+    // Within [valid_from, valid_until), but for the transfer that closes an expired ledger.
+    check: "ENTRIES_WITHIN_WINDOW",
+    sql: `select e.ledger_id as subject_id,
+                 'entry ' || e.sequence || ' of ' || e.created_at || ' outside ['
+                   || coalesce(l.valid_from::text, '') || ', ' || coalesce(l.valid_until::text, '') || ')' as detail
+            from entries e join ledgers l on l.id = e.ledger_id
+           where e.created_at < l.valid_from
+              or (e.created_at >= l.valid_until and e.operation not in ('EXPIRY', 'SWEEP'))`,
   },
   {
     check: "ENTRY_MATCHES_TRANSACTION_AMOUNT",

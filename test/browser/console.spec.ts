@@ -8,7 +8,12 @@
  * from the forms, shows available beside the posted balance and the hold in
  * the pending list, posts part of one and voids the other; pages through
  * history, terminates a ledger (voiding its open holds), and shows failures
- * by their reason. A screenshot is
+ * by their reason. It draws a ledger's balance over time (one step per
+ * entry, the latest 500 at most), creates a ledger with a validity window
+ * from the form and shows the window with a link to the ledger it expires
+ * to, shows a ledger whose valid_until passed as expired (and, once the
+ * expiry sweep closed it, as expired and terminated), and terminates a
+ * ledger moving its remainder to another. A screenshot is
  * saved. Without Chromium the suite is skipped with the reason printed,
  * except in CI, where that is a failure.
  */
@@ -17,6 +22,7 @@ import { copyFile, mkdir, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { Page } from "playwright-core";
@@ -38,6 +44,15 @@ const UPDATE_DOCS_SCREENSHOT = process.env.LEDGER_UPDATE_SCREENSHOT === "1";
 const STEP_TIMEOUT_MS = 15_000;
 const OWNER = "user-42";
 const PAYEE = "user-7";
+/** The unbounded ledger that receives what expiring and swept ledgers leave. */
+const SINK = "lapsed-credits";
+/** An owner whose ledger has a window an hour long. */
+const TIMED = "user-timed";
+/** An owner whose ledger expires while the page shows it. */
+const BRIEF = "user-brief";
+const BRIEF_VALIDITY_MS = 2_500;
+/** An owner with more entries than the chart reads. */
+const MANY = "user-many";
 
 if (!CHROMIUM_AVAILABLE && !IN_CI) {
   process.stderr.write(
@@ -59,6 +74,7 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
     let page: Page;
     const pageErrors: string[] = [];
     let usdLedgerId = "";
+    let sinkLedgerId = "";
     const api = () =>
       createClient(
         LedgerService,
@@ -154,13 +170,71 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
 
     /** An hour from now as a datetime-local field takes it, and as the console shows it. */
     function anHourAhead(): Promise<{ typed: string; shown: string }> {
-      return page.evaluate(() => {
-        const at = new Date(Date.now() + 3_600_000);
+      return secondsFromNow(3_600);
+    }
+
+    /** `seconds` from now (negative: ago) as a datetime-local field takes it, and as the console shows it. */
+    function secondsFromNow(seconds: number): Promise<{ typed: string; shown: string }> {
+      return page.evaluate((offsetMs) => {
+        const at = new Date(Date.now() + offsetMs);
         const pad = (n: number) => String(n).padStart(2, "0");
         const day = `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}`;
         const time = `${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}`;
         return { typed: `${day}T${time}`, shown: `${day} ${time}` };
-      });
+      }, seconds * 1000);
+    }
+
+    /** The chart as drawn: its data attributes, each point's balance_after, its axis labels. */
+    async function chart(): Promise<{
+      entries: string | null;
+      finalBalance: string | null;
+      points: string[];
+      steps: number;
+      labels: Record<string, string>;
+      caption: string;
+    }> {
+      await page.waitForFunction(() => !document.body.hasAttribute("aria-busy"));
+      const svg = page.locator("#balance-chart");
+      return {
+        entries: await svg.getAttribute("data-entries"),
+        finalBalance: await svg.getAttribute("data-final-balance"),
+        points: await svg
+          .locator("circle.point")
+          .evaluateAll((marks) =>
+            marks.map((mark) => mark.getAttribute("data-balance-after") ?? ""),
+          ),
+        steps: (
+          await svg
+            .locator("path.step-line")
+            .evaluateAll((paths) => paths.map((path) => path.getAttribute("d") ?? "").join(" "))
+        )
+          .split(" ")
+          .filter((command) => command.startsWith("V")).length,
+        labels: Object.fromEntries(
+          await svg
+            .locator("text[data-axis]")
+            .evaluateAll((texts) =>
+              texts.map((text) => [text.getAttribute("data-axis") ?? "", text.textContent ?? ""]),
+            ),
+        ),
+        caption: (await page.locator("#balance-chart-caption").textContent()) ?? "",
+      };
+    }
+
+    /** Finds the owner's ledgers through the page and waits for the (only) one to open. */
+    async function findOwner(ownerId: string): Promise<void> {
+      await page.fill("#find-owner", ownerId);
+      await page.click("#find-form button[type=submit]");
+      await page.locator("#ledger-title", { hasText: ownerId }).waitFor();
+      await page.waitForFunction(() => !document.body.hasAttribute("aria-busy"));
+    }
+
+    /** The ledger title's status badge, as shown. */
+    function statusShown(): Promise<string> {
+      return page
+        .locator("#ledger-title .status")
+        .textContent()
+        .then((text) => text ?? "");
     }
 
     /** Posts the listed hold (all of it when `amount` is empty). */
@@ -626,6 +700,18 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
       expect((await historyRows())[0]?.[0]).toBe("12");
     });
 
+    it("draws the balance over time from the history, oldest first, one step per entry", async () => {
+      const drawn = await chart();
+      expect(drawn).toEqual({
+        entries: "12",
+        finalBalance: "1500",
+        points: Array.from({ length: 12 }, (_, i) => String(125 * (i + 1))),
+        steps: 12,
+        labels: { "y-max": "$15.00", "y-min": "$0.00", "x-min": anyTime, "x-max": anyTime },
+        caption: "Balance after each of the 12 entries, oldest first.",
+      });
+    });
+
     it("terminates a ledger with an open hold only when told to void it", async () => {
       const { pendingTransaction: hold } = await api().recordEntry({
         ledgerId: usdLedgerId,
@@ -654,6 +740,9 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
       const { transaction } = await api().getTransaction({ transactionId: hold?.id ?? "" });
       expect(transaction?.state).toBe(TransactionState.VOIDED);
       expect(await figures()).toMatchObject({ available: "$15.00", pendingDebits: "$0.00" });
+      const outcome = page.locator("#terminate-outcome");
+      expect(await outcome.textContent()).toBe("Closed with $15.00 left on it.");
+      expect(await outcome.getAttribute("data-remaining-balance")).toBe("1500");
     });
 
     it("shows the terminated ledger without its write forms, and the server refuses writes", async () => {
@@ -669,6 +758,187 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
         );
       expect(refused?.code).toBe(Code.FailedPrecondition);
       expect(refused && reasonOf(refused)).toBe("LEDGER_TERMINATED");
+      expect(pageErrors).toEqual([]);
+    });
+
+    it("refuses a window without the ledger it expires to, then creates the ledger with its window", async () => {
+      const sink = await api().createLedger({
+        app: "content",
+        ownerId: SINK,
+        unit: "CREDITS",
+        unbounded: true,
+        idempotencyKey: "browser-sink",
+      });
+      sinkLedgerId = sink.ledger?.id ?? "";
+      expect(await page.locator("#create-expire-to").isDisabled()).toBe(true);
+      const from = await secondsFromNow(-60);
+      const until = await anHourAhead();
+      await page.fill("#create-owner", TIMED);
+      await page.fill("#create-unit", "CREDITS");
+      await page.fill("#create-valid-from", from.typed);
+      await page.fill("#create-valid-until", until.typed);
+      await page.click("#create-form button[type=submit]");
+      expect((await shownError()).reason).toBe("INVALID_ARGUMENT");
+      expect(
+        (await api().listLedgers({ app: "content", ownerId: TIMED, pageSize: 10 })).ledgers,
+      ).toEqual([]);
+
+      expect(await page.locator("#create-expire-to").isDisabled()).toBe(false);
+      await page.fill("#create-expire-to", SINK);
+      await page.click("#create-form button[type=submit]");
+      await page.locator("#ledger-title", { hasText: TIMED }).waitFor();
+      await page.waitForFunction(() => !document.body.hasAttribute("aria-busy"));
+      expect(await page.locator("#error").isHidden()).toBe(true);
+      expect(await statusShown()).toBe("active");
+      expect(await page.locator("#ledger-window").textContent()).toBe(
+        `valid from ${from.shown} · valid until ${until.shown} · expires to ${sinkLedgerId}`,
+      );
+      const timedLedgerId = await ledgerIdOf("CREDITS");
+      const { ledger } = await api().getLedger({ ledgerId: timedLedgerId });
+      expect(ledger?.expireToLedgerId).toBe(sinkLedgerId);
+      expect(ledger?.validUntil).toBeDefined();
+      expect(await page.inputValue("#create-owner")).toBe("");
+      expect(await page.locator("#create-expire-to").isDisabled()).toBe(true);
+      expect(await chart()).toMatchObject({ entries: null, caption: "No entries yet." });
+      expect(await page.locator("#balance-chart").isHidden()).toBe(true);
+    });
+
+    it("redraws the chart after a write, and links to the ledger the remainder expires to", async () => {
+      await record("SIGNUP_CREDIT");
+      await balanceShows("3 credits");
+      expect(await chart()).toMatchObject({
+        entries: "1",
+        finalBalance: "3",
+        points: ["3"],
+        steps: 1,
+        caption: "Balance after each of the 1 entry, oldest first.",
+      });
+      await page.click("#ledger-window [data-window=expire-to]");
+      await page.locator("#ledger-title", { hasText: SINK }).waitFor();
+      await balanceShows("0 credits");
+      expect(await page.locator("#ledger-window").isHidden()).toBe(true);
+      await findOwner(TIMED);
+      await balanceShows("3 credits");
+    });
+
+    it("terminates with the remainder moved to another owner's ledger, and says what moved", async () => {
+      await page.fill("#terminate-sweep-to", SINK);
+      page.once("dialog", (dialog) => void dialog.accept());
+      await page.click("#terminate");
+      await page.locator("#ledger-title .status.terminated").waitFor();
+      expect(await page.locator("#error").isHidden()).toBe(true);
+      const outcome = page.locator("#terminate-outcome");
+      expect(await outcome.textContent()).toBe(
+        `Moved 3 credits to ${sinkLedgerId} (SWEEP); 0 credits left on it.`,
+      );
+      expect(await outcome.getAttribute("data-swept-minor")).toBe("3");
+      expect(await outcome.getAttribute("data-remaining-balance")).toBe("0");
+      await balanceShows("0 credits");
+      expect((await historyRows())[0]?.slice(0, 5)).toEqual([
+        "2",
+        anyTime,
+        "SWEEP",
+        "-3 credits",
+        "0 credits",
+      ]);
+      expect(await chart()).toMatchObject({ entries: "2", finalBalance: "0", points: ["3", "0"] });
+      expect((await api().getBalance({ ledgerId: sinkLedgerId })).balance).toBe(3n);
+
+      await openTransaction("#terminate-outcome [data-action=show-transaction]");
+      expect((await transactionLegs()).map((leg) => leg.slice(2, 4))).toEqual([
+        ["SWEEP", "-3 credits"],
+        ["SWEEP", "+3 credits"],
+      ]);
+      await page.click("#transaction-close");
+      expect(await server.store.verifyInvariants()).toEqual([]);
+    });
+
+    it("shows a ledger as expired once its valid until passes, and the server refuses its writes", async () => {
+      const created = await api().createLedger({
+        app: "content",
+        ownerId: BRIEF,
+        unit: "CREDITS",
+        validUntil: timestampFromMs(Date.now() + BRIEF_VALIDITY_MS),
+        expireToLedgerId: sinkLedgerId,
+        idempotencyKey: "browser-brief",
+      });
+      const briefLedgerId = created.ledger?.id ?? "";
+      await api().recordEntry({
+        ledgerId: briefLedgerId,
+        operation: "SIGNUP_CREDIT",
+        idempotencyKey: "browser-brief-signup",
+      });
+      await findOwner(BRIEF);
+      expect(await statusShown()).toBe("active");
+      expect(await page.locator("#record-form").isVisible()).toBe(true);
+
+      // The page flips by itself when valid_until is reached.
+      await page.locator("#ledger-title .status.expired").waitFor();
+      expect(await statusShown()).toMatch(/^expired( · terminated)?$/);
+      expect(await page.locator("#record-form").isHidden()).toBe(true);
+      const refused = await api()
+        .recordEntry({
+          ledgerId: briefLedgerId,
+          operation: "CREDIT_ADD",
+          idempotencyKey: "browser-brief-late",
+        })
+        .then(
+          () => undefined,
+          (error: unknown) => ConnectError.from(error),
+        );
+      expect(refused && reasonOf(refused)).toMatch(/^LEDGER_(EXPIRED|TERMINATED)$/);
+    });
+
+    it("shows the ledger the expiry sweep closed as expired and terminated, its remainder moved", async () => {
+      // The server's own sweep may have closed it already: then this closes nothing.
+      await server.store.expireLedgers();
+      await page.click("#ledger-list button[data-unit=CREDITS]");
+      await balanceShows("0 credits");
+      expect(await statusShown()).toBe("expired · terminated");
+      expect(
+        await page.locator("#ledger-list button[data-unit=CREDITS] .status").textContent(),
+      ).toBe("expired · terminated");
+      expect(await page.locator("#terminate").isHidden()).toBe(true);
+      expect((await historyRows())[0]?.slice(0, 5)).toEqual([
+        "2",
+        anyTime,
+        "EXPIRY",
+        "-3 credits",
+        "0 credits",
+      ]);
+      expect(await chart()).toMatchObject({ entries: "2", finalBalance: "0", points: ["3", "0"] });
+      expect((await api().getBalance({ ledgerId: sinkLedgerId })).balance).toBe(6n);
+      expect(await server.store.verifyInvariants()).toEqual([]);
+    });
+
+    it("bounds the chart to the latest 500 entries, and says so", async () => {
+      const many = await api().createLedger({
+        app: "content",
+        ownerId: MANY,
+        unit: "CREDITS",
+        idempotencyKey: "browser-many",
+      });
+      const manyLedgerId = many.ledger?.id ?? "";
+      await api().recordEntries({
+        atomic: true,
+        entries: Array.from({ length: 501 }, (_, i) => ({
+          ledgerId: manyLedgerId,
+          operation: "CREDIT_ADD",
+          amount: 1n,
+          idempotencyKey: `browser-many-${i}`,
+        })),
+      });
+      await findOwner(MANY);
+      await balanceShows("501 credits");
+      const drawn = await chart();
+      expect(drawn).toMatchObject({
+        entries: "500",
+        finalBalance: "501",
+        steps: 500,
+        labels: { "y-max": "501 credits", "y-min": "0 credits" },
+        caption: "Balance after each of the latest 500 entries; older entries are not drawn.",
+      });
+      expect(drawn.points).toEqual(Array.from({ length: 500 }, (_, i) => String(i + 2)));
       expect(pageErrors).toEqual([]);
     });
   },

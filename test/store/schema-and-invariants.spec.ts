@@ -204,6 +204,52 @@ describe("verifyInvariants", () => {
     expect(await verifyInvariants(harness.store())).toEqual([]);
   });
 
+  it("chains balances in history order and reports a history instant and a window that were tampered with", async () => {
+    const sink = await openLedger(harness.store(), 0n, { unbounded: true });
+    const ledger = await openLedger(harness.store(), 0n, {
+      app: sink.app,
+      validUntil: new Date(Date.now() + 3_600_000),
+      expireToLedgerId: sink.id,
+    });
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await harness.store().recordEntry(entryInput(ledger.id, "CREDIT_ADD", 5n));
+    await harness
+      .store()
+      .recordEntry(entryInput(ledger.id, "CREDIT_ADD", 2n, { createdAt: hourAgo }));
+    expect(await verifyInvariants(harness.store())).toEqual([]);
+    const check = async () =>
+      (await verifyInvariants(harness.databaseUrl())).map(
+        (breach) => `${breach.check} ${breach.subjectId}`,
+      );
+    // In sequence order the chain would break (5, then 2 with balance 2): history order holds.
+    await sql.query(
+      "update ledgers set history_at = history_at - interval '1 second' where id = $1",
+      [ledger.id],
+    );
+    expect(await check()).toEqual([`HISTORY_AT_IS_LATEST ${ledger.id}`]);
+    await sql.query(
+      "update ledgers set history_at = history_at + interval '1 second' where id = $1",
+      [ledger.id],
+    );
+    await sql.query("update ledgers set valid_from = now() where id = $1", [ledger.id]);
+    // Both entries were created before the window now opens.
+    expect(await check()).toEqual([
+      `ENTRIES_WITHIN_WINDOW ${ledger.id}`,
+      `ENTRIES_WITHIN_WINDOW ${ledger.id}`,
+    ]);
+    await sql.query("update ledgers set valid_from = null where id = $1", [ledger.id]);
+    await sql.query(
+      "update entries set balance_after = balance_after + 1 where ledger_id = $1 and sequence = 2",
+      [ledger.id],
+    );
+    expect(await check()).toEqual(expect.arrayContaining([`BALANCE_AFTER_CHAINS ${ledger.id}`]));
+    await sql.query(
+      "update entries set balance_after = balance_after - 1 where ledger_id = $1 and sequence = 2",
+      [ledger.id],
+    );
+    expect(await verifyInvariants(harness.store())).toEqual([]);
+  });
+
   it("refuses something that is neither a URL nor a store from openStore()", async () => {
     const notOurs = { ...harness.store(), verifyInvariants: undefined };
     await expect(

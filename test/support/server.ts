@@ -22,7 +22,8 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(): Promise<TestServer> {
+/** `env`: settings beside the harness's own, e.g. { EXPIRY_SWEEP_INTERVAL_MS: "200" }. */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const logger = pino({ level: process.env.LEDGER_TEST_LOG_LEVEL ?? "silent" });
   const config = loadConfig({
@@ -32,6 +33,7 @@ export async function startTestServer(): Promise<TestServer> {
     MIGRATE_ON_START: "false",
     LOG_LEVEL: "silent",
     SHUTDOWN_GRACE_MS: "2000",
+    ...env,
   });
   // Wired as src/server/main.ts wires it, with the production defaults.
   const store = await openStore({
@@ -64,7 +66,7 @@ export async function startTestServer(): Promise<TestServer> {
  * Registers one server for the enclosing spec file (started before its first
  * test, stopped after its last) and one client of each kind against it.
  */
-export function useLedgerServer(): {
+export function useLedgerServer(env: Record<string, string> = {}): {
   server(): TestServer;
   client(name: ClientName): LedgerApi;
 } {
@@ -72,7 +74,7 @@ export function useLedgerServer(): {
   const clients = new Map<ClientName, LedgerApi>();
 
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer(env);
   }, SERVER_START_TIMEOUT_MS);
 
   afterAll(async () => {

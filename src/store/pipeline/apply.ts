@@ -206,7 +206,7 @@ export function applyCommand(
         const written = state.post(recordEntryRule(ledger, command.input, id, context));
         return written.hold === undefined ? firstEntry(written) : written;
       });
-      return "transactionId" in result.value && !result.replayed
+      return command.input.createdAt !== undefined && "transactionId" in result.value
         ? { ...result, recomputedEntries: state.recomputedBy(result.value.transactionId) }
         : result;
     }

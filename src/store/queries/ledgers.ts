@@ -91,6 +91,26 @@ export async function getBalance(
 }
 
 /**
+ * Active ledgers past their valid_until at `now`, the soonest due first,
+ * with where their remainder goes.
+ */
+export async function dueLedgers(
+  em: EntityManager,
+  now: Date,
+  limit: number,
+): Promise<{ ledgerId: string; expireToLedgerId: string }[]> {
+  const rows = await sqlRows<{ id: string; expire_to_ledger_id: string }>(
+    em,
+    `select id, expire_to_ledger_id from ledgers
+      where status = 'ACTIVE' and valid_until is not null and valid_until <= $1::timestamptz
+      order by valid_until limit $2`,
+    [now, limit],
+    undefined,
+  );
+  return rows.map((row) => ({ ledgerId: row.id, expireToLedgerId: row.expire_to_ledger_id }));
+}
+
+/**
  * A ledger's balance at `asOf` in history order, and what the holds open
  * then reserved; version is the sequence of the entry that set it (0: none).
  */
