@@ -8,16 +8,19 @@
  * terminated ledgers included; listEntries filters by createdAfter /
  * createdBefore; a ledger's validity window (validFrom, validUntil,
  * expireToLedgerId) refuses writes outside it with LedgerNotYetValidError
- * and LedgerExpiredError; terminateLedger reports what remained, or sweeps
+ * and LedgerExpiredError, and the expiry sweep (run here by hand: the
+ * server's own is off, so nothing closes a ledger behind a test's back)
+ * closes an expired one; terminateLedger reports what remained, or sweeps
  * it to another ledger (operation SWEEP). The types: a hold is never
  * backdated, a transfer has no createdAt, and the results carry the new
  * fields.
  */
 import { Code } from "@connectrpc/connect";
-import { describe, expect, expectTypeOf, it } from "vitest";
+import { afterAll, describe, expect, expectTypeOf, it } from "vitest";
 import {
   createContentClient,
   createLearningClient,
+  createLedgerClient,
   type Entry,
   type HoldEntryInput,
   InsufficientFundsError,
@@ -29,13 +32,29 @@ import {
   LedgerStatus,
   LedgerTerminatedError,
   PROTOCOLS,
+  type Protocol,
   type RecordedEntry,
   type TerminatedLedger,
   type Transaction,
+  TransactionState,
 } from "../../src/sdk/index.js";
-import { okItem, rejection, useSdkClients } from "./sdk-clients.js";
+import { useLedgerServer } from "../support/server.js";
+import { okItem, rejection } from "./sdk-clients.js";
 
-const ledgerClient = useSdkClients();
+/** The server's expiry sweep off: the tests run it (store.expireLedgers) when they mean to. */
+const harness = useLedgerServer({ EXPIRY_SWEEP_INTERVAL_MS: "0" });
+const clients: LedgerClient[] = [];
+afterAll(() => {
+  for (const client of clients) {
+    client.close();
+  }
+});
+
+function ledgerClient(protocol: Protocol): LedgerClient {
+  const client = createLedgerClient({ baseUrl: harness.server().url, protocol });
+  clients.push(client);
+  return client;
+}
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -295,8 +314,8 @@ describe.each(PROTOCOLS)("time over %s", (protocol) => {
     expect(inside.entry.balanceAfter).toBe(10n);
   });
 
-  it("a write at or after validUntil is refused with LedgerExpiredError", async () => {
-    const { content, ledger, other } = await setup();
+  it("from validUntil, writes are refused (LedgerExpiredError); the expiry sweep then voids the holds, moves the remainder under EXPIRY and closes the ledger", async () => {
+    const { client, content, ledger, other } = await setup();
     const expired = await other("expired");
     const validUntil = new Date(Date.now() + 1_000);
     const { ledger: card } = await content.createLedger({
@@ -306,10 +325,21 @@ describe.each(PROTOCOLS)("time over %s", (protocol) => {
       expireToLedgerId: expired.id,
     });
     expect((await content.creditAdd(card.id)).entry.balanceAfter).toBe(10n);
+    const hold = await content.creditSpend(card.id, { amountMinor: -4n, pending: true });
     await sleep(validUntil.getTime() - Date.now() + 100);
     const late = await rejection(content.creditAdd(card.id));
     expect(late).toBeInstanceOf(LedgerExpiredError);
     expect(late).toMatchObject({ ledgerId: card.id, validUntil });
+    expect(await client.getLedger(card.id)).toMatchObject({ status: LedgerStatus.ACTIVE });
+
+    await harness.server().store.expireLedgers();
+    expect(await client.getLedger(card.id)).toMatchObject({
+      status: LedgerStatus.TERMINATED,
+      balance: 0n,
+      pendingDebits: 0n,
+    });
+    expect((await client.getTransaction(hold.transactionId)).state).toBe(TransactionState.VOIDED);
+    expect(await history(client, expired.id)).toEqual([["EXPIRY", 10n, 10n]]);
   });
 
   it("a window must end in the future and name where the remainder goes", async () => {
