@@ -3,7 +3,7 @@
  * whose servers do not sweep (EXPIRY_SWEEP_INTERVAL_MS=0, as here): one
  * sweep closes every ledger past its valid_until (open holds voided, the
  * positive remainder moved to its expire-to ledger, or left on it when that
- * one was closed since), prints one line per ledger and the count, and exits
+ * one was closed since; a negative one stays), prints one line per ledger and the count, and exits
  * 0; run again it finds nothing; it exits 2 when the database cannot be
  * reached.
  */
@@ -73,6 +73,13 @@ describe("npm run expire", () => {
       validUntil: new Date(at + 200),
       expireToLedgerId: expired.id,
     });
+    const owing = await openLedger(api, {
+      app,
+      minBalance: -10n,
+      validUntil: new Date(at + 300),
+      expireToLedgerId: expired.id,
+    });
+    await post(api, owing.id, "CREDIT_SPEND", -4n);
     const later = await openLedger(api, {
       app,
       validUntil: new Date(Date.now() + 3_600_000),
@@ -80,7 +87,7 @@ describe("npm run expire", () => {
     });
     await post(api, later.id, "CREDIT_ADD", 3n);
     expect(Date.now(), "set up before the first card expires").toBeLessThan(at);
-    await sleep(at + 200 - Date.now() + 50);
+    await sleep(at + 300 - Date.now() + 50);
 
     const databaseUrl = harness.server().databaseUrl;
     // The soonest due first.
@@ -90,7 +97,8 @@ describe("npm run expire", () => {
         `${card.id} ${app} CREDITS: expired, moved 7 to ${expired.id}, 0 left\n` +
         `${stranded.id} ${app} CREDITS: expired, nothing moved to ${closedTarget.id}, 5 left\n` +
         `${empty.id} ${app} CREDITS: expired, nothing moved to ${expired.id}, 0 left\n` +
-        "3 ledger(s) expired\n",
+        `${owing.id} ${app} CREDITS: expired, nothing moved to ${expired.id}, -4 left\n` +
+        "4 ledger(s) expired\n",
     });
     expect(await api.getLedger(card.id)).toMatchObject({
       status: "TERMINATED",
@@ -102,6 +110,7 @@ describe("npm run expire", () => {
     expect(sweep).toMatchObject({ operation: "EXPIRY", amount: 7n, balanceAfter: 7n });
     expect(await api.getLedger(stranded.id)).toMatchObject({ status: "TERMINATED", balance: 5n });
     expect(await api.getLedger(empty.id)).toMatchObject({ status: "TERMINATED", version: 0n });
+    expect(await api.getLedger(owing.id)).toMatchObject({ status: "TERMINATED", balance: -4n });
     expect(await api.getLedger(later.id)).toMatchObject({ status: "ACTIVE", balance: 3n });
 
     expect(await runExpireCli(databaseUrl)).toEqual({ code: 0, stdout: "0 ledger(s) expired\n" });
