@@ -34,5 +34,6 @@ try {
 } finally {
   await database.stop();
 }
-// Explicitly, whatever a library may have left open.
+// Explicitly, whatever a library may have left open; once stdout is flushed (a pipe is written asynchronously).
+await new Promise((resolve) => process.stdout.write("", resolve));
 process.exit(exitCode);

@@ -131,6 +131,17 @@ export interface Ledger {
   readonly pendingCredits: bigint;
   /** balance - pendingDebits. */
   readonly available: bigint;
+  /*
+   * The validity window. The clients here always set all three (the dates
+   * undefined and the id "" when absent); they are optional only so a Ledger
+   * built by hand (the serial checker's tests) need not name them.
+   */
+  /** Writes before it fail LEDGER_NOT_YET_VALID. */
+  readonly validFrom?: Date | undefined;
+  /** Writes at or after it fail LEDGER_EXPIRED; the expiry sweep closes the ledger then. */
+  readonly validUntil?: Date | undefined;
+  /** Where the remainder goes at validUntil ("" without a window end). */
+  readonly expireToLedgerId?: string;
 }
 
 export interface Entry {
@@ -211,6 +222,10 @@ export interface CreateLedgerParams {
   readonly metadata?: Readonly<Record<string, string>>;
   readonly minBalance?: bigint;
   readonly unbounded?: boolean;
+  readonly validFrom?: Date;
+  /** Requires expireToLedgerId. */
+  readonly validUntil?: Date;
+  readonly expireToLedgerId?: string;
 }
 
 /** What RecordEntry and Transfer both carry onto the entries they write. */
@@ -235,6 +250,8 @@ export interface RecordEntryParams extends PostingAnnotations, HoldParams {
   readonly operation: string;
   readonly idempotencyKey: string;
   readonly amount?: bigint;
+  /** Backdate: the entry's place in history (absent: now). */
+  readonly createdAt?: Date;
 }
 
 export interface TransferParams extends PostingAnnotations, HoldParams {
@@ -287,6 +304,17 @@ export interface ListPendingTransactionsParams {
 export interface TerminateLedgerOptions {
   /** Void the ledger's open holds first (else LEDGER_HAS_PENDING_TRANSACTIONS). */
   readonly voidPending?: boolean;
+  /** Move what is left to (or, when negative, from) this ledger first: a SWEEP transfer. */
+  readonly sweepToLedgerId?: string;
+}
+
+/** TerminateLedger's whole answer. */
+export interface Termination {
+  readonly ledger: Ledger;
+  /** What was left on the ledger when it closed (0 once swept). */
+  readonly remainingBalance: bigint;
+  /** The SWEEP transfer that moved the remainder, when there was one. */
+  readonly sweepTransaction: Transaction | undefined;
 }
 
 export interface GetBalanceParams {
@@ -294,6 +322,8 @@ export interface GetBalanceParams {
   readonly app?: string;
   readonly ownerId?: string;
   readonly unit?: string;
+  /** The balance at this instant of the ledger's history (absent: now). */
+  readonly asOf?: Date;
 }
 
 export interface ListLedgersParams {
@@ -311,11 +341,20 @@ export interface ListEntriesParams {
   readonly occurredBefore?: Date;
   readonly reference?: string;
   readonly externalTransactionId?: string;
+  /** Only entries whose createdAt is at or after it. */
+  readonly createdAfter?: Date;
+  /** Only entries whose createdAt is strictly before it. */
+  readonly createdBefore?: Date;
 }
 
 export interface Written<T> {
   readonly value: T;
   readonly replayed: boolean;
+}
+
+/** What RecordEntry (and an item of RecordEntries) answers: also how many later entries a backdate recomputed. */
+export interface RecordWritten<T> extends Written<T> {
+  readonly recomputedEntries: bigint;
 }
 
 export interface Page<T> {
@@ -345,6 +384,11 @@ export type Outcome<T> =
 /** One item of RecordEntries (a hold's item: Outcome<Transaction>). */
 export type ItemOutcome = Outcome<Entry>;
 
+/** One item of RecordEntries, with what a recorded item recomputed. */
+export type RecordOutcome<T> =
+  | ({ readonly ok: true } & RecordWritten<T>)
+  | { readonly ok: false; readonly failure: RpcFailure };
+
 /** One item of CreateTransfers. */
 export type TransferOutcome = Outcome<Transaction>;
 
@@ -354,17 +398,20 @@ export interface LedgerApi {
   createLedger(params: CreateLedgerParams): Promise<Written<Ledger>>;
   getLedger(ledgerId: string): Promise<Ledger>;
   listLedgers(params: ListLedgersParams): Promise<Page<Ledger>>;
-  recordEntry<P extends RecordEntryParams>(params: P): Promise<Written<Recorded<P>>>;
+  recordEntry<P extends RecordEntryParams>(params: P): Promise<RecordWritten<Recorded<P>>>;
   recordEntries<P extends RecordEntryParams>(
     params: RecordEntriesParams<P>,
-  ): Promise<Outcome<Recorded<P>>[]>;
+  ): Promise<RecordOutcome<Recorded<P>>[]>;
   transfer(params: TransferParams): Promise<Written<Transaction>>;
   createTransfers(params: CreateTransfersParams): Promise<TransferOutcome[]>;
   reverseTransaction(params: ReverseTransactionParams): Promise<Written<Transaction>>;
   getTransaction(params: GetTransactionParams): Promise<Transaction>;
   getBalance(params: GetBalanceParams): Promise<Balance>;
   listEntries(params: ListEntriesParams): Promise<Page<Entry>>;
+  /** The closed ledger (see terminateLedgerFully for the rest of the answer). */
   terminateLedger(ledgerId: string, options?: TerminateLedgerOptions): Promise<Ledger>;
+  /** TerminateLedger's whole answer: the ledger, what was left on it, the SWEEP transfer. */
+  terminateLedgerFully(ledgerId: string, options?: TerminateLedgerOptions): Promise<Termination>;
   postPendingTransaction(params: PostPendingTransactionParams): Promise<Written<Transaction>>;
   voidPendingTransaction(params: VoidPendingTransactionParams): Promise<Written<Transaction>>;
   listPendingTransactions(params: ListPendingTransactionsParams): Promise<Page<Transaction>>;
@@ -518,11 +565,11 @@ function grpcMessage(details: string): string {
  * A bulk item's outcome as proto-loader gives it (oneofs: `result` names the
  * member): the write response in `member`, or a google.rpc.Status in `error`.
  */
-function wireOutcome<T>(
+function wireOutcome<T, W extends Written<T>>(
   raw: Wire,
   member: string,
-  written: (response: Wire) => Written<T>,
-): Outcome<T> {
+  written: (response: Wire) => W,
+): ({ readonly ok: true } & W) | { readonly ok: false; readonly failure: RpcFailure } {
   if (raw.result === member) {
     return { ok: true, ...written(raw[member] as Wire) };
   }
@@ -542,12 +589,15 @@ function wireWritten<T>(res: Wire, field: string, decode: (raw: Wire) => T): Wri
 const wireWrittenTransaction = (res: Wire) => wireWritten(res, "transaction", wireTransaction);
 
 /** A RecordEntryResponse: its entry, or a hold's pending_transaction (then it has no entry). */
-function wireWrittenRecorded<P extends RecordEntryParams>(res: Wire): Written<Recorded<P>> {
+function wireWrittenRecorded<P extends RecordEntryParams>(res: Wire): RecordWritten<Recorded<P>> {
   const written =
     res.pendingTransaction === null || res.pendingTransaction === undefined
       ? wireWritten(res, "entry", wireEntry)
       : wireWritten(res, "pendingTransaction", wireTransaction);
-  return written as Written<Recorded<P>>;
+  return {
+    ...(written as Written<Recorded<P>>),
+    recomputedEntries: BigInt((res.recomputedEntries as string | undefined) ?? "0"),
+  };
 }
 
 /** The annotations of a RecordEntryRequest or TransferRequest as proto-loader takes them. */
@@ -580,6 +630,7 @@ function wireRecordEntry(p: RecordEntryParams): Wire {
     idempotencyKey: p.idempotencyKey,
     ...wireAnnotations(p),
     ...wireHold(p),
+    ...(p.createdAt === undefined ? {} : { createdAt: toWireTimestamp(p.createdAt) }),
   };
 }
 
@@ -624,6 +675,23 @@ function openGrpcJsClient(baseUrl: string): LedgerApi {
       );
     });
 
+  const terminateFully = async (
+    ledgerId: string,
+    options: TerminateLedgerOptions | undefined,
+  ): Promise<Termination> => {
+    const res = await call("TerminateLedger", {
+      ledgerId,
+      voidPending: options?.voidPending ?? false,
+      sweepToLedgerId: options?.sweepToLedgerId ?? "",
+    });
+    const sweep = res.sweepTransaction as Wire | null | undefined;
+    return {
+      ledger: wireLedger(res.ledger),
+      remainingBalance: BigInt((res.remainingBalance as string | undefined) ?? "0"),
+      sweepTransaction: sweep === null || sweep === undefined ? undefined : wireTransaction(sweep),
+    };
+  };
+
   return {
     name: "grpc-js",
     async createLedger(p) {
@@ -637,6 +705,9 @@ function openGrpcJsClient(baseUrl: string): LedgerApi {
         ...(p.minBalance === undefined ? {} : { minBalance: p.minBalance.toString() }),
         idempotencyKey: p.idempotencyKey,
         unbounded: p.unbounded ?? false,
+        ...(p.validFrom === undefined ? {} : { validFrom: toWireTimestamp(p.validFrom) }),
+        ...(p.validUntil === undefined ? {} : { validUntil: toWireTimestamp(p.validUntil) }),
+        expireToLedgerId: p.expireToLedgerId ?? "",
       });
       return wireWritten(res, "ledger", wireLedger);
     },
@@ -664,7 +735,7 @@ function openGrpcJsClient(baseUrl: string): LedgerApi {
         atomic: p.atomic,
       });
       return (res.results as Wire[]).map((raw) =>
-        wireOutcome(raw, "entry", wireWrittenRecorded<P>),
+        wireOutcome<Recorded<P>, RecordWritten<Recorded<P>>>(raw, "entry", wireWrittenRecorded<P>),
       );
     },
     async transfer(p) {
@@ -676,7 +747,7 @@ function openGrpcJsClient(baseUrl: string): LedgerApi {
         atomic: p.atomic,
       });
       return (res.results as Wire[]).map((raw) =>
-        wireOutcome(raw, "transfer", wireWrittenTransaction),
+        wireOutcome<Transaction, Written<Transaction>>(raw, "transfer", wireWrittenTransaction),
       );
     },
     async reverseTransaction(p) {
@@ -703,6 +774,7 @@ function openGrpcJsClient(baseUrl: string): LedgerApi {
         app: p.app ?? "",
         ownerId: p.ownerId ?? "",
         unit: p.unit ?? "",
+        ...(p.asOf === undefined ? {} : { asOf: toWireTimestamp(p.asOf) }),
       });
       return {
         ledgerId: res.ledgerId as string,
@@ -727,6 +799,10 @@ function openGrpcJsClient(baseUrl: string): LedgerApi {
           : { occurredBefore: toWireTimestamp(p.occurredBefore) }),
         reference: p.reference ?? "",
         externalTransactionId: p.externalTransactionId ?? "",
+        ...(p.createdAfter === undefined ? {} : { createdAfter: toWireTimestamp(p.createdAfter) }),
+        ...(p.createdBefore === undefined
+          ? {}
+          : { createdBefore: toWireTimestamp(p.createdBefore) }),
       });
       return {
         items: (res.entries as Wire[]).map(wireEntry),
@@ -734,9 +810,9 @@ function openGrpcJsClient(baseUrl: string): LedgerApi {
       };
     },
     async terminateLedger(ledgerId, options) {
-      const voidPending = options?.voidPending ?? false;
-      return wireLedger((await call("TerminateLedger", { ledgerId, voidPending })).ledger);
+      return (await terminateFully(ledgerId, options)).ledger;
     },
+    terminateLedgerFully: terminateFully,
     async postPendingTransaction(p) {
       const res = await call("PostPendingTransaction", {
         transactionId: p.transactionId,
@@ -811,6 +887,9 @@ function wireLedger(raw: unknown): Ledger {
     pendingDebits: BigInt(l.pendingDebits as string),
     pendingCredits: BigInt(l.pendingCredits as string),
     available: BigInt(l.available as string),
+    validFrom: fromWireTimestamp(l.validFrom),
+    validUntil: fromWireTimestamp(l.validUntil),
+    expireToLedgerId: (l.expireToLedgerId as string | undefined) ?? "",
   };
 }
 
@@ -890,6 +969,22 @@ function openConnectFamilyClient(
   transport: Parameters<typeof createClient>[1],
 ): LedgerApi {
   const client: ConnectClient<typeof pb.LedgerService> = createClient(pb.LedgerService, transport);
+  const terminateFully = async (
+    ledgerId: string,
+    options: TerminateLedgerOptions | undefined,
+  ): Promise<Termination> => {
+    const res = await client.terminateLedger({
+      ledgerId,
+      voidPending: options?.voidPending ?? false,
+      sweepToLedgerId: options?.sweepToLedgerId ?? "",
+    });
+    return {
+      ledger: esLedger(res.ledger),
+      remainingBalance: res.remainingBalance,
+      sweepTransaction:
+        res.sweepTransaction === undefined ? undefined : esTransaction(res.sweepTransaction),
+    };
+  };
   const guarded = async <T>(call: () => Promise<T>): Promise<T> => {
     try {
       return await call();
@@ -912,6 +1007,9 @@ function openConnectFamilyClient(
           minBalance: p.minBalance,
           idempotencyKey: p.idempotencyKey,
           unbounded: p.unbounded ?? false,
+          validFrom: esTimestamp(p.validFrom),
+          validUntil: esTimestamp(p.validUntil),
+          expireToLedgerId: p.expireToLedgerId ?? "",
         });
         return { value: esLedger(res.ledger), replayed: res.replayed };
       }),
@@ -982,6 +1080,7 @@ function openConnectFamilyClient(
           app: p.app ?? "",
           ownerId: p.ownerId ?? "",
           unit: p.unit ?? "",
+          asOf: esTimestamp(p.asOf),
         });
         return {
           ledgerId: res.ledgerId,
@@ -1005,14 +1104,14 @@ function openConnectFamilyClient(
             p.occurredBefore === undefined ? undefined : timestampFromDate(p.occurredBefore),
           reference: p.reference ?? "",
           externalTransactionId: p.externalTransactionId ?? "",
+          createdAfter: esTimestamp(p.createdAfter),
+          createdBefore: esTimestamp(p.createdBefore),
         });
         return { items: res.entries.map(esEntry), nextPageToken: res.nextPageToken };
       }),
     terminateLedger: (ledgerId, options) =>
-      guarded(async () => {
-        const voidPending = options?.voidPending ?? false;
-        return esLedger((await client.terminateLedger({ ledgerId, voidPending })).ledger);
-      }),
+      guarded(async () => (await terminateFully(ledgerId, options)).ledger),
+    terminateLedgerFully: (ledgerId, options) => guarded(() => terminateFully(ledgerId, options)),
     postPendingTransaction: (p) =>
       guarded(async () => {
         const res = await client.postPendingTransaction({
@@ -1043,10 +1142,14 @@ function openConnectFamilyClient(
   };
 }
 
+function esTimestamp(date: Date | undefined): Timestamp | undefined {
+  return date === undefined ? undefined : timestampFromDate(date);
+}
+
 /** The annotations of a RecordEntryRequest or TransferRequest. */
 function esAnnotations(p: PostingAnnotations) {
   return {
-    occurredAt: p.occurredAt === undefined ? undefined : timestampFromDate(p.occurredAt),
+    occurredAt: esTimestamp(p.occurredAt),
     description: p.description ?? "",
     reference: p.reference ?? "",
     metadata: { ...p.metadata },
@@ -1071,6 +1174,7 @@ function esRecordEntry(p: RecordEntryParams): MessageInitShape<typeof pb.RecordE
     idempotencyKey: p.idempotencyKey,
     ...esAnnotations(p),
     ...esHold(p),
+    createdAt: esTimestamp(p.createdAt),
   };
 }
 
@@ -1089,12 +1193,16 @@ function esTransfer(p: TransferParams): MessageInitShape<typeof pb.TransferReque
 /** A RecordEntryResponse: its entry, or a hold's pending_transaction (then it has no entry). */
 function esWrittenRecorded<P extends RecordEntryParams>(
   res: pb.RecordEntryResponse,
-): Written<Recorded<P>> {
+): RecordWritten<Recorded<P>> {
   const value =
     res.pendingTransaction === undefined
       ? esEntry(required(res.entry, "entry"))
       : esTransaction(res.pendingTransaction);
-  return { value, replayed: res.replayed } as Written<Recorded<P>>;
+  return {
+    value,
+    replayed: res.replayed,
+    recomputedEntries: res.recomputedEntries,
+  } as RecordWritten<Recorded<P>>;
 }
 
 function esWrittenTransaction(res: {
@@ -1174,6 +1282,9 @@ function esLedger(raw: pb.Ledger | undefined): Ledger {
     pendingDebits: l.pendingDebits,
     pendingCredits: l.pendingCredits,
     available: l.available,
+    validFrom: esDate(l.validFrom),
+    validUntil: esDate(l.validUntil),
+    expireToLedgerId: l.expireToLedgerId,
   };
 }
 

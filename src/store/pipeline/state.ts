@@ -343,6 +343,8 @@ export class BatchState {
     const after = new Map<string, Ledger>();
     for (const posting of transaction.postings) {
       const ledger = after.get(posting.ledgerId) ?? this.lockedLedger(posting.ledgerId);
+      if (ledger.status === "ACTIVE")
+        assertWithinWindow(ledger, transaction.createdAt, transaction.createdAt);
       after.set(ledger.id, reserve(ledger, posting.amountMinor));
     }
     this.setLedgers(after);
