@@ -11,6 +11,7 @@ import { Hold } from "./hold.js";
 import type { LedgerClient } from "./ledger-client.js";
 import type {
   Balance,
+  BalanceAsOf,
   CallOptions,
   CreatedLedger,
   CreateLedgerInput,
@@ -97,9 +98,17 @@ export class AppClient<Operation extends string> {
     return this.ledger.listLedgers({ ...input, app: this.app.app }, options);
   }
 
-  /** The balance of an owner's active ledger of this app in `unit`. */
-  getBalance(ownerId: string, unit: string, options?: CallOptions): Promise<Balance> {
-    return this.ledger.getBalance({ app: this.app.app, ownerId, unit }, options);
+  /**
+   * The balance of an owner's active ledger of this app in `unit`; with
+   * `asOf`, at that past instant of its history.
+   */
+  getBalance(
+    ownerId: string,
+    unit: string,
+    options: BalanceAsOf & CallOptions = {},
+  ): Promise<Balance> {
+    const { asOf, ...callOptions } = options;
+    return this.ledger.getBalance({ app: this.app.app, ownerId, unit, asOf }, callOptions);
   }
 
   /**

@@ -12,12 +12,15 @@ import { describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import {
+  BackdateTooFarError,
   ConcurrencyConflictError,
   HoldAmountExceededError,
   HoldExpiredError,
   HoldNotPendingError,
   InsufficientFundsError,
+  LedgerExpiredError,
   LedgerHasPendingTransactionsError,
+  LedgerNotYetValidError,
   LedgerRpcError,
   ledgerRpcErrorFromStatus,
   OverloadedError,
@@ -121,6 +124,40 @@ describe("toLedgerRpcError", () => {
     ]) {
       expect(toLedgerRpcError(malformed).constructor).toBe(LedgerRpcError);
     }
+  });
+
+  it("parses the time reasons: the ledger and the instant of each", () => {
+    const backdate = toLedgerRpcError(
+      withInfo(Code.FailedPrecondition, "BACKDATE_TOO_FAR", {
+        ledger_id: "l",
+        created_at: "2026-01-02T03:04:05.678Z",
+        entries_max: "100000",
+      }),
+    );
+    expect(backdate).toBeInstanceOf(BackdateTooFarError);
+    expect(backdate).toMatchObject({
+      ledgerId: "l",
+      createdAt: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678)),
+      retryable: false,
+    });
+
+    const early = toLedgerRpcError(
+      withInfo(Code.FailedPrecondition, "LEDGER_NOT_YET_VALID", {
+        ledger_id: "l",
+        valid_from: "2026-02-01T00:00:00Z",
+      }),
+    );
+    expect(early).toBeInstanceOf(LedgerNotYetValidError);
+    expect(early).toMatchObject({ ledgerId: "l", validFrom: new Date(Date.UTC(2026, 1, 1)) });
+
+    const late = toLedgerRpcError(
+      withInfo(Code.FailedPrecondition, "LEDGER_EXPIRED", {
+        ledger_id: "l",
+        valid_until: "2026-03-01T00:00:00Z",
+      }),
+    );
+    expect(late).toBeInstanceOf(LedgerExpiredError);
+    expect(late).toMatchObject({ ledgerId: "l", validUntil: new Date(Date.UTC(2026, 2, 1)) });
   });
 
   it("keeps malformed metadata, another domain and an unknown reason on the base class", () => {

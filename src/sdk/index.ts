@@ -6,8 +6,9 @@
  *   client per app declared in proto/apps (generated into gen/apps);
  * - typed errors (InsufficientFundsError, ...) to catch with instanceof;
  * - TransactionKind, the values of a transaction's `kind` (ENTRY, TRANSFER,
- *   REVERSAL), and TransactionState, of its `state` (POSTED, and for holds
- *   PENDING, VOIDED, EXPIRED);
+ *   REVERSAL), TransactionState, of its `state` (POSTED, and for holds
+ *   PENDING, VOIDED, EXPIRED), and LedgerStatus, of a ledger's `status`
+ *   (ACTIVE, TERMINATED);
  * - Hold: what an app client's operation or transfer returns with
  *   `pending: true`, to post or void.
  *
@@ -18,7 +19,11 @@
 
 export * from "../../gen/apps/clients.js";
 export * from "../../gen/apps/registry.js";
-export { TransactionKind, TransactionState } from "../../gen/ledger/v1/ledger_pb.js";
+export {
+  LedgerStatus,
+  TransactionKind,
+  TransactionState,
+} from "../../gen/ledger/v1/ledger_pb.js";
 export {
   AppClient,
   type AppHoldItem,

@@ -7,10 +7,11 @@
  * voidPendingTransaction.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { Status } from "../../gen/google/rpc/status_pb.js";
 import {
+  type Ledger as LedgerMessage,
   LedgerService,
   type RecordEntryRequestSchema,
   type RecordEntryResponse,
@@ -27,7 +28,7 @@ import {
 import { createLedgerTransport, type Protocol, type TransportOptions } from "./transport.js";
 import type {
   Balance,
-  BalanceLookup,
+  BalanceInput,
   CallOptions,
   CreatedLedger,
   CreateLedgerInput,
@@ -53,6 +54,7 @@ import type {
   RefusedItem,
   ReversedTransaction,
   ReverseTransactionInput,
+  TerminatedLedger,
   TerminateLedgerOptions,
   TransactionPage,
   TransferInput,
@@ -76,17 +78,25 @@ export interface LedgerClientOptions extends TransportOptions {
 export interface LedgerClient {
   /** The protocol this client speaks. */
   readonly protocol: Protocol;
-  /** Opens a ledger. LEDGER_ALREADY_EXISTS, INVALID_ARGUMENT, IDEMPOTENCY_KEY_REUSED. */
+  /**
+   * Opens a ledger, optionally valid only from `validFrom` and until
+   * `validUntil` (then its remainder goes to `expireToLedgerId`).
+   * LEDGER_ALREADY_EXISTS, INVALID_ARGUMENT, IDEMPOTENCY_KEY_REUSED.
+   */
   createLedger(input: CreateLedgerInput, options?: CallOptions): Promise<CreatedLedger>;
   /** A ledger by id, terminated ones included. LEDGER_NOT_FOUND. */
   getLedger(ledgerId: string, options?: CallOptions): Promise<Ledger>;
   /** An app's ledgers, oldest first. */
   listLedgers(input: ListLedgersInput, options?: CallOptions): Promise<LedgerPage>;
   /**
-   * Records an operation; with `pending: true`, holds it instead and returns
-   * the hold (a PENDING transaction, no entry). LEDGER_NOT_FOUND,
-   * LEDGER_TERMINATED, UNKNOWN_OPERATION, AMOUNT_DIRECTION_MISMATCH,
-   * INSUFFICIENT_FUNDS (against `available` for a debit, held or not),
+   * Records an operation, now or backdated (`createdAt`: later entries'
+   * balanceAfter recomputed, `recomputedEntries` says how many); with
+   * `pending: true`, holds it instead and returns the hold (a PENDING
+   * transaction, no entry). LEDGER_NOT_FOUND, LEDGER_TERMINATED,
+   * LEDGER_NOT_YET_VALID, LEDGER_EXPIRED, UNKNOWN_OPERATION,
+   * AMOUNT_DIRECTION_MISMATCH, INSUFFICIENT_FUNDS (against `available` for a
+   * debit, held or not; for a backdated entry, the first later entry whose
+   * recomputed balance breaks the floor), BACKDATE_TOO_FAR,
    * BALANCE_OVERFLOW, IDEMPOTENCY_KEY_REUSED, EXTERNAL_ID_ALREADY_USED.
    */
   recordEntry(input: HoldEntryInput, options?: CallOptions): Promise<RecordedHold>;
@@ -121,8 +131,9 @@ export interface LedgerClient {
    * one TRANSFER transaction, the debit of `fromLedgerId` then the credit of
    * `toLedgerId`. With `pending: true`, holds it instead: a PENDING
    * transaction with no entries whose `pendingEntries` are the two legs.
-   * LEDGER_NOT_FOUND, LEDGER_TERMINATED, APP_MISMATCH, UNIT_MISMATCH,
-   * UNKNOWN_OPERATION, INSUFFICIENT_FUNDS, BALANCE_OVERFLOW,
+   * LEDGER_NOT_FOUND, LEDGER_TERMINATED, LEDGER_NOT_YET_VALID,
+   * LEDGER_EXPIRED, APP_MISMATCH, UNIT_MISMATCH, UNKNOWN_OPERATION,
+   * INSUFFICIENT_FUNDS, BALANCE_OVERFLOW,
    * IDEMPOTENCY_KEY_REUSED, EXTERNAL_ID_ALREADY_USED.
    */
   transfer(input: TransferInput, options?: CallOptions): Promise<RecordedTransfer>;
@@ -157,9 +168,16 @@ export interface LedgerClient {
     externalTransactionId: string,
     options?: CallOptions,
   ): Promise<Transaction | undefined>;
-  /** The balance of an active ledger. LEDGER_NOT_FOUND, LEDGER_TERMINATED. */
-  getBalance(lookup: BalanceLookup, options?: CallOptions): Promise<Balance>;
-  /** A ledger's posted entries, newest first (a hold has none until posted). LEDGER_NOT_FOUND. */
+  /**
+   * The balance of an active ledger; with `asOf`, at that past instant of
+   * its history, terminated ledgers included. LEDGER_NOT_FOUND,
+   * LEDGER_TERMINATED (without `asOf`), INVALID_ARGUMENT (`asOf` in the future).
+   */
+  getBalance(input: BalanceInput, options?: CallOptions): Promise<Balance>;
+  /**
+   * A ledger's posted entries in history order (createdAt, then sequence),
+   * newest first (a hold has none until posted). LEDGER_NOT_FOUND.
+   */
   listEntries(input: ListEntriesInput, options?: CallOptions): Promise<EntryPage>;
   /**
    * Posts all of a hold (`amountMinor` absent) or part of it: its entries
@@ -188,10 +206,13 @@ export interface LedgerClient {
     options?: CallOptions,
   ): Promise<TransactionPage>;
   /**
-   * Closes a ledger for good; idempotent. LEDGER_NOT_FOUND,
-   * LEDGER_HAS_PENDING_TRANSACTIONS (open holds, unless `voidPending`).
+   * Closes a ledger for good, first moving what is left on it to
+   * `sweepToLedgerId` if given (a SWEEP transfer); idempotent. It returns
+   * the ledger, what remained on it and the sweep's transaction.
+   * LEDGER_NOT_FOUND, LEDGER_HAS_PENDING_TRANSACTIONS (open holds, unless
+   * `voidPending`), and for the sweep those of a transfer.
    */
-  terminateLedger(ledgerId: string, options?: TerminateLedgerOptions): Promise<Ledger>;
+  terminateLedger(ledgerId: string, options?: TerminateLedgerOptions): Promise<TerminatedLedger>;
   /** Releases the client's connections (the HTTP/2 session of "grpc"). */
   close(): void;
 }
@@ -251,16 +272,23 @@ function ledgerCalls(
             metadata: { ...input.metadata },
             minBalance: input.minBalanceMinor,
             unbounded: input.unbounded ?? false,
+            validFrom: optionalTimestamp(input.validFrom),
+            validUntil: optionalTimestamp(input.validUntil),
+            expireToLedgerId: input.expireToLedgerId ?? "",
             idempotencyKey,
           },
           o,
         ),
       );
-      return { ledger: present(response.ledger), replayed: response.replayed, idempotencyKey };
+      return {
+        ledger: presentLedger(response.ledger),
+        replayed: response.replayed,
+        idempotencyKey,
+      };
     },
     async getLedger(ledgerId, callOptions) {
       const response = await call(callOptions, (o) => rpc.getLedger({ ledgerId }, o));
-      return present(response.ledger);
+      return presentLedger(response.ledger);
     },
     async listLedgers(input, callOptions) {
       const response = await call(callOptions, (o) =>
@@ -274,16 +302,22 @@ function ledgerCalls(
           o,
         ),
       );
-      return { ledgers: response.ledgers, nextPageToken: response.nextPageToken };
+      return { ledgers: response.ledgers.map(sdkLedger), nextPageToken: response.nextPageToken };
     },
-    getBalance(lookup, callOptions) {
-      return call(callOptions, (o) => rpc.getBalance(lookup, o));
+    getBalance(input, callOptions) {
+      const request = { ...balanceLookup(input), asOf: optionalTimestamp(input.asOf) };
+      return call(callOptions, (o) => rpc.getBalance(request, o));
     },
-    async terminateLedger(ledgerId, { voidPending = false, ...callOptions } = {}) {
+    async terminateLedger(ledgerId, options = {}) {
+      const { voidPending = false, sweepToLedgerId = "", ...callOptions } = options;
       const response = await call(callOptions, (o) =>
-        rpc.terminateLedger({ ledgerId, voidPending }, o),
+        rpc.terminateLedger({ ledgerId, voidPending, sweepToLedgerId }, o),
       );
-      return present(response.ledger);
+      return {
+        ledger: presentLedger(response.ledger),
+        remainingBalanceMinor: response.remainingBalance,
+        sweepTransaction: response.sweepTransaction,
+      };
     },
   };
 }
@@ -326,6 +360,8 @@ function entryCalls(
             pageToken: input.pageToken ?? "",
             occurredAfter: optionalTimestamp(input.occurredAfter),
             occurredBefore: optionalTimestamp(input.occurredBefore),
+            createdAfter: optionalTimestamp(input.createdAfter),
+            createdBefore: optionalTimestamp(input.createdBefore),
             reference: input.reference ?? "",
             externalTransactionId: input.externalTransactionId ?? "",
           },
@@ -512,6 +548,29 @@ function brokenResponse(what: string): LedgerRpcError {
   });
 }
 
+/** A Ledger message as the SDK returns it: its validity window as Dates, absent as undefined. */
+function sdkLedger(message: LedgerMessage): Ledger {
+  const { validFrom, validUntil, expireToLedgerId } = message;
+  return {
+    ...message,
+    validFrom: validFrom === undefined ? undefined : timestampDate(validFrom),
+    validUntil: validUntil === undefined ? undefined : timestampDate(validUntil),
+    expireToLedgerId: expireToLedgerId === "" ? undefined : expireToLedgerId,
+  };
+}
+
+/** A response's ledger, which the server always sets, as the SDK returns it. */
+function presentLedger(message: LedgerMessage | undefined): Ledger {
+  return sdkLedger(present(message));
+}
+
+/** GetBalance's lookup fields: by id, or by (app, ownerId, unit); nothing else of the input. */
+function balanceLookup(input: BalanceInput) {
+  return "ledgerId" in input
+    ? { ledgerId: input.ledgerId }
+    : { app: input.app, ownerId: input.ownerId, unit: input.unit };
+}
+
 /** A RecordEntry request as the SDK sends it: its key generated, `pending` set. */
 type EntryRequest = MessageInitShape<typeof RecordEntryRequestSchema> & {
   idempotencyKey: string;
@@ -525,6 +584,7 @@ function entryRequest(input: RecordEntryInput | HoldEntryInput): EntryRequest {
     ledgerId: input.ledgerId,
     operation: input.operation,
     amount: input.amountMinor,
+    createdAt: optionalTimestamp(input.createdAt),
   };
 }
 
@@ -572,7 +632,12 @@ function recordedEntry(
   if (request.pending) {
     return { transaction: present(response.pendingTransaction), replayed, idempotencyKey };
   }
-  return { entry: present(response.entry), replayed, idempotencyKey };
+  return {
+    entry: present(response.entry),
+    recomputedEntries: Number(response.recomputedEntries),
+    replayed,
+    idempotencyKey,
+  };
 }
 
 /** What Transfer, ReverseTransaction and the posts and voids of holds return: their transaction. */

@@ -3,13 +3,14 @@
  * (`amountMinor`), instants are Dates on the way in; results are the
  * generated protobuf messages (int64 as bigint, google.protobuf.Timestamp:
  * see timestampDate from @bufbuild/protobuf/wkt; a Transaction's `kind` is
- * a TransactionKind, its `state` a TransactionState).
+ * a TransactionKind, its `state` a TransactionState), but for a Ledger's
+ * validity window (Dates, see Ledger).
  */
 import type {
   Entry,
   GetBalanceResponse,
   HoldEvent,
-  Ledger,
+  Ledger as LedgerMessage,
   PendingEntry,
   Transaction,
 } from "../../gen/ledger/v1/ledger_pb.js";
@@ -24,7 +25,20 @@ import type { LedgerRpcError } from "./errors.js";
  * VOIDED or EXPIRED) and, for a hold, `heldAmount`, `pendingExpiresAt`,
  * `pendingEntries` (its legs as held, signed) and `history` (HoldEvents).
  */
-export type { Entry, HoldEvent, Ledger, PendingEntry, Transaction };
+export type { Entry, HoldEvent, PendingEntry, Transaction };
+
+/**
+ * A ledger as the generated message has it (see above), but for its
+ * validity window: `validFrom` (writes before it are refused,
+ * LedgerNotYetValidError), `validUntil` (writes from it on are refused,
+ * LedgerExpiredError, and the server's expiry sweep moves the remainder to
+ * `expireToLedgerId` and terminates it), each undefined when absent.
+ */
+export type Ledger = Omit<LedgerMessage, "validFrom" | "validUntil" | "expireToLedgerId"> & {
+  readonly validFrom: Date | undefined;
+  readonly validUntil: Date | undefined;
+  readonly expireToLedgerId: string | undefined;
+};
 
 /**
  * The balance of a ledger: ledgerId, unit, version, balance (posted),
@@ -63,6 +77,20 @@ export interface CreateLedgerInput extends WriteInput {
   readonly minBalanceMinor?: bigint | undefined;
   /** A funding source with no floor at all (then minBalanceMinor must be absent). */
   readonly unbounded?: boolean | undefined;
+  /** Writes before this instant are refused (LedgerNotYetValidError); default: valid at once. */
+  readonly validFrom?: Date | undefined;
+  /**
+   * Writes from this instant on are refused (LedgerExpiredError), and then
+   * the server's expiry sweep voids its open holds, moves a positive balance
+   * to `expireToLedgerId` (operation EXPIRY) and terminates it. In the
+   * future and after validFrom; requires expireToLedgerId. Default: never expires.
+   */
+  readonly validUntil?: Date | undefined;
+  /**
+   * With validUntil only: an active ledger of the same app and unit that
+   * does not expire itself (typically an unbounded "expired" ledger of the app).
+   */
+  readonly expireToLedgerId?: string | undefined;
 }
 
 /** What a write that posts entries carries on each of them (both legs of a transfer). */
@@ -97,16 +125,28 @@ export interface PostingFields extends WriteInput {
 export interface EntryFields extends PostingFields {
   /** Signed minor units; absent: the operation's default amount. */
   readonly amountMinor?: bigint | undefined;
+  /**
+   * Backdates the entry: it takes its place in the ledger's history at this
+   * instant (after the entries already there at that instant), and every
+   * later entry's balanceAfter is recomputed (RecordedEntry.recomputedEntries).
+   * Never in the future; never on a hold. Refused with InsufficientFundsError
+   * when a recomputed balance would break the floor, BackdateTooFarError past
+   * 100,000 later entries, LedgerNotYetValidError before the ledger's
+   * validFrom. Default: now.
+   */
+  readonly createdAt?: Date | undefined;
   /** Recorded at once: see HoldEntryFields for a hold. */
   readonly pending?: false | undefined;
   readonly pendingExpiresAt?: undefined;
 }
 
 /** The fields of an entry held instead of recorded (`pending: true`). */
-export type HoldEntryFields = Omit<EntryFields, "pending" | "pendingExpiresAt"> & {
+export type HoldEntryFields = Omit<EntryFields, "pending" | "pendingExpiresAt" | "createdAt"> & {
   readonly pending: true;
   /** When the hold expires (see PostingFields.pendingExpiresAt). */
   readonly pendingExpiresAt?: Date | undefined;
+  /** A hold is never backdated (the server refuses it: INVALID_ARGUMENT). */
+  readonly createdAt?: undefined;
 };
 
 /** RecordEntry with any operation name (the typed app clients narrow it). */
@@ -207,12 +247,33 @@ export interface TerminateLedgerOptions extends CallOptions {
    * ledger with open holds is refused (LedgerHasPendingTransactionsError).
    */
   readonly voidPending?: boolean | undefined;
+  /**
+   * Moves what is left on the ledger to this one (same app and unit,
+   * active) before closing it, as a transfer under the built-in operation
+   * SWEEP: a positive balance to it, a negative one from it (its floor
+   * applies). Absent: the balance stays on the closed ledger.
+   */
+  readonly sweepToLedgerId?: string | undefined;
 }
 
 /** A ledger by id, or an owner's active ledger by (app, ownerId, unit). */
 export type BalanceLookup =
   | { readonly ledgerId: string }
   | { readonly app: string; readonly ownerId: string; readonly unit: string };
+
+/** When a balance is read. */
+export interface BalanceAsOf {
+  /**
+   * The balance at this past instant of the ledger's history: the
+   * balanceAfter of its last entry created at or before it (0 before the
+   * first), and the holds open then; terminated ledgers included. Never in
+   * the future. Default: now (and only an active ledger).
+   */
+  readonly asOf?: Date | undefined;
+}
+
+/** GetBalance: a ledger (see BalanceLookup), now or as of a past instant. */
+export type BalanceInput = BalanceLookup & BalanceAsOf;
 
 /** ListLedgers: an app's ledgers, oldest first. */
 export interface ListLedgersInput {
@@ -223,7 +284,7 @@ export interface ListLedgersInput {
   readonly pageToken?: string | undefined;
 }
 
-/** ListEntries: a ledger's entries, newest first. */
+/** ListEntries: a ledger's entries in history order (createdAt, then sequence), newest first. */
 export interface ListEntriesInput {
   readonly ledgerId: string;
   /** 1..500, default 50. */
@@ -233,6 +294,10 @@ export interface ListEntriesInput {
   readonly occurredAfter?: Date | undefined;
   /** Only entries that occurred strictly before this instant. */
   readonly occurredBefore?: Date | undefined;
+  /** Only entries whose createdAt (their place in history) is at or after this instant. */
+  readonly createdAfter?: Date | undefined;
+  /** Only entries whose createdAt is strictly before this instant. */
+  readonly createdBefore?: Date | undefined;
   /** Only entries with exactly this reference. */
   readonly reference?: string | undefined;
   /** Only entries of the transaction with exactly this external id. */
@@ -262,6 +327,21 @@ export interface CreatedLedger extends WriteResult {
 /** The result of RecordEntry. */
 export interface RecordedEntry extends WriteResult {
   readonly entry: Entry;
+  /**
+   * How many later entries had their balanceAfter recomputed: non-zero only
+   * for a backdated entry (`createdAt`).
+   */
+  readonly recomputedEntries: number;
+}
+
+/** The result of TerminateLedger. */
+export interface TerminatedLedger {
+  /** The ledger, TERMINATED. */
+  readonly ledger: Ledger;
+  /** What was left on it when it closed, in minor units: 0 once swept. */
+  readonly remainingBalanceMinor: bigint;
+  /** The SWEEP transfer that moved the remainder (sweepToLedgerId), when there was one. */
+  readonly sweepTransaction: Transaction | undefined;
 }
 
 /**

@@ -411,7 +411,8 @@ describe.each(PROTOCOLS)("holds over %s", (protocol) => {
     });
 
     const terminated = await client.terminateLedger(ledger.id, { voidPending: true });
-    expect(terminated).toMatchObject({ balance: 4n, pendingDebits: 0n, available: 4n });
+    expect(terminated.ledger).toMatchObject({ balance: 4n, pendingDebits: 0n, available: 4n });
+    expect(terminated.remainingBalanceMinor).toBe(4n);
     expect((await client.getTransaction(hold.transactionId)).state).toBe(TransactionState.VOIDED);
   });
 

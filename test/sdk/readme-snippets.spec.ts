@@ -38,7 +38,8 @@ function expectedOutput(snippet: string): string[] {
 }
 
 const snippets = sdkSnippets();
-const harness = useLedgerServer();
+// The expiring gift card's snippet waits for the server's expiry sweep: a short interval.
+const harness = useLedgerServer({ EXPIRY_SWEEP_INTERVAL_MS: "200" });
 const dir = mkdtempSync(join(tmpdir(), "ledger-readme-sdk-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

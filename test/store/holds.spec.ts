@@ -5,9 +5,9 @@
  * winner; the sweep of two stores (two processes) expires each hold once.
  * The clock is the store's, moved forward by the tests.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Transaction } from "../../src/domain/index.js";
-import { openStore, type PostgresLedgerStore } from "../../src/store/index.js";
+import type { PostgresLedgerStore } from "../../src/store/index.js";
 import {
   entryInput,
   openLedger,
@@ -16,21 +16,11 @@ import {
   transferInput,
   uniqueApp,
   uniqueKey,
-  useStore,
+  useClockedStores,
 } from "./store-fixtures.js";
 
-let clockOffsetMs = 0;
-const clock = () => new Date(Date.now() + clockOffsetMs);
-const harness = useStore({ clock });
-/** A second store on the same database: another service process, on the same clock. */
-let other: PostgresLedgerStore;
-
-beforeAll(async () => {
-  other = await openStore({ databaseUrl: harness.databaseUrl(), clock });
-});
-afterAll(async () => {
-  await other?.close();
-});
+const harness = useClockedStores();
+const { clock, moveClock } = harness;
 
 const MINUTE_MS = 60_000;
 const store = () => harness.store();
@@ -261,7 +251,10 @@ describe("racing on one hold", () => {
         amountMinor: undefined,
         idempotencyKey: key,
       });
-    const { won, lost } = await settle([post(store(), uniqueKey()), post(other, uniqueKey())]);
+    const { won, lost } = await settle([
+      post(store(), uniqueKey()),
+      post(harness.other(), uniqueKey()),
+    ]);
     expect(won).toHaveLength(1);
     expect(lost.map((e) => e.reason)).toEqual(["HOLD_NOT_PENDING"]);
     const second = await holdDebit(ledger.id, 2n);
@@ -272,7 +265,7 @@ describe("racing on one hold", () => {
         amountMinor: undefined,
         idempotencyKey: key,
       }),
-      other.postPendingTransaction({
+      harness.other().postPendingTransaction({
         transactionId: second.id,
         amountMinor: undefined,
         idempotencyKey: key,
@@ -293,7 +286,9 @@ describe("racing on one hold", () => {
           amountMinor: undefined,
           idempotencyKey: uniqueKey(),
         }),
-        other.voidPendingTransaction({ transactionId: hold.id, idempotencyKey: uniqueKey() }),
+        harness
+          .other()
+          .voidPendingTransaction({ transactionId: hold.id, idempotencyKey: uniqueKey() }),
       ]);
       expect(won).toHaveLength(1);
       expect(lost.map((e) => e.reason)).toEqual(["HOLD_NOT_PENDING"]);
@@ -308,7 +303,7 @@ describe("expiry", () => {
   it("stops reserving at the deadline, before any sweep; the sweep marks it EXPIRED once", async () => {
     const ledger = await openLedger(store(), 10n);
     const hold = await holdDebit(ledger.id, 6n, MINUTE_MS);
-    clockOffsetMs += 2 * MINUTE_MS;
+    moveClock(2 * MINUTE_MS);
     try {
       expect(await figures(ledger.id)).toEqual({
         balance: 10n,
@@ -337,7 +332,7 @@ describe("expiry", () => {
       expect((await store().getTransaction({ transactionId: hold.id })).state).toBe("EXPIRED");
       expect(await store().verifyInvariants()).toEqual([]);
     } finally {
-      clockOffsetMs = 0;
+      moveClock(-2 * MINUTE_MS);
     }
   });
 
@@ -351,9 +346,9 @@ describe("expiry", () => {
     for (let i = 0; i < holds; i += 1) {
       await holdDebit(ledgers[i % 4]?.id ?? "", 2n, MINUTE_MS);
     }
-    clockOffsetMs += 2 * MINUTE_MS;
+    moveClock(2 * MINUTE_MS);
     try {
-      const counts = await Promise.all([store().expireHolds(), other.expireHolds()]);
+      const counts = await Promise.all([store().expireHolds(), harness.other().expireHolds()]);
       expect(counts[0] + counts[1]).toBe(holds);
       for (const ledger of ledgers) {
         expect(await figures(ledger.id)).toEqual({
@@ -365,7 +360,7 @@ describe("expiry", () => {
       }
       expect(await store().verifyInvariants()).toEqual([]);
     } finally {
-      clockOffsetMs = 0;
+      moveClock(-2 * MINUTE_MS);
     }
   });
 });

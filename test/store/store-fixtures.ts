@@ -47,6 +47,35 @@ function defined<T>(value: T | undefined, name: string): T {
   return value;
 }
 
+/** Two stores on one database (two service processes) on one clock the test moves. */
+export interface ClockedStores extends StoreHarness {
+  other(): PostgresLedgerStore;
+  clock(): Date;
+  /** Moves the shared clock by `ms` (negative: back). */
+  moveClock(ms: number): void;
+}
+
+export function useClockedStores(): ClockedStores {
+  let offsetMs = 0;
+  const clock = () => new Date(Date.now() + offsetMs);
+  const harness = useStore({ clock });
+  let other: PostgresLedgerStore | undefined;
+  beforeAll(async () => {
+    other = await openStore({ databaseUrl: harness.databaseUrl(), clock });
+  });
+  afterAll(async () => {
+    await other?.close();
+  });
+  return {
+    ...harness,
+    other: () => defined(other, "second store"),
+    clock,
+    moveClock(ms) {
+      offsetMs += ms;
+    },
+  };
+}
+
 let counter = 0;
 
 export function uniqueApp(): string {

@@ -8,9 +8,8 @@
  */
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Entry, Ledger, Termination } from "../../src/domain/index.js";
-import { openStore, type PostgresLedgerStore } from "../../src/store/index.js";
 import {
   createInput,
   entryInput,
@@ -18,21 +17,11 @@ import {
   rejection,
   transferInput,
   uniqueApp,
-  useStore,
+  useClockedStores,
 } from "./store-fixtures.js";
 
-let clockOffsetMs = 0;
-const clock = () => new Date(Date.now() + clockOffsetMs);
-const harness = useStore({ clock });
-/** A second store on the same database: another service process, on the same clock. */
-let other: PostgresLedgerStore;
-
-beforeAll(async () => {
-  other = await openStore({ databaseUrl: harness.databaseUrl(), clock });
-});
-afterAll(async () => {
-  await other?.close();
-});
+const harness = useClockedStores();
+const { clock, moveClock } = harness;
 
 const HOUR_MS = 3_600_000;
 const store = () => harness.store();
@@ -125,13 +114,13 @@ describe("history order", () => {
     const late = await store().recordEntry(
       entryInput(ledger.id, "CREDIT_ADD", 1n, { createdAt: clock() }),
     );
-    clockOffsetMs -= HOUR_MS;
+    moveClock(-HOUR_MS);
     try {
       const next = await store().recordEntry(entryInput(ledger.id, "CREDIT_ADD", 1n));
       expect(next.value.createdAt).toEqual(late.value.createdAt);
       expect(next.recomputedEntries).toBeUndefined();
     } finally {
-      clockOffsetMs += HOUR_MS;
+      moveClock(HOUR_MS);
     }
     expect((await history(ledger.id)).map((e) => e.sequence)).toEqual([1n, 2n]);
   });
@@ -345,14 +334,14 @@ describe("validity windows", () => {
       ledger_id: ledger.id,
       valid_from: ledger.validFrom?.toISOString(),
     });
-    clockOffsetMs += 1.5 * HOUR_MS;
+    moveClock(1.5 * HOUR_MS);
     try {
       await store().recordEntry(entryInput(ledger.id, "CREDIT_ADD", 5n));
       await rejection(
         store().recordEntry(entryInput(ledger.id, "CREDIT_ADD", 1n, { createdAt: ago(HOUR_MS) })),
         "LEDGER_NOT_YET_VALID",
       );
-      clockOffsetMs += HOUR_MS;
+      moveClock(HOUR_MS);
       const late = await rejection(
         store().transfer(transferInput(sink.id, ledger.id, 1n)),
         "LEDGER_EXPIRED",
@@ -360,7 +349,7 @@ describe("validity windows", () => {
       expect(late.metadata.valid_until).toBe(ledger.validUntil?.toISOString());
       expect((await store().getBalance({ ledgerId: ledger.id })).balanceMinor).toBe(5n);
     } finally {
-      clockOffsetMs -= 2.5 * HOUR_MS;
+      moveClock(-(2.5 * HOUR_MS));
     }
   });
 
@@ -419,12 +408,12 @@ describe("closing a ledger with a remainder", () => {
       "INSUFFICIENT_FUNDS",
     );
     expect((await store().getLedger(debtor.id)).status).toBe("ACTIVE");
-    const other = await openLedger(store(), 0n);
+    const stranger = await openLedger(store(), 0n);
     await rejection(
       store().terminateLedger({
         ledgerId: debtor.id,
         voidPending: false,
-        sweepToLedgerId: other.id,
+        sweepToLedgerId: stranger.id,
       }),
       "APP_MISMATCH",
     );
@@ -459,11 +448,11 @@ describe("the expiry sweep", () => {
       entryInput(first?.id ?? "", "CREDIT_SPEND", -4n, { hold: { expiresAt: ahead(2 * HOUR_MS) } }),
     );
     expect((await store().expireLedgers()).filter((t) => t.ledger.app === app)).toEqual([]);
-    clockOffsetMs += HOUR_MS;
+    moveClock(HOUR_MS);
     try {
       const ofApp = (closed: readonly Termination[]) => closed.filter((t) => t.ledger.app === app);
       const [mine, theirs] = (
-        await Promise.all([store().expireLedgers(), other.expireLedgers()])
+        await Promise.all([store().expireLedgers(), harness.other().expireLedgers()])
       ).map(ofApp) as [Termination[], Termination[]];
       expect(mine.length + theirs.length).toBe(cards.length);
       expect(new Set([...mine, ...theirs].map((t) => t.ledger.id))).toEqual(
@@ -475,7 +464,7 @@ describe("the expiry sweep", () => {
       }
       expect(ofApp(await store().expireLedgers())).toEqual([]);
     } finally {
-      clockOffsetMs -= HOUR_MS;
+      moveClock(-HOUR_MS);
     }
     expect((await store().getLedger(expired.id)).balanceMinor).toBe(210n);
     expect((await store().getTransaction({ transactionId: hold.value.id })).state).toBe("VOIDED");
@@ -493,14 +482,14 @@ describe("the expiry sweep", () => {
       expireToLedgerId: target.id,
     });
     await store().terminateLedger({ ledgerId: target.id, voidPending: false });
-    clockOffsetMs += HOUR_MS;
+    moveClock(HOUR_MS);
     try {
       const swept = await store().expireLedgers();
       expect(swept.filter((t) => t.ledger.id === card.id)).toEqual([
         expect.objectContaining({ remainingMinor: 7n, sweep: undefined }),
       ]);
     } finally {
-      clockOffsetMs -= HOUR_MS;
+      moveClock(-HOUR_MS);
     }
   });
 });
