@@ -2497,6 +2497,98 @@ describe("randomized model check", () => {
   }, 600_000);
 });
 
+describe("history order at one instant", () => {
+  it.each(CLIENT_NAMES)(
+    "%s: backdates and as_of among a dozen entries sharing one created_at (sequences past 9)",
+    async (name) => {
+      const api = harness.client(name);
+      const { value: created } = await api.createLedger({
+        app: uniqueApp("model-ties"),
+        ownerId: "owner",
+        unit: "CREDITS",
+        idempotencyKey: "create",
+        minBalance: 0n,
+      });
+      const ledger: ModelLedger = {
+        id: created.id,
+        app: created.app,
+        ownerId: "owner",
+        unit: "CREDITS",
+        floor: 0n,
+        balance: 0n,
+        terminated: false,
+        entries: [],
+      };
+      const model = new ReferenceModel();
+      model.ledgers.push(ledger);
+      const record = async (amount: bigint, key: string, createdAt?: Date) => {
+        const result = await settle(
+          api.recordEntry({
+            ledgerId: ledger.id,
+            operation: amount > 0n ? "CREDIT_ADD" : "CREDIT_SPEND",
+            amount,
+            idempotencyKey: key,
+            ...(createdAt === undefined ? {} : { createdAt }),
+          }),
+        );
+        const ruling =
+          createdAt === undefined ? undefined : backdateRule(ledger, createdAt, amount);
+        const what = `${name} ${key}: ${amount} at ${createdAt?.getTime()} in ${describeHistory(ledger)}`;
+        if (ruling !== undefined && !ruling.ok) {
+          expect(result, what).toBeInstanceOf(RpcFailure);
+          const { reason, metadata } = result as RpcFailure;
+          expect([reason, metadata.sequence, metadata.balance], what).toEqual([
+            ruling.reason,
+            `${ruling.sequence}`,
+            `${ruling.balance}`,
+          ]);
+          return undefined;
+        }
+        if (result instanceof RpcFailure) {
+          throw new Error(`${what}: ${result.message}`);
+        }
+        expect(
+          [result.value.sequence, result.value.balanceAfter, result.recomputedEntries],
+          what,
+        ).toEqual([
+          BigInt(ledger.entries.length + 1),
+          ruling?.ok === true ? ruling.balanceAfter : ledger.balance + amount,
+          BigInt(ruling?.ok === true ? ruling.recomputed : 0),
+        ]);
+        model.applyEntry(ledger, result.value as Entry);
+        return result.value as Entry;
+      };
+      const first = await record(5n, "first");
+      const at = first?.createdAt as Date;
+      await record(3n, "second");
+      // A dozen at the first one's instant: each lands after the ones already there.
+      for (let i = 0; i < 12; i += 1) {
+        await record(i % 3 === 2 ? -2n : 4n, `tie-${i}`, at);
+      }
+      // A debit there the later history cannot afford, and one before every entry.
+      await record(-(ledger.balance + 1n), "too-much", at);
+      await record(-1n, "before-all", new Date(at.getTime() - 1));
+      for (const instant of [new Date(at.getTime() - 1), at, new Date(at.getTime() + 1)]) {
+        const read = await api.getBalance({ ledgerId: ledger.id, asOf: instant });
+        const expected = balanceAt(ledger.entries, instant);
+        expect(
+          [read.balance, read.version],
+          `${name} as of ${instant.getTime()} in ${describeHistory(ledger)}`,
+        ).toEqual([expected.balance, expected.version]);
+      }
+      const history = await allEntries(api, ledger.id);
+      expect(
+        history.map((e) => [e.sequence, e.balanceAfter]),
+        `${name} history of ${describeHistory(ledger)}`,
+      ).toEqual(
+        historyOf(ledger.entries)
+          .reverse()
+          .map((e) => [e.sequence, e.balanceAfter]),
+      );
+    },
+  );
+});
+
 /** `amount`, or int64's largest when it is larger (a request amount must be an int64). */
 function atMostInt64(amount: bigint): bigint {
   return amount > INT64_MAX ? INT64_MAX : amount;
