@@ -200,9 +200,11 @@ type Instant = "before" | "at" | "between" | "after" | "future";
  * As in `record`, or (a debit) what the history from the instant on holds
  * above the floor (its lowest running balance there, the new entry's own
  * included) plus `room`: -1 and 0 fit, 1 breaks the floor at the first
- * entry that reaches that low point.
+ * entry that reaches that low point. `laterOnly`: the lowest among the
+ * entries after the instant only (so one of them, not the new entry, is
+ * the first to break the floor when the new entry's own balance is higher).
  */
-type BackdateAmount = AmountChoice | { historyRoom: number };
+type BackdateAmount = AmountChoice | { historyRoom: number; laterOnly: boolean };
 
 /** Small, the source's room above its floor (what is available) plus `room`, or RecordEntry's default. */
 type HoldAmount = "default" | { magnitude: number; wrongSign: boolean } | { room: number };
@@ -461,7 +463,14 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
       operation: fc.constantFrom("CREDIT_ADD", "DAILY_REWARD", "CREDIT_SPEND", "CREDIT_SPEND"),
       amount: fc.oneof(
         { weight: 4, arbitrary: amountChoice as fc.Arbitrary<BackdateAmount> },
-        { weight: 4, arbitrary: fc.record({ historyRoom: fc.integer({ min: -1, max: 1 }) }) },
+        {
+          weight: 4,
+          arbitrary: fc.record({
+            // Mostly one past the room: the refusals and the entry they name are what is checked.
+            historyRoom: fc.constantFrom(-1, 0, 1, 1, 1),
+            laterOnly: fc.constantFrom(false, true, true),
+          }),
+        },
       ),
       at: fc.oneof(
         { weight: 12, arbitrary: instant },
@@ -2228,9 +2237,16 @@ class Run {
     const history = historyOf(ledger.entries);
     const earlier = history.filter((e) => e.createdAt.getTime() <= at.getTime());
     const later = history.filter((e) => e.createdAt.getTime() > at.getTime());
-    const lowest = [earlier.at(-1)?.balanceAfter ?? 0n, ...later.map((e) => e.balanceAfter)].reduce(
-      (a, b) => (b < a ? b : a),
-    );
+    const base = earlier.at(-1)?.balanceAfter ?? 0n;
+    const balances = later.map((e) => e.balanceAfter);
+    let lowest = base;
+    const among = choice.laterOnly && balances.length > 0 ? balances : [base, ...balances];
+    lowest = among[0] ?? base;
+    for (const balance of among) {
+      if (balance < lowest) {
+        lowest = balance;
+      }
+    }
     const room = lowest - ledger.floor + BigInt(choice.historyRoom);
     return room <= 0n ? -1n : -atMostInt64(room);
   }
@@ -2494,6 +2510,18 @@ describe("randomized model check", () => {
       `model seed=${SEED}: ${steps} steps passed; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`,
     );
     expect(await verifyInvariants(harness.server().store)).toEqual([]);
+    if (PATH === undefined && RUNS >= 30) {
+      // Not vacuous: backdates recomputed history and were refused naming entries; as_of read ties.
+      for (const outcome of [
+        "RecordEntry backdated: recomputed later entries",
+        "RecordEntry backdated (the new entry) INSUFFICIENT_FUNDS",
+        "GetBalance as_of at",
+        "GetBalance as_of between",
+        "GetBalance as_of before",
+      ]) {
+        expect(outcomes.get(outcome) ?? 0, `runs in which ${outcome} happened`).toBeGreaterThan(0);
+      }
+    }
   }, 600_000);
 });
 
@@ -2521,6 +2549,7 @@ describe("history order at one instant", () => {
       };
       const model = new ReferenceModel();
       model.ledgers.push(ledger);
+      const named: string[] = [];
       const record = async (amount: bigint, key: string, createdAt?: Date) => {
         const result = await settle(
           api.recordEntry({
@@ -2537,11 +2566,11 @@ describe("history order at one instant", () => {
         if (ruling !== undefined && !ruling.ok) {
           expect(result, what).toBeInstanceOf(RpcFailure);
           const { reason, metadata } = result as RpcFailure;
-          expect([reason, metadata.sequence, metadata.balance], what).toEqual([
-            ruling.reason,
-            `${ruling.sequence}`,
-            `${ruling.balance}`,
-          ]);
+          expect(
+            [reason, metadata.sequence, metadata.balance, ruling.entryId ?? metadata.entry_id],
+            what,
+          ).toEqual([ruling.reason, `${ruling.sequence}`, `${ruling.balance}`, metadata.entry_id]);
+          named.push(ruling.entryId === undefined ? "the new entry" : "a later entry");
           return undefined;
         }
         if (result instanceof RpcFailure) {
@@ -2568,6 +2597,14 @@ describe("history order at one instant", () => {
       // A debit there the later history cannot afford, and one before every entry.
       await record(-(ledger.balance + 1n), "too-much", at);
       await record(-1n, "before-all", new Date(at.getTime() - 1));
+      // Spent down to 1 now: a debit of 2 back there fits there, but not at that last entry.
+      await record(-(ledger.balance - 1n), "spend-down");
+      await record(-2n, "later-breaks", at);
+      expect(named, `${name}: the entries refusals named`).toEqual([
+        "the new entry",
+        "the new entry",
+        "a later entry",
+      ]);
       for (const instant of [new Date(at.getTime() - 1), at, new Date(at.getTime() + 1)]) {
         const read = await api.getBalance({ ledgerId: ledger.id, asOf: instant });
         const expected = balanceAt(ledger.entries, instant);
