@@ -34,6 +34,16 @@
  * their reversals move money, never create it. At the end the store's
  * invariants must hold.
  *
+ * A second check (support/concurrent-backdates.ts, issue 14) fires
+ * backdated RecordEntry calls (before, at, between and after the entries
+ * of the ledgers' histories) and appends on the same ledgers at once, and
+ * after each round checks what any interleaving must leave: every history
+ * in history order, gapless, chained, never below a bounded ledger's floor,
+ * the balance its last balance_after; each backdate at its instant, having
+ * recomputed exactly the entries processed before it that lie after it;
+ * only the floor refusing; and as_of reads of the final histories
+ * (LEDGER_CONCURRENT_BACKDATE_RUNS, 12 by default, about 3 s).
+ *
  * The seed is printed. Replay a scenario with the seed and path fast-check
  * reports: LEDGER_CONCURRENT_SEED=<seed> LEDGER_CONCURRENT_PATH=<path>
  * runs that one scenario (LEDGER_CONCURRENT_RUNS changes the number of
@@ -80,7 +90,8 @@ const PATH = process.env.LEDGER_CONCURRENT_PATH || undefined;
 const RUNS = envInteger("LEDGER_CONCURRENT_RUNS") ?? (PATH === undefined ? 16 : 1);
 const SHRINK = process.env.LEDGER_CONCURRENT_SHRINK === "1";
 /** Scenarios of concurrent backdates and appends (support/concurrent-backdates.ts). */
-const BACKDATE_RUNS = envInteger("LEDGER_CONCURRENT_BACKDATE_RUNS") ?? (PATH === undefined ? 8 : 1);
+const BACKDATE_RUNS =
+  envInteger("LEDGER_CONCURRENT_BACKDATE_RUNS") ?? (PATH === undefined ? 12 : 1);
 /** More than this share of CONCURRENCY_CONFLICT refusals fails the check (it would hide work). */
 const ABORTED_SHARE_MAX = 0.05;
 /** A hold's deadline in a round: far from it. */
