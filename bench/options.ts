@@ -12,7 +12,10 @@ import { BULK_ITEMS_MAX } from "../src/domain/limits.js";
  * (PostPendingTransaction): two RPCs one after the other, counted in holds/s.
  * Its raw side is transfer-spread's one-phase raw transfer, so its ratio is a
  * two-phase transfer through the service against a one-phase transfer in raw
- * SQL.
+ * SQL. `record-backdate` sends RecordEntry backdated to a random instant
+ * of the last BACKDATE_WINDOW_MS (run.ts) on random ledgers: each lands in
+ * history and recomputes the balances of what the ledger recorded since;
+ * its raw side does the same recompute in SQL.
  */
 export const SCENARIOS = [
   "record-spread",
@@ -21,6 +24,7 @@ export const SCENARIOS = [
   "transfer-spread",
   "transfer-bulk",
   "hold-post",
+  "record-backdate",
   "balance-reads",
   "mix",
   "rpc-floor",

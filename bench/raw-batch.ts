@@ -55,7 +55,8 @@ const WRITE = `with new_transactions as (
                    from unnest($5::uuid[], $3::uuid[], $6::uuid[], $7::bigint[], $4::bigint[], $8::bigint[])
                         as e (id, transaction_id, ledger_id, sequence, amount, balance_after)
                )
-               update ledgers as l set balance = v.balance, version = v.version
+               update ledgers as l set balance = v.balance, version = v.version,
+                                       history_at = greatest(l.history_at, $2)
                  from unnest($9::uuid[], $10::bigint[], $11::bigint[], $12::bigint[])
                       as v (id, balance, version, previous_version)
                 where l.id = v.id and l.version = v.previous_version`;

@@ -20,6 +20,8 @@ export interface RawClient {
   transfer(pair: TransferPair, amountMinor: bigint): Promise<void>;
   /** One CREDIT_ADD per item (repeats allowed), all in one transaction. */
   recordBatch(ledgerIds: readonly string[], amountMinor: bigint): Promise<void>;
+  /** A CREDIT_ADD at `createdAt` in the ledger's history, the later balances recomputed. */
+  recordBackdated(ledgerId: string, amountMinor: bigint, createdAt: Date): Promise<void>;
   getBalance(ledgerId: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -68,6 +70,8 @@ export function openRawClient(url: string, poolSize: number): RawClient {
           ],
         }),
       ),
+    recordBackdated: (ledgerId, amountMinor, createdAt) =>
+      inTransaction(pool, (client) => backdate(client, ledgerId, amountMinor, createdAt)),
     async recordBatch(ledgerIds, amountMinor) {
       await inTransaction(pool, (client) => recordBatch(client, RAW_APP, ledgerIds, amountMinor));
     },
@@ -109,6 +113,62 @@ async function write(client: pg.PoolClient, request: Write): Promise<void> {
   if (updated.rowCount !== touched.length) {
     throw new Error("a ledger changed while locked");
   }
+}
+
+/**
+ * A backdated credit as the service writes it: lock, claim, the running
+ * balance at `createdAt`, then in one statement the later balances moved,
+ * the transaction, its entry and the ledger.
+ */
+async function backdate(
+  client: pg.PoolClient,
+  ledgerId: string,
+  amountMinor: bigint,
+  createdAt: Date,
+): Promise<void> {
+  const posting = { ledgerId, amountMinor };
+  const ledger = (await lockLedgers(client, [posting])).get(ledgerId) as LedgerState;
+  const transactionId = uuidv7();
+  const request = {
+    method: "RecordEntry",
+    kind: "ENTRY",
+    operation: "CREDIT_ADD",
+    amountMinor,
+    postings: [posting],
+  } as const;
+  await claimKey(client, request, transactionId, new Date());
+  const { rows } = await client.query<{ balance_after: string }>(
+    `select balance_after::text from entries where ledger_id = $1 and created_at <= $2
+      order by created_at desc, sequence desc limit 1`,
+    [ledgerId, createdAt],
+  );
+  const balanceAfter = BigInt(rows[0]?.balance_after ?? "0") + amountMinor;
+  await client.query(
+    `with moved as (
+       update entries set balance_after = balance_after + $4
+        where ledger_id = $2 and created_at > $6
+     ), new_transaction as (
+       insert into transactions (id, app, kind, amount, reversed_amount, created_at)
+       values ($1, $3, 'ENTRY', $4, 0, now())
+     ), new_entry as (
+       insert into entries (id, transaction_id, ledger_id, sequence, operation, amount, balance_after,
+                            occurred_at, created_at)
+       values ($7, $1, $2, $5, 'CREDIT_ADD', $4, $8, $6, $6)
+     )
+     update ledgers set balance = balance + $4, version = $5,
+                        history_at = greatest(history_at, $6)
+      where id = $2 and version = $5 - 1`,
+    [
+      transactionId,
+      ledgerId,
+      RAW_APP,
+      amountMinor,
+      ledger.version + 1n,
+      createdAt,
+      uuidv7(),
+      balanceAfter,
+    ],
+  );
 }
 
 /** The ledgers of the postings, locked FOR UPDATE in id order; each must exist and be active. */
@@ -204,7 +264,8 @@ function writeStatement(entries: number, ledgers: number): string {
                                   occurred_at, created_at)
              values ${Array.from({ length: entries }, (_, i) => entryRow(i)).join(", ")}
            )
-           update ledgers as l set balance = v.balance, version = v.version
+           update ledgers as l set balance = v.balance, version = v.version,
+                                   history_at = greatest(l.history_at, $5)
              from (values ${Array.from({ length: ledgers }, (_, i) => ledgerRow(i)).join(", ")})
                   as v (id, balance, version, previous_version)
             where l.id = v.id and l.version = v.previous_version`,

@@ -65,7 +65,16 @@ interface Target {
    * against a one-phase transfer in raw SQL.
    */
   holdPost(pair: TransferPair): Promise<unknown>;
+  /** A CREDIT_ADD backdated to `createdAt`, recomputing the later balances. */
+  backdate(ledgerId: string, createdAt: Date): Promise<unknown>;
   balance(ledgerId: string): Promise<unknown>;
+}
+
+/** How far back record-backdate writes: a random instant of this last window. */
+const BACKDATE_WINDOW_MS = 10_000;
+
+function backdatedInstant(): Date {
+  return new Date(Date.now() - Math.random() * BACKDATE_WINDOW_MS);
 }
 
 function pick(ids: readonly string[]): string {
@@ -109,6 +118,8 @@ function callsFor(
       return () => () => target.transferBulk(pickPairs(transfers, bulkItems));
     case "hold-post":
       return () => () => target.holdPost(pickPair(transfers));
+    case "record-backdate":
+      return () => () => target.backdate(pick(ledgers), backdatedInstant());
     case "balance-reads":
       return () => () => target.balance(pick(ledgers));
     case "mix":
@@ -207,6 +218,7 @@ function targets(bench: Bench): { service: Target; raw: Target } {
       transferBulk: (pairs) => grpcClient.createTransfers(pairs, 1n),
       holdPost: async (pair) =>
         grpcClient.postPendingTransaction(await grpcClient.holdTransfer(pair, 1n)),
+      backdate: (id, at) => grpcClient.recordBackdated(id, 1n, at),
       balance: (id) => grpcClient.getBalance(id),
     },
     raw: {
@@ -216,6 +228,7 @@ function targets(bench: Bench): { service: Target; raw: Target } {
       transferBulk: (pairs) => oneByOne(pairs, (pair) => raw.transfer(pair, 1n)),
       // One phase: the raw SQL has no hold to compare with, only the money it moves.
       holdPost: (pair) => raw.transfer(pair, 1n),
+      backdate: (id, at) => raw.recordBackdated(id, 1n, at),
       balance: (id) => raw.getBalance(id),
     },
   };

@@ -250,6 +250,18 @@ export class LedgerGrpcClient {
     });
   }
 
+  /** RecordEntry backdated to `createdAt`: it lands there in history and recomputes what follows. */
+  recordBackdated(ledgerId: string, amountMinor: bigint, createdAt: Date): Promise<unknown> {
+    const ms = createdAt.getTime();
+    return this.call("ledger", "RecordEntry", {
+      ledgerId,
+      operation: "CREDIT_ADD",
+      amount: amountMinor.toString(),
+      idempotencyKey: randomUUID(),
+      createdAt: { seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 },
+    });
+  }
+
   /** RecordEntries, not atomic: one CREDIT_ADD per ledger id (repeats allowed), every one made. */
   async recordEntries(ledgerIds: readonly string[], amountMinor: bigint): Promise<unknown> {
     const response = await this.call("ledger", "RecordEntries", {

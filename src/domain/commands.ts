@@ -163,9 +163,10 @@ function sameAppAndUnit(from: Ledger, to: Ledger): void {
 }
 
 /**
- * The transfer that empties a ledger being closed into `to` (APP_MISMATCH,
- * UNIT_MISMATCH): its positive balance moves to `to`, a negative one is
- * settled from `to`; undefined when there is nothing to move.
+ * The transfer that empties a ledger being closed into `to` (LEDGER_TERMINATED,
+ * APP_MISMATCH, UNIT_MISMATCH, even with nothing to move): its positive
+ * balance moves to `to`, a negative one is settled from `to`; undefined when
+ * there is nothing to move.
  */
 export function sweepRule(
   ledger: Ledger,
@@ -174,6 +175,7 @@ export function sweepRule(
   id: string,
   now: Date,
 ): NewTransaction | undefined {
+  assertActive(to);
   sameAppAndUnit(ledger, to);
   const amountMinor = absMinor(ledger.balanceMinor);
   if (amountMinor === 0n) {

@@ -93,6 +93,13 @@ export class InsufficientFundsError extends LedgerRpcError {
    * floor is checked against; undefined if the server did not send it.
    */
   readonly availableMinor: bigint | undefined = optionalBigint(this.metadata, "available");
+  /**
+   * For a backdated entry: the first entry in history order whose running
+   * balance would fall below the floor (the backdated entry itself, or a
+   * later one), `balanceMinor` being its balance before; undefined otherwise.
+   */
+  readonly entryId: string | undefined = this.metadata.entry_id;
+  readonly sequence: bigint | undefined = optionalBigint(this.metadata, "sequence");
 }
 
 /** FAILED_PRECONDITION: the ledger is terminated. */

@@ -7,7 +7,7 @@
  * voidPendingTransaction.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { Status } from "../../gen/google/rpc/status_pb.js";
 import {
@@ -302,7 +302,7 @@ function ledgerCalls(
           o,
         ),
       );
-      return { ledgers: response.ledgers.map(sdkLedger), nextPageToken: response.nextPageToken };
+      return { ledgers: response.ledgers, nextPageToken: response.nextPageToken };
     },
     getBalance(input, callOptions) {
       const request = { ...balanceLookup(input), asOf: optionalTimestamp(input.asOf) };
@@ -548,20 +548,9 @@ function brokenResponse(what: string): LedgerRpcError {
   });
 }
 
-/** A Ledger message as the SDK returns it: its validity window as Dates, absent as undefined. */
-function sdkLedger(message: LedgerMessage): Ledger {
-  const { validFrom, validUntil, expireToLedgerId } = message;
-  return {
-    ...message,
-    validFrom: validFrom === undefined ? undefined : timestampDate(validFrom),
-    validUntil: validUntil === undefined ? undefined : timestampDate(validUntil),
-    expireToLedgerId: expireToLedgerId === "" ? undefined : expireToLedgerId,
-  };
-}
-
-/** A response's ledger, which the server always sets, as the SDK returns it. */
+/** A response's ledger, which the server always sets. */
 function presentLedger(message: LedgerMessage | undefined): Ledger {
-  return sdkLedger(present(message));
+  return present(message);
 }
 
 /** GetBalance's lookup fields: by id, or by (app, ownerId, unit); nothing else of the input. */

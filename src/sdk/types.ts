@@ -28,17 +28,15 @@ import type { LedgerRpcError } from "./errors.js";
 export type { Entry, HoldEvent, PendingEntry, Transaction };
 
 /**
- * A ledger as the generated message has it (see above), but for its
- * validity window: `validFrom` (writes before it are refused,
- * LedgerNotYetValidError), `validUntil` (writes from it on are refused,
- * LedgerExpiredError, and the server's expiry sweep moves the remainder to
- * `expireToLedgerId` and terminates it), each undefined when absent.
+ * A ledger as the generated message has it, its timestamps as
+ * google.protobuf.Timestamp like every message the SDK returns
+ * (timestampDate() converts). Its validity window: `validFrom` (writes
+ * before it are refused, LedgerNotYetValidError), `validUntil` (writes from
+ * it on are refused, LedgerExpiredError, and the server's expiry sweep moves
+ * the remainder to `expireToLedgerId` and terminates it); absent: undefined
+ * timestamps and an empty `expireToLedgerId`.
  */
-export type Ledger = Omit<LedgerMessage, "validFrom" | "validUntil" | "expireToLedgerId"> & {
-  readonly validFrom: Date | undefined;
-  readonly validUntil: Date | undefined;
-  readonly expireToLedgerId: string | undefined;
-};
+export type Ledger = LedgerMessage;
 
 /**
  * The balance of a ledger: ledgerId, unit, version, balance (posted),

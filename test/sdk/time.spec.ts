@@ -15,6 +15,7 @@
  * backdated, a transfer has no createdAt, and the results carry the new
  * fields.
  */
+import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { afterAll, describe, expect, expectTypeOf, it } from "vitest";
 import {
@@ -191,7 +192,8 @@ describe.each(PROTOCOLS)("time over %s", (protocol) => {
       ledgerId: ledger.id,
       balanceMinor: 2n,
       amountMinor: -5n,
-      metadata: { entry_id: spend.entry.id, sequence: "2" },
+      entryId: spend.entry.id,
+      sequence: 2n,
     });
     expect(await snapshot(client, ledger.id)).toEqual(before);
   });
@@ -273,11 +275,11 @@ describe.each(PROTOCOLS)("time over %s", (protocol) => {
 
   it("createLedger with a window exposes it; without one, nothing", async () => {
     const { content, ledger, other } = await setup();
-    expect(ledger).toMatchObject({
-      validFrom: undefined,
-      validUntil: undefined,
-      expireToLedgerId: undefined,
-    });
+    expect([ledger.validFrom, ledger.validUntil, ledger.expireToLedgerId]).toEqual([
+      undefined,
+      undefined,
+      "",
+    ]);
     const expired = await other("expired");
     const validFrom = new Date(Date.now() + HOUR_MS);
     const validUntil = new Date(Date.now() + 2 * HOUR_MS);
@@ -288,14 +290,15 @@ describe.each(PROTOCOLS)("time over %s", (protocol) => {
       validUntil,
       expireToLedgerId: expired.id,
     });
-    expect(card).toMatchObject({ validFrom, validUntil, expireToLedgerId: expired.id });
-    expect(await content.ledger.getLedger(card.id)).toMatchObject({
-      validFrom,
-      validUntil,
+    const window = {
+      validFrom: timestampFromDate(validFrom),
+      validUntil: timestampFromDate(validUntil),
       expireToLedgerId: expired.id,
-    });
+    };
+    expect(card).toMatchObject(window);
+    expect(await content.ledger.getLedger(card.id)).toMatchObject(window);
     const page = await content.listLedgers({ ownerId: card.ownerId });
-    expect(page.ledgers.map((l) => l.validUntil)).toEqual([validUntil]);
+    expect(page.ledgers.map((l) => l.validUntil)).toEqual([window.validUntil]);
 
     // Not valid yet: a write now is before its window.
     const early = await rejection(content.creditAdd(card.id));
@@ -309,7 +312,10 @@ describe.each(PROTOCOLS)("time over %s", (protocol) => {
     });
     const early = await rejection(content.creditAdd(ledger.id, { createdAt: hoursAgo(2) }));
     expect(early).toBeInstanceOf(LedgerNotYetValidError);
-    expect(early).toMatchObject({ ledgerId: ledger.id, validFrom: ledger.validFrom });
+    expect(early).toMatchObject({
+      ledgerId: ledger.id,
+      validFrom: ledger.validFrom && timestampDate(ledger.validFrom),
+    });
     const inside = await content.creditAdd(ledger.id, { createdAt: hoursAgo(0.5) });
     expect(inside.entry.balanceAfter).toBe(10n);
   });
@@ -379,9 +385,9 @@ describe.each(PROTOCOLS)("time over %s", (protocol) => {
 describe("time types", () => {
   it("carry the new fields, refuse a backdated hold or transfer (checked by tsc)", () => {
     expectTypeOf<RecordedEntry["recomputedEntries"]>().toEqualTypeOf<number>();
-    expectTypeOf<Ledger["validFrom"]>().toEqualTypeOf<Date | undefined>();
-    expectTypeOf<Ledger["validUntil"]>().toEqualTypeOf<Date | undefined>();
-    expectTypeOf<Ledger["expireToLedgerId"]>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<Ledger["validFrom"]>().toEqualTypeOf<Timestamp | undefined>();
+    expectTypeOf<Ledger["validUntil"]>().toEqualTypeOf<Timestamp | undefined>();
+    expectTypeOf<Ledger["expireToLedgerId"]>().toEqualTypeOf<string>();
     expectTypeOf<TerminatedLedger["remainingBalanceMinor"]>().toEqualTypeOf<bigint>();
     expectTypeOf<TerminatedLedger["sweepTransaction"]>().toEqualTypeOf<Transaction | undefined>();
 

@@ -392,6 +392,16 @@ describe("closing a ledger with a remainder", () => {
     const kept = await openLedger(store(), 3n, { app });
     const left = await store().terminateLedger({ ledgerId: kept.id, voidPending: false });
     expect(left).toMatchObject({ remainingMinor: 3n, sweep: undefined });
+    // A closed target is refused even when there is nothing to move.
+    const empty = await openLedger(store(), 0n, { app });
+    await rejection(
+      store().terminateLedger({
+        ledgerId: empty.id,
+        voidPending: false,
+        sweepToLedgerId: source.id,
+      }),
+      "LEDGER_TERMINATED",
+    );
   });
 
   it("settles a negative remainder from the target, whose floor applies, and refuses other apps", async () => {

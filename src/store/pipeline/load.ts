@@ -14,7 +14,7 @@ import {
 import { EntryEntity, LedgerEntity, TransactionEntity } from "../entities/index.js";
 import { type LedgerSqlRow, ledgerColumns, ledgerFromSqlRow } from "../ledger-rows.js";
 import { toEntry, toTransaction } from "../mappers.js";
-import { readHistoryTail } from "../queries/history.js";
+import { readHistoryTails } from "../queries/history.js";
 import { openHoldsOn, readLegs } from "../queries/holds.js";
 import { getLedger } from "../queries/ledgers.js";
 import { findTransaction } from "../queries/transactions.js";
@@ -86,11 +86,7 @@ async function readHistories(
       since.set(ledgerId, earliest === undefined || createdAt < earliest ? createdAt : earliest);
     }
   }
-  const histories = new Map<string, HistoryTail>();
-  for (const [ledgerId, at] of since) {
-    histories.set(ledgerId, await readHistoryTail(em, ledgerId, at, signal));
-  }
-  return histories;
+  return readHistoryTails(em, since, signal);
 }
 
 function voidingTerminations(commands: readonly Command[]): string[] {

@@ -35,36 +35,61 @@ export async function balanceAt(
 }
 
 /**
- * What a backdate to `since` or later can reach on a locked ledger: the
- * entries created after `since`, only the newest BACKDATE_ENTRIES_MAX + 1
- * (more is refused anyway), oldest first; and the balance at `since`.
+ * What a backdate to `since` or later can reach on each locked ledger, in
+ * one statement: the entries created after `since`, only the newest
+ * BACKDATE_ENTRIES_MAX + 1 (more is refused anyway), oldest first; and the
+ * balance at `since` (the `base` row).
  */
-export async function readHistoryTail(
+export async function readHistoryTails(
   em: EntityManager,
-  ledgerId: string,
-  since: Date,
+  since: ReadonlyMap<string, Date>,
   signal: AbortSignal | undefined,
-): Promise<HistoryTail> {
-  const rows = await sqlRows<StepRow>(
+): Promise<Map<string, HistoryTail>> {
+  const tails = new Map<string, HistoryTail>();
+  if (since.size === 0) {
+    return tails;
+  }
+  const rows = await sqlRows<StepRow & { readonly ledger_id: string; readonly base: boolean }>(
     em,
-    `select id, created_at, sequence::text as sequence, balance_after::text as balance_after
-       from entries where ledger_id = $1 and created_at > $2
-      order by entries.created_at desc, entries.sequence desc limit $3`,
-    [ledgerId, since, BACKDATE_ENTRIES_MAX + 1],
+    `with s (ledger_id, since) as (select * from unnest($1::uuid[], $2::timestamptz[]))
+     select s.ledger_id, false as base, t.id, t.created_at, t.sequence::text as sequence,
+            t.balance_after::text as balance_after
+       from s cross join lateral (
+         select id, created_at, sequence, balance_after from entries
+          where ledger_id = s.ledger_id and created_at > s.since
+          order by created_at desc, sequence desc limit $3) t
+     union all
+     select s.ledger_id, true, b.id, b.created_at, b.sequence::text, b.balance_after::text
+       from s cross join lateral (
+         select id, created_at, sequence, balance_after from entries
+          where ledger_id = s.ledger_id and created_at <= s.since
+          order by created_at desc, sequence desc limit 1) b`,
+    [[...since.keys()], [...since.values()], BACKDATE_ENTRIES_MAX + 1],
     signal,
   );
-  const base = await balanceAt(em, ledgerId, since, signal);
-  return {
-    since,
-    truncated: rows.length > BACKDATE_ENTRIES_MAX,
-    baseBalanceMinor: base?.balanceMinor ?? 0n,
-    steps: rows.reverse().map((row) => ({
-      entryId: row.id,
-      createdAt: new Date(row.created_at),
-      sequence: BigInt(row.sequence),
-      balanceAfterMinor: BigInt(row.balance_after),
-    })),
-  };
+  const byLedger = new Map<string, typeof rows>();
+  for (const row of rows) {
+    const mine = byLedger.get(row.ledger_id);
+    if (mine === undefined) byLedger.set(row.ledger_id, [row]);
+    else mine.push(row);
+  }
+  for (const [ledgerId, at] of since) {
+    const mine = byLedger.get(ledgerId) ?? [];
+    const steps = mine.filter((row) => !row.base);
+    const base = mine.find((row) => row.base);
+    tails.set(ledgerId, {
+      since: at,
+      truncated: steps.length > BACKDATE_ENTRIES_MAX,
+      baseBalanceMinor: base === undefined ? 0n : BigInt(base.balance_after),
+      steps: steps.reverse().map((row) => ({
+        entryId: row.id,
+        createdAt: new Date(row.created_at),
+        sequence: BigInt(row.sequence),
+        balanceAfterMinor: BigInt(row.balance_after),
+      })),
+    });
+  }
+  return tails;
 }
 
 /** What the holds open at `at` reserved on a ledger and would have credited. */
