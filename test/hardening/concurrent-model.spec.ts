@@ -34,6 +34,16 @@
  * their reversals move money, never create it. At the end the store's
  * invariants must hold.
  *
+ * A second check (support/concurrent-backdates.ts, issue 14) fires
+ * backdated RecordEntry calls (before, at, between and after the entries
+ * of the ledgers' histories) and appends on the same ledgers at once, and
+ * after each round checks what any interleaving must leave: every history
+ * in history order, gapless, chained, never below a bounded ledger's floor,
+ * the balance its last balance_after; each backdate at its instant, having
+ * recomputed exactly the entries processed before it that lie after it;
+ * only the floor refusing; and as_of reads of the final histories
+ * (LEDGER_CONCURRENT_BACKDATE_RUNS, 12 by default, about 3 s).
+ *
  * The seed is printed. Replay a scenario with the seed and path fast-check
  * reports: LEDGER_CONCURRENT_SEED=<seed> LEDGER_CONCURRENT_PATH=<path>
  * runs that one scenario (LEDGER_CONCURRENT_RUNS changes the number of
@@ -59,6 +69,7 @@ import {
 } from "../support/clients.js";
 import { envInteger, uniqueApp } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
+import { backdateScenarioArb, runBackdateScenario } from "./support/concurrent-backdates.js";
 import { isOpen, moneyBalance } from "./support/reference-model.js";
 import {
   type Call,
@@ -78,6 +89,9 @@ const PATH = process.env.LEDGER_CONCURRENT_PATH || undefined;
 /** A path names one scenario: replay just that one unless told otherwise. */
 const RUNS = envInteger("LEDGER_CONCURRENT_RUNS") ?? (PATH === undefined ? 16 : 1);
 const SHRINK = process.env.LEDGER_CONCURRENT_SHRINK === "1";
+/** Scenarios of concurrent backdates and appends (support/concurrent-backdates.ts). */
+const BACKDATE_RUNS =
+  envInteger("LEDGER_CONCURRENT_BACKDATE_RUNS") ?? (PATH === undefined ? 12 : 1);
 /** More than this share of CONCURRENCY_CONFLICT refusals fails the check (it would hide work). */
 const ABORTED_SHARE_MAX = 0.05;
 /** A hold's deadline in a round: far from it. */
@@ -1012,4 +1026,38 @@ describe("concurrent model check", () => {
       }
     }
   }, 600_000);
+
+  it(`${BACKDATE_RUNS} generated runs of concurrent backdates and appends on the same ledgers leave every history chained`, async () => {
+    console.log(
+      `concurrent backdates seed=${SEED}${PATH === undefined ? "" : ` path=${PATH}`} (replay: LEDGER_CONCURRENT_SEED=${SEED}${PATH === undefined ? "" : ` LEDGER_CONCURRENT_PATH=${PATH}`})`,
+    );
+    const clients = CLIENT_NAMES.map((name) => harness.client(name));
+    const counts = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(backdateScenarioArb, (scenario) =>
+        runBackdateScenario(clients, scenario, counts),
+      ),
+      {
+        seed: SEED,
+        numRuns: BACKDATE_RUNS,
+        endOnFailure: !SHRINK,
+        ...(PATH === undefined ? {} : { path: PATH }),
+      },
+    );
+    const counted = Object.fromEntries([...counts].sort(([a], [b]) => (a < b ? -1 : 1)));
+    console.log(`concurrent backdates seed=${SEED}: outcomes ${JSON.stringify(counted)}`);
+    expect(await verifyInvariants(harness.server().store)).toEqual([]);
+    if (PATH === undefined && BACKDATE_RUNS >= 8) {
+      // Not vacuous: backdates recomputed history, and the floor refused some.
+      for (const outcome of [
+        "backdate at: recomputed",
+        "backdate before: recomputed",
+        "append: fresh",
+      ]) {
+        expect(counts.get(outcome) ?? 0, `runs in which ${outcome} happened`).toBeGreaterThan(0);
+      }
+      const refused = [...counts].filter(([k]) => k.endsWith("INSUFFICIENT_FUNDS"));
+      expect(refused.length, "a backdate or append refused by the floor").toBeGreaterThan(0);
+    }
+  }, 300_000);
 });

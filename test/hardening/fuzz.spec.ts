@@ -6,11 +6,13 @@
  * the store's checks are reached) and sometimes hostile: empty, huge,
  * NUL-laden, unicode or injection-shaped strings, invalid ids, int64
  * extremes, absurd page sizes, dates and page tokens, oversized metadata,
- * missing idempotency keys. And random bytes as the body of every method in
+ * missing idempotency keys; backdates (created_at), as_of reads and
+ * created_after / created_before filters at instants of the targets'
+ * history, just beside them, or hostile. And random bytes as the body of every method in
  * the Connect and gRPC protocols. Every answer is a success or a client code
  * with a readable message (typed calls: a ledger.v1 ErrorInfo with a known
- * reason); none is INTERNAL or UNKNOWN. Afterwards the server still serves
- * and every invariant holds.
+ * reason); none is INTERNAL or UNKNOWN. Afterwards the server still serves,
+ * the targets' histories chain in history order, and every invariant holds.
  *
  * Seeds are printed; replay with LEDGER_FUZZ_SEED=<seed> (and the
  * LEDGER_FUZZ_PATH fast-check reports). LEDGER_FUZZ_RUNS sets the cases per property.
@@ -39,7 +41,7 @@ import {
   uniqueOwner,
 } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
-import { openLedger, post } from "../support/steps.js";
+import { allEntries, openLedger, post } from "../support/steps.js";
 
 const harness = useLedgerServer();
 
@@ -79,6 +81,9 @@ const REASONS = [
   "HOLD_EXPIRED",
   "HOLD_AMOUNT_EXCEEDED",
   "LEDGER_HAS_PENDING_TRANSACTIONS",
+  "BACKDATE_TOO_FAR",
+  "LEDGER_NOT_YET_VALID",
+  "LEDGER_EXPIRED",
 ];
 
 const NASTY_TEXT = [
@@ -186,6 +191,8 @@ interface Targets {
   readonly transactionIds: string[];
   /** Holds made for the fuzz to post and void. */
   readonly holdIds: string[];
+  /** The created_at of the targets' entries: instants of their history to backdate to and read as of. */
+  readonly instants: Date[];
 }
 
 interface FuzzCall {
@@ -212,6 +219,30 @@ function fuzzCalls(targets: Targets): fc.Arbitrary<FuzzCall> {
   );
   const app = field(fc.constant(targets.app), hostileText);
   const amount = field<bigint | undefined>(fc.constantFrom(undefined, 1n, 5n, -1n, -5n), int64);
+  /**
+   * An instant of the targets' history (issue 14), mostly absent: exactly an
+   * entry's created_at, just before or after one, a second ago, long ago;
+   * or hostile (the future, year 1 or 9999, the epoch).
+   */
+  const past = field<Date | undefined>(
+    fc.oneof(
+      { weight: 4, arbitrary: fc.constant(undefined) },
+      { weight: 2, arbitrary: fc.constantFrom(...targets.instants) },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(fc.constantFrom(...targets.instants), fc.integer({ min: -5, max: 5 }))
+          .map(([at, ms]) => new Date(Math.min(at.getTime() + ms, Date.now() - 1))),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .constantFrom(1_000, 24 * 60 * 60 * 1000)
+          .map((ago) => new Date(Date.now() - ago)),
+      },
+    ),
+    date,
+  );
 
   const create = fc
     .record({
@@ -258,12 +289,14 @@ function fuzzCalls(targets: Targets): fc.Arbitrary<FuzzCall> {
       metadata,
       externalTransactionId: externalId,
       holding,
+      createdAt: past,
     })
-    .map(({ amount: a, occurredAt, holding: h, ...rest }) => ({
+    .map(({ amount: a, occurredAt, holding: h, createdAt, ...rest }) => ({
       ...rest,
       ...h,
       ...optional(a, "amount"),
       ...optional(occurredAt, "occurredAt"),
+      ...optional(createdAt, "createdAt"),
     }))
     .map((p) => ({
       what: describeCall("RecordEntry", p),
@@ -322,6 +355,9 @@ function fuzzCalls(targets: Targets): fc.Arbitrary<FuzzCall> {
     .oneof(
       ledgerId.map((id) => ({ ledgerId: id })),
       fc
+        .record({ ledgerId, asOf: past })
+        .map(({ asOf, ...rest }) => ({ ...rest, ...optional(asOf, "asOf") })),
+      fc
         .record({
           app,
           ownerId: field(fc.constant("owner-0"), hostileText),
@@ -343,11 +379,15 @@ function fuzzCalls(targets: Targets): fc.Arbitrary<FuzzCall> {
       occurredBefore: date,
       reference: field(fc.constant(""), text),
       externalTransactionId: field(fc.constant(""), externalId),
+      createdAfter: past,
+      createdBefore: past,
     })
-    .map(({ occurredAfter, occurredBefore, ...rest }) => ({
+    .map(({ occurredAfter, occurredBefore, createdAfter, createdBefore, ...rest }) => ({
       ...rest,
       ...optional(occurredAfter, "occurredAfter"),
       ...optional(occurredBefore, "occurredBefore"),
+      ...optional(createdAfter, "createdAfter"),
+      ...optional(createdBefore, "createdBefore"),
     }))
     .map((p) => ({
       what: describeCall("ListEntries", p),
@@ -493,6 +533,7 @@ describe("fuzzing the RPC surface", () => {
     ledgerIds: [],
     transactionIds: [],
     holdIds: [],
+    instants: [],
   };
 
   beforeAll(async () => {
@@ -505,6 +546,9 @@ describe("fuzzing the RPC surface", () => {
       const entry = await post(api, ledger.id, "CREDIT_ADD", 100n);
       targets.ledgerIds.push(ledger.id);
       targets.transactionIds.push(entry.transactionId);
+      targets.instants.push(entry.createdAt as Date);
+      // A second entry, so backdates land between, at and before entries.
+      targets.instants.push((await post(api, ledger.id, "CREDIT_ADD", 5n)).createdAt as Date);
     }
     for (const amount of [-3n, -2n, 4n]) {
       const { value } = await api.recordEntry({
@@ -591,6 +635,32 @@ describe("fuzzing the RPC surface", () => {
     const ledger = await openLedger(api);
     const entry = await post(api, ledger.id, "CREDIT_ADD", 7n);
     expect(entry.balanceAfter).toBe(7n);
+    // The targets' histories, after fuzzed backdates: in history order (created_at, then
+    // sequence), newest first, balance_after chaining in that order up to the balance.
+    for (const id of targets.ledgerIds) {
+      const history = (await allEntries(api, id)).reverse();
+      const ordered = [...history].sort(
+        (a, b) =>
+          (a.createdAt?.getTime() ?? 0) - (b.createdAt?.getTime() ?? 0) ||
+          Number(a.sequence - b.sequence),
+      );
+      expect(
+        history.map((e) => e.id),
+        `history order of ${id}`,
+      ).toEqual(ordered.map((e) => e.id));
+      let running = 0n;
+      expect(
+        history.map((e) => e.balanceAfter),
+        `balance_after of ${id} chains in history order`,
+      ).toEqual(history.map((e) => (running += e.amount)));
+      expect((await api.getLedger(id)).balance, `balance of ${id}`).toBe(running);
+      const moved = history.filter((e, i) =>
+        history.slice(i + 1).some((f) => f.sequence < e.sequence),
+      );
+      console.log(
+        `fuzz: ledger ${id} has ${history.length} entries, ${moved.length} backdated before earlier-processed ones`,
+      );
+    }
     expect(await verifyInvariants(harness.server().store)).toEqual([]);
   });
 });

@@ -21,13 +21,28 @@
  * a second ahead, checked while it reserves (only when the read was answered
  * before the deadline) and then, once the deadline has passed by a margin,
  * checked to reserve nothing, to read EXPIRED and to refuse posts and voids
- * with HOLD_EXPIRED, before and after the server's sweep has marked it. Every other hold's deadline is at least an hour ahead,
+ * with HOLD_EXPIRED, before and after the server's sweep has marked it.
+ * And time (issue 14): RecordEntry backdated (through the single call or
+ * as the one item of a bulk call) to an instant of the ledger's history
+ * taken from the created_at the server answered with: before its first
+ * entry, exactly at an entry's (a tie lands after it), between two, after
+ * its latest, in the future or with `pending` (INVALID_ARGUMENT); amounts
+ * that fit or break the floor at the lowest running balance from that
+ * instant on by one. The model places the entry in history order itself
+ * and predicts its balance_after, recomputed_entries, or the refusal and the
+ * entry it names (entry_id, sequence, its balance before); then GetBalance
+ * as_of random instants of the history (before any entry, exactly at
+ * entries' created_at, between, after, in the future; terminated ledgers
+ * too) with the holds open then, and ListEntries created_after /
+ * created_before that instant. A replay answers its entries as they stand
+ * now. Every other hold's deadline is at least an hour ahead,
  * so no step is ever checked at a boundary it cannot know. Balances,
  * pending debits and credits and available are checked on every read. Every reply (value, or
  * code, reason and the ledger a refusal names) must equal what the reference
  * model predicts. After every step the model conserves money, and at the end
  * of a run every ledger's full history, balance, version and status must
- * equal the model's (and its pending debits and credits, and available, at
+ * equal the model's (its history in history order, created_at then
+ * sequence, each entry at the model's running balance; its pending debits and credits, and available, at
  * or above the floor when bounded), every entry, transfer and hold as
  * GetTransaction shows it (kind, state, legs, held legs, amounts, reversed
  * amount, the hold's history) too, and per (app, unit) the server's
@@ -37,7 +52,8 @@
  *
  * The seed is printed. Replay a failure with the seed and path fast-check
  * reports: LEDGER_MODEL_SEED=<seed> LEDGER_MODEL_PATH=<path>
- * (LEDGER_MODEL_RUNS changes the number of runs).
+ * (LEDGER_MODEL_RUNS changes the number of runs; LEDGER_MODEL_SHRINK=0
+ * reports the first failing run unshrunk).
  */
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
@@ -51,6 +67,7 @@ import {
   type LedgerApi,
   type PostPendingTransactionParams,
   type RecordEntryParams,
+  type RecordWritten,
   type ReverseTransactionParams,
   RpcFailure,
   type Transaction,
@@ -64,7 +81,10 @@ import { useLedgerServer } from "../support/server.js";
 import { allEntries } from "../support/steps.js";
 import {
   appOf,
+  backdateRule,
+  balanceAt,
   type Hold,
+  historyOf,
   holdStateAt,
   isOpen,
   type Leg,
@@ -85,6 +105,8 @@ const harness = useLedgerServer();
 const RUNS = envInteger("LEDGER_MODEL_RUNS") ?? 30;
 const SEED = envInteger("LEDGER_MODEL_SEED") ?? (Math.random() * 2 ** 31) | 0;
 const PATH = process.env.LEDGER_MODEL_PATH || undefined;
+/** LEDGER_MODEL_SHRINK=0: report the first failing run as it is (shrinking waits out every expiring hold again). */
+const NO_SHRINK = process.env.LEDGER_MODEL_SHRINK === "0";
 const STEPS_MIN = 20;
 const STEPS_MAX = 60;
 /** An expiring hold's deadline, from when it is sent; and how long past it the run waits. */
@@ -151,7 +173,38 @@ type Step =
   | { t: "expire"; client: number; from: number; to: number | "none"; amount: number }
   | { t: "pendings"; client: number; ledger: number; pageSize: number }
   /** A deadline the request may not ask for: passed, beyond the maximum, or without `pending`. */
-  | { t: "badDeadline"; client: number; ledger: number; what: "past" | "far" | "notPending" };
+  | { t: "badDeadline"; client: number; ledger: number; what: "past" | "far" | "notPending" }
+  /** A RecordEntry backdated to an instant of the ledger's history (or refused: future, pending). */
+  | {
+      t: "backdate";
+      client: number;
+      ledger: number;
+      operation: string;
+      amount: BackdateAmount;
+      at: Instant | "pending";
+      /** Which entry (or gap between two) the instant is taken from. */
+      pick: number;
+      via: Via;
+    }
+  /** GetBalance as_of an instant of the ledger's history, and ListEntries from that instant on. */
+  | { t: "asOf"; client: number; ledger: number; at: Instant; pick: number };
+
+/**
+ * An instant of a ledger's history, always one the server has answered
+ * with (or between two such, or just before the first): before its first
+ * entry, exactly at an entry's created_at, between two entries, after its
+ * latest (up to the latest instant any answer carried), or in the future.
+ */
+type Instant = "before" | "at" | "between" | "after" | "future";
+/**
+ * As in `record`, or (a debit) what the history from the instant on holds
+ * above the floor (its lowest running balance there, the new entry's own
+ * included) plus `room`: -1 and 0 fit, 1 breaks the floor at the first
+ * entry that reaches that low point. `laterOnly`: the lowest among the
+ * entries after the instant only (so one of them, not the new entry, is
+ * the first to break the floor when the new entry's own balance is higher).
+ */
+type BackdateAmount = AmountChoice | { historyRoom: number; laterOnly: boolean };
 
 /** Small, the source's room above its floor (what is available) plus `room`, or RecordEntry's default. */
 type HoldAmount = "default" | { magnitude: number; wrongSign: boolean } | { room: number };
@@ -202,6 +255,15 @@ const holdAmount: fc.Arbitrary<HoldAmount> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ room: fc.integer({ min: -1, max: 1 }) }) },
 );
 const resolveTarget = fc.constantFrom<ResolveTarget>("open", "open", "open", "hold", "any");
+const instant = fc.constantFrom<Instant>(
+  "before",
+  "at",
+  "at",
+  "between",
+  "between",
+  "after",
+  "future",
+);
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   {
@@ -392,6 +454,42 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
       what: fc.constantFrom<"past" | "far" | "notPending">("past", "far", "notPending"),
     }),
   },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      t: fc.constant("backdate" as const),
+      client,
+      ledger: index,
+      operation: fc.constantFrom("CREDIT_ADD", "DAILY_REWARD", "CREDIT_SPEND", "CREDIT_SPEND"),
+      amount: fc.oneof(
+        { weight: 4, arbitrary: amountChoice as fc.Arbitrary<BackdateAmount> },
+        {
+          weight: 4,
+          arbitrary: fc.record({
+            // Mostly one past the room: the refusals and the entry they name are what is checked.
+            historyRoom: fc.constantFrom(-1, 0, 1, 1, 1),
+            laterOnly: fc.constantFrom(false, true, true),
+          }),
+        },
+      ),
+      at: fc.oneof(
+        { weight: 12, arbitrary: instant },
+        { weight: 1, arbitrary: fc.constant("pending" as const) },
+      ),
+      pick: index,
+      via,
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant("asOf" as const),
+      client,
+      ledger: index,
+      at: instant,
+      pick: index,
+    }),
+  },
 );
 
 // ---------------------------------------------------------------------------
@@ -458,7 +556,7 @@ async function sendRecord(
   api: LedgerApi,
   params: RecordEntryParams,
   via: Via,
-): Promise<Written<Entry | Transaction> | RpcFailure> {
+): Promise<RecordWritten<Entry | Transaction> | RpcFailure> {
   if (via === "single") {
     return settle(api.recordEntry(params));
   }
@@ -471,7 +569,13 @@ async function sendRecord(
   if (outcome === undefined) {
     throw new Error("RecordEntries answered no item");
   }
-  return outcome.ok ? { value: outcome.value, replayed: outcome.replayed } : outcome.failure;
+  return outcome.ok
+    ? {
+        value: outcome.value,
+        replayed: outcome.replayed,
+        recomputedEntries: outcome.recomputedEntries,
+      }
+    : outcome.failure;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -494,6 +598,29 @@ function describeTx(tx: ModelTransaction, now: Date): string {
   return `${tx.kind}${state} of ${tx.magnitude} [${legs.join(", ")}]`;
 }
 
+/** Where a backdated entry lands: its instant and its running balance there. */
+interface Placed {
+  readonly at: Date;
+  readonly balanceAfter: bigint;
+}
+
+/** A ledger's history in order, compactly: sequence@ms:amount→balance_after. */
+function describeHistory(ledger: ModelLedger): string {
+  const shown = historyOf(ledger.entries).map(
+    (e) => `#${e.sequence}@${e.createdAt.getTime()}:${e.amount}→${e.balanceAfter}`,
+  );
+  return shown.length === 0 ? "empty" : shown.join(" ");
+}
+
+/** When a hold was posted or voided: the second event of its history. */
+function resolvedAt(tx: Transaction, what: string): Date {
+  const at = tx.history[1]?.at;
+  if (at === undefined) {
+    throw new Error(`${what}: no posted or voided event in its history`);
+  }
+  return at;
+}
+
 /** A hold's legs as the transaction shows them: ledger, signed amount, operation. */
 function pendingLegsOf(tx: Transaction): [string, bigint, string][] {
   return tx.pendingEntries.map((e) => [e.ledgerId, e.amount, e.operation]);
@@ -509,6 +636,21 @@ class Run {
   private expired = false;
   /** Each hold's operation per leg, for checking how it is shown. */
   private readonly holdOperations = new Map<string, string[]>();
+  /**
+   * The latest instant any answer of the server carried (an entry's or a
+   * hold's created_at): the server's clock had reached it, so an instant up
+   * to it is never in the future for the server. Backdates and as_of reads
+   * take their instants from here and from the entries, not from this
+   * process's clock.
+   */
+  private serverNow: Date | undefined;
+
+  /** Notes an instant the server answered with. */
+  private seen(at: Date | undefined): void {
+    if (at !== undefined && (this.serverNow === undefined || at > this.serverNow)) {
+      this.serverNow = at;
+    }
+  }
 
   constructor(private readonly clients: readonly LedgerApi[]) {}
 
@@ -578,6 +720,10 @@ class Run {
         return this.pendings(step);
       case "badDeadline":
         return this.badDeadline(step);
+      case "backdate":
+        return this.backdate(step);
+      case "asOf":
+        return this.asOf(step);
     }
   }
 
@@ -619,20 +765,62 @@ class Run {
         prediction.reason,
         ...(prediction.ledgerId === undefined ? [] : [prediction.ledgerId]),
       ]);
+      this.expectNamedEntry(prediction, failure, what);
       return undefined;
     }
     if (result instanceof RpcFailure) {
       throw new Error(this.what(`${what} failed unexpectedly: ${result.message}`));
     }
     if (prediction.kind === "replay") {
-      expect(result, this.what(`${what} must replay the first reply`)).toEqual({
+      // A replay recomputes nothing (RecordEntry says so; the others do not say).
+      const { recomputedEntries = 0n, ...written } = result as Written<T> & {
+        recomputedEntries?: bigint;
+      };
+      expect(
+        { ...written, recomputedEntries },
+        this.what(`${what} must replay the first reply`),
+      ).toEqual({
         value: prediction.reply,
         replayed: true,
+        recomputedEntries: 0n,
       });
       return undefined;
     }
     expect(result.replayed, this.what(`${what} is a first write`)).toBe(false);
     return result.value;
+  }
+
+  /**
+   * A backdate refused by its recomputed history names the first entry in
+   * history order that breaks the floor (or int64): its id and sequence, and
+   * its running balance before the backdate. The new entry itself has an
+   * id no entry has (it was never written) and the next sequence. Any other
+   * refusal names no entry.
+   */
+  private expectNamedEntry(
+    prediction: Extract<Prediction, { kind: "refused" }>,
+    failure: RpcFailure,
+    what: string,
+  ): void {
+    const { entry } = prediction;
+    const { entry_id: id, sequence, balance } = failure.metadata;
+    if (entry === undefined) {
+      expect(id, this.what(`${what}: names no entry (${failure.message})`)).toBeUndefined();
+      return;
+    }
+    const known = this.model.ledgers.flatMap((l) => l.entries.map((e) => e.id));
+    expect(
+      {
+        id: entry.id === undefined ? id !== undefined && id !== "" && !known.includes(id) : id,
+        sequence,
+        balance,
+      },
+      this.what(`${what}: the entry named (${failure.message})`),
+    ).toEqual({
+      id: entry.id ?? true,
+      sequence: `${entry.sequence}`,
+      balance: `${entry.balance}`,
+    });
   }
 
   /** A fresh write is remembered under its key, for replays and conflicts. */
@@ -738,24 +926,66 @@ class Run {
   ): Promise<void> {
     const api = this.api(client);
     const pending = params.pending === true;
-    const prediction = this.model.predictRecord(
-      ledger,
-      params.operation,
-      params.amount,
-      params.idempotencyKey,
-      params,
-      pending,
-    );
-    const what = `${api.name} ${via} RecordEntry${pending ? " held" : ""} ${params.operation} ${params.amount ?? "(default)"} on ${describeLedger(ledger)}`;
+    const backdated = params.createdAt;
+    // A backdate in the future, or of a hold, is an invalid request (before its key is looked at).
+    const invalid: Prediction | undefined =
+      backdated !== undefined && (pending || backdated.getTime() > Date.now())
+        ? { kind: "refused", reason: "INVALID_ARGUMENT" }
+        : undefined;
+    const prediction: Prediction =
+      invalid ??
+      this.model.predictRecord(
+        ledger,
+        params.operation,
+        params.amount,
+        params.idempotencyKey,
+        params,
+        pending,
+        backdated,
+      );
+    // Where a backdated entry lands, computed before the model takes it.
+    const placed =
+      backdated === undefined || prediction.kind !== "fresh"
+        ? undefined
+        : backdateRule(ledger, backdated, (prediction.legs[0] as Leg<ModelLedger>).amount);
+    const when =
+      backdated === undefined
+        ? ""
+        : ` backdated to ${backdated.toISOString()} (history ${describeHistory(ledger)})`;
+    const what = `${api.name} ${via} RecordEntry${pending ? " held" : ""} ${params.operation} ${params.amount ?? "(default)"} on ${describeLedger(ledger)}${when}`;
     const started = new Date();
     const result = await sendRecord(api, params, via);
-    const value = this.check(
-      pending ? "RecordEntry held" : "RecordEntry",
-      prediction,
-      result,
-      what,
-    );
+    const named =
+      prediction.kind !== "refused" || prediction.entry === undefined
+        ? ""
+        : prediction.entry.id === undefined
+          ? " (the new entry)"
+          : " (a later entry)";
+    const label = `RecordEntry${pending ? " held" : ""}${backdated === undefined ? "" : " backdated"}${named}`;
+    const value = this.check(label, prediction, result, what);
+    if (invalid !== undefined) {
+      // With `pending` the request is invalid as it stands (a bulk call names the item); in the
+      // future only against the server's clock, when the item is written (as a passed hold deadline).
+      expect((result as RpcFailure).metadata.field, this.what(`${what}: the field`)).toBe(
+        via === "single" || !pending ? "created_at" : "entries[0].created_at",
+      );
+    }
     if (value === undefined || prediction.kind !== "fresh") {
+      return;
+    }
+    const recomputed = placed?.ok === true ? BigInt(placed.recomputed) : 0n;
+    expect(
+      (result as RecordWritten<Entry | Transaction>).recomputedEntries,
+      this.what(`${what}: recomputed entries`),
+    ).toBe(recomputed);
+    if (placed?.ok === true && backdated !== undefined) {
+      count(
+        `RecordEntry backdated: ${placed.recomputed > 0 ? "recomputed later entries" : "none later"}`,
+      );
+      this.acceptRecorded(params, value as Entry, prediction.legs, what, {
+        at: backdated,
+        balanceAfter: placed.balanceAfter,
+      });
       return;
     }
     if (pending) {
@@ -826,7 +1056,14 @@ class Run {
         Date.now() + HOLD_DEFAULT_MS + 5_000,
       );
     }
-    const hold: Hold<ModelLedger> = { pendingLegs: legs, held, expiresAt, state: "PENDING" };
+    const hold: Hold<ModelLedger> = {
+      pendingLegs: legs,
+      held,
+      expiresAt,
+      state: "PENDING",
+      createdAt: reply.createdAt,
+    };
+    this.seen(reply.createdAt);
     this.model.transactions.push({
       id: reply.id,
       kind,
@@ -846,9 +1083,10 @@ class Run {
     entry: Entry,
     legs: readonly Leg<ModelLedger>[],
     what: string,
+    placed?: Placed,
   ): void {
     const app = this.ledger(params.ledgerId).app;
-    this.accept(entry.transactionId, "ENTRY", [entry], legs, true, what);
+    this.accept(entry.transactionId, "ENTRY", [entry], legs, true, what, placed);
     this.written({ kind: "RecordEntry", app, params, reply: entry });
   }
 
@@ -860,8 +1098,9 @@ class Run {
     legs: readonly Leg<ModelLedger>[],
     singleSided: boolean,
     what: string,
+    placed?: Placed,
   ): ModelTransaction {
-    this.acceptEntries(id, entries, legs, what);
+    this.acceptEntries(id, entries, legs, what, placed);
     const magnitude = magnitudeOf((legs[0] as Leg<ModelLedger>).amount);
     const tx: ModelTransaction = { id, kind, magnitude, legs, singleSided, reversed: 0n };
     this.model.transactions.push(tx);
@@ -874,22 +1113,56 @@ class Run {
     entries: readonly Entry[],
     legs: readonly Leg<ModelLedger>[],
     what: string,
+    placed?: Placed,
   ): void {
     expect(
       entries.map((e) => [e.ledgerId, e.transactionId]),
       this.what(`${what}: one entry per leg, in order`),
     ).toEqual(legs.map((leg) => [leg.ledger.id, id]));
     legs.forEach((leg, i) => {
-      this.acceptEntry(leg.ledger, entries[i] as Entry, leg.amount, what);
+      this.acceptEntry(leg.ledger, entries[i] as Entry, leg.amount, what, placed);
     });
   }
 
-  /** A new entry must be the ledger's next one, with the predicted amount. */
-  private acceptEntry(ledger: ModelLedger, entry: Entry, amount: bigint, what: string): void {
+  /**
+   * A new entry must be the ledger's next one, with the predicted amount.
+   * Written now, it goes last in history (created no earlier than the
+   * ledger's latest entry) with the ledger's new balance; backdated
+   * (`placed`), it is created (and occurred) at the instant asked, with the
+   * running balance there.
+   */
+  private acceptEntry(
+    ledger: ModelLedger,
+    entry: Entry,
+    amount: bigint,
+    what: string,
+    placed?: Placed,
+  ): void {
     expect(
       [entry.ledgerId, entry.amount, entry.sequence, entry.balanceAfter],
       this.what(what),
-    ).toEqual([ledger.id, amount, BigInt(ledger.entries.length + 1), ledger.balance + amount]);
+    ).toEqual([
+      ledger.id,
+      amount,
+      BigInt(ledger.entries.length + 1),
+      placed?.balanceAfter ?? ledger.balance + amount,
+    ]);
+    const latest = this.model.historyAt(ledger);
+    if (placed !== undefined) {
+      expect(
+        [entry.createdAt, entry.occurredAt],
+        this.what(`${what}: created and occurred at the instant backdated to`),
+      ).toEqual([placed.at, placed.at]);
+    } else {
+      expect(entry.createdAt, this.what(`${what}: a created_at`)).toBeInstanceOf(Date);
+      if (latest !== undefined) {
+        expect(
+          entry.createdAt?.getTime(),
+          this.what(`${what}: created no earlier than the ledger's latest entry`),
+        ).toBeGreaterThanOrEqual(latest.getTime());
+      }
+      this.seen(entry.createdAt);
+    }
     this.model.applyEntry(ledger, entry);
   }
 
@@ -1089,9 +1362,12 @@ class Run {
       0n,
       ledger.balance,
     ]);
-    // void_pending voids every open hold touching it, all legs of each.
+    // void_pending voids every open hold touching it, all legs of each (when: as GetTransaction shows).
     for (const tx of open) {
-      (tx.hold as Hold<ModelLedger>).state = "VOIDED";
+      const hold = tx.hold as Hold<ModelLedger>;
+      hold.state = "VOIDED";
+      const shown = await api.getTransaction({ transactionId: tx.id });
+      hold.resolvedAt = resolvedAt(shown, this.what(`${what}: a hold it voided`));
     }
     ledger.terminated = true;
   }
@@ -1104,7 +1380,8 @@ class Run {
     }
     const api = this.api(step.client);
     const what = `${api.name} replay of ${write.kind} ${write.params.idempotencyKey}`;
-    const prediction: Prediction = { kind: "replay", reply: write.reply };
+    // Its entries as they stand now: a backdate since may have moved their balance_after.
+    const prediction: Prediction = { kind: "replay", reply: this.model.asNow(write.reply) };
     switch (write.kind) {
       case "CreateLedger":
         this.check(write.kind, prediction, await settle(api.createLedger(write.params)), what);
@@ -1544,6 +1821,7 @@ class Run {
     tx.legs = legs;
     tx.magnitude = magnitude;
     hold.state = "POSTED";
+    hold.resolvedAt = resolvedAt(posted, `${what}: the hold posted`);
     this.written({ kind: "PostPendingTransaction", app: appOf(tx), params, reply: posted });
   }
 
@@ -1609,6 +1887,7 @@ class Run {
       ],
     ]);
     hold.state = "VOIDED";
+    hold.resolvedAt = resolvedAt(voided, `${what}: the hold voided`);
     this.written({ kind: "VoidPendingTransaction", app: appOf(tx), params, reply: voided });
   }
 
@@ -1764,7 +2043,7 @@ class Run {
     }
     const what = `${api.name} expiring hold of ${magnitude} on ${describeLedger(from)}${to === undefined ? "" : ` to ${describeLedger(to)}`}`;
     const started = new Date();
-    const result =
+    const result: Written<Entry | Transaction> | RpcFailure =
       transfer === undefined
         ? await sendRecord(api, record, "single")
         : await settle(api.transfer(transfer));
@@ -1895,6 +2174,173 @@ class Run {
     ).toEqual(["INVALID_ARGUMENT", "INVALID_ARGUMENT", "pending_expires_at"]);
   }
 
+  // --- Time: backdated entries and balances as of an instant.
+
+  /**
+   * An instant of the ledger's history as the step asks (see Instant),
+   * taken from the created_at the server answered with, never from this
+   * process's clock alone ("future" excepted, a minute ahead of it).
+   */
+  private instant(ledger: ModelLedger, choice: Instant, pick: number): Date {
+    const history = historyOf(ledger.entries);
+    const first = history[0];
+    const latest = this.model.historyAt(ledger);
+    const serverNow = this.serverNow ?? new Date(Date.now() - 1_000);
+    switch (choice) {
+      case "future":
+        return new Date(Date.now() + 60_000);
+      case "before":
+        // Just before the first entry (a millisecond, or up to a second), or well before any.
+        return new Date((first?.createdAt ?? serverNow).getTime() - 1 - (pick % 3) * (pick % 500));
+      case "at": {
+        const entry = this.pick(history, pick);
+        return entry === undefined ? this.instant(ledger, "before", pick) : entry.createdAt;
+      }
+      case "between": {
+        const gaps: [number, number][] = [];
+        history.forEach((e, i) => {
+          const next = history[i + 1];
+          if (next !== undefined && next.createdAt.getTime() - e.createdAt.getTime() >= 2) {
+            gaps.push([e.createdAt.getTime(), next.createdAt.getTime()]);
+          }
+        });
+        const gap = this.pick(gaps, pick);
+        if (gap === undefined) {
+          return this.instant(ledger, "at", pick);
+        }
+        const [from, to] = gap;
+        return new Date(from + 1 + (pick % (to - from - 1)));
+      }
+      case "after": {
+        // After the ledger's latest entry, up to the latest instant the server answered with.
+        const from = latest === undefined ? serverNow.getTime() - 1_000 : latest.getTime();
+        const span = serverNow.getTime() - from;
+        return new Date(span <= 0 ? from : from + 1 + (pick % span));
+      }
+    }
+  }
+
+  /** A backdate amount: as a RecordEntry's, or (a debit) the history's room above the floor plus `room`. */
+  private backdateAmount(
+    ledger: ModelLedger,
+    operation: string,
+    at: Date,
+    choice: BackdateAmount,
+  ): bigint | undefined {
+    if (typeof choice === "string" || !("historyRoom" in choice)) {
+      return this.recordAmount(operation, choice);
+    }
+    const sign = POLICIES[operation]?.sign ?? 1n;
+    if (sign > 0n || ledger.floor === undefined) {
+      return sign * (1n + BigInt(Math.abs(choice.historyRoom)) * 7n);
+    }
+    const history = historyOf(ledger.entries);
+    const earlier = history.filter((e) => e.createdAt.getTime() <= at.getTime());
+    const later = history.filter((e) => e.createdAt.getTime() > at.getTime());
+    const base = earlier.at(-1)?.balanceAfter ?? 0n;
+    const balances = later.map((e) => e.balanceAfter);
+    let lowest = base;
+    const among = choice.laterOnly && balances.length > 0 ? balances : [base, ...balances];
+    lowest = among[0] ?? base;
+    for (const balance of among) {
+      if (balance < lowest) {
+        lowest = balance;
+      }
+    }
+    const room = lowest - ledger.floor + BigInt(choice.historyRoom);
+    return room <= 0n ? -1n : -atMostInt64(room);
+  }
+
+  /**
+   * A RecordEntry backdated to an instant of the ledger's history: where it
+   * lands, its running balance, how many later entries it recomputed, or
+   * which entry refuses it, all predicted by the model; a future instant or
+   * a hold is INVALID_ARGUMENT.
+   */
+  private async backdate(step: Extract<Step, { t: "backdate" }>): Promise<void> {
+    const ledger = this.pick(this.model.ledgers, step.ledger);
+    if (ledger === undefined) {
+      return;
+    }
+    const at = this.instant(ledger, step.at === "pending" ? "at" : step.at, step.pick);
+    const amount = this.backdateAmount(ledger, step.operation, at, step.amount);
+    count(`backdate to ${step.at}`);
+    await this.recordWith(
+      {
+        ledgerId: ledger.id,
+        operation: step.operation,
+        idempotencyKey: this.key(),
+        createdAt: at,
+        ...(amount === undefined ? {} : { amount }),
+        ...(step.at === "pending" ? { pending: true } : {}),
+      },
+      ledger,
+      step.client,
+      step.via,
+    );
+  }
+
+  /**
+   * GetBalance as_of an instant: the running balance of the last entry
+   * created at or before it (0 before the first), version its sequence, the
+   * holds open then; terminated ledgers too; a future instant is
+   * INVALID_ARGUMENT. Then ListEntries from that instant on (created_after,
+   * inclusive) and before it (created_before, exclusive): those entries in
+   * history order, newest first, at their running balances.
+   */
+  private async asOf(step: Extract<Step, { t: "asOf" }>): Promise<void> {
+    const ledger = this.pick(this.model.ledgers, step.ledger);
+    if (ledger === undefined) {
+      return;
+    }
+    const api = this.api(step.client);
+    const at = this.instant(ledger, step.at, step.pick);
+    const what = this.what(
+      `${api.name} GetBalance of ${describeLedger(ledger)} as of ${at.toISOString()} (${step.at}; history ${describeHistory(ledger)})`,
+    );
+    const result = await settle(api.getBalance({ ledgerId: ledger.id, asOf: at }));
+    count(`GetBalance as_of ${step.at}${ledger.terminated ? " (terminated)" : ""}`);
+    if (step.at === "future") {
+      expect(result, what).toBeInstanceOf(RpcFailure);
+      const failure = result as RpcFailure;
+      expect([failure.code, failure.reason, failure.metadata.field], what).toEqual([
+        "INVALID_ARGUMENT",
+        "INVALID_ARGUMENT",
+        "as_of",
+      ]);
+      return;
+    }
+    const { balance, version } = balanceAt(ledger.entries, at);
+    const { debits, credits } = this.model.pendingAt(ledger, at);
+    expect(result, what).toEqual({
+      ledgerId: ledger.id,
+      balance,
+      unit: ledger.unit,
+      version,
+      pendingDebits: debits,
+      pendingCredits: credits,
+      available: balance - debits,
+    });
+    const shown = (entries: readonly Entry[]) =>
+      entries.map((e) => ({ id: e.id, sequence: e.sequence, balanceAfter: e.balanceAfter }));
+    const expected = historyOf(ledger.entries)
+      .reverse()
+      .map((e) => ({ id: e.id, sequence: e.sequence, balanceAfter: e.balanceAfter }));
+    const from = await api.listEntries({ ledgerId: ledger.id, pageSize: 500, createdAfter: at });
+    const before = await api.listEntries({ ledgerId: ledger.id, pageSize: 500, createdBefore: at });
+    const t = at.getTime();
+    const onOrAfter = new Set(
+      ledger.entries.filter((e) => e.createdAt.getTime() >= t).map((e) => e.id),
+    );
+    expect(
+      [shown(from.items), shown(before.items)],
+      `${what}: ListEntries created_after and created_before it`,
+    ).toEqual([
+      expected.filter((e) => onOrAfter.has(e.id)),
+      expected.filter((e) => !onOrAfter.has(e.id)),
+    ]);
+  }
+
   /**
    * Every ledger as the API shows it equals the model: history, balance,
    * version, status; every entry and transfer as GetTransaction shows it; and
@@ -1982,16 +2428,18 @@ class Run {
   /** Checks one ledger against the model; returns its stored balance. */
   private async finishLedger(api: LedgerApi, ledger: ModelLedger): Promise<bigint> {
     const history = await allEntries(api, ledger.id);
+    // In history order (created_at, then sequence), newest first, each at its running balance.
     expect(
       history.map((e) => ({
         id: e.id,
         sequence: e.sequence,
         operation: e.operation,
         amount: e.amount,
+        createdAt: e.createdAt,
         balanceAfter: e.balanceAfter,
       })),
       `history of ledger ${ledger.id}`,
-    ).toEqual([...ledger.entries].reverse());
+    ).toEqual(historyOf(ledger.entries).reverse());
     const stored = await api.getLedger(ledger.id);
     const { debits, credits } = this.model.pending(ledger);
     expect(
@@ -2051,13 +2499,131 @@ describe("randomized model check", () => {
           await run.finish();
         },
       ),
-      { seed: SEED, numRuns: RUNS, ...(PATH === undefined ? {} : { path: PATH }) },
+      {
+        seed: SEED,
+        numRuns: RUNS,
+        ...(PATH === undefined ? {} : { path: PATH }),
+        ...(NO_SHRINK ? { endOnFailure: true } : {}),
+      },
     );
     console.log(
       `model seed=${SEED}: ${steps} steps passed; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`,
     );
     expect(await verifyInvariants(harness.server().store)).toEqual([]);
+    if (PATH === undefined && RUNS >= 30) {
+      // Not vacuous: backdates recomputed history and were refused naming entries; as_of read ties.
+      for (const outcome of [
+        "RecordEntry backdated: recomputed later entries",
+        "RecordEntry backdated (the new entry) INSUFFICIENT_FUNDS",
+        "GetBalance as_of at",
+        "GetBalance as_of between",
+        "GetBalance as_of before",
+      ]) {
+        expect(outcomes.get(outcome) ?? 0, `runs in which ${outcome} happened`).toBeGreaterThan(0);
+      }
+    }
   }, 600_000);
+});
+
+describe("history order at one instant", () => {
+  it.each(CLIENT_NAMES)(
+    "%s: backdates and as_of among a dozen entries sharing one created_at (sequences past 9)",
+    async (name) => {
+      const api = harness.client(name);
+      const { value: created } = await api.createLedger({
+        app: uniqueApp("model-ties"),
+        ownerId: "owner",
+        unit: "CREDITS",
+        idempotencyKey: "create",
+        minBalance: 0n,
+      });
+      const ledger: ModelLedger = {
+        id: created.id,
+        app: created.app,
+        ownerId: "owner",
+        unit: "CREDITS",
+        floor: 0n,
+        balance: 0n,
+        terminated: false,
+        entries: [],
+      };
+      const model = new ReferenceModel();
+      model.ledgers.push(ledger);
+      const named: string[] = [];
+      const record = async (amount: bigint, key: string, createdAt?: Date) => {
+        const result = await settle(
+          api.recordEntry({
+            ledgerId: ledger.id,
+            operation: amount > 0n ? "CREDIT_ADD" : "CREDIT_SPEND",
+            amount,
+            idempotencyKey: key,
+            ...(createdAt === undefined ? {} : { createdAt }),
+          }),
+        );
+        const ruling =
+          createdAt === undefined ? undefined : backdateRule(ledger, createdAt, amount);
+        const what = `${name} ${key}: ${amount} at ${createdAt?.getTime()} in ${describeHistory(ledger)}`;
+        if (ruling !== undefined && !ruling.ok) {
+          expect(result, what).toBeInstanceOf(RpcFailure);
+          const { reason, metadata } = result as RpcFailure;
+          expect(
+            [reason, metadata.sequence, metadata.balance, ruling.entryId ?? metadata.entry_id],
+            what,
+          ).toEqual([ruling.reason, `${ruling.sequence}`, `${ruling.balance}`, metadata.entry_id]);
+          named.push(ruling.entryId === undefined ? "the new entry" : "a later entry");
+          return undefined;
+        }
+        if (result instanceof RpcFailure) {
+          throw new Error(`${what}: ${result.message}`);
+        }
+        expect(
+          [result.value.sequence, result.value.balanceAfter, result.recomputedEntries],
+          what,
+        ).toEqual([
+          BigInt(ledger.entries.length + 1),
+          ruling?.ok === true ? ruling.balanceAfter : ledger.balance + amount,
+          BigInt(ruling?.ok === true ? ruling.recomputed : 0),
+        ]);
+        model.applyEntry(ledger, result.value as Entry);
+        return result.value as Entry;
+      };
+      const first = await record(5n, "first");
+      const at = first?.createdAt as Date;
+      await record(3n, "second");
+      // A dozen at the first one's instant: each lands after the ones already there.
+      for (let i = 0; i < 12; i += 1) {
+        await record(i % 3 === 2 ? -2n : 4n, `tie-${i}`, at);
+      }
+      // A debit there the later history cannot afford, and one before every entry.
+      await record(-(ledger.balance + 1n), "too-much", at);
+      await record(-1n, "before-all", new Date(at.getTime() - 1));
+      // Spent down to 1 now: a debit of 2 back there fits there, but not at that last entry.
+      await record(-(ledger.balance - 1n), "spend-down");
+      await record(-2n, "later-breaks", at);
+      expect(named, `${name}: the entries refusals named`).toEqual([
+        "the new entry",
+        "the new entry",
+        "a later entry",
+      ]);
+      for (const instant of [new Date(at.getTime() - 1), at, new Date(at.getTime() + 1)]) {
+        const read = await api.getBalance({ ledgerId: ledger.id, asOf: instant });
+        const expected = balanceAt(ledger.entries, instant);
+        expect(
+          [read.balance, read.version],
+          `${name} as of ${instant.getTime()} in ${describeHistory(ledger)}`,
+        ).toEqual([expected.balance, expected.version]);
+      }
+      const history = await allEntries(api, ledger.id);
+      expect(
+        history.map((e) => [e.sequence, e.balanceAfter]),
+        `${name} history of ${describeHistory(ledger)}`,
+      ).toEqual(
+        historyOf(ledger.entries)
+          .reverse()
+          .map((e) => [e.sequence, e.balanceAfter]),
+      );
+    },
+  );
 });
 
 /** `amount`, or int64's largest when it is larger (a request amount must be an int64). */

@@ -25,7 +25,7 @@ export async function balanceAt(
     em,
     `select id, created_at, sequence::text as sequence, balance_after::text as balance_after
        from entries where ledger_id = $1 and created_at <= $2
-      order by created_at desc, sequence desc limit 1`,
+      order by entries.created_at desc, entries.sequence desc limit 1`,
     [ledgerId, at],
     signal,
   );

@@ -21,6 +21,17 @@
  * or before it, and the specs only ask at instants well away from any
  * deadline.
  *
+ * Time (issue 14): a ledger's history is ordered by created_at, then
+ * sequence, and balance_after is the running balance in that order
+ * (`historyOf`). A backdated RecordEntry lands after every entry created at
+ * or before its instant; every later entry moves by its amount
+ * (`backdateRule`: how many, or the first entry, the new one included, whose
+ * running balance would break the floor or int64); then the ledger's
+ * current balance is checked as for any write. `balanceAt` and `pendingAt`
+ * answer GetBalance as_of an instant (a hold is open at it when created at
+ * or before it, not resolved at or before it, its deadline after it). A
+ * replay answers its entries as they stand now (`asNow`).
+ *
  * The rules of one write are pure functions (`recordRule`, `transferRule`,
  * `reversalRule`, `holdRuling`, `postPendingRule`, `voidRule`, then
  * `postRule` or `reserveRule` leg by leg), so the concurrent checker
@@ -101,6 +112,10 @@ export interface Hold<L extends RuleLedger> {
   readonly expiresAt: Date;
   /** PENDING until posted or voided (expiry is read from the clock). */
   state: "PENDING" | "POSTED" | "VOIDED";
+  /** When the server made it (the model's as_of reads need it). */
+  readonly createdAt?: Date | undefined;
+  /** When it was posted or voided, as the server answered. */
+  resolvedAt?: Date | undefined;
 }
 
 /** A written transaction, as reversals, posts and voids need it. */
@@ -371,16 +386,35 @@ export function releasing<L extends RuleLedger>(
   return { ...state, pendingDebits };
 }
 
+/**
+ * A hold open at an instant of history (GetBalance as_of): created at or
+ * before it, not posted or voided at or before it, its deadline after it.
+ */
+export function isOpenAt<L extends RuleLedger>(tx: Tx<L>, at: Date): boolean {
+  const { hold } = tx;
+  if (hold === undefined || hold.createdAt === undefined) {
+    return false;
+  }
+  const t = at.getTime();
+  return (
+    hold.createdAt.getTime() <= t &&
+    (hold.state === "PENDING" ||
+      (hold.resolvedAt !== undefined && hold.resolvedAt.getTime() > t)) &&
+    hold.expiresAt.getTime() > t
+  );
+}
+
 /** What open holds reserve on `ledger` (debits) and will credit it. */
 export function pendingOf<L extends RuleLedger>(
   ledger: L,
   txs: Iterable<Tx<L>>,
   now: Date,
+  open: (tx: Tx<L>, now: Date) => boolean = isOpen,
 ): { debits: bigint; credits: bigint } {
   let debits = 0n;
   let credits = 0n;
   for (const tx of txs) {
-    if (tx.hold === undefined || !isOpen(tx, now)) {
+    if (tx.hold === undefined || !open(tx, now)) {
       continue;
     }
     for (const leg of tx.hold.pendingLegs) {
@@ -438,12 +472,90 @@ export function moneyBalance<L extends RuleLedger>(
 // The sequential model.
 // ---------------------------------------------------------------------------
 
+/** An entry as the model holds it: its running balance is computed (`historyOf`), not stored. */
 export interface ModelEntry {
   readonly id: string;
   readonly sequence: bigint;
   readonly operation: string;
   readonly amount: bigint;
+  /** Its place in history: the server's stamp, or the instant it was backdated to. */
+  readonly createdAt: Date;
+}
+
+/** An entry in history order with its running balance there. */
+export interface HistoryEntry extends ModelEntry {
   readonly balanceAfter: bigint;
+}
+
+/** A ledger's entries in history order (created_at, then sequence), each with its running balance. */
+export function historyOf(entries: readonly ModelEntry[]): HistoryEntry[] {
+  const ordered = [...entries].sort(
+    (a, b) =>
+      a.createdAt.getTime() - b.createdAt.getTime() ||
+      (a.sequence < b.sequence ? -1 : a.sequence > b.sequence ? 1 : 0),
+  );
+  let balance = 0n;
+  return ordered.map((entry) => {
+    balance += entry.amount;
+    return { ...entry, balanceAfter: balance };
+  });
+}
+
+/** The balance at an instant of history: the last entry created at or before it (0, version 0 before the first). */
+export function balanceAt(
+  entries: readonly ModelEntry[],
+  at: Date,
+): { balance: bigint; version: bigint } {
+  const before = historyOf(entries).filter((e) => e.createdAt.getTime() <= at.getTime());
+  const last = before.at(-1);
+  return last === undefined
+    ? { balance: 0n, version: 0n }
+    : { balance: last.balanceAfter, version: last.sequence };
+}
+
+/**
+ * A backdated entry of `amount` at `at` on `ledger` (its entries as they
+ * are): it lands after every entry created at or before `at` (its sequence
+ * is the newest), and every entry after it moves by its amount. Its own
+ * running balance, then each later one in history order, must stay within
+ * int64 (BALANCE_OVERFLOW) and, for a debit of a bounded ledger, at or
+ * above the floor (INSUFFICIENT_FUNDS): the first that does not is named,
+ * with its running balance before the backdate (`entryId` undefined: the
+ * new entry itself). A credit never meets the floor.
+ */
+export type BackdateRuling =
+  | { readonly ok: true; readonly balanceAfter: bigint; readonly recomputed: number }
+  | {
+      readonly ok: false;
+      readonly reason: "INSUFFICIENT_FUNDS" | "BALANCE_OVERFLOW";
+      readonly entryId: string | undefined;
+      readonly sequence: bigint;
+      readonly balance: bigint;
+    };
+
+export function backdateRule(ledger: ModelLedger, at: Date, amount: bigint): BackdateRuling {
+  const history = historyOf(ledger.entries);
+  const earlier = history.filter((e) => e.createdAt.getTime() <= at.getTime());
+  const later = history.filter((e) => e.createdAt.getTime() > at.getTime());
+  const base = earlier.at(-1)?.balanceAfter ?? 0n;
+  const affected = [
+    { entryId: undefined, sequence: BigInt(ledger.entries.length + 1), balance: base },
+    ...later.map((e) => ({
+      entryId: e.id as string | undefined,
+      sequence: e.sequence,
+      balance: e.balanceAfter,
+    })),
+  ];
+  for (const step of affected) {
+    const after = step.balance + amount;
+    if (after > INT64_MAX || after < INT64_MIN) {
+      return { ok: false, reason: "BALANCE_OVERFLOW", ...step };
+    }
+    if (amount < 0n && ledger.floor !== undefined && after < ledger.floor) {
+      return { ok: false, reason: "INSUFFICIENT_FUNDS", ...step };
+    }
+  }
+  return { ok: true, balanceAfter: base + amount, recomputed: later.length };
 }
 
 export interface ModelLedger extends RuleLedger {
@@ -473,7 +585,17 @@ interface StoredKey {
 export type Prediction =
   | { readonly kind: "fresh"; readonly legs: readonly Leg<ModelLedger>[] }
   | { readonly kind: "replay"; readonly reply: Reply }
-  | { readonly kind: "refused"; readonly reason: string; readonly ledgerId?: string };
+  | {
+      readonly kind: "refused";
+      readonly reason: string;
+      readonly ledgerId?: string;
+      /** A backdate refused by its recomputed history: the entry named (undefined id: the new one). */
+      readonly entry?: {
+        readonly id: string | undefined;
+        readonly sequence: bigint;
+        readonly balance: bigint;
+      };
+    };
 
 /** A request's identity for idempotency: every field but the key, in a fixed order. */
 export function fingerprint(params: object): string {
@@ -536,7 +658,7 @@ export class ReferenceModel {
     if (stored.method !== method || stored.fingerprint !== fingerprint(params)) {
       return { kind: "refused", reason: "IDEMPOTENCY_KEY_REUSED" };
     }
-    return { kind: "replay", reply: stored.reply };
+    return { kind: "replay", reply: this.asNow(stored.reply) };
   }
 
   remember(app: string, key: string, method: Method, params: object, reply: Reply): void {
@@ -546,6 +668,11 @@ export class ReferenceModel {
   /** What open holds reserve on the ledger and will credit it, now. */
   pending(ledger: ModelLedger): { debits: bigint; credits: bigint } {
     return pendingOf(ledger, this.transactions, this.now);
+  }
+
+  /** What holds open at an instant of history reserved on the ledger and would credit it. */
+  pendingAt(ledger: ModelLedger, at: Date): { debits: bigint; credits: bigint } {
+    return pendingOf(ledger, this.transactions, at, isOpenAt);
   }
 
   /** A ledger as a posting sees it now (`without`: that hold's own reservation released). */
@@ -601,11 +728,47 @@ export class ReferenceModel {
     key: string,
     params: object,
     pending = false,
+    backdatedTo?: Date,
   ): Prediction {
-    return (
-      this.checkKey(ledger.app, key, "RecordEntry", params) ??
-      this.settle(recordRule(ledger, operation, amount), pending)
-    );
+    const known = this.checkKey(ledger.app, key, "RecordEntry", params);
+    if (known !== undefined) {
+      return known;
+    }
+    const ruling = recordRule(ledger, operation, amount);
+    if (backdatedTo === undefined || !ruling.ok || ledger.terminated) {
+      return this.settle(ruling, pending);
+    }
+    const history = backdateRule(ledger, backdatedTo, (ruling.legs[0] as Leg<ModelLedger>).amount);
+    if (!history.ok) {
+      const { reason, entryId, sequence, balance } = history;
+      return {
+        kind: "refused",
+        reason,
+        ledgerId: ledger.id,
+        entry: { id: entryId, sequence, balance },
+      };
+    }
+    return this.settle(ruling, false);
+  }
+
+  /**
+   * A stored reply as a replay answers it: its entries as they stand now
+   * (a backdate since may have moved their balance_after).
+   */
+  asNow(reply: Reply): Reply {
+    const now = (entry: Entry): Entry => {
+      const ledger = this.ledgers.find((l) => l.id === entry.ledgerId);
+      const shown =
+        ledger === undefined ? undefined : historyOf(ledger.entries).find((e) => e.id === entry.id);
+      return shown === undefined ? entry : { ...entry, balanceAfter: shown.balanceAfter };
+    };
+    if ("balanceAfter" in reply) {
+      return now(reply);
+    }
+    if ("entries" in reply && "kind" in reply) {
+      return { ...reply, entries: reply.entries.map(now) };
+    }
+    return reply;
   }
 
   /** The same ledger twice is refused as an invalid request, before its key is looked at. */
@@ -672,16 +835,30 @@ export class ReferenceModel {
     return { kind: "fresh", legs: [] };
   }
 
-  /** Applies an accepted entry (its sequence already checked) to its ledger. */
+  /** Applies an accepted entry (its sequence and place already checked) to its ledger. */
   applyEntry(ledger: ModelLedger, entry: Entry): void {
+    if (entry.createdAt === undefined) {
+      throw new Error(`entry ${entry.id} has no created_at`);
+    }
     ledger.balance += entry.amount;
     ledger.entries.push({
       id: entry.id,
       sequence: entry.sequence,
       operation: entry.operation,
       amount: entry.amount,
-      balanceAfter: entry.balanceAfter,
+      createdAt: entry.createdAt,
     });
+  }
+
+  /** The latest instant of the ledger's history (undefined: no entry yet). */
+  historyAt(ledger: ModelLedger): Date | undefined {
+    let latest: Date | undefined;
+    for (const { createdAt } of ledger.entries) {
+      if (latest === undefined || createdAt.getTime() > latest.getTime()) {
+        latest = createdAt;
+      }
+    }
+    return latest;
   }
 
   /** How many of `count` concurrent debits of `magnitude` the floor admits (what holds reserve counted). */
