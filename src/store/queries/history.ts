@@ -81,12 +81,19 @@ export async function readHistoryTails(
       since: at,
       truncated: steps.length > BACKDATE_ENTRIES_MAX,
       baseBalanceMinor: base === undefined ? 0n : BigInt(base.balance_after),
-      steps: steps.reverse().map((row) => ({
-        entryId: row.id,
-        createdAt: new Date(row.created_at),
-        sequence: BigInt(row.sequence),
-        balanceAfterMinor: BigInt(row.balance_after),
-      })),
+      // Oldest first in history order; a union's rows come in no promised order.
+      steps: steps
+        .map((row) => ({
+          entryId: row.id,
+          createdAt: new Date(row.created_at),
+          sequence: BigInt(row.sequence),
+          balanceAfterMinor: BigInt(row.balance_after),
+        }))
+        .sort(
+          (a, b) =>
+            a.createdAt.getTime() - b.createdAt.getTime() ||
+            (a.sequence < b.sequence ? -1 : a.sequence > b.sequence ? 1 : 0),
+        ),
     });
   }
   return tails;
