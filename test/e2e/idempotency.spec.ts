@@ -48,7 +48,7 @@ describe.each(CLIENT_NAMES)("idempotency through %s", (clientName) => {
     const replay = await api().createLedger(request);
 
     expect(first.replayed).toBe(false);
-    expect(replay).toEqual({ value: first.value, replayed: true });
+    expect(replay).toEqual({ ...first, replayed: true });
     const listed = await api().listLedgers({ app: request.app });
     expect(listed.items.map((l) => l.id)).toEqual([first.value.id]);
   });
@@ -86,7 +86,7 @@ describe.each(CLIENT_NAMES)("idempotency through %s", (clientName) => {
     const replay = await api().recordEntry(request);
 
     expect(first.replayed).toBe(false);
-    expect(replay).toEqual({ value: first.value, replayed: true });
+    expect(replay).toEqual({ ...first, replayed: true });
     expect(await snapshot(api(), ledger.id)).toEqual({
       balance: 20n,
       version: 2n,
@@ -104,7 +104,7 @@ describe.each(CLIENT_NAMES)("idempotency through %s", (clientName) => {
     const first = await api().recordEntry(request);
     await new Promise((resolve) => setTimeout(resolve, 20));
     const replay = await api().recordEntry(request);
-    expect(replay).toEqual({ value: first.value, replayed: true });
+    expect(replay).toEqual({ ...first, replayed: true });
     expect((await api().getLedger(ledger.id)).balance).toBe(1n);
   });
 
@@ -118,7 +118,7 @@ describe.each(CLIENT_NAMES)("idempotency through %s", (clientName) => {
     const first = await api().recordEntry(request);
     await api().terminateLedger(ledger.id);
 
-    expect(await api().recordEntry(request)).toEqual({ value: first.value, replayed: true });
+    expect(await api().recordEntry(request)).toEqual({ ...first, replayed: true });
     const fresh = await failureOf(api().recordEntry({ ...request, idempotencyKey: uniqueKey() }));
     expect(fresh.reason).toBe("LEDGER_TERMINATED");
   });
@@ -193,7 +193,7 @@ describe.each(CLIENT_NAMES)("idempotency through %s", (clientName) => {
     const replay = await api().reverseTransaction(request);
 
     expect(first.replayed).toBe(false);
-    expect(replay).toEqual({ value: first.value, replayed: true });
+    expect(replay).toEqual({ ...first, replayed: true });
     const rest = await api().reverseTransaction({
       transactionId: credit.transactionId,
       idempotencyKey: uniqueKey(),
