@@ -27,7 +27,13 @@ export type ErrorReason =
   | "LEDGER_HAS_PENDING_TRANSACTIONS"
   | "BACKDATE_TOO_FAR"
   | "LEDGER_NOT_YET_VALID"
-  | "LEDGER_EXPIRED";
+  | "LEDGER_EXPIRED"
+  | "UNKNOWN_APP"
+  | "AMOUNT_NOT_ALLOWED"
+  | "TOKEN_MISSING"
+  | "TOKEN_INVALID"
+  | "ROLE_NOT_PERMITTED"
+  | "APP_NOT_PERMITTED";
 
 /** An operating error: an expected outcome that the caller is told about. */
 export class LedgerError extends Error {

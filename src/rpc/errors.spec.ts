@@ -41,6 +41,12 @@ const EXPECTED_CODES: Record<ErrorReason, Code> = {
   BACKDATE_TOO_FAR: Code.FailedPrecondition,
   LEDGER_NOT_YET_VALID: Code.FailedPrecondition,
   LEDGER_EXPIRED: Code.FailedPrecondition,
+  UNKNOWN_APP: Code.InvalidArgument,
+  AMOUNT_NOT_ALLOWED: Code.InvalidArgument,
+  TOKEN_MISSING: Code.Unauthenticated,
+  TOKEN_INVALID: Code.Unauthenticated,
+  ROLE_NOT_PERMITTED: Code.PermissionDenied,
+  APP_NOT_PERMITTED: Code.PermissionDenied,
 };
 
 describe("error mapping", () => {

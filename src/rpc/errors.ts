@@ -41,7 +41,15 @@ export function codeForReason(reason: ErrorReason): Code {
     case "INVALID_ARGUMENT":
     case "APP_MISMATCH":
     case "UNIT_MISMATCH":
+    case "UNKNOWN_APP":
+    case "AMOUNT_NOT_ALLOWED":
       return Code.InvalidArgument;
+    case "TOKEN_MISSING":
+    case "TOKEN_INVALID":
+      return Code.Unauthenticated;
+    case "ROLE_NOT_PERMITTED":
+    case "APP_NOT_PERMITTED":
+      return Code.PermissionDenied;
     case "BALANCE_OVERFLOW":
       return Code.OutOfRange;
     case "CONCURRENCY_CONFLICT":

@@ -296,6 +296,54 @@ export class LedgerExpiredError extends LedgerRpcError {
   readonly validUntil: Date | undefined = optionalDate(this.metadata, "valid_until");
 }
 
+/** INVALID_ARGUMENT: the request names an app that the server does not declare. */
+export class UnknownAppError extends LedgerRpcError {
+  override readonly name = "UnknownAppError";
+  /** The app asked for. */
+  readonly app: string = this.metadata.app ?? "";
+  /** The apps the server declares (proto/apps/). */
+  readonly declaredApps: readonly string[] = (this.metadata.declared_apps ?? "")
+    .split(",")
+    .filter((app) => app !== "");
+}
+
+/** INVALID_ARGUMENT: the amount breaks the operation's policy (fixed, or out of its bounds). */
+export class AmountNotAllowedError extends LedgerRpcError {
+  override readonly name = "AmountNotAllowedError";
+  /** The operation sent. */
+  readonly operation: string = this.metadata.operation ?? "";
+  /** The amount sent. */
+  readonly amountMinor: bigint = requiredBigint(this.metadata, "amount");
+}
+
+/** UNAUTHENTICATED: the call carried no token; give the client a `token`. */
+export class TokenMissingError extends LedgerRpcError {
+  override readonly name = "TokenMissingError";
+}
+
+/** UNAUTHENTICATED: the token is malformed, unknown or revoked. */
+export class TokenInvalidError extends LedgerRpcError {
+  override readonly name = "TokenInvalidError";
+}
+
+/** PERMISSION_DENIED: the token's role does not allow the call. */
+export class RoleNotPermittedError extends LedgerRpcError {
+  override readonly name = "RoleNotPermittedError";
+  /** The token's role: reader, writer or admin. */
+  readonly role: string = this.metadata.role ?? "";
+  /** The least role the call needs. */
+  readonly requiredRole: string = this.metadata.required_role ?? "";
+}
+
+/** PERMISSION_DENIED: the request names another app than the token's. */
+export class AppNotPermittedError extends LedgerRpcError {
+  override readonly name = "AppNotPermittedError";
+  /** The app asked for. */
+  readonly app: string = this.metadata.app ?? "";
+  /** The token's app. */
+  readonly callerApp: string = this.metadata.caller_app ?? "";
+}
+
 type ErrorClass = new (init: LedgerRpcErrorInit) => LedgerRpcError;
 
 /** One class per reason: adding a reason to ledger.proto breaks compilation here until mapped. */
@@ -325,6 +373,12 @@ const ERROR_CLASSES: Readonly<Record<LedgerErrorReason, ErrorClass>> = {
   BACKDATE_TOO_FAR: BackdateTooFarError,
   LEDGER_NOT_YET_VALID: LedgerNotYetValidError,
   LEDGER_EXPIRED: LedgerExpiredError,
+  UNKNOWN_APP: UnknownAppError,
+  AMOUNT_NOT_ALLOWED: AmountNotAllowedError,
+  TOKEN_MISSING: TokenMissingError,
+  TOKEN_INVALID: TokenInvalidError,
+  ROLE_NOT_PERMITTED: RoleNotPermittedError,
+  APP_NOT_PERMITTED: AppNotPermittedError,
 };
 
 /**
