@@ -29,6 +29,14 @@ export interface CallOptions {
   /** Milliseconds left before the caller's deadline; undefined: none. */
   readonly timeoutMs?: number | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * The caller's app (from its credential). When set, every ledger and
+   * transaction of another app is treated exactly as one that does not
+   * exist: LEDGER_NOT_FOUND / TRANSACTION_NOT_FOUND, never read into an
+   * answer, never locked. undefined: any app (development mode, the
+   * server's own sweeps).
+   */
+  readonly app?: string | undefined;
 }
 
 /**
