@@ -4,6 +4,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
+  type ContextValues,
   createContextKey,
   type HandlerContext,
   type Interceptor,
@@ -30,6 +31,10 @@ interface CallRecord {
   logged: boolean;
   ledgerId: string;
   transactionId: string;
+  /** Who called, once authenticated: its app, role and token id. */
+  caller:
+    | { readonly app: string | undefined; readonly role: string; readonly tokenId: string }
+    | undefined;
 }
 
 const callKey = createContextKey<CallRecord | undefined>(undefined, {
@@ -47,6 +52,7 @@ function beginCall(method: DescMethod, header: Headers, protocol: string): CallR
     logged: false,
     ledgerId: "",
     transactionId: "",
+    caller: undefined,
   };
 }
 
@@ -129,6 +135,14 @@ export function createErrorInterceptor(): Interceptor {
   };
 }
 
+/** Records the authenticated caller in the call's log line. */
+export function noteCaller(values: ContextValues, caller: NonNullable<CallRecord["caller"]>): void {
+  const call = values.get(callKey);
+  if (call !== undefined) {
+    call.caller = caller;
+  }
+}
+
 function writeCallLog(logger: Logger, call: CallRecord, error: ConnectError | undefined): void {
   if (call.logged) {
     return;
@@ -141,6 +155,11 @@ function writeCallLog(logger: Logger, call: CallRecord, error: ConnectError | un
     duration_ms: Math.round((performance.now() - call.startMs) * 1000) / 1000,
     request_id: call.requestId,
   };
+  if (call.caller?.app !== undefined) {
+    line.app = call.caller.app;
+    line.role = call.caller.role;
+    line.token_id = call.caller.tokenId;
+  }
   if (call.ledgerId !== "") {
     line.ledger_id = call.ledgerId;
   }

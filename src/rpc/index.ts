@@ -1,4 +1,14 @@
 export {
+  ANY_CALLER,
+  type Authenticator,
+  type Caller,
+  callerOf,
+  createAccessInterceptor,
+  DECLARED_APPS,
+  ROLES,
+  type Role,
+} from "./access.js";
+export {
   createCallLogGate,
   createCallLogInterceptor,
   createErrorInterceptor,

@@ -24,7 +24,7 @@ import { type CapturedLog, captureLog, rpcLines } from "../../test/server/log-ca
 import { createTestDatabase, type TestDatabase } from "../../test/support/database.js";
 import type { LedgerStore } from "../domain/index.js";
 import { openStore, type PostgresLedgerStore } from "../store/index.js";
-import { ledgerRouterOptions, ledgerRoutes } from "./index.js";
+import { type Authenticator, DECLARED_APPS, ledgerRouterOptions, ledgerRoutes } from "./index.js";
 
 const NOW = new Date("2030-01-01T00:00:00Z");
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
@@ -82,9 +82,13 @@ beforeEach(() => {
   closedStoreClient = clientOf(closedStore, log);
 });
 
+/** Development mode (no tokens); every test's own app counts as declared here. */
+const DEVELOPMENT: Authenticator = { enabled: false, authenticate: () => undefined };
+
 function clientOf(ledgerStore: LedgerStore, captured: CapturedLog): Client {
+  const declared = [...DECLARED_APPS, ...Array.from({ length: 200 }, (_, i) => `svc-${i + 1}`)];
   const transport = createRouterTransport(ledgerRoutes(ledgerStore), {
-    router: ledgerRouterOptions(captured.logger),
+    router: ledgerRouterOptions(captured.logger, DEVELOPMENT, declared),
   });
   return createClient(LedgerService, transport);
 }
@@ -313,7 +317,6 @@ describe("validation before the store", () => {
   const valid = { app: "content", ownerId: "u", unit: "CREDITS", idempotencyKey: "k" };
   it.each([
     ["app", () => closedStoreClient.createLedger({ ...valid, app: "" })],
-    ["app", () => closedStoreClient.createLedger({ ...valid, app: "Content!" })],
     ["owner_id", () => closedStoreClient.createLedger({ ...valid, ownerId: "" })],
     ["unit", () => closedStoreClient.createLedger({ ...valid, unit: "credits" })],
     ["min_balance", () => closedStoreClient.createLedger({ ...valid, minBalance: 1n })],
@@ -428,6 +431,34 @@ describe("validation before the store", () => {
     },
   );
 });
+
+describe("declared apps only", () => {
+  it.each([
+    ["CreateLedger", () => closedStoreClient.createLedger({ ...VALID_CREATE, app: "Content!" })],
+    ["ListLedgers", () => closedStoreClient.listLedgers({ app: "contnet" })],
+    [
+      "GetBalance",
+      () => closedStoreClient.getBalance({ app: "contnet", ownerId: "u", unit: "CREDITS" }),
+    ],
+    [
+      "GetTransaction",
+      () => closedStoreClient.getTransaction({ app: "contnet", externalTransactionId: "x" }),
+    ],
+  ])(
+    "%s naming an undeclared app is refused UNKNOWN_APP, listing the declared ones",
+    async (_, call) => {
+      const error = await failure(call());
+      expect(error.code).toBe(Code.InvalidArgument);
+      expect(error.rawMessage).toContain("declared apps: content, learning");
+      expect(errorInfo(error)).toMatchObject({
+        reason: "UNKNOWN_APP",
+        metadata: { field: "app", declared_apps: expect.stringContaining("content,learning") },
+      });
+    },
+  );
+});
+
+const VALID_CREATE = { app: "content", ownerId: "u", unit: "CREDITS", idempotencyKey: "k" };
 
 describe("RecordEntries", () => {
   it("names both items that share an idempotency key", async () => {

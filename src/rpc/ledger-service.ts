@@ -39,6 +39,7 @@ import {
   validateTransfer,
   validateVoidPending,
 } from "../domain/index.js";
+import { callerOf } from "./access.js";
 import {
   entryResultToProto,
   entryToProto,
@@ -253,8 +254,9 @@ export function createLedgerServiceImpl(
   };
 }
 
+/** The caller's deadline and app (access.ts): the store sees only that app's ledgers. */
 function callOptions(ctx: HandlerContext): CallOptions {
-  return { timeoutMs: ctx.timeoutMs(), signal: ctx.signal };
+  return { timeoutMs: ctx.timeoutMs(), signal: ctx.signal, app: callerOf(ctx).app };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/con
 import type { Logger } from "pino";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import type { LedgerStore } from "../domain/index.js";
+import { type Authenticator, createAccessInterceptor, DECLARED_APPS } from "./access.js";
 import { createCallLogGate, createCallLogInterceptor, createErrorInterceptor } from "./call-log.js";
 import { createLedgerServiceImpl } from "./ledger-service.js";
 import { serveStrictly } from "./strict-routes.js";
@@ -19,11 +20,20 @@ export interface LedgerRouterOptions {
 
 /**
  * Router options every ledger server uses: the call log outside, error
- * mapping inside, and the gate that assigns request ids.
+ * mapping inside it, access control innermost (its refusals are mapped and
+ * logged like any other), and the gate that assigns request ids.
  */
-export function ledgerRouterOptions(logger: Logger): LedgerRouterOptions {
+export function ledgerRouterOptions(
+  logger: Logger,
+  authenticator: Authenticator,
+  declaredApps: readonly string[] = DECLARED_APPS,
+): LedgerRouterOptions {
   return {
-    interceptors: [createCallLogInterceptor(logger), createErrorInterceptor()],
+    interceptors: [
+      createCallLogInterceptor(logger),
+      createErrorInterceptor(),
+      createAccessInterceptor(authenticator, declaredApps),
+    ],
     requestGate: createCallLogGate(logger),
   };
 }

@@ -7,7 +7,7 @@
  * pulls in node:http2, and asking for "grpc" in a browser fails at once.
  */
 import { createRegistry } from "@bufbuild/protobuf";
-import type { Transport } from "@connectrpc/connect";
+import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 
@@ -26,6 +26,12 @@ export interface TransportOptions {
   readonly useBinaryFormat?: boolean | undefined;
   /** fetch-based protocols: the fetch to use. Default globalThis.fetch. */
   readonly fetch?: typeof globalThis.fetch | undefined;
+  /**
+   * The app's bearer token (from `npm run token`), sent on every call as
+   * `authorization: Bearer <token>`. Required unless the server runs in
+   * development mode.
+   */
+  readonly token?: string | undefined;
 }
 
 /** A transport and the release of its connections. */
@@ -46,6 +52,7 @@ const NODE_TRANSPORT_MODULE = "@connectrpc/connect-node";
 
 /** Creates the transport of a protocol; throws TypeError for an unknown protocol or "grpc" outside Node. */
 export function createLedgerTransport(options: TransportOptions): LedgerTransport {
+  const interceptors = options.token === undefined ? [] : [bearerToken(options.token)];
   switch (options.protocol) {
     case "connect":
       return {
@@ -53,6 +60,7 @@ export function createLedgerTransport(options: TransportOptions): LedgerTranspor
           baseUrl: options.baseUrl,
           useBinaryFormat: options.useBinaryFormat ?? false,
           jsonOptions: { registry: DETAIL_REGISTRY },
+          interceptors,
           ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
         }),
         close() {},
@@ -61,12 +69,13 @@ export function createLedgerTransport(options: TransportOptions): LedgerTranspor
       return {
         transport: createGrpcWebTransport({
           baseUrl: options.baseUrl,
+          interceptors,
           ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
         }),
         close() {},
       };
     case "grpc":
-      return lazyGrpcTransport(options.baseUrl);
+      return lazyGrpcTransport(options.baseUrl, interceptors);
     default:
       throw new TypeError(
         `protocol must be one of ${PROTOCOLS.join(", ")}, got ${String(options.protocol)}`,
@@ -74,7 +83,18 @@ export function createLedgerTransport(options: TransportOptions): LedgerTranspor
   }
 }
 
-function lazyGrpcTransport(baseUrl: string): LedgerTransport {
+/** Adds the bearer token to every request's headers. */
+function bearerToken(token: string): Interceptor {
+  if (token.trim() === "" || /[\r\n]/.test(token)) {
+    throw new TypeError("token must be a non-empty single-line string (from npm run token)");
+  }
+  return (next) => (req) => {
+    req.header.set("authorization", `Bearer ${token.trim()}`);
+    return next(req);
+  };
+}
+
+function lazyGrpcTransport(baseUrl: string, interceptors: Interceptor[]): LedgerTransport {
   if (typeof process === "undefined" || process.versions?.node === undefined) {
     throw new TypeError(
       'protocol "grpc" needs Node.js (HTTP/2 trailers); in a browser use "connect" or "grpc-web"',
@@ -90,7 +110,7 @@ function lazyGrpcTransport(baseUrl: string): LedgerTransport {
       if (closed) {
         sessionManager.abort();
       }
-      return node.createGrpcTransport({ baseUrl, sessionManager });
+      return node.createGrpcTransport({ baseUrl, sessionManager, interceptors });
     });
     return loading;
   };

@@ -1,5 +1,7 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { DEFAULT_HOLD_POLICY } from "../domain/index.js";
+import { DECLARED_APPS } from "../rpc/index.js";
 import {
   HOLD_TTL_MS_LIMIT,
   QUEUE_WAIT_MS_MAX_DEFAULT,
@@ -7,9 +9,19 @@ import {
   type StoreConfig,
   WRITE_BATCHES_MAX_DEFAULT,
 } from "../store/index.js";
+import { checkTokenSet, parseTokenEntries, type TokenEntry } from "./credentials.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Who may call: bearer tokens, or none at all (development mode). */
+export interface CredentialSettings {
+  /** false: development mode, no credential configured: loopback only, no authentication. */
+  readonly enabled: boolean;
+  readonly tokens: readonly TokenEntry[];
+  /** Re-read on SIGHUP, with LEDGER_TOKENS, to rotate tokens without a restart. */
+  readonly file: string | undefined;
+}
 
 export interface TlsFiles {
   readonly certFile: string;
@@ -19,7 +31,9 @@ export interface TlsFiles {
 /** The server's settings, read once from the environment at startup. */
 export interface Config {
   readonly port: number;
+  /** Unset: loopback in development mode, every address with credentials. */
   readonly host: string;
+  readonly credentials: CredentialSettings;
   /** undefined: an embedded PostgreSQL in `dataDir`. */
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
@@ -67,7 +81,24 @@ const EXPIRY_SWEEP_INTERVAL_MS_DEFAULT = 60_000;
 /** Every environment variable the server reads: the README's configuration table. */
 export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
   { env: "PORT", default: "8080", description: "TCP port (0: any free port), 0..65535." },
-  { env: "HOST", default: "0.0.0.0", description: "Address to listen on." },
+  {
+    env: "HOST",
+    default: "",
+    description:
+      "Address to listen on; unset: 127.0.0.1 without credentials (development mode, which refuses any non-loopback address), 0.0.0.0 with them.",
+  },
+  {
+    env: "LEDGER_TOKENS",
+    default: "",
+    description:
+      "Bearer tokens, comma-separated `<app>:<role>:sha256:<hex>` lines from `npm run token`; role reader, writer or admin; at most two per app and role.",
+  },
+  {
+    env: "LEDGER_TOKENS_FILE",
+    default: "",
+    description:
+      "A file of such lines (one per line, `#` comments), read at start and again on SIGHUP. Either setting turns development mode off.",
+  },
   {
     env: "DATABASE_URL",
     default: "",
@@ -216,9 +247,11 @@ export function loadConfig(env: Env): Config {
   const read = new EnvReader(env, problems);
   const certFile = read.optionalText("TLS_CERT_FILE");
   const keyFile = read.optionalText("TLS_KEY_FILE");
+  const credentials = readCredentials(env, problems);
   const config: Config = {
     port: read.integer("PORT", 8080, 0, 65535),
-    host: read.optionalText("HOST") ?? "0.0.0.0",
+    host: listenHost(read.optionalText("HOST"), credentials.enabled, problems),
+    credentials,
     databaseUrl: read.databaseUrl("DATABASE_URL"),
     dataDir: read.optionalText("LEDGER_DATA_DIR") ?? ".data/postgres",
     migrateOnStart: read.boolean("MIGRATE_ON_START", true),
@@ -265,6 +298,53 @@ export function loadConfig(env: Env): Config {
     throw new ConfigError(problems);
   }
   return config;
+}
+
+/** LEDGER_TOKENS and LEDGER_TOKENS_FILE; either set means credentials are on. */
+export function readCredentials(env: Env, problems: string[]): CredentialSettings {
+  const inline = env.LEDGER_TOKENS?.trim() ?? "";
+  const file = env.LEDGER_TOKENS_FILE?.trim() || undefined;
+  const tokens = parseTokenEntries(inline, "LEDGER_TOKENS", DECLARED_APPS, problems);
+  if (file !== undefined) {
+    const text = readTokenFile(file, problems);
+    tokens.push(
+      ...parseTokenEntries(text, `LEDGER_TOKENS_FILE (${file})`, DECLARED_APPS, problems),
+    );
+  }
+  checkTokenSet(tokens, problems);
+  return { enabled: inline !== "" || file !== undefined, tokens, file };
+}
+
+function readTokenFile(file: string, problems: string[]): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    problems.push(`LEDGER_TOKENS_FILE: cannot read ${file}: ${(error as Error).message}`);
+    return "";
+  }
+}
+
+/** HOST, or its default; development mode refuses any address but loopback. */
+function listenHost(host: string | undefined, credentialed: boolean, problems: string[]): string {
+  if (credentialed) {
+    return host ?? "0.0.0.0";
+  }
+  if (host !== undefined && !isLoopback(host)) {
+    problems.push(
+      `HOST: "${host}" is not a loopback address, and no credential is configured: development mode serves loopback only. Configure tokens (LEDGER_TOKENS or LEDGER_TOKENS_FILE, see npm run token) to listen on ${host}.`,
+    );
+  }
+  return host ?? "127.0.0.1";
+}
+
+/** 127.0.0.0/8, ::1 (also IPv4-mapped) or localhost. */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (bare === "localhost" || bare === "::1") {
+    return true;
+  }
+  const v4 = bare.startsWith("::ffff:") ? bare.slice("::ffff:".length) : bare;
+  return isIP(v4) === 4 && v4.startsWith("127.");
 }
 
 function tlsFiles(

@@ -22,7 +22,7 @@ export function createCorsHandler(
 ): (req: HttpRequest, res: HttpResponse) => boolean {
   const anyOrigin = allowedOrigins.includes("*");
   const origins = new Set(allowedOrigins);
-  const allowHeaders = [...cors.allowedHeaders, REQUEST_ID_HEADER].join(", ");
+  const allowHeaders = [...cors.allowedHeaders, REQUEST_ID_HEADER, "Authorization"].join(", ");
   const exposeHeaders = [...cors.exposedHeaders, REQUEST_ID_HEADER].join(", ");
   const allowMethods = cors.allowedMethods.join(", ");
 

@@ -12,8 +12,8 @@ import {
   type ResolvedDatabase,
   resolveDatabase,
 } from "../store/index.js";
-import { type Config, ConfigError, loadConfig, storeSettings } from "./config.js";
-import { createLedgerServer } from "./server.js";
+import { type Config, ConfigError, loadConfig, readCredentials, storeSettings } from "./config.js";
+import { createLedgerServer, type LedgerServer } from "./server.js";
 
 const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
 /** Signals closer together than this count as one. */
@@ -54,6 +54,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
     throw error;
   });
   logger.info({ url, port, database: database.embedded ? "embedded" : "external" }, "listening");
+  reloadTokensOnHangup(logger, server);
   stopOnSignals(config, logger, async () => {
     await server.close();
     await store.close();
@@ -83,6 +84,25 @@ async function stopQuietly(database: ResolvedDatabase, logger: Logger): Promise<
   await database
     .stop()
     .catch((error: unknown) => logger.error({ err: error }, "stopping the database"));
+}
+
+/**
+ * SIGHUP: LEDGER_TOKENS_FILE (and LEDGER_TOKENS) read again and the whole
+ * set swapped at once, so a token can be rotated without a restart. A set
+ * with a problem is refused and the current one stays.
+ */
+function reloadTokensOnHangup(logger: Logger, server: LedgerServer): void {
+  process.on("SIGHUP", () => {
+    const problems: string[] = [];
+    const settings = readCredentials(process.env, problems);
+    if (problems.length > 0) {
+      logger.error({ problems }, "SIGHUP: tokens not reloaded, the current ones stay");
+      return;
+    }
+    if (!server.replaceTokens(settings.tokens)) {
+      logger.warn("SIGHUP: development mode has no tokens to reload; restart with credentials");
+    }
+  });
 }
 
 /** SIGTERM or SIGINT: drain and close everything, then exit 0 (1 if closing failed). */

@@ -16,10 +16,11 @@ import {
   ledgerRoutes,
   reflectionRoutes,
 } from "../rpc/index.js";
-import type { Config } from "./config.js";
+import { type Config, isLoopback } from "./config.js";
 import { limitConnections } from "./connection-limit.js";
 import { ConnectionTracker } from "./connections.js";
 import { createCorsHandler } from "./cors.js";
+import { Credentials, type TokenEntry } from "./credentials.js";
 import { sniffProtocol } from "./sniff.js";
 import { CONSOLE_DIR_DEFAULT, loadStaticSite, type StaticSite } from "./static.js";
 import { type Sweeps, startSweeps } from "./sweeps.js";
@@ -35,6 +36,7 @@ export type ServerConfig = Pick<
   Config,
   | "host"
   | "port"
+  | "credentials"
   | "tls"
   | "requestBytesMax"
   | "shutdownGraceMs"
@@ -65,6 +67,12 @@ export interface LedgerServer {
    * the store afterwards.
    */
   close(): Promise<void>;
+  /**
+   * Swaps the accepted tokens at once (a rotation without restart: main.ts
+   * calls it on SIGHUP). False when the server runs in development mode,
+   * which only a restart with credentials ends.
+   */
+  replaceTokens(tokens: readonly TokenEntry[]): boolean;
 }
 
 /**
@@ -84,6 +92,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
       ? {}
       : { pollIntervalMs: options.healthPollIntervalMs }),
   });
+  const credentials = new Credentials(config.credentials.enabled, config.credentials.tokens);
   const serveLedger = ledgerRoutes(store, logger);
   const rpcHandler = connectNodeAdapter({
     routes(router) {
@@ -94,7 +103,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
     },
     readMaxBytes: config.requestBytesMax,
     shutdownSignal: shutdown.signal,
-    ...ledgerRouterOptions(logger),
+    ...ledgerRouterOptions(logger, credentials),
     fallback(req, res) {
       const path = (req.url ?? "").slice(0, 200);
       logger.info({ method: path, code: "unimplemented", http_status: 404 }, "rpc");
@@ -187,6 +196,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
         logger,
       );
       const { port } = server.address() as AddressInfo;
+      logAccessMode(config, credentials.size, logger);
       const scheme = config.tls === undefined ? "http" : "https";
       return { port, url: `${scheme}://${urlHost(config.host)}:${port}` };
     },
@@ -194,6 +204,15 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
     close() {
       closing ??= closeGracefully();
       return closing;
+    },
+
+    replaceTokens(tokens) {
+      if (!credentials.enabled) {
+        return false;
+      }
+      credentials.replace(tokens);
+      logger.info({ tokens: tokens.length }, "tokens replaced");
+      return true;
     },
   };
 
@@ -218,6 +237,30 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
     await settlesWithin(closed, FORCE_CLOSE_DELAY_MS);
     connections.destroyAll();
     await closed;
+  }
+}
+
+/**
+ * Says at start who may call: development mode loudly, and a warning when
+ * tokens would cross the network in clear text.
+ */
+function logAccessMode(config: ServerConfig, tokens: number, logger: Logger): void {
+  if (!config.credentials.enabled) {
+    logger.warn(
+      { host: config.host, mode: "development" },
+      "DEVELOPMENT MODE: no credential configured (LEDGER_TOKENS, LEDGER_TOKENS_FILE), so every caller is an admin of every app; serving loopback only. See `npm run token` to configure tokens.",
+    );
+    return;
+  }
+  logger.info({ tokens }, "bearer tokens required on every ledger call");
+  if (tokens === 0) {
+    logger.warn("no token is configured yet: every ledger call is refused UNAUTHENTICATED");
+  }
+  if (config.tls === undefined && !isLoopback(config.host)) {
+    logger.warn(
+      { host: config.host },
+      "bearer tokens travel in clear text: serve TLS (TLS_CERT_FILE, TLS_KEY_FILE) or put a TLS proxy in front on any non-loopback address",
+    );
   }
 }
 

@@ -20,7 +20,12 @@ import {
   timestampDate,
   timestampFromDate,
 } from "@bufbuild/protobuf/wkt";
-import { type Client as ConnectClient, ConnectError, createClient } from "@connectrpc/connect";
+import {
+  type Client as ConnectClient,
+  ConnectError,
+  createClient,
+  type Interceptor,
+} from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import * as grpc from "@grpc/grpc-js";
@@ -425,10 +430,38 @@ export const CLIENT_NAMES: readonly ClientName[] = ["grpc-js", "connect", "grpc-
 /** Bounds every call, so a hung server fails a test instead of stalling the run. */
 const CALL_TIMEOUT_MS = 30_000;
 
-export function openClient(name: ClientName, baseUrl: string): LedgerApi {
+export interface OpenClientOptions {
+  /** Sent as `authorization: Bearer <token>` on every call. */
+  readonly token?: string | undefined;
+  /** Sent as the authorization header as it is (malformed headers). */
+  readonly authorization?: string | undefined;
+}
+
+/** The authorization header a client sends, if any. */
+function authorizationOf(options: OpenClientOptions): string | undefined {
+  return (
+    options.authorization ?? (options.token === undefined ? undefined : `Bearer ${options.token}`)
+  );
+}
+
+export function openClient(
+  name: ClientName,
+  baseUrl: string,
+  options: OpenClientOptions = {},
+): LedgerApi {
+  const authorization = authorizationOf(options);
+  const interceptors: Interceptor[] =
+    authorization === undefined
+      ? []
+      : [
+          (next) => (req) => {
+            req.header.set("authorization", authorization);
+            return next(req);
+          },
+        ];
   switch (name) {
     case "grpc-js":
-      return openGrpcJsClient(baseUrl);
+      return openGrpcJsClient(baseUrl, authorization);
     case "connect":
       return openConnectFamilyClient(
         name,
@@ -438,6 +471,7 @@ export function openClient(name: ClientName, baseUrl: string): LedgerApi {
           useBinaryFormat: false,
           jsonOptions: { registry: DETAIL_REGISTRY },
           defaultTimeoutMs: CALL_TIMEOUT_MS,
+          interceptors,
         }),
       );
     case "grpc-web":
@@ -447,6 +481,7 @@ export function openClient(name: ClientName, baseUrl: string): LedgerApi {
           baseUrl,
           useBinaryFormat: true,
           defaultTimeoutMs: CALL_TIMEOUT_MS,
+          interceptors,
         }),
       );
   }
@@ -651,19 +686,25 @@ function grpcTarget(baseUrl: string): string {
   return url.host;
 }
 
-function openGrpcJsClient(baseUrl: string): LedgerApi {
+function openGrpcJsClient(baseUrl: string, authorization: string | undefined): LedgerApi {
   const Ctor = ledgerServiceCtor();
   const client = new Ctor(grpcTarget(baseUrl), grpc.credentials.createInsecure());
+  const metadata = new grpc.Metadata();
+  if (authorization !== undefined) {
+    metadata.set("authorization", authorization);
+  }
   const call = (method: string, request: Wire): Promise<Wire> =>
     new Promise((resolve, reject) => {
       const fn = client[method] as (
         req: Wire,
+        metadata: grpc.Metadata,
         options: grpc.CallOptions,
         callback: (err: grpc.ServiceError | null, res?: Wire) => void,
       ) => void;
       fn.call(
         client,
         request,
+        metadata.clone(),
         { deadline: Date.now() + CALL_TIMEOUT_MS },
         (err: grpc.ServiceError | null, res?: Wire) => {
           if (err !== null) {
