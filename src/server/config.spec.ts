@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { resolveStoreConfig } from "../store/config.js";
 import { CONFIG_SETTINGS, ConfigError, configTableMarkdown, loadConfig } from "./config.js";
+import { newToken } from "./credentials.js";
 
 function problemsOf(env: Record<string, string>): readonly string[] {
   try {
@@ -18,7 +22,8 @@ describe("loadConfig", () => {
   it("has a documented default for everything", () => {
     expect(loadConfig({})).toEqual({
       port: 8080,
-      host: "0.0.0.0",
+      host: "127.0.0.1",
+      credentials: { enabled: false, tokens: [], file: undefined },
       databaseUrl: undefined,
       dataDir: ".data/postgres",
       migrateOnStart: true,
@@ -172,5 +177,87 @@ describe("loadConfig", () => {
     for (const setting of CONFIG_SETTINGS) {
       expect(configTableMarkdown()).toContain(`| \`${setting.env}\` `);
     }
+  });
+});
+
+describe("credentials and the listening address", () => {
+  const content = newToken("content", "writer");
+  const learning = newToken("learning", "admin");
+
+  it("is in development mode without credentials: loopback only", () => {
+    expect(loadConfig({}).host).toBe("127.0.0.1");
+    expect(loadConfig({ HOST: "::1" }).host).toBe("::1");
+    expect(loadConfig({ HOST: "localhost" }).credentials.enabled).toBe(false);
+    for (const host of ["0.0.0.0", "::", "192.168.1.10", "example.com"]) {
+      const [problem] = problemsOf({ HOST: host });
+      expect(problem).toContain(`HOST: "${host}" is not a loopback address`);
+      expect(problem).toContain("LEDGER_TOKENS");
+    }
+  });
+
+  it("listens everywhere by default once tokens are configured", () => {
+    const config = loadConfig({ LEDGER_TOKENS: `${content.line}, ${learning.line}` });
+    expect(config.host).toBe("0.0.0.0");
+    expect(config.credentials).toEqual({
+      enabled: true,
+      file: undefined,
+      tokens: [
+        { app: "content", role: "writer", sha256Hex: content.line.split(":")[3] },
+        { app: "learning", role: "admin", sha256Hex: learning.line.split(":")[3] },
+      ],
+    });
+    expect(loadConfig({ LEDGER_TOKENS: content.line, HOST: "10.0.0.5" }).host).toBe("10.0.0.5");
+  });
+
+  it("reads a token file with comments, and turns credentials on even when it is empty", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tokens-"));
+    const file = join(dir, "tokens");
+    writeFileSync(
+      file,
+      `# the content app\n${content.line}  # since 2026-12\n\n${learning.line}\n`,
+    );
+    expect(loadConfig({ LEDGER_TOKENS_FILE: file }).credentials.tokens).toHaveLength(2);
+    writeFileSync(file, "# nobody yet\n");
+    expect(loadConfig({ LEDGER_TOKENS_FILE: file }).credentials).toEqual({
+      enabled: true,
+      tokens: [],
+      file,
+    });
+    expect(problemsOf({ LEDGER_TOKENS_FILE: join(dir, "absent") })[0]).toMatch(
+      /^LEDGER_TOKENS_FILE: cannot read/,
+    );
+    rmSync(dir, { recursive: true });
+  });
+
+  it("refuses bad entries, naming each without echoing a secret", () => {
+    const hex = "a".repeat(64);
+    const problems = problemsOf({
+      LEDGER_TOKENS: [
+        `giftcards:writer:sha256:${hex}`,
+        `content:owner:sha256:${hex}`,
+        "content:writer:sha256:short",
+        content.token,
+      ].join(","),
+    });
+    expect(problems).toEqual([
+      'LEDGER_TOKENS: app "giftcards" is not declared (declared: content, learning)',
+      'LEDGER_TOKENS: role "owner" is not one of reader, writer, admin',
+      "LEDGER_TOKENS: expected <app>:<role>:sha256:<64 hex digits>, got an entry",
+      "LEDGER_TOKENS: expected <app>:<role>:sha256:<64 hex digits>, got a raw token (configure its sha256 line)",
+    ]);
+    expect(problems.join("\n")).not.toContain(content.token);
+  });
+
+  it("allows two tokens per app and role (a rotation), not three, and no token twice", () => {
+    const lines = [1, 2, 3].map(() => newToken("content", "writer").line);
+    expect(
+      loadConfig({ LEDGER_TOKENS: lines.slice(0, 2).join(",") }).credentials.tokens,
+    ).toHaveLength(2);
+    expect(problemsOf({ LEDGER_TOKENS: lines.join(",") })).toEqual([
+      "tokens: 3 tokens for content:writer; at most 2 (the current one and the next, during a rotation)",
+    ]);
+    expect(problemsOf({ LEDGER_TOKENS: `${content.line},${content.line}` })[0]).toMatch(
+      /^tokens: the token [0-9a-f]{12}… is configured twice$/,
+    );
   });
 });

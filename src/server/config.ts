@@ -83,9 +83,9 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
   { env: "PORT", default: "8080", description: "TCP port (0: any free port), 0..65535." },
   {
     env: "HOST",
-    default: "",
+    default: "127.0.0.1",
     description:
-      "Address to listen on; unset: 127.0.0.1 without credentials (development mode, which refuses any non-loopback address), 0.0.0.0 with them.",
+      "Address to listen on. Without credentials (development mode) only a loopback address is accepted; with them the default is 0.0.0.0.",
   },
   {
     env: "LEDGER_TOKENS",

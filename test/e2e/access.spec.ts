@@ -5,8 +5,12 @@
  * transactions, by id, by owner, by idempotency key, by external id and by
  * page token. A refused call changes nothing.
  */
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { newToken } from "../../src/server/credentials.js";
+import { bufCurl } from "../server/buf-curl.js";
 import {
   CLIENT_NAMES,
   type ClientName,
@@ -533,5 +537,30 @@ describe.each(CLIENT_NAMES)("over %s", (clientName) => {
       );
       expectRefusal(entryToken, "INVALID_ARGUMENT", "INVALID_ARGUMENT", { field: "page_token" });
     });
+  });
+});
+
+describe("public endpoints", () => {
+  it("health answers without a token", async () => {
+    const health = createClient(Health, createGrpcTransport({ baseUrl: harness.server().url }));
+    const answer = await health.check({ service: "" });
+    expect(answer.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+  });
+
+  it("reflection lists the ledger without a token; buf curl then needs one to call it", async () => {
+    const url = harness.server().url;
+    const reflect = ["--reflect", "--http2-prior-knowledge"];
+    const services = await bufCurl([...reflect, "--list-services", url]);
+    expect(services.stdout).toContain("ledger.v1.LedgerService");
+    const target = `${url}/ledger.v1.LedgerService/ListLedgers`;
+    const body = ["-d", '{"app":"content","pageSize":1}'];
+    const anonymous = await bufCurl([...reflect, ...body, target]);
+    expect(anonymous.exitCode).not.toBe(0);
+    expect(anonymous.stderr).toContain("unauthenticated");
+    const header = ["-H", `Authorization: Bearer ${TOKENS.contentReader.token}`];
+    const signed = await bufCurl([...reflect, ...header, ...body, target]);
+    expect(signed.stderr).toBe("");
+    expect(signed.exitCode).toBe(0);
+    expect(JSON.parse(signed.stdout)).toBeTypeOf("object");
   });
 });

@@ -4,10 +4,16 @@
  * 0 after SIGTERM once the server, store and database are closed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newToken } from "../../src/server/credentials.js";
+import { failureOf, openClient } from "../support/clients.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { expectRefusal } from "../support/steps.js";
 import { connectClient } from "./harness.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -74,6 +80,17 @@ describe("main", () => {
     expect(stderr).toContain("SHUTDOWN_GRACE_MS");
   });
 
+  it("refuses a non-loopback HOST in development mode (no credential configured)", async () => {
+    const child = start({ HOST: "0.0.0.0", PORT: "0" });
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+    });
+    expect(await exited(child)).toBe(1);
+    expect(stderr).toContain('HOST: "0.0.0.0" is not a loopback address');
+    expect(stderr).toContain("npm run token");
+  });
+
   describe("with a database", () => {
     let database: TestDatabase;
     beforeAll(async () => {
@@ -120,5 +137,95 @@ describe("main", () => {
       },
       START_TIMEOUT_MS,
     );
+
+    it(
+      "says loudly that it runs in development mode",
+      async () => {
+        const { child, url, log } = await serve({ DATABASE_URL: database.url });
+        expect(url).toMatch(/^http:\/\/127\.0\.0\.1:/);
+        expect(log.lines).toContainEqual(
+          expect.objectContaining({
+            level: 40,
+            mode: "development",
+            msg: expect.stringMatching(/^DEVELOPMENT MODE/),
+          }),
+        );
+        child.kill("SIGTERM");
+        expect(await exited(child)).toBe(0);
+      },
+      START_TIMEOUT_MS,
+    );
+
+    it(
+      "rotates tokens on SIGHUP: the file read again, a broken one refused, the old token then revoked",
+      async () => {
+        const dir = mkdtempSync(join(tmpdir(), "tokens-"));
+        const file = join(dir, "tokens");
+        const old = newToken("content", "reader");
+        const next = newToken("content", "reader");
+        writeFileSync(file, `${old.line}\n`);
+        const { child, url, log } = await serve({
+          DATABASE_URL: database.url,
+          LEDGER_TOKENS_FILE: file,
+          HOST: "0.0.0.0",
+        });
+        const list = (token: string) =>
+          openClient("connect", url, { token }).listLedgers({ app: "content" });
+        expect(log.lines).toContainEqual(
+          expect.objectContaining({ level: 40, msg: expect.stringMatching(/clear text/) }),
+        );
+        await expect(list(old.token)).resolves.toBeDefined();
+        expectRefusal(await failureOf(list(next.token)), "UNAUTHENTICATED", "TOKEN_INVALID");
+
+        writeFileSync(file, `${old.line}\n${next.line}\n`);
+        await hangUp(child, log, "tokens replaced");
+        await expect(list(old.token)).resolves.toBeDefined();
+        await expect(list(next.token)).resolves.toBeDefined();
+
+        writeFileSync(file, "content:reader:sha256:not-hex\n");
+        await hangUp(child, log, "SIGHUP: tokens not reloaded, the current ones stay");
+        await expect(list(old.token)).resolves.toBeDefined();
+
+        writeFileSync(file, `${next.line}\n`);
+        await hangUp(child, log, "tokens replaced");
+        expectRefusal(await failureOf(list(old.token)), "UNAUTHENTICATED", "TOKEN_INVALID");
+        await expect(list(next.token)).resolves.toBeDefined();
+        expect(JSON.stringify(log.lines)).not.toContain(next.token);
+
+        child.kill("SIGTERM");
+        expect(await exited(child)).toBe(0);
+        rmSync(dir, { recursive: true });
+      },
+      START_TIMEOUT_MS,
+    );
   });
 });
+
+/** Starts main.ts on a free port and waits for "listening". */
+async function serve(env: Record<string, string>) {
+  const child = start({ PORT: "0", ...env });
+  const exit = exited(child);
+  const log = watchLog(child);
+  const listening = await Promise.race([
+    log.next("listening"),
+    exit.then((code) => {
+      throw new Error(`exited with ${code} before listening: ${JSON.stringify(log.lines)}`);
+    }),
+  ]);
+  // A server on every address is reached over loopback.
+  const url = String(listening.url);
+  return { child, url, log };
+}
+
+/** Sends SIGHUP and waits for the `count`-th log line with `msg` since. */
+async function hangUp(
+  child: ChildProcess,
+  log: ReturnType<typeof watchLog>,
+  msg: string,
+): Promise<void> {
+  const seen = log.lines.filter((line) => line.msg === msg).length;
+  child.kill("SIGHUP");
+  await expect
+    .poll(() => log.lines.filter((line) => line.msg === msg).length, { timeout: 10_000 })
+    .toBe(seen + 1);
+}
