@@ -9,6 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { newToken } from "../src/server/credentials.js";
 import { LEDGER_METHODS } from "./support/fixtures.js";
 import { DEFAULT_URL_LINE, ROOT, readmeShBlock, runShScript } from "./support/readme.js";
 import { useLedgerServer } from "./support/server.js";
@@ -49,7 +50,9 @@ function expectEveryStep(compact: string): void {
 }
 
 describe("README: Debugging with grpcurl and buf curl", () => {
-  const harness = useLedgerServer();
+  // The README's commands run with a content admin token, against a server that requires one.
+  const admin = newToken("content", "admin");
+  const harness = useLedgerServer({ LEDGER_TOKENS: admin.line });
 
   it("runs its buf curl block as written", async () => {
     const script = readmeShBlock(HEADING);
@@ -59,6 +62,7 @@ describe("README: Debugging with grpcurl and buf curl", () => {
       script.replace(DEFAULT_URL_LINE, `LEDGER=${harness.server().url}`),
       ROOT,
       SCRIPT_TIMEOUT_MS,
+      { LEDGER_TOKEN: admin.token },
     );
     expectEveryStep(compact);
   }, 120_000);
@@ -70,7 +74,9 @@ describe("README: Debugging with grpcurl and buf curl", () => {
         .replace(DEFAULT_URL_LINE, `LEDGER=${harness.server().url}`)
         .replaceAll("npx buf", BUF)
         .replaceAll("user-7", "user-7-elsewhere");
-      expectEveryStep(await runShScript(script, empty, SCRIPT_TIMEOUT_MS));
+      expectEveryStep(
+        await runShScript(script, empty, SCRIPT_TIMEOUT_MS, { LEDGER_TOKEN: admin.token }),
+      );
     } finally {
       await rm(empty, { recursive: true, force: true });
     }

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { newToken } from "../src/server/credentials.js";
 import { configTableMarkdown } from "../src/server/index.js";
 import { DEFAULT_URL_LINE, README, ROOT, readmeShBlock, runShScript } from "./support/readme.js";
 import { useLedgerServer } from "./support/server.js";
@@ -27,7 +28,9 @@ describe("README", () => {
   });
 
   describe("Try it", () => {
-    const harness = useLedgerServer();
+    // The README's commands run with a content admin token, against a server that requires one.
+    const admin = newToken("content", "admin");
+    const harness = useLedgerServer({ LEDGER_TOKENS: admin.line });
 
     it("runs as written and ends with the balance and errors it describes", async () => {
       const script = readmeShBlock("## Try it");
@@ -36,6 +39,7 @@ describe("README", () => {
         script.replace(DEFAULT_URL_LINE, `LEDGER=${harness.server().url}`),
         ROOT,
         60_000,
+        { LEDGER_TOKEN: admin.token },
       );
       expect(compact).toContain('"operation":"SIGNUP_CREDIT","amount":"3","balanceAfter":"3"');
       expect(compact).toContain('"operation":"CREDIT_SPEND","amount":"-2","balanceAfter":"1"');

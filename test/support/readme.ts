@@ -24,10 +24,16 @@ export function readmeShBlock(heading: string): string {
 }
 
 /** Runs `script` under `bash -euo pipefail` in `cwd`: its stdout with all whitespace removed. */
-export async function runShScript(script: string, cwd: string, timeoutMs: number): Promise<string> {
+export async function runShScript(
+  script: string,
+  cwd: string,
+  timeoutMs: number,
+  env: Record<string, string> = {},
+): Promise<string> {
   const { stdout } = await promisify(execFile)("bash", ["-euo", "pipefail", "-c", script], {
     cwd,
     timeout: timeoutMs,
+    env: { ...process.env, ...env },
   });
   return stdout.replace(/\s+/g, "");
 }
