@@ -3,13 +3,23 @@
 /** Which sign an operation's amount must have: CREDIT > 0, DEBIT < 0, EITHER any (0 too). */
 export type OperationDirection = "CREDIT" | "DEBIT" | "EITHER";
 
-/** One operation and its policy, from its (ledger.v1.policy) option. */
+/**
+ * One operation and its policy, from its (ledger.v1.policy) option: the server
+ * checks the direction (AMOUNT_DIRECTION_MISMATCH), then fixed or the bounds
+ * (AMOUNT_NOT_ALLOWED).
+ */
 export interface OperationSpec<Name extends string = string> {
   /** The wire name, sent in RecordEntryRequest.operation. */
   readonly name: Name;
   readonly direction: OperationDirection;
   /** Signed minor units, used when a request leaves the amount out. */
   readonly defaultAmountMinor: bigint;
+  /** Only defaultAmountMinor is accepted: a request leaves the amount out or sends exactly it. */
+  readonly fixed: boolean;
+  /** Inclusive lower bound of |amount| in minor units; undefined: none. */
+  readonly amountMinAbsMinor: bigint | undefined;
+  /** Inclusive upper bound of |amount| in minor units; undefined: none. */
+  readonly amountMaxAbsMinor: bigint | undefined;
   /** True for the operations every app has (ledger.v1.SharedOperation). */
   readonly shared: boolean;
   /** The proto comment of the operation. */
@@ -30,10 +40,10 @@ export type SharedOperationName = "DAILY_REWARD" | "SIGNUP_CREDIT" | "CREDIT_SPE
 
 /** The shared operations (ledger.v1.SharedOperation); apps that are not declared get only these. */
 export const SHARED_OPERATIONS: readonly OperationSpec<SharedOperationName>[] = [
-  { name: "DAILY_REWARD", direction: "CREDIT", defaultAmountMinor: 1n, shared: true, description: "A daily reward for coming back." },
-  { name: "SIGNUP_CREDIT", direction: "CREDIT", defaultAmountMinor: 3n, shared: true, description: "The bonus of a new account." },
-  { name: "CREDIT_SPEND", direction: "DEBIT", defaultAmountMinor: -1n, shared: true, description: "Credits spent." },
-  { name: "CREDIT_ADD", direction: "CREDIT", defaultAmountMinor: 10n, shared: true, description: "Credits bought or granted." },
+  { name: "DAILY_REWARD", direction: "CREDIT", defaultAmountMinor: 1n, fixed: true, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: true, description: "A daily reward for coming back: always 1." },
+  { name: "SIGNUP_CREDIT", direction: "CREDIT", defaultAmountMinor: 3n, fixed: true, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: true, description: "The bonus of a new account: always 3." },
+  { name: "CREDIT_SPEND", direction: "DEBIT", defaultAmountMinor: -1n, fixed: false, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: true, description: "Credits spent." },
+  { name: "CREDIT_ADD", direction: "CREDIT", defaultAmountMinor: 10n, fixed: false, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: true, description: "Credits bought or granted." },
 ];
 
 /** The operations of app "content" (apps/content/v1/content.proto). */
@@ -44,12 +54,12 @@ export const CONTENT_APP: AppSpec<ContentOperationName> = {
   app: "content",
   protoFile: "apps/content/v1/content.proto",
   operations: [
-    { name: "DAILY_REWARD", direction: "CREDIT", defaultAmountMinor: 1n, shared: true, description: "A daily reward for coming back." },
-    { name: "SIGNUP_CREDIT", direction: "CREDIT", defaultAmountMinor: 3n, shared: true, description: "The bonus of a new account." },
-    { name: "CREDIT_SPEND", direction: "DEBIT", defaultAmountMinor: -1n, shared: true, description: "Credits spent." },
-    { name: "CREDIT_ADD", direction: "CREDIT", defaultAmountMinor: 10n, shared: true, description: "Credits bought or granted." },
-    { name: "CONTENT_CREATION", direction: "DEBIT", defaultAmountMinor: -5n, shared: false, description: "Publishing a piece of content costs 5 credits." },
-    { name: "CONTENT_ACCESS", direction: "EITHER", defaultAmountMinor: 0n, shared: false, description: "Opening a piece of content: free by default (0), or a charge or a payout when the caller gives an amount." },
+    { name: "DAILY_REWARD", direction: "CREDIT", defaultAmountMinor: 1n, fixed: true, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: true, description: "A daily reward for coming back: always 1." },
+    { name: "SIGNUP_CREDIT", direction: "CREDIT", defaultAmountMinor: 3n, fixed: true, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: true, description: "The bonus of a new account: always 3." },
+    { name: "CREDIT_SPEND", direction: "DEBIT", defaultAmountMinor: -1n, fixed: false, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: true, description: "Credits spent." },
+    { name: "CREDIT_ADD", direction: "CREDIT", defaultAmountMinor: 10n, fixed: false, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: true, description: "Credits bought or granted." },
+    { name: "CONTENT_CREATION", direction: "DEBIT", defaultAmountMinor: -5n, fixed: true, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: false, description: "Publishing a piece of content costs 5 credits, always." },
+    { name: "CONTENT_ACCESS", direction: "EITHER", defaultAmountMinor: 0n, fixed: false, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: false, description: "Opening a piece of content: free by default (0), or a charge or a payout when the caller gives an amount." },
   ],
 };
 
@@ -61,12 +71,12 @@ export const LEARNING_APP: AppSpec<LearningOperationName> = {
   app: "learning",
   protoFile: "apps/learning/v1/learning.proto",
   operations: [
-    { name: "DAILY_REWARD", direction: "CREDIT", defaultAmountMinor: 1n, shared: true, description: "A daily reward for coming back." },
-    { name: "SIGNUP_CREDIT", direction: "CREDIT", defaultAmountMinor: 3n, shared: true, description: "The bonus of a new account." },
-    { name: "CREDIT_SPEND", direction: "DEBIT", defaultAmountMinor: -1n, shared: true, description: "Credits spent." },
-    { name: "CREDIT_ADD", direction: "CREDIT", defaultAmountMinor: 10n, shared: true, description: "Credits bought or granted." },
-    { name: "COURSE_ENROLLMENT", direction: "DEBIT", defaultAmountMinor: -1n, shared: false, description: "Enrolling in a course: one seat by default, or its price in cents." },
-    { name: "SEAT_PURCHASE", direction: "CREDIT", defaultAmountMinor: 1n, shared: false, description: "Seats bought by an organization (or a deposit in cents)." },
+    { name: "DAILY_REWARD", direction: "CREDIT", defaultAmountMinor: 1n, fixed: true, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: true, description: "A daily reward for coming back: always 1." },
+    { name: "SIGNUP_CREDIT", direction: "CREDIT", defaultAmountMinor: 3n, fixed: true, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: true, description: "The bonus of a new account: always 3." },
+    { name: "CREDIT_SPEND", direction: "DEBIT", defaultAmountMinor: -1n, fixed: false, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: true, description: "Credits spent." },
+    { name: "CREDIT_ADD", direction: "CREDIT", defaultAmountMinor: 10n, fixed: false, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: true, description: "Credits bought or granted." },
+    { name: "COURSE_ENROLLMENT", direction: "DEBIT", defaultAmountMinor: -1n, fixed: false, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: false, description: "Enrolling in a course: one seat by default, or its price in cents." },
+    { name: "SEAT_PURCHASE", direction: "CREDIT", defaultAmountMinor: 1n, fixed: false, amountMinAbsMinor: undefined, amountMaxAbsMinor: undefined, shared: false, description: "Seats bought by an organization (or a deposit in cents)." },
   ],
 };
 

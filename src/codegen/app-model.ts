@@ -8,6 +8,11 @@ export interface OperationModel {
   readonly name: string;
   readonly direction: DirectionName;
   readonly defaultAmountMinor: bigint;
+  /** Only the default amount is accepted (the policy's `fixed`). */
+  readonly fixed: boolean;
+  /** Inclusive bounds of |amount| (amount_min_abs, amount_max_abs); undefined: none. */
+  readonly amountMinAbsMinor: bigint | undefined;
+  readonly amountMaxAbsMinor: bigint | undefined;
   /** True for the operations of ledger.v1.SharedOperation. */
   readonly shared: boolean;
   /** The proto comment above the value that defines the policy. */

@@ -6,6 +6,7 @@
  * re-exporting them all.
  */
 import { posix } from "node:path";
+import { describeBounds } from "../domain/operations.js";
 import type { AppModel, LedgerAppsModel, OperationModel } from "./app-model.js";
 import { appConstName, appOperationTypeName, REGISTRY_FILE } from "./emit-registry.js";
 import { camelCase, pascalCase } from "./names.js";
@@ -32,7 +33,7 @@ export function appClientSource(app: AppModel, header: string, sdkImport: string
   const lines = [
     header,
     "",
-    `import { AppClient, type AppHoldOptions, type AppRecordItem, type AppRecordOptions, type AppTransferItem, type Hold, type LedgerClient, type RecordedEntry } from "${relativeTo(file, sdkImport)}";`,
+    `import { ${sdkImports(app).join(", ")} } from "${relativeTo(file, sdkImport)}";`,
     `import { ${appConstName(app)}, type ${typeName} } from "${relativeTo(file, REGISTRY_FILE.replace(/\.ts$/, ".js"))}";`,
     "",
     `/** An item of ${className}.recordEntries: its operation is one of app "${app.name}"'s. */`,
@@ -73,28 +74,63 @@ export function clientsIndexSource(model: LedgerAppsModel, header: string): stri
   return lines.join("\n");
 }
 
+/** The SDK names an app's client module imports: the fixed options only when it has a fixed operation. */
+function sdkImports(app: AppModel): string[] {
+  const fixed = app.operations.some((op) => op.fixed)
+    ? ["type AppFixedHoldOptions", "type AppFixedRecordOptions"]
+    : [];
+  return [
+    "AppClient",
+    ...fixed,
+    "type AppHoldOptions",
+    "type AppRecordItem",
+    "type AppRecordOptions",
+    "type AppTransferItem",
+    "type Hold",
+    "type LedgerClient",
+    "type RecordedEntry",
+  ];
+}
+
 /**
  * One operation's method: it records, or with `pending: true` holds and
  * returns a Hold (the record overload last, so ReturnType is RecordedEntry).
+ * A fixed operation's options have no amount: passing one does not compile.
  */
 function operationMethod(op: OperationModel): string[] {
   const method = camelCase(op.name);
+  const [record, hold] = op.fixed
+    ? ["AppFixedRecordOptions", "AppFixedHoldOptions"]
+    : ["AppRecordOptions", "AppHoldOptions"];
   return [
     `  /** Holds ${op.name} (\`pending: true\`, \`pendingExpiresAt\`): a Hold to post or void before it expires. */`,
-    `  ${method}(ledgerId: string, options: AppHoldOptions): Promise<Hold>;`,
+    `  ${method}(ledgerId: string, options: ${hold}): Promise<Hold>;`,
     `  /** ${operationDoc(op)} */`,
-    `  ${method}(ledgerId: string, options?: AppRecordOptions): Promise<RecordedEntry>;`,
-    `  ${method}(ledgerId: string, options?: AppRecordOptions | AppHoldOptions): Promise<RecordedEntry | Hold> {`,
+    `  ${method}(ledgerId: string, options?: ${record}): Promise<RecordedEntry>;`,
+    `  ${method}(ledgerId: string, options?: ${record} | ${hold}): Promise<RecordedEntry | Hold> {`,
     `    return this.recordOrHold(ledgerId, ${JSON.stringify(op.name)}, options);`,
     "  }",
   ];
 }
 
 function operationDoc(op: OperationModel): string {
-  const sign = op.defaultAmountMinor > 0n ? "+" : "";
   const kind = op.shared ? "shared operation" : "operation";
   const what = op.description.length > 0 ? ` ${op.description.replace(/\*\//g, "* /")}` : "";
-  return `Records ${op.name} (${kind}, ${op.direction.toLowerCase()}, default ${sign}${op.defaultAmountMinor}).${what}`;
+  return `Records ${op.name} (${kind}, ${op.direction.toLowerCase()}, ${amountDoc(op)}).${what}`;
+}
+
+/** "fixed at +1: it takes no amount", "default -1, |amount| from 1 to 100" (the server's words), "default +10". */
+function amountDoc(op: OperationModel): string {
+  const amount = signed(op.defaultAmountMinor);
+  if (op.fixed) {
+    return `fixed at ${amount}: it takes no amount`;
+  }
+  const bounded = op.amountMinAbsMinor !== undefined || op.amountMaxAbsMinor !== undefined;
+  return bounded ? `default ${amount}, ${describeBounds(op)}` : `default ${amount}`;
+}
+
+function signed(amountMinor: bigint): string {
+  return amountMinor > 0n ? `+${amountMinor}` : `${amountMinor}`;
 }
 
 /** An import specifier from one generated file to a path relative to the output directory. */

@@ -26,13 +26,23 @@ export function registrySource(model: LedgerAppsModel, header: string): string {
     "/** Which sign an operation's amount must have: CREDIT > 0, DEBIT < 0, EITHER any (0 too). */",
     'export type OperationDirection = "CREDIT" | "DEBIT" | "EITHER";',
     "",
-    "/** One operation and its policy, from its (ledger.v1.policy) option. */",
+    "/**",
+    " * One operation and its policy, from its (ledger.v1.policy) option: the server",
+    " * checks the direction (AMOUNT_DIRECTION_MISMATCH), then fixed or the bounds",
+    " * (AMOUNT_NOT_ALLOWED).",
+    " */",
     "export interface OperationSpec<Name extends string = string> {",
     "  /** The wire name, sent in RecordEntryRequest.operation. */",
     "  readonly name: Name;",
     "  readonly direction: OperationDirection;",
     "  /** Signed minor units, used when a request leaves the amount out. */",
     "  readonly defaultAmountMinor: bigint;",
+    "  /** Only defaultAmountMinor is accepted: a request leaves the amount out or sends exactly it. */",
+    "  readonly fixed: boolean;",
+    "  /** Inclusive lower bound of |amount| in minor units; undefined: none. */",
+    "  readonly amountMinAbsMinor: bigint | undefined;",
+    "  /** Inclusive upper bound of |amount| in minor units; undefined: none. */",
+    "  readonly amountMaxAbsMinor: bigint | undefined;",
     "  /** True for the operations every app has (ledger.v1.SharedOperation). */",
     "  readonly shared: boolean;",
     "  /** The proto comment of the operation. */",
@@ -95,7 +105,14 @@ function operationLiteral(op: OperationModel): string {
     `{ name: ${JSON.stringify(op.name)}`,
     `direction: ${JSON.stringify(op.direction)}`,
     `defaultAmountMinor: ${op.defaultAmountMinor}n`,
+    `fixed: ${op.fixed}`,
+    `amountMinAbsMinor: ${bigintLiteral(op.amountMinAbsMinor)}`,
+    `amountMaxAbsMinor: ${bigintLiteral(op.amountMaxAbsMinor)}`,
     `shared: ${op.shared}`,
     `description: ${JSON.stringify(op.description)} }`,
   ].join(", ");
+}
+
+function bigintLiteral(value: bigint | undefined): string {
+  return value === undefined ? "undefined" : `${value}n`;
 }

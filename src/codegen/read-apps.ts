@@ -14,7 +14,12 @@ import {
 } from "@bufbuild/protobuf";
 import { reflect } from "@bufbuild/protobuf/reflect";
 import { getComments } from "@bufbuild/protoplugin";
-import { BUILT_IN_OPERATIONS, matchesDirection } from "../domain/operations.js";
+import {
+  BUILT_IN_OPERATIONS,
+  matchesDirection,
+  policyProblems,
+  samePolicy,
+} from "../domain/operations.js";
 import {
   AppDeclarationError,
   type AppModel,
@@ -34,6 +39,9 @@ const DIRECTION_PREFIX = "OPERATION_DIRECTION_";
 interface Policy {
   readonly direction: DirectionName;
   readonly defaultAmountMinor: bigint;
+  readonly fixed: boolean;
+  readonly amountMinAbsMinor: bigint | undefined;
+  readonly amountMaxAbsMinor: bigint | undefined;
 }
 
 interface Extensions {
@@ -141,7 +149,7 @@ function readApp(
     const policy = readPolicy(value, extensions, where, problems);
     const sharedOp = sharedByName.get(opName);
     if (sharedOp !== undefined) {
-      if (typeof policy !== "string" && !samePolicy(policy, sharedOp)) {
+      if (typeof policy !== "string" && !samePolicy({ name: opName, ...policy }, sharedOp)) {
         problems.push(
           `${label}: ${opName} is a shared operation (${formatPolicy(sharedOp)}); the app repeats it as ${formatPolicy(policy)}: remove the option or make it identical`,
         );
@@ -210,11 +218,22 @@ function readPolicy(
     return "absent";
   }
   const policy = reflect(extensions.policy.message, getOption(value, extensions.policy) as Message);
-  const directionField = policy.fields.find((f) => f.name === "direction");
-  const amountField = policy.fields.find((f) => f.name === "default_amount");
-  if (directionField?.fieldKind !== "enum" || amountField?.fieldKind !== "scalar") {
+  const field = (name: string) => {
+    const found = policy.fields.find((f) => f.name === name);
+    if (found === undefined) {
+      throw new AppDeclarationError(`ledger.v1.OperationPolicy lacks ${name}`);
+    }
+    return found;
+  };
+  const directionField = field("direction");
+  const amountField = field("default_amount");
+  if (directionField.fieldKind !== "enum" || amountField.fieldKind !== "scalar") {
     throw new AppDeclarationError("ledger.v1.OperationPolicy lacks direction or default_amount");
   }
+  const int64 = (name: string): bigint | undefined => {
+    const f = field(name);
+    return policy.isSet(f) ? BigInt(policy.get(f) as bigint | string) : undefined;
+  };
   const directionNumber = policy.get(directionField);
   const directionValue = directionField.enum.values.find((v) => v.number === directionNumber);
   const direction = directionValue?.name.slice(DIRECTION_PREFIX.length);
@@ -224,26 +243,38 @@ function readPolicy(
     );
     return "invalid";
   }
-  if (!policy.isSet(amountField)) {
+  const defaultAmountMinor = int64("default_amount");
+  if (defaultAmountMinor === undefined) {
     problems.push(`${where}: the policy needs a default_amount`);
     return "invalid";
   }
-  const defaultAmountMinor = BigInt(policy.get(amountField) as bigint | string);
   if (!matchesDirection(direction, defaultAmountMinor)) {
     problems.push(
       `${where}: default_amount ${defaultAmountMinor} disagrees with direction ${direction} (a credit is > 0, a debit < 0)`,
     );
     return "invalid";
   }
-  return { direction, defaultAmountMinor };
-}
-
-function samePolicy(a: Policy, b: Policy): boolean {
-  return a.direction === b.direction && a.defaultAmountMinor === b.defaultAmountMinor;
+  const read: Policy = {
+    direction,
+    defaultAmountMinor,
+    fixed: policy.get(field("fixed")) === true,
+    amountMinAbsMinor: int64("amount_min_abs"),
+    amountMaxAbsMinor: int64("amount_max_abs"),
+  };
+  const contradictions = policyProblems(read);
+  if (contradictions.length > 0) {
+    problems.push(...contradictions.map((problem) => `${where}: ${problem}`));
+    return "invalid";
+  }
+  return read;
 }
 
 function formatPolicy(p: Policy): string {
-  return `${p.direction} default ${p.defaultAmountMinor}`;
+  const bounds = [
+    p.amountMinAbsMinor === undefined ? "" : ` amount_min_abs ${p.amountMinAbsMinor}`,
+    p.amountMaxAbsMinor === undefined ? "" : ` amount_max_abs ${p.amountMaxAbsMinor}`,
+  ].join("");
+  return `${p.direction} default ${p.defaultAmountMinor}${p.fixed ? " fixed" : ""}${bounds}`;
 }
 
 function checkUniqueAppNames(apps: readonly AppModel[], problems: string[]): void {

@@ -260,7 +260,7 @@ function renderOperations(ledger: Ledger): void {
     ...specs.map((spec) =>
       operationOption(
         spec,
-        `${spec.name} (${spec.direction.toLowerCase()}, default ${formatSignedAmount(spec.defaultAmountMinor, ledger.unit)})`,
+        `${spec.name} (${spec.direction.toLowerCase()}, ${spec.fixed ? "fixed at" : "default"} ${formatSignedAmount(spec.defaultAmountMinor, ledger.unit)})`,
       ),
     ),
   );

@@ -70,7 +70,8 @@ export interface RuleContext {
 }
 
 /**
- * UNKNOWN_OPERATION, AMOUNT_DIRECTION_MISMATCH, INVALID_ARGUMENT for an
+ * UNKNOWN_OPERATION, AMOUNT_DIRECTION_MISMATCH, AMOUNT_NOT_ALLOWED (the
+ * operation's fixed amount or bounds), INVALID_ARGUMENT for an
  * occurred_at later than the write's own time (beyond the clock skew
  * allowed); the floor is checked when posted.
  */
@@ -111,7 +112,8 @@ export function recordEntryRule(
 }
 
 /**
- * APP_MISMATCH, UNIT_MISMATCH, UNKNOWN_OPERATION, INVALID_ARGUMENT for an
+ * APP_MISMATCH, UNIT_MISMATCH, UNKNOWN_OPERATION, AMOUNT_NOT_ALLOWED (the
+ * named operation's fixed amount or bounds, on the magnitude), INVALID_ARGUMENT for an
  * occurred_at in the future: the debit of `from`, then the credit of `to`,
  * both carrying the request's annotations. The floors are checked when posted.
  */
@@ -124,7 +126,12 @@ export function transferRule(
 ): NewTransaction {
   const occurredAt = occurredAtOrNow(input.occurredAt, now);
   sameAppAndUnit(from, to);
-  const operation = resolveTransferOperation(operations, from.app, input.operation);
+  const operation = resolveTransferOperation(
+    operations,
+    from.app,
+    input.operation,
+    input.amountMinor,
+  );
   const leg = { ...annotations(input, occurredAt), operation };
   return balanced({
     id,

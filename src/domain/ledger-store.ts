@@ -60,8 +60,8 @@ export interface LedgerStore {
   listLedgers(input: ListLedgersInput, options?: CallOptions): Promise<Page<Ledger>>;
   /**
    * LEDGER_NOT_FOUND, LEDGER_TERMINATED, UNKNOWN_OPERATION,
-   * AMOUNT_DIRECTION_MISMATCH, INSUFFICIENT_FUNDS, BALANCE_OVERFLOW,
-   * EXTERNAL_ID_ALREADY_USED, IDEMPOTENCY_KEY_REUSED.
+   * AMOUNT_DIRECTION_MISMATCH, AMOUNT_NOT_ALLOWED, INSUFFICIENT_FUNDS,
+   * BALANCE_OVERFLOW, EXTERNAL_ID_ALREADY_USED, IDEMPOTENCY_KEY_REUSED.
    */
   recordEntry(input: RecordEntryInput, options?: CallOptions): Promise<WriteResult<Entry>>;
   /**
@@ -82,7 +82,7 @@ export interface LedgerStore {
   ): Promise<readonly ItemResult<Entry | Transaction>[]>;
   /**
    * LEDGER_NOT_FOUND, LEDGER_TERMINATED, APP_MISMATCH, UNIT_MISMATCH,
-   * UNKNOWN_OPERATION, INSUFFICIENT_FUNDS (the source's floor),
+   * UNKNOWN_OPERATION, AMOUNT_NOT_ALLOWED, INSUFFICIENT_FUNDS (the source's floor),
    * BALANCE_OVERFLOW, EXTERNAL_ID_ALREADY_USED, IDEMPOTENCY_KEY_REUSED.
    * One TRANSFER transaction: the debit of the source, then the credit.
    */

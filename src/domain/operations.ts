@@ -1,14 +1,26 @@
 import { LedgerError } from "./errors.js";
 import { invariant } from "./invariant.js";
+import { absMinor } from "./money.js";
 
 /** Which sign an operation's amount must have. */
 export type Direction = "CREDIT" | "DEBIT" | "EITHER";
 
+/**
+ * Which amounts an operation records (ledger.v1.OperationPolicy): the
+ * direction first (AMOUNT_DIRECTION_MISMATCH), then `fixed` or the bounds
+ * (AMOUNT_NOT_ALLOWED). `policyProblems` lists what makes one incoherent.
+ */
 export interface OperationPolicy {
   readonly name: string;
   readonly direction: Direction;
   /** Used when a request leaves the amount out. Its sign matches `direction`. */
   readonly defaultAmountMinor: bigint;
+  /** Only `defaultAmountMinor` is accepted (absent: false). Excludes the bounds. */
+  readonly fixed?: boolean | undefined;
+  /** Inclusive lower bound of |amount| (absent: none). */
+  readonly amountMinAbsMinor?: bigint | undefined;
+  /** Inclusive upper bound of |amount| (absent: none). */
+  readonly amountMaxAbsMinor?: bigint | undefined;
 }
 
 /**
@@ -75,8 +87,7 @@ export function createOperationRegistry(catalog: OperationCatalog): OperationReg
       const declared = own.get(policy.name);
       invariant(declared !== undefined, `app "${app}" lacks the shared operation ${policy.name}`);
       invariant(
-        declared.direction === policy.direction &&
-          declared.defaultAmountMinor === policy.defaultAmountMinor,
+        samePolicy(declared, policy),
         `app "${app}" changes the policy of the shared operation ${policy.name}`,
       );
     }
@@ -100,18 +111,79 @@ function policyMap(
       matchesDirection(policy.direction, policy.defaultAmountMinor),
       `${owner}: ${policy.name}'s default amount ${policy.defaultAmountMinor} is not a ${policy.direction}`,
     );
+    const problems = policyProblems(policy);
+    invariant(problems.length === 0, `${owner}: ${policy.name}: ${problems.join("; ")}`);
     map.set(policy.name, {
       name: policy.name,
       direction: policy.direction,
       defaultAmountMinor: policy.defaultAmountMinor,
+      fixed: policy.fixed === true,
+      amountMinAbsMinor: policy.amountMinAbsMinor,
+      amountMaxAbsMinor: policy.amountMaxAbsMinor,
     });
   }
   return map;
 }
 
+/** Whether two policies accept the same amounts the same way (the name aside). */
+export function samePolicy(a: OperationPolicy, b: OperationPolicy): boolean {
+  return (
+    a.direction === b.direction &&
+    a.defaultAmountMinor === b.defaultAmountMinor &&
+    (a.fixed === true) === (b.fixed === true) &&
+    a.amountMinAbsMinor === b.amountMinAbsMinor &&
+    a.amountMaxAbsMinor === b.amountMaxAbsMinor
+  );
+}
+
 /**
- * Resolves the signed amount of an entry: the operation must belong to the
- * app, and the amount (or the operation's default) must match its direction.
+ * What makes a policy contradict itself, in the proto's field names (the
+ * generator prints them; createOperationRegistry asserts there are none):
+ * `fixed` with a bound, a negative bound, amount_min_abs above
+ * amount_max_abs, bounds no amount of the direction meets (amount_max_abs 0
+ * for a CREDIT or a DEBIT, never 0), a default_amount outside the bounds.
+ * The default's sign against the direction is checked apart.
+ */
+export function policyProblems(
+  policy: Pick<
+    OperationPolicy,
+    "direction" | "defaultAmountMinor" | "fixed" | "amountMinAbsMinor" | "amountMaxAbsMinor"
+  >,
+): string[] {
+  const { direction, defaultAmountMinor, amountMinAbsMinor: min, amountMaxAbsMinor: max } = policy;
+  const problems: string[] = [];
+  if (policy.fixed === true && (min !== undefined || max !== undefined)) {
+    problems.push(
+      "fixed excludes amount_min_abs and amount_max_abs: a fixed operation accepts default_amount only",
+    );
+  }
+  for (const [field, bound] of [
+    ["amount_min_abs", min],
+    ["amount_max_abs", max],
+  ] as const) {
+    if (bound !== undefined && bound < 0n) {
+      problems.push(`${field} ${bound} is negative: it bounds the magnitude |amount|`);
+    }
+  }
+  if (problems.length === 0 && min !== undefined && max !== undefined && min > max) {
+    problems.push(`amount_min_abs ${min} is above amount_max_abs ${max}: no amount fits`);
+  }
+  if (max === 0n && direction !== "EITHER") {
+    problems.push(
+      `amount_max_abs 0 admits no ${direction} amount (a ${direction.toLowerCase()} is never 0)`,
+    );
+  }
+  if (problems.length === 0 && !withinBounds(policy, absMinor(defaultAmountMinor))) {
+    problems.push(`default_amount ${defaultAmountMinor} is outside ${describeBounds(policy)}`);
+  }
+  return problems;
+}
+
+/**
+ * Resolves the signed amount of an entry (held or not): the operation must
+ * belong to the app (UNKNOWN_OPERATION), the amount (or the operation's
+ * default) must match its direction (AMOUNT_DIRECTION_MISMATCH), then its
+ * fixed amount or bounds (AMOUNT_NOT_ALLOWED).
  */
 export function resolveEntryAmount(
   registry: OperationRegistry,
@@ -128,24 +200,111 @@ export function resolveEntryAmount(
       { operation, direction: policy.direction, amount: resolved.toString() },
     );
   }
+  assertAmountAllowed(policy, resolved, "entry");
   return resolved;
 }
 
 /**
- * The operation both legs of a transfer record: the app's `operation`, any
- * direction (a transfer's legs have both signs), or the built-in TRANSFER
- * when it is empty or names TRANSFER itself.
- * UNKNOWN_OPERATION for one the app does not know.
+ * The operation both legs of a transfer of `amountMinor` (a positive
+ * magnitude) record: the app's `operation`, or the built-in TRANSFER when it
+ * is empty or names TRANSFER itself. UNKNOWN_OPERATION for one the app does
+ * not know. The direction does not apply (a transfer's legs have both
+ * signs); the policy's fixed amount and bounds apply to the magnitude
+ * (AMOUNT_NOT_ALLOWED): a fixed operation moves exactly |default|.
  */
 export function resolveTransferOperation(
   registry: OperationRegistry,
   app: string,
   operation: string,
+  amountMinor: bigint,
 ): string {
   if (operation === "" || operation === TRANSFER_OPERATION) {
     return TRANSFER_OPERATION;
   }
-  return operationPolicy(registry, app, operation).name;
+  const policy = operationPolicy(registry, app, operation);
+  assertAmountAllowed(policy, amountMinor, "transfer");
+  return policy.name;
+}
+
+/**
+ * AMOUNT_NOT_ALLOWED unless the amount fits the policy's fixed amount or
+ * bounds: an entry's signed amount must equal a fixed default; a transfer's
+ * magnitude must equal |default|; the bounds are on the magnitude either way.
+ * The one place the server enforces them.
+ */
+function assertAmountAllowed(
+  policy: OperationPolicy,
+  amountMinor: bigint,
+  kind: "entry" | "transfer",
+): void {
+  const operation = policy.name;
+  const magnitude = absMinor(amountMinor);
+  if (policy.fixed === true) {
+    const allowed =
+      kind === "entry"
+        ? amountMinor === policy.defaultAmountMinor
+        : magnitude === absMinor(policy.defaultAmountMinor);
+    if (!allowed) {
+      const fixedAt = signed(policy.defaultAmountMinor);
+      throw new LedgerError(
+        "AMOUNT_NOT_ALLOWED",
+        kind === "entry"
+          ? `operation ${operation} is fixed at ${fixedAt}: amount ${amountMinor} is not allowed (leave the amount out)`
+          : `operation ${operation} is fixed at ${fixedAt}: a transfer under it moves exactly ${absMinor(policy.defaultAmountMinor)}, not ${amountMinor}`,
+        {
+          operation,
+          amount: amountMinor.toString(),
+          fixed_amount: policy.defaultAmountMinor.toString(),
+        },
+      );
+    }
+    return;
+  }
+  if (!withinBounds(policy, magnitude)) {
+    throw new LedgerError(
+      "AMOUNT_NOT_ALLOWED",
+      `operation ${operation} allows ${describeBounds(policy)}: ${kind === "entry" ? "amount" : "a transfer of"} ${amountMinor} is not allowed`,
+      {
+        operation,
+        amount: amountMinor.toString(),
+        ...(policy.amountMinAbsMinor === undefined
+          ? {}
+          : { amount_min_abs: policy.amountMinAbsMinor.toString() }),
+        ...(policy.amountMaxAbsMinor === undefined
+          ? {}
+          : { amount_max_abs: policy.amountMaxAbsMinor.toString() }),
+      },
+    );
+  }
+}
+
+/** Whether a magnitude lies within the policy's bounds (inclusive; an absent one bounds nothing). */
+function withinBounds(
+  policy: Pick<OperationPolicy, "amountMinAbsMinor" | "amountMaxAbsMinor">,
+  magnitude: bigint,
+): boolean {
+  return (
+    (policy.amountMinAbsMinor === undefined || magnitude >= policy.amountMinAbsMinor) &&
+    (policy.amountMaxAbsMinor === undefined || magnitude <= policy.amountMaxAbsMinor)
+  );
+}
+
+/** "|amount| from 1 to 100", "|amount| >= 1", "|amount| <= 100". */
+export function describeBounds(
+  policy: Pick<OperationPolicy, "amountMinAbsMinor" | "amountMaxAbsMinor">,
+): string {
+  const { amountMinAbsMinor: min, amountMaxAbsMinor: max } = policy;
+  if (min !== undefined && max !== undefined) {
+    return `|amount| from ${min} to ${max}`;
+  }
+  if (min !== undefined) {
+    return `|amount| >= ${min}`;
+  }
+  return max === undefined ? "any |amount|" : `|amount| <= ${max}`;
+}
+
+function signed(amountMinor: bigint): string {
+  return amountMinor > 0n ? `+${amountMinor}` : amountMinor.toString();
 }
 
 /** The app's policy of `operation`; UNKNOWN_OPERATION when it has none. */

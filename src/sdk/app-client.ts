@@ -48,6 +48,20 @@ export type AppRecordOptions = EntryFields & CallOptions;
 /** A held entry's fields (`pending: true`, `pendingExpiresAt`) and the call's options, in one object. */
 export type AppHoldOptions = HoldEntryFields & CallOptions;
 
+/**
+ * A fixed operation's options (its policy's `fixed`): AppRecordOptions
+ * without the amount, always the operation's default; passing one does not
+ * compile (the server would refuse any other: AmountNotAllowedError).
+ */
+export type AppFixedRecordOptions = Omit<AppRecordOptions, "amountMinor"> & {
+  readonly amountMinor?: undefined;
+};
+
+/** A fixed operation held (`pending: true`): AppHoldOptions without the amount. */
+export type AppFixedHoldOptions = Omit<AppHoldOptions, "amountMinor"> & {
+  readonly amountMinor?: undefined;
+};
+
 /** One item of an app's recordEntries: a ledger, one of the app's operations, its fields. */
 export type AppRecordItem<Operation extends string> = EntryFields & {
   readonly ledgerId: string;
@@ -113,7 +127,9 @@ export class AppClient<Operation extends string> {
 
   /**
    * Records one of this app's operations on a ledger; the amount defaults to
-   * the operation's. With `pending: true`, holds it instead: a Hold.
+   * the operation's (a fixed operation accepts no other, a bounded one only
+   * a magnitude within its bounds: AmountNotAllowedError). With
+   * `pending: true`, holds it instead: a Hold.
    */
   record(ledgerId: string, operation: Operation, options: AppHoldOptions): Promise<Hold>;
   record(
@@ -129,7 +145,11 @@ export class AppClient<Operation extends string> {
     return this.recordOrHold(ledgerId, operation, options);
   }
 
-  /** What `record` and the generated operation methods do: record, or hold (`pending: true`). */
+  /**
+   * What `record` and the generated operation methods do: record, or hold
+   * (`pending: true`). A fixed operation's method sends no amount (its
+   * options have none), so the server records the operation's default.
+   */
   protected async recordOrHold(
     ledgerId: string,
     operation: Operation,

@@ -312,8 +312,14 @@ export class AmountNotAllowedError extends LedgerRpcError {
   override readonly name = "AmountNotAllowedError";
   /** The operation sent. */
   readonly operation: string = this.metadata.operation ?? "";
-  /** The amount sent. */
+  /** The amount sent (for a transfer, its magnitude). */
   readonly amountMinor: bigint = requiredBigint(this.metadata, "amount");
+  /** The only amount a fixed operation accepts (signed); undefined when it is bounded instead. */
+  readonly fixedAmountMinor: bigint | undefined = optionalBigint(this.metadata, "fixed_amount");
+  /** The least |amount| the operation accepts, if it has that bound. */
+  readonly amountMinAbsMinor: bigint | undefined = optionalBigint(this.metadata, "amount_min_abs");
+  /** The largest |amount| the operation accepts, if it has that bound. */
+  readonly amountMaxAbsMinor: bigint | undefined = optionalBigint(this.metadata, "amount_max_abs");
 }
 
 /** UNAUTHENTICATED: the call carried no token; give the client a `token`. */

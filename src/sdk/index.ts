@@ -26,6 +26,8 @@ export {
 } from "../../gen/ledger/v1/ledger_pb.js";
 export {
   AppClient,
+  type AppFixedHoldOptions,
+  type AppFixedRecordOptions,
   type AppHoldItem,
   type AppHoldOptions,
   type AppRecordItem,

@@ -94,7 +94,8 @@ export interface LedgerClient {
    * `pending: true`, holds it instead and returns the hold (a PENDING
    * transaction, no entry). LEDGER_NOT_FOUND, LEDGER_TERMINATED,
    * LEDGER_NOT_YET_VALID, LEDGER_EXPIRED, UNKNOWN_OPERATION,
-   * AMOUNT_DIRECTION_MISMATCH, INSUFFICIENT_FUNDS (against `available` for a
+   * AMOUNT_DIRECTION_MISMATCH, AMOUNT_NOT_ALLOWED (the operation's fixed
+   * amount or bounds), INSUFFICIENT_FUNDS (against `available` for a
    * debit, held or not; for a backdated entry, the first later entry whose
    * recomputed balance breaks the floor), BACKDATE_TOO_FAR,
    * BALANCE_OVERFLOW, IDEMPOTENCY_KEY_REUSED, EXTERNAL_ID_ALREADY_USED.
@@ -133,7 +134,8 @@ export interface LedgerClient {
    * transaction with no entries whose `pendingEntries` are the two legs.
    * LEDGER_NOT_FOUND, LEDGER_TERMINATED, LEDGER_NOT_YET_VALID,
    * LEDGER_EXPIRED, APP_MISMATCH, UNIT_MISMATCH, UNKNOWN_OPERATION,
-   * INSUFFICIENT_FUNDS, BALANCE_OVERFLOW,
+   * AMOUNT_NOT_ALLOWED (`operation`'s fixed amount or bounds, on the
+   * magnitude), INSUFFICIENT_FUNDS, BALANCE_OVERFLOW,
    * IDEMPOTENCY_KEY_REUSED, EXTERNAL_ID_ALREADY_USED.
    */
   transfer(input: TransferInput, options?: CallOptions): Promise<RecordedTransfer>;

@@ -39,7 +39,7 @@ describe.each(CLIENT_NAMES)("entries through %s", (clientName) => {
     const entries = [
       await post(api(), ledger.id, "CREDIT_ADD", 250n),
       await post(api(), ledger.id, "CREDIT_SPEND", -75n),
-      await post(api(), ledger.id, "DAILY_REWARD", 5n),
+      await post(api(), ledger.id, "CREDIT_ADD", 5n),
       await post(api(), ledger.id, "CREDIT_SPEND", -180n),
     ];
     expect(entries.map((e) => e.amount)).toEqual([250n, -75n, 5n, -180n]);

@@ -123,6 +123,42 @@ describe.each(CLIENT_NAMES)("refusals through %s", (clientName) => {
     }
   });
 
+  it("AMOUNT_NOT_ALLOWED (INVALID_ARGUMENT) for DAILY_REWARD with 1000: it is fixed at +1; the key stays unused", async () => {
+    const ledger = await openLedger(api());
+    const request = {
+      ledgerId: ledger.id,
+      operation: "DAILY_REWARD",
+      amount: 1000n,
+      idempotencyKey: uniqueKey("reward"),
+    };
+    const failure = await refusedWrite(api(), ledger.id, () => api().recordEntry(request));
+    expectRefusal(failure, "INVALID_ARGUMENT", "AMOUNT_NOT_ALLOWED", {
+      operation: "DAILY_REWARD",
+      amount: "1000",
+      fixed_amount: "1",
+    });
+    const { amount, ...withoutAmount } = request;
+    const recorded = await api().recordEntry(withoutAmount);
+    expect([recorded.replayed, recorded.value.amount]).toEqual([false, 1n]);
+
+    // A transfer under a fixed operation moves exactly its |default|.
+    const to = await openLedger(api(), { app: ledger.app });
+    const transfer = await refusedWrite(api(), ledger.id, () =>
+      api().transfer({
+        fromLedgerId: ledger.id,
+        toLedgerId: to.id,
+        amount: 2n,
+        operation: "SIGNUP_CREDIT",
+        idempotencyKey: uniqueKey("transfer"),
+      }),
+    );
+    expectRefusal(transfer, "INVALID_ARGUMENT", "AMOUNT_NOT_ALLOWED", {
+      operation: "SIGNUP_CREDIT",
+      amount: "2",
+      fixed_amount: "3",
+    });
+  });
+
   it("LEDGER_ALREADY_EXISTS (ALREADY_EXISTS) for a second active ledger of one owner in one unit", async () => {
     const existing = await openLedger(api());
     const failure = await failureOf(

@@ -5,11 +5,14 @@
  * `@ts-expect-error` below, and `expectTypeOf` pins each client's
  * operation union to exactly its app's operations. Holds: `pending: true`
  * turns an operation's method, `record` and `transfer` into a Hold (post,
- * void), and `pendingExpiresAt` is refused without it. The calls sit in
+ * void), and `pendingExpiresAt` is refused without it. A fixed operation's
+ * method (DAILY_REWARD, SIGNUP_CREDIT, CONTENT_CREATION) takes no amount. The calls sit in
  * functions that never run: this spec proves types, not behaviour.
  */
 import { describe, expectTypeOf, it } from "vitest";
 import {
+  type AppFixedHoldOptions,
+  type AppFixedRecordOptions,
   type AppHoldOptions,
   type AppRecordOptions,
   type ContentClient,
@@ -78,9 +81,18 @@ describe("generated app client types", () => {
 
   it("have one method per operation, shared ones included", () => {
     // Two overloads: a hold, then a record (the last one is what Parameters and ReturnType see).
-    expectTypeOf<ContentClient["contentCreation"]>().toEqualTypeOf<{
+    expectTypeOf<ContentClient["contentAccess"]>().toEqualTypeOf<{
       (ledgerId: string, options: AppHoldOptions): Promise<Hold>;
       (ledgerId: string, options?: AppRecordOptions): Promise<RecordedEntry>;
+    }>();
+    // A fixed operation's method takes options without an amount.
+    expectTypeOf<ContentClient["contentCreation"]>().toEqualTypeOf<{
+      (ledgerId: string, options: AppFixedHoldOptions): Promise<Hold>;
+      (ledgerId: string, options?: AppFixedRecordOptions): Promise<RecordedEntry>;
+    }>();
+    expectTypeOf<LearningClient["dailyReward"]>().toEqualTypeOf<{
+      (ledgerId: string, options: AppFixedHoldOptions): Promise<Hold>;
+      (ledgerId: string, options?: AppFixedRecordOptions): Promise<RecordedEntry>;
     }>();
     expectTypeOf<ReturnType<ContentClient["contentCreation"]>>().toEqualTypeOf<
       Promise<RecordedEntry>
@@ -118,7 +130,7 @@ describe("generated app client types", () => {
       // @ts-expect-error misspelt method
       content.contentCreaton(ledgerId);
       // @ts-expect-error amounts are bigint minor units, never numbers
-      content.contentCreation(ledgerId, { amountMinor: -5 });
+      content.contentAccess(ledgerId, { amountMinor: -5 });
 
       content.recordEntries(
         [
@@ -182,6 +194,32 @@ describe("generated app client types", () => {
       const contentTransfers: ContentTransferItem[] = [];
       // @ts-expect-error a content transfer item is no learning one
       learning.createTransfers(contentTransfers, { atomic: false });
+    };
+    expectTypeOf(neverRun).toBeFunction();
+  });
+
+  it("give a fixed operation's method no amount (checked by tsc)", () => {
+    // Never called: the body only has to compile, with the errors expected.
+    const neverRun = (ledger: LedgerClient, ledgerId: string) => {
+      const content = createContentClient(ledger);
+      const learning = createLearningClient(ledger);
+
+      content.dailyReward(ledgerId);
+      content.signupCredit(ledgerId, { reference: "welcome", idempotencyKey: "k" });
+      content.contentCreation(ledgerId, { description: "an article" });
+      expectTypeOf(learning.dailyReward(ledgerId, { pending: true })).toEqualTypeOf<
+        Promise<Hold>
+      >();
+      content.creditAdd(ledgerId, { amountMinor: 25n });
+
+      // @ts-expect-error DAILY_REWARD is fixed at +1: its method takes no amount
+      content.dailyReward(ledgerId, { amountMinor: 1000n });
+      // @ts-expect-error not even the fixed amount itself: leave it out
+      learning.signupCredit(ledgerId, { amountMinor: 3n });
+      // @ts-expect-error CONTENT_CREATION is fixed at -5
+      content.contentCreation(ledgerId, { amountMinor: -9n });
+      // @ts-expect-error held or not
+      learning.dailyReward(ledgerId, { pending: true, amountMinor: 2n });
     };
     expectTypeOf(neverRun).toBeFunction();
   });

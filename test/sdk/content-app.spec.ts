@@ -3,12 +3,14 @@
  * protocol: every operation of its generated client records with its proto
  * default (CONTENT_CREATION -5, CONTENT_ACCESS 0), explicit amounts follow the
  * operation's direction, and the server refuses another app's operation
- * (UNKNOWN_OPERATION) and a sign against the direction (AMOUNT_DIRECTION_MISMATCH),
- * and an app not declared in proto gets only the shared operations.
+ * (UNKNOWN_OPERATION), a sign against the direction (AMOUNT_DIRECTION_MISMATCH)
+ * and another amount than a fixed operation's (AMOUNT_NOT_ALLOWED), and an
+ * app not declared in proto gets only the shared operations.
  */
 import { describe, expect, it } from "vitest";
 import {
   AmountDirectionMismatchError,
+  AmountNotAllowedError,
   CONTENT_APP,
   createContentClient,
   PROTOCOLS,
@@ -65,9 +67,9 @@ describe.each(PROTOCOLS)("content app over %s", (protocol) => {
       unit: "CREDITS",
     });
     await content.creditAdd(ledger.id, { amountMinor: 20n });
-    expect(
-      (await content.contentCreation(ledger.id, { amountMinor: -7n })).entry.balanceAfter,
-    ).toBe(13n);
+    expect((await content.creditSpend(ledger.id, { amountMinor: -7n })).entry.balanceAfter).toBe(
+      13n,
+    );
     expect((await content.contentAccess(ledger.id, { amountMinor: -2n })).entry.balanceAfter).toBe(
       11n,
     );
@@ -100,8 +102,9 @@ describe.each(PROTOCOLS)("content app over %s", (protocol) => {
       app: "content",
     });
 
+    // contentCreation() takes no amount (CONTENT_CREATION is fixed); record() reaches the server.
     const mismatch = await content
-      .contentCreation(ledger.id, { amountMinor: 5n })
+      .record(ledger.id, "CONTENT_CREATION", { amountMinor: 5n })
       .catch((error: unknown) => error);
     expect(mismatch).toBeInstanceOf(AmountDirectionMismatchError);
     expect(mismatch).toMatchObject({
@@ -111,6 +114,32 @@ describe.each(PROTOCOLS)("content app over %s", (protocol) => {
       amountMinor: 5n,
     });
     expect((await content.getBalance(`mixed-${protocol}`, "CREDITS")).balance).toBe(10n);
+  });
+
+  it("holds CONTENT_CREATION to its fixed -5: exactly -5 is taken, another amount is AmountNotAllowedError", async () => {
+    const content = createContentClient(ledgerClient(protocol));
+    const { ledger } = await content.createLedger({
+      ownerId: `fixed-${protocol}`,
+      unit: "CREDITS",
+    });
+    await content.creditAdd(ledger.id, { amountMinor: 20n });
+
+    const exact = await content.record(ledger.id, "CONTENT_CREATION", { amountMinor: -5n });
+    expect(exact.entry.amount).toBe(-5n);
+    const refused = await content
+      .record(ledger.id, "CONTENT_CREATION", { amountMinor: -7n })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(AmountNotAllowedError);
+    expect(refused).toMatchObject({
+      code: 3,
+      reason: "AMOUNT_NOT_ALLOWED",
+      operation: "CONTENT_CREATION",
+      amountMinor: -7n,
+      fixedAmountMinor: -5n,
+      amountMinAbsMinor: undefined,
+      amountMaxAbsMinor: undefined,
+    });
+    expect((await content.getBalance(`fixed-${protocol}`, "CREDITS")).balance).toBe(15n);
   });
 
   it("keeps CONTENT_CREATION to content: an app not declared in proto has only the shared operations", async () => {

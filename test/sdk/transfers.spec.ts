@@ -230,7 +230,7 @@ describe.each(PROTOCOLS)("transfers over %s", (protocol) => {
   it("a reversal of a transfer the destination has spent is refused, naming the destination", async () => {
     const { content, source, alice } = await setup();
     const { transaction } = await content.transfer(source.id, alice.id, 5n);
-    await content.contentCreation(alice.id, { amountMinor: -4n });
+    await content.creditSpend(alice.id, { amountMinor: -4n });
 
     const error = await rejection(
       content.ledger.reverseTransaction({ transactionId: transaction.id }),

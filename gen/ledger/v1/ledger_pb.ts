@@ -678,8 +678,10 @@ export type RecordEntryRequest = Message<"ledger.v1.RecordEntryRequest"> & {
   operation: string;
 
   /**
-   * Signed amount; its sign must match the operation's direction. Absent:
-   * the operation's default amount.
+   * Signed amount; its sign must match the operation's direction, and it
+   * must fit the operation's policy: a fixed operation accepts only its
+   * default, a bounded one a magnitude within its bounds (else
+   * AMOUNT_NOT_ALLOWED). Absent: the operation's default amount.
    *
    * @generated from field: optional int64 amount = 3;
    */
@@ -919,8 +921,10 @@ export type TransferRequest = Message<"ledger.v1.TransferRequest"> & {
   idempotencyKey: string;
 
   /**
-   * Recorded on both entries: one of the app's operations (any direction),
-   * or the built-in TRANSFER, which is also what empty means.
+   * Recorded on both entries: one of the app's operations (any direction;
+   * its fixed amount or bounds apply to `amount`, a fixed one moving exactly
+   * |default_amount|, else AMOUNT_NOT_ALLOWED), or the built-in TRANSFER,
+   * which is also what empty means.
    *
    * @generated from field: string operation = 5;
    */
@@ -1935,8 +1939,8 @@ export enum ErrorReason {
   /**
    * INVALID_ARGUMENT: the amount breaks the operation's policy (a fixed
    * operation given another amount, or a magnitude outside its bounds);
-   * metadata: operation, amount, and fixed_amount or amount_min_abs /
-   * amount_max_abs.
+   * metadata: operation, amount (a Transfer's: its magnitude), and
+   * fixed_amount or amount_min_abs / amount_max_abs.
    *
    * @generated from enum value: ERROR_REASON_AMOUNT_NOT_ALLOWED = 27;
    */

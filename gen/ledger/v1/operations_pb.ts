@@ -12,10 +12,22 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ledger/v1/operations.proto.
  */
 export const file_ledger_v1_operations: GenFile = /*@__PURE__*/
-  fileDesc("ChpsZWRnZXIvdjEvb3BlcmF0aW9ucy5wcm90bxIJbGVkZ2VyLnYxInMKD09wZXJhdGlvblBvbGljeRIwCglkaXJlY3Rpb24YASABKA4yHS5sZWRnZXIudjEuT3BlcmF0aW9uRGlyZWN0aW9uEhsKDmRlZmF1bHRfYW1vdW50GAIgASgDSACIAQFCEQoPX2RlZmF1bHRfYW1vdW50KpgBChJPcGVyYXRpb25EaXJlY3Rpb24SIwofT1BFUkFUSU9OX0RJUkVDVElPTl9VTlNQRUNJRklFRBAAEh4KGk9QRVJBVElPTl9ESVJFQ1RJT05fQ1JFRElUEAESHQoZT1BFUkFUSU9OX0RJUkVDVElPTl9ERUJJVBACEh4KGk9QRVJBVElPTl9ESVJFQ1RJT05fRUlUSEVSEAMq7wEKD1NoYXJlZE9wZXJhdGlvbhIgChxTSEFSRURfT1BFUkFUSU9OX1VOU1BFQ0lGSUVEEAASKwodU0hBUkVEX09QRVJBVElPTl9EQUlMWV9SRVdBUkQQARoI8scYBAgBEAESLAoeU0hBUkVEX09QRVJBVElPTl9TSUdOVVBfQ1JFRElUEAIaCPLHGAQIARADEjQKHVNIQVJFRF9PUEVSQVRJT05fQ1JFRElUX1NQRU5EEAMaEfLHGA0IAhD///////////8BEikKG1NIQVJFRF9PUEVSQVRJT05fQ1JFRElUX0FERBAEGgjyxxgECAEQCjowCgNhcHASHC5nb29nbGUucHJvdG9idWYuRW51bU9wdGlvbnMY/YgDIAEoCVIDYXBwOlcKBnBvbGljeRIhLmdvb2dsZS5wcm90b2J1Zi5FbnVtVmFsdWVPcHRpb25zGP6IAyABKAsyGi5sZWRnZXIudjEuT3BlcmF0aW9uUG9saWN5UgZwb2xpY3liBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("ChpsZWRnZXIvdjEvb3BlcmF0aW9ucy5wcm90bxIJbGVkZ2VyLnYxIuIBCg9PcGVyYXRpb25Qb2xpY3kSMAoJZGlyZWN0aW9uGAEgASgOMh0ubGVkZ2VyLnYxLk9wZXJhdGlvbkRpcmVjdGlvbhIbCg5kZWZhdWx0X2Ftb3VudBgCIAEoA0gAiAEBEg0KBWZpeGVkGAMgASgIEhsKDmFtb3VudF9taW5fYWJzGAQgASgDSAGIAQESGwoOYW1vdW50X21heF9hYnMYBSABKANIAogBAUIRCg9fZGVmYXVsdF9hbW91bnRCEQoPX2Ftb3VudF9taW5fYWJzQhEKD19hbW91bnRfbWF4X2FicyqYAQoST3BlcmF0aW9uRGlyZWN0aW9uEiMKH09QRVJBVElPTl9ESVJFQ1RJT05fVU5TUEVDSUZJRUQQABIeChpPUEVSQVRJT05fRElSRUNUSU9OX0NSRURJVBABEh0KGU9QRVJBVElPTl9ESVJFQ1RJT05fREVCSVQQAhIeChpPUEVSQVRJT05fRElSRUNUSU9OX0VJVEhFUhADKvMBCg9TaGFyZWRPcGVyYXRpb24SIAocU0hBUkVEX09QRVJBVElPTl9VTlNQRUNJRklFRBAAEi0KHVNIQVJFRF9PUEVSQVRJT05fREFJTFlfUkVXQVJEEAEaCvLHGAYIARABGAESLgoeU0hBUkVEX09QRVJBVElPTl9TSUdOVVBfQ1JFRElUEAIaCvLHGAYIARADGAESNAodU0hBUkVEX09QRVJBVElPTl9DUkVESVRfU1BFTkQQAxoR8scYDQgCEP///////////wESKQobU0hBUkVEX09QRVJBVElPTl9DUkVESVRfQUREEAQaCPLHGAQIARAKOjAKA2FwcBIcLmdvb2dsZS5wcm90b2J1Zi5FbnVtT3B0aW9ucxj9iAMgASgJUgNhcHA6VwoGcG9saWN5EiEuZ29vZ2xlLnByb3RvYnVmLkVudW1WYWx1ZU9wdGlvbnMY/ogDIAEoCzIaLmxlZGdlci52MS5PcGVyYXRpb25Qb2xpY3lSBnBvbGljeWIGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
- * The policy of one operation.
+ * The policy of one operation: which amounts a RecordEntry (held or not, a
+ * bulk item too) may record under it. The server checks the direction first
+ * (AMOUNT_DIRECTION_MISMATCH), then `fixed` and the bounds
+ * (AMOUNT_NOT_ALLOWED). A Transfer that names the operation moves a positive
+ * magnitude (both signs, one per leg): the direction does not apply to it,
+ * `fixed` and the bounds apply to that magnitude (fixed: it must be
+ * |default_amount|).
+ *
+ * Generation refuses a policy that contradicts itself: `fixed` together with
+ * a bound, a negative bound, amount_min_abs above amount_max_abs, a
+ * default_amount outside the bounds, or bounds no amount of the direction
+ * satisfies (amount_max_abs 0 for a CREDIT or a DEBIT, whose amounts are
+ * never 0).
  *
  * @generated from message ledger.v1.OperationPolicy
  */
@@ -32,6 +44,29 @@ export type OperationPolicy = Message<"ledger.v1.OperationPolicy"> & {
    * @generated from field: optional int64 default_amount = 2;
    */
   defaultAmount?: bigint | undefined;
+
+  /**
+   * Only default_amount is accepted: a request leaves `amount` out or sends
+   * exactly default_amount; any other amount is refused. Excludes the bounds.
+   *
+   * @generated from field: bool fixed = 3;
+   */
+  fixed: boolean;
+
+  /**
+   * Inclusive lower bound of the magnitude |amount|, in minor units (>= 0).
+   *
+   * @generated from field: optional int64 amount_min_abs = 4;
+   */
+  amountMinAbs?: bigint | undefined;
+
+  /**
+   * Inclusive upper bound of the magnitude |amount|, in minor units (>= 0,
+   * >= amount_min_abs).
+   *
+   * @generated from field: optional int64 amount_max_abs = 5;
+   */
+  amountMaxAbs?: bigint | undefined;
 };
 
 /**
@@ -92,14 +127,14 @@ export enum SharedOperation {
   UNSPECIFIED = 0,
 
   /**
-   * A daily reward for coming back.
+   * A daily reward for coming back: always 1.
    *
    * @generated from enum value: SHARED_OPERATION_DAILY_REWARD = 1;
    */
   DAILY_REWARD = 1,
 
   /**
-   * The bonus of a new account.
+   * The bonus of a new account: always 3.
    *
    * @generated from enum value: SHARED_OPERATION_SIGNUP_CREDIT = 2;
    */

@@ -41,14 +41,17 @@
 import type { Entry, Ledger, Transaction } from "../../support/clients.js";
 import { INT64_MAX, INT64_MIN } from "../../support/fixtures.js";
 
-/** Every app has these (src/domain/operations.ts, SHARED_OPERATIONS). */
+/**
+ * Every app has these (proto/ledger/v1/operations.proto, SHARED_OPERATIONS);
+ * a fixed one accepts its default only (a transfer under it: |default|).
+ */
 export const POLICIES: Readonly<
-  Record<string, { readonly sign: 1n | -1n; readonly default: bigint }>
+  Record<string, { readonly sign: 1n | -1n; readonly default: bigint; readonly fixed: boolean }>
 > = {
-  DAILY_REWARD: { sign: 1n, default: 1n },
-  SIGNUP_CREDIT: { sign: 1n, default: 3n },
-  CREDIT_ADD: { sign: 1n, default: 10n },
-  CREDIT_SPEND: { sign: -1n, default: -1n },
+  DAILY_REWARD: { sign: 1n, default: 1n, fixed: true },
+  SIGNUP_CREDIT: { sign: 1n, default: 3n, fixed: true },
+  CREDIT_ADD: { sign: 1n, default: 10n, fixed: false },
+  CREDIT_SPEND: { sign: -1n, default: -1n, fixed: false },
 };
 
 /** What both legs of a transfer record when it names no operation (or names this one). */
@@ -67,6 +70,7 @@ export const REASON_CODES: Readonly<Record<string, string>> = {
   EXTERNAL_ID_ALREADY_USED: "ALREADY_EXISTS",
   UNKNOWN_OPERATION: "INVALID_ARGUMENT",
   AMOUNT_DIRECTION_MISMATCH: "INVALID_ARGUMENT",
+  AMOUNT_NOT_ALLOWED: "INVALID_ARGUMENT",
   INVALID_ARGUMENT: "INVALID_ARGUMENT",
   APP_MISMATCH: "INVALID_ARGUMENT",
   UNIT_MISMATCH: "INVALID_ARGUMENT",
@@ -173,7 +177,7 @@ function refuse(
   return ledgerId === undefined ? { ok: false, reason } : { ok: false, reason, ledgerId };
 }
 
-/** RecordEntry: UNKNOWN_OPERATION, AMOUNT_DIRECTION_MISMATCH, else one leg. */
+/** RecordEntry: UNKNOWN_OPERATION, AMOUNT_DIRECTION_MISMATCH, AMOUNT_NOT_ALLOWED, else one leg. */
 export function recordRule<L extends RuleLedger>(
   ledger: L,
   operation: string,
@@ -186,6 +190,9 @@ export function recordRule<L extends RuleLedger>(
   const resolved = amount ?? policy.default;
   if (resolved === 0n || (resolved > 0n ? 1n : -1n) !== policy.sign) {
     return refuse("AMOUNT_DIRECTION_MISMATCH");
+  }
+  if (policy.fixed && resolved !== policy.default) {
+    return refuse("AMOUNT_NOT_ALLOWED");
   }
   return { ok: true, legs: [{ ledger, amount: resolved }] };
 }
@@ -200,8 +207,9 @@ export function transferOperation(operation: string | undefined): string | undef
 
 /**
  * Transfer (two distinct ledgers, a positive amount: the request is valid):
- * APP_MISMATCH, UNIT_MISMATCH, UNKNOWN_OPERATION, else the debit of `from`
- * then the credit of `to`.
+ * APP_MISMATCH, UNIT_MISMATCH, UNKNOWN_OPERATION, AMOUNT_NOT_ALLOWED (a
+ * fixed operation moves |default| only), else the debit of `from` then the
+ * credit of `to`.
  */
 export function transferRule<L extends RuleLedger>(
   from: L,
@@ -215,8 +223,13 @@ export function transferRule<L extends RuleLedger>(
   if (from.unit !== to.unit) {
     return refuse("UNIT_MISMATCH");
   }
-  if (transferOperation(operation) === undefined) {
+  const named = transferOperation(operation);
+  if (named === undefined) {
     return refuse("UNKNOWN_OPERATION");
+  }
+  const policy = POLICIES[named];
+  if (policy?.fixed === true && amount !== policy.sign * policy.default) {
+    return refuse("AMOUNT_NOT_ALLOWED");
   }
   return {
     ok: true,
