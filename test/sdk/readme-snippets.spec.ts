@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { newToken } from "../../src/server/credentials.js";
 import { useLedgerServer } from "../support/server.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -38,8 +39,14 @@ function expectedOutput(snippet: string): string[] {
 }
 
 const snippets = sdkSnippets();
-// The expiring gift card's snippet waits for the server's expiry sweep: a short interval.
-const harness = useLedgerServer({ EXPIRY_SWEEP_INTERVAL_MS: "200" });
+// The snippets run with an admin token of each app, against a server that requires tokens;
+// the expiring gift card's snippet waits for the server's expiry sweep: a short interval.
+const CONTENT = newToken("content", "admin");
+const LEARNING = newToken("learning", "admin");
+const harness = useLedgerServer({
+  EXPIRY_SWEEP_INTERVAL_MS: "200",
+  LEDGER_TOKENS: `${CONTENT.line},${LEARNING.line}`,
+});
 const dir = mkdtempSync(join(tmpdir(), "ledger-readme-sdk-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -61,7 +68,12 @@ describe("README SDK snippets", () => {
       const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", file], {
         cwd: root,
         timeout: SNIPPET_TIMEOUT_MS,
-        env: { ...process.env, LEDGER_URL: harness.server().url },
+        env: {
+          ...process.env,
+          LEDGER_URL: harness.server().url,
+          CONTENT_TOKEN: CONTENT.token,
+          LEARNING_TOKEN: LEARNING.token,
+        },
       });
       const printed = stdout
         .trim()
