@@ -11,8 +11,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { newToken } from "../src/server/credentials.js";
 import { freePort } from "../test/support/ports.js";
-import type { TransferPair } from "./setup.js";
+import { SERVICE_APP, type TransferPair } from "./setup.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
@@ -67,6 +68,7 @@ export async function startService(options: {
       DATABASE_URL: options.databaseUrl,
       PORT: String(port),
       HOST: "127.0.0.1",
+      LEDGER_TOKENS: BENCH_TOKEN.line,
       MIGRATE_ON_START: "false",
       LOG_LEVEL: options.logLevel,
       DB_POOL_SIZE_MAX: String(options.poolSize),
@@ -121,8 +123,15 @@ async function untilServing(port: number, exited: Promise<void>): Promise<void> 
 
 type Unary = (
   request: object,
+  metadata: grpc.Metadata,
   callback: (error: grpc.ServiceError | null, response: unknown) => void,
 ) => void;
+
+/**
+ * The service runs as deployed: tokens required. One admin token of the app
+ * the bench ledgers belong to (admin: the backdate scenario needs it).
+ */
+const BENCH_TOKEN = newToken(SERVICE_APP, "admin");
 
 interface Ctors {
   readonly ledger: grpc.ServiceClientConstructor;
@@ -215,9 +224,11 @@ function transactionIn(method: string, state: string, response: unknown): WireTr
  */
 export class LedgerGrpcClient {
   private readonly clients: { readonly ledger: grpc.Client; readonly health: grpc.Client }[];
+  private readonly metadata = new grpc.Metadata();
   private nextIndex = 0;
 
   constructor(port: number, channels = CHANNELS) {
+    this.metadata.set("authorization", `Bearer ${BENCH_TOKEN.token}`);
     const { ledger: Ledger, health: Health } = serviceCtors();
     this.clients = Array.from({ length: channels }, () => {
       // A local subchannel pool each: distinct connections, not one shared one.
@@ -237,7 +248,9 @@ export class LedgerGrpcClient {
     const client = pair?.[service] as unknown as Record<string, Unary>;
     const fn = client[method] as Unary;
     return new Promise((resolve, reject) => {
-      fn.call(client, request, (error, response) => (error ? reject(error) : resolve(response)));
+      fn.call(client, request, this.metadata, (error, response) =>
+        error ? reject(error) : resolve(response),
+      );
     });
   }
 

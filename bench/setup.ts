@@ -38,7 +38,8 @@ export interface TransferPair {
   readonly to: string;
 }
 
-export const SERVICE_APP = "bench";
+/** A declared app: the service refuses any other, and its token is bound to one. */
+export const SERVICE_APP = "content";
 export const RAW_APP = "bench-raw";
 /** Ledgers per side that the transfer scenarios and hold-post move amounts between. */
 export const TRANSFER_LEDGERS = 1000;
