@@ -13,7 +13,7 @@ import {
 } from "../domain/index.js";
 import { type ResolvedStoreConfig, resolveStoreConfig, type StoreConfig } from "./config.js";
 import { initOrm } from "./orm.js";
-import type { Command, Outcome } from "./pipeline/apply.js";
+import type { Command, CommandBody, Outcome } from "./pipeline/apply.js";
 import { GroupCommit } from "./pipeline/group-commit.js";
 import { listEntries } from "./queries/entries.js";
 import { dueHoldIds, listPendingTransactions } from "./queries/holds.js";
@@ -71,11 +71,11 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     },
     async getLedger(ledgerId, options) {
       open();
-      return unit.read(options, (em) => getLedger(em, ledgerId, config.clock()));
+      return unit.read(options, (em) => getLedger(em, ledgerId, config.clock(), options?.app));
     },
     async listLedgers(input, options) {
       open();
-      return unit.read(options, (em) => listLedgers(em, input, config.clock()));
+      return unit.read(options, (em) => listLedgers(em, input, config.clock(), options?.app));
     },
     async recordEntry(input, options) {
       open();
@@ -89,7 +89,9 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     },
     async recordEntries(input, options) {
       open();
-      const commands = input.entries.map((entry): Command => ({ kind: "record", input: entry }));
+      const commands = input.entries.map(
+        (entry): CommandBody => ({ kind: "record", input: entry }),
+      );
       return bulk<Entry | Transaction>(pipeline, commands, input.atomic, options);
     },
     async transfer(input, options) {
@@ -98,12 +100,14 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     },
     async createTransfers(input, options) {
       open();
-      const commands = input.transfers.map((t): Command => ({ kind: "transfer", input: t }));
+      const commands = input.transfers.map((t): CommandBody => ({ kind: "transfer", input: t }));
       return bulk<Transaction>(pipeline, commands, input.atomic, options);
     },
     async getTransaction(lookup, options) {
       open();
-      return unit.snapshot(options, (em) => getTransaction(em, lookup, config.clock()));
+      return unit.snapshot(options, (em) =>
+        getTransaction(em, lookup, config.clock(), options?.app),
+      );
     },
     async reverseTransaction(input, options) {
       open();
@@ -119,14 +123,16 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     },
     async listPendingTransactions(input, options) {
       open();
-      return unit.snapshot(options, (em) => listPendingTransactions(em, input, config.clock()));
+      return unit.snapshot(options, (em) =>
+        listPendingTransactions(em, input, config.clock(), options?.app),
+      );
     },
     async expireHolds(options) {
       open();
       const now = config.clock();
       const due = async (em: EntityManager) =>
         (await dueHoldIds(em, now, SWEEP_BATCH_MAX)).map(
-          (transactionId): Command => ({ kind: "expire", transactionId }),
+          (transactionId): Command => ({ kind: "expire", transactionId, scope: undefined }),
         );
       return (await sweepDue(unit, pipeline, due, options)).length;
     },
@@ -135,17 +141,17 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
       const now = config.clock();
       const due = async (em: EntityManager) =>
         (await dueLedgers(em, now, SWEEP_BATCH_MAX)).map(
-          (ledger): Command => ({ kind: "expire-ledger", ...ledger }),
+          (ledger): Command => ({ kind: "expire-ledger", ...ledger, scope: undefined }),
         );
       return (await sweepDue(unit, pipeline, due, options)) as Termination[];
     },
     async getBalance(lookup, options) {
       open();
-      return unit.read(options, (em) => getBalance(em, lookup, config.clock()));
+      return unit.read(options, (em) => getBalance(em, lookup, config.clock(), options?.app));
     },
     async listEntries(input, options) {
       open();
-      return unit.read(options, (em) => listEntries(em, input));
+      return unit.read(options, (em) => listEntries(em, input, options?.app));
     },
     async terminateLedger(input, options) {
       open();
@@ -204,13 +210,21 @@ async function sweepDue(
   }
 }
 
+/**
+ * A caller's command, scoped to its app (options.app): the one place a
+ * caller's writes get their scope. The sweeps' commands are unscoped.
+ */
+function scoped(command: CommandBody, options: CallOptions | undefined): Command {
+  return { ...command, scope: options?.app };
+}
+
 /** One command through the pipeline: its result, or the error that refused it thrown. */
 async function one<T>(
   pipeline: GroupCommit,
-  command: Command,
+  command: CommandBody,
   options: CallOptions | undefined,
 ): Promise<WriteResult<T>> {
-  const [outcome] = await pipeline.submit([command], false, options);
+  const [outcome] = await pipeline.submit([scoped(command, options)], false, options);
   if (outcome === undefined || !outcome.ok) {
     throw outcome?.error;
   }
@@ -228,11 +242,15 @@ function writeResult<T>(outcome: Extract<Outcome, { ok: true }>): WriteResult<T>
 /** A bulk call's items: atomic, every result or the first failure thrown. */
 async function bulk<T>(
   pipeline: GroupCommit,
-  commands: readonly Command[],
+  commands: readonly CommandBody[],
   atomic: boolean,
   options: CallOptions | undefined,
 ): Promise<ItemResult<T>[]> {
-  const outcomes = await pipeline.submit(commands, atomic, options);
+  const outcomes = await pipeline.submit(
+    commands.map((command) => scoped(command, options)),
+    atomic,
+    options,
+  );
   const failure = outcomes.find((outcome) => !outcome.ok);
   if (atomic && failure !== undefined && !failure.ok) {
     throw failure.error;

@@ -87,7 +87,7 @@ describe("the group committer's retries", () => {
     // A deadline tighter than the statement timeout: each call is a batch of its own.
     return async (ledgerId: string) => {
       const [outcome] = await pipeline.submit(
-        [{ kind: "terminate", ledgerId, voidPending: false }],
+        [{ kind: "terminate", ledgerId, voidPending: false, scope: undefined }],
         false,
         {
           timeoutMs: 4000,

@@ -35,10 +35,18 @@ import {
   type WriteResult,
 } from "../../domain/index.js";
 import { RetryableConflict } from "../db-errors.js";
+import { assertActsFor, type Scope } from "../scope.js";
 import type { BatchState, CommandResult } from "./state.js";
 
-/** One write, as the pipeline queues, batches and applies it. */
-export type Command =
+/**
+ * One write, as the pipeline queues, batches and applies it, with the scope
+ * of its caller: a batch carries commands of several callers, so each
+ * command sees only what its own caller may (scope.ts).
+ */
+export type Command = CommandBody & { readonly scope: Scope };
+
+/** A command without its scope: what a store method asks for. */
+export type CommandBody =
   | { readonly kind: "create"; readonly input: CreateLedgerInput }
   | { readonly kind: "record"; readonly input: RecordEntryInput }
   | { readonly kind: "transfer"; readonly input: TransferInput }
@@ -201,7 +209,7 @@ export function applyCommand(
 ): WriteResult<CommandResult> {
   switch (command.kind) {
     case "record": {
-      const ledger = lockedLedger(state, command.input.ledgerId);
+      const ledger = lockedLedger(state, command.input.ledgerId, command.scope);
       const result = once(state, context, command, ledger.app, (id) => {
         const written = state.post(recordEntryRule(ledger, command.input, id, context));
         return written.hold === undefined ? firstEntry(written) : written;
@@ -211,14 +219,14 @@ export function applyCommand(
         : result;
     }
     case "transfer": {
-      const from = lockedLedger(state, command.input.fromLedgerId);
-      const to = lockedLedger(state, command.input.toLedgerId);
+      const from = lockedLedger(state, command.input.fromLedgerId, command.scope);
+      const to = lockedLedger(state, command.input.toLedgerId, command.scope);
       return once(state, context, command, from.app, (id) =>
         state.post(transferRule(from, to, command.input, id, context)),
       );
     }
     case "reverse": {
-      const original = lockedTransaction(state, command.input.transactionId);
+      const original = lockedTransaction(state, command.input.transactionId, command.scope);
       return once(state, context, command, original.app, (id) => {
         const reversal = state.post(reversalRule(original, command.input, id, context.now));
         state.addReversed(original.id, reversal.amountMinor);
@@ -232,23 +240,29 @@ export function applyCommand(
     case "void":
       return resolveHold(state, context, command, (held) => state.voidHold(held.id, context.now));
     case "expire": {
-      const held = lockedTransaction(state, command.transactionId);
+      const held = lockedTransaction(state, command.transactionId, command.scope);
       const expired = state.expireHold(held.id, context.now);
-      return { value: lockedTransaction(state, held.id), replayed: !expired };
+      return { value: lockedTransaction(state, held.id, command.scope), replayed: !expired };
     }
     case "create": {
       const { input } = command;
+      assertActsFor(input.app, command.scope);
       return once(state, context, command, input.app, (id) => {
         const active = state.activeLedgerId(input.app, input.ownerId, input.unit);
         const expireTo =
-          input.expireToLedgerId === undefined ? undefined : state.ledger(input.expireToLedgerId);
+          input.expireToLedgerId === undefined
+            ? undefined
+            : state.ledger(input.expireToLedgerId, command.scope);
         const ledger = createLedgerRule(input, active, expireTo, id, context.now);
         state.create(ledger);
         return ledger;
       });
     }
     case "terminate":
-      return { value: closeLedger(state, command, SWEEP_OPERATION, context.now), replayed: false };
+      return {
+        value: closeLedger(state, command, command.scope, SWEEP_OPERATION, context.now),
+        replayed: false,
+      };
     case "expire-ledger":
       return expireLedger(state, command, context.now);
   }
@@ -263,29 +277,30 @@ export function applyCommand(
 function closeLedger(
   state: BatchState,
   command: TerminateLedgerInput,
+  scope: Scope,
   operation: string,
   now: Date,
 ): Termination {
-  const locked = lockedLedger(state, command.ledgerId);
+  const locked = lockedLedger(state, command.ledgerId, scope);
   if (locked.status === "TERMINATED") {
     return { ledger: locked, remainingMinor: locked.balanceMinor, sweep: undefined };
   }
   if (command.voidPending) {
-    voidOpenHolds(state, command.ledgerId, now);
+    voidOpenHolds(state, command.ledgerId, scope, now);
   }
-  assertNoOpenHolds(lockedLedger(state, command.ledgerId));
+  assertNoOpenHolds(lockedLedger(state, command.ledgerId, scope));
   const sweep =
     command.sweepToLedgerId === undefined
       ? undefined
       : sweepRule(
-          lockedLedger(state, command.ledgerId),
-          lockedLedger(state, command.sweepToLedgerId),
+          lockedLedger(state, command.ledgerId, scope),
+          lockedLedger(state, command.sweepToLedgerId, scope),
           operation,
           uuidv7(),
           now,
         );
   const swept = sweep === undefined ? undefined : state.post(sweep, false);
-  const terminated = terminateLedgerRule(lockedLedger(state, command.ledgerId), now);
+  const terminated = terminateLedgerRule(lockedLedger(state, command.ledgerId, scope), now);
   state.terminate(terminated);
   return { ledger: terminated, remainingMinor: terminated.balanceMinor, sweep: swept };
 }
@@ -303,7 +318,7 @@ function expireLedger(
   command: Extract<Command, { kind: "expire-ledger" }>,
   now: Date,
 ): WriteResult<CommandResult> {
-  const ledger = lockedLedger(state, command.ledgerId);
+  const ledger = lockedLedger(state, command.ledgerId, command.scope);
   const due =
     ledger.status === "ACTIVE" &&
     ledger.validUntil !== undefined &&
@@ -314,14 +329,17 @@ function expireLedger(
       replayed: true,
     };
   }
-  const target = state.ledger(command.expireToLedgerId);
+  const target = state.ledger(command.expireToLedgerId, command.scope);
   const movable = ledger.balanceMinor > 0n && target?.status === "ACTIVE";
   const closing = {
     ledgerId: ledger.id,
     voidPending: true,
     sweepToLedgerId: movable ? command.expireToLedgerId : undefined,
   };
-  return { value: closeLedger(state, closing, EXPIRY_OPERATION, now), replayed: false };
+  return {
+    value: closeLedger(state, closing, command.scope, EXPIRY_OPERATION, now),
+    replayed: false,
+  };
 }
 
 /**
@@ -355,8 +373,9 @@ function once(
   return { value: result, replayed: false };
 }
 
-function lockedLedger(state: BatchState, ledgerId: string): Ledger {
-  const ledger = state.ledger(ledgerId);
+/** The ledger as the batch left it; LEDGER_NOT_FOUND when it does not exist for the scope. */
+function lockedLedger(state: BatchState, ledgerId: string, scope: Scope): Ledger {
+  const ledger = state.ledger(ledgerId, scope);
   if (ledger === undefined) {
     throw ledgerNotFound(ledgerId);
   }
@@ -373,7 +392,7 @@ function resolveHold(
   command: Extract<Command, { kind: "post" | "void" }>,
   resolve: (held: Transaction, hold: Hold) => Transaction,
 ): WriteResult<CommandResult> {
-  const held = lockedTransaction(state, command.input.transactionId);
+  const held = lockedTransaction(state, command.input.transactionId, command.scope);
   return once(
     state,
     context,
@@ -384,8 +403,8 @@ function resolveHold(
   );
 }
 
-function lockedTransaction(state: BatchState, transactionId: string): Transaction {
-  const transaction = state.transaction(transactionId);
+function lockedTransaction(state: BatchState, transactionId: string, scope: Scope): Transaction {
+  const transaction = state.transaction(transactionId, scope);
   if (transaction === undefined) {
     throw transactionNotFound(transactionId);
   }
@@ -398,14 +417,14 @@ function lockedTransaction(state: BatchState, transactionId: string): Transactio
  * created after that read and before the lock leaves the ledger holding
  * something, and the batch runs again.
  */
-function voidOpenHolds(state: BatchState, ledgerId: string, now: Date): void {
+function voidOpenHolds(state: BatchState, ledgerId: string, scope: Scope, now: Date): void {
   for (const holdId of state.openHoldIds(ledgerId)) {
-    const held = lockedTransaction(state, holdId);
+    const held = lockedTransaction(state, holdId, scope);
     if (stateAt(held, now) === "PENDING") {
       state.voidHold(holdId, now);
     }
   }
-  const ledger = lockedLedger(state, ledgerId);
+  const ledger = lockedLedger(state, ledgerId, scope);
   if (
     ledger.status === "ACTIVE" &&
     (ledger.pendingDebitsMinor > 0n || ledger.pendingCreditsMinor > 0n)

@@ -4,6 +4,7 @@ import { type CallOptions, LedgerError } from "../../domain/index.js";
 import { type Admission, overloaded, queueWaitMs } from "../admission.js";
 import type { ResolvedStoreConfig } from "../config.js";
 import { concurrencyConflict, isRetryable, translateError } from "../db-errors.js";
+import type { Scope } from "../scope.js";
 import { type Command, namedLedgerIds, type Outcome } from "./apply.js";
 import { type BatchUnit, runBatch } from "./batch.js";
 
@@ -31,7 +32,10 @@ export interface GroupCommitDeps {
 /** One call waiting for a batch. */
 interface Pending extends BatchUnit {
   readonly options: CallOptions | undefined;
-  /** Ledgers known before locking (records, terminations): no two batches in flight share one. */
+  /**
+   * Ledgers known before locking (records, terminations), each with the
+   * scope it is named under (flightKey): no two batches in flight share one.
+   */
   readonly ledgerIds: readonly string[];
   /** A deadline tighter than the statement timeout: its batch is its own, with its bounds. */
   readonly alone: boolean;
@@ -356,7 +360,19 @@ function settleAll(batch: readonly Pending[], units: readonly Unit[], outcomes: 
 }
 
 function knownLedgerIds(commands: readonly Command[]): string[] {
-  return [...new Set(commands.flatMap(namedLedgerIds))];
+  return [
+    ...new Set(commands.flatMap((c) => namedLedgerIds(c).map((id) => flightKey(id, c.scope)))),
+  ];
+}
+
+/**
+ * What a call waits for in the queue: a ledger as its scope names it. A
+ * call naming another app's ledger waits for nothing that ledger's own
+ * calls do (as for one that does not exist); calls of one scope, or
+ * unscoped ones, keep their order per ledger.
+ */
+function flightKey(ledgerId: string, scope: Scope): string {
+  return scope === undefined ? ledgerId : JSON.stringify([scope, ledgerId]);
 }
 
 function tighterThanStatements(

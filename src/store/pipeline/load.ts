@@ -11,13 +11,15 @@ import {
   requestFingerprint,
   type Transaction,
 } from "../../domain/index.js";
-import { EntryEntity, LedgerEntity, TransactionEntity } from "../entities/index.js";
+import { LedgerEntity, TransactionEntity } from "../entities/index.js";
 import { type LedgerSqlRow, ledgerColumns, ledgerFromSqlRow } from "../ledger-rows.js";
-import { toEntry, toTransaction } from "../mappers.js";
+import { toTransaction } from "../mappers.js";
+import { readEntriesOf } from "../queries/entries.js";
 import { readHistoryTails } from "../queries/history.js";
 import { openHoldsOn, readLegs } from "../queries/holds.js";
 import { getLedger } from "../queries/ledgers.js";
 import { findTransaction } from "../queries/transactions.js";
+import { type Ask, asked, askedSql, askedWhere, inScope, type Scope, visible } from "../scope.js";
 import {
   type Command,
   METHODS,
@@ -42,6 +44,8 @@ export interface LoadedBatch {
  * then those transactions in id order; then the active ledgers that creates
  * could collide with, and the idempotency keys already stored (one
  * statement), with the stored answer of every key a command would replay.
+ * Each row is asked for under the scope of the command that needs it
+ * (scope.ts): one no asking scope sees is neither read nor locked.
  */
 export async function loadBatch(
   em: EntityManager,
@@ -49,13 +53,14 @@ export async function loadBatch(
   now: Date,
   signal: AbortSignal | undefined,
 ): Promise<LoadedBatch> {
-  const openHolds = await openHoldsOn(em, voidingTerminations(commands), signal);
+  const openHolds = await openHoldsOn(em, asked(voidingTerminations(commands)), signal);
   const originals = await readOriginals(em, commands, openHolds, signal);
-  const ledgers = await lockLedgers(em, ledgerIdsOf(commands, originals), now, signal);
-  const transactions = await lockOriginals(em, originals);
+  const ledgerAsks = ledgerAsksOf(commands, originals, openHolds);
+  const ledgers = await lockLedgers(em, ledgerAsks, now, signal);
+  const transactions = await lockOriginals(em, transactionAsksOf(commands, openHolds), originals);
   const activeOwners = await findActiveOwners(em, commands);
   const externalIds = await findExternalIds(em, commands, ledgers, signal);
-  const histories = await readHistories(em, commands, signal);
+  const histories = await readHistories(em, commands, ledgers, signal);
   const state = BatchState.of({
     ledgers,
     transactions,
@@ -68,19 +73,24 @@ export async function loadBatch(
   return { state, storedKey: (app, key) => stored.get(scopeKey(app, key)) };
 }
 
-/** The ledgers whose open holds a command voids: a termination that asks to, an expiry. */
 /**
  * The history each backdated entry can reach, read after its ledger is
- * locked: from the earliest instant the batch backdates to on it.
+ * locked: from the earliest instant the batch backdates to on it. Only of
+ * a ledger the command's scope sees.
  */
 async function readHistories(
   em: EntityManager,
   commands: readonly Command[],
+  ledgers: ReadonlyMap<string, Ledger>,
   signal: AbortSignal | undefined,
 ): Promise<Map<string, HistoryTail>> {
   const since = new Map<string, Date>();
   for (const command of commands) {
-    if (command.kind === "record" && command.input.createdAt !== undefined) {
+    if (
+      command.kind === "record" &&
+      command.input.createdAt !== undefined &&
+      inScope(ledgers.get(command.input.ledgerId), command.scope) !== undefined
+    ) {
       const { ledgerId, createdAt } = command.input;
       const earliest = since.get(ledgerId);
       since.set(ledgerId, earliest === undefined || createdAt < earliest ? createdAt : earliest);
@@ -89,12 +99,39 @@ async function readHistories(
   return readHistoryTails(em, since, signal);
 }
 
-function voidingTerminations(commands: readonly Command[]): string[] {
-  return unique(
-    commands.flatMap((c) =>
-      (c.kind === "terminate" && c.voidPending) || c.kind === "expire-ledger" ? [c.ledgerId] : [],
-    ),
-  );
+/** A command that voids the open holds of the ledger it closes: a termination that asks to, an expiry. */
+function voidsHolds(
+  command: Command,
+): command is Extract<Command, { kind: "terminate" | "expire-ledger" }> {
+  return (command.kind === "terminate" && command.voidPending) || command.kind === "expire-ledger";
+}
+
+/** The ledgers whose open holds a command voids, asked under its scope. */
+function voidingTerminations(commands: readonly Command[]): Ask[] {
+  return commands.filter(voidsHolds).map((c): Ask => [c.ledgerId, c.scope]);
+}
+
+/**
+ * The transactions a command needs: the one it names (reversed, posted,
+ * voided, expired), or the holds open on the ledger it closes voiding them.
+ */
+function transactionsOf(
+  command: Command,
+  openHolds: ReadonlyMap<string, readonly string[]>,
+): readonly string[] {
+  const named = namedTransactionId(command);
+  if (named !== undefined) {
+    return [named];
+  }
+  return voidsHolds(command) ? (openHolds.get(command.ledgerId) ?? []) : [];
+}
+
+/** Every transaction the commands need, asked under the scope of the command that needs it. */
+function transactionAsksOf(
+  commands: readonly Command[],
+  openHolds: ReadonlyMap<string, readonly string[]>,
+): Ask[] {
+  return commands.flatMap((c) => transactionsOf(c, openHolds).map((id): Ask => [id, c.scope]));
 }
 
 /** A named transaction's entries (posted) and legs (held). */
@@ -107,7 +144,8 @@ interface Original {
  * What the commands need of the transactions they name: the entries of
  * those reversed, the legs of the holds posted, voided or expired (and of
  * those a termination voids). Only those: a batch of posts reads no entries,
- * one of reversals no legs.
+ * one of reversals no legs. Each only under a scope that sees it, so the
+ * ledgers of another app's transaction are never locked.
  */
 async function readOriginals(
   em: EntityManager,
@@ -115,26 +153,18 @@ async function readOriginals(
   openHolds: ReadonlyMap<string, readonly string[]>,
   signal: AbortSignal | undefined,
 ): Promise<Map<string, Original>> {
-  const reversed = unique(
-    commands.flatMap((c) => (c.kind === "reverse" ? [c.input.transactionId] : [])),
+  const reversed = transactionAsksOf(
+    commands.filter((c) => c.kind === "reverse"),
+    openHolds,
   );
-  const held = unique([
-    ...commands.flatMap((c) => (c.kind === "reverse" ? [] : (namedTransactionId(c) ?? []))),
-    ...[...openHolds.values()].flat(),
-  ]);
-  const entries =
-    reversed.length === 0
-      ? []
-      : (
-          await em.find(
-            EntryEntity,
-            { transactionId: { $in: reversed } },
-            { orderBy: { id: QueryOrder.ASC } },
-          )
-        ).map(toEntry);
-  const legs = await readLegs(em, held, signal);
+  const held = transactionAsksOf(
+    commands.filter((c) => c.kind !== "reverse"),
+    openHolds,
+  );
+  const entries = await readEntriesOf(em, asked(reversed), signal);
+  const legs = await readLegs(em, asked(held), signal);
   const originals = new Map<string, Original>();
-  for (const id of unique([...reversed, ...held])) {
+  for (const id of unique([...reversed, ...held].map(([id]) => id))) {
     originals.set(id, {
       entries: entries.filter((entry) => entry.transactionId === id),
       legs: legs.get(id) ?? [],
@@ -143,56 +173,76 @@ async function readOriginals(
   return originals;
 }
 
-function ledgerIdsOf(
+/**
+ * The ledgers each command touches, asked under its scope: those it names,
+ * and those of the transactions it needs (read under its scope too).
+ */
+function ledgerAsksOf(
   commands: readonly Command[],
   originals: ReadonlyMap<string, Original>,
-): string[] {
-  const direct = commands.flatMap(namedLedgerIds);
-  const named = [...originals.values()].flatMap((original) => [
-    ...original.entries.map((e) => e.ledgerId),
-    ...original.legs.map((leg) => leg.ledgerId),
-  ]);
-  return unique([...direct, ...named]).sort();
+  openHolds: ReadonlyMap<string, readonly string[]>,
+): Ask[] {
+  return commands.flatMap((c) =>
+    [
+      ...namedLedgerIds(c),
+      ...transactionsOf(c, openHolds).flatMap((id) => ledgersOf(originals.get(id))),
+    ].map((id): Ask => [id, c.scope]),
+  );
+}
+
+function ledgersOf(original: Original | undefined): string[] {
+  return [
+    ...(original?.entries ?? []).map((entry) => entry.ledgerId),
+    ...(original?.legs ?? []).map((leg) => leg.ledgerId),
+  ];
 }
 
 /**
  * Locks ledger rows FOR UPDATE in ascending id order: the one lock order of
- * every write, so writers touching several ledgers cannot deadlock.
+ * every write, so writers touching several ledgers cannot deadlock. A row
+ * is locked only when asked for under a scope that sees it: the filter is
+ * the scan's, below the lock, so another app's ledger is neither locked
+ * nor waited on (its lock holder is invisible), and reads as absent.
  */
 export async function lockLedgers(
   em: EntityManager,
-  ids: readonly string[],
+  asks: Iterable<Ask>,
   now: Date,
   signal: AbortSignal | undefined,
 ): Promise<Map<string, Ledger>> {
+  const { ids, apps } = asked(asks);
   if (ids.length === 0) {
     return new Map();
   }
   const rows = await sqlRows<LedgerSqlRow>(
     em,
-    `select ${ledgerColumns("$2")} from ledgers where id = any($1::uuid[]) order by id for update`,
-    [ids, now],
+    `select ${ledgerColumns("$2")} from ledgers
+      where id = any($1::uuid[]) and ${askedSql("ledgers", "$1", "$3")}
+      order by id for update`,
+    [ids, now, apps],
     signal,
   );
   return new Map(rows.map((row) => [row.id, ledgerFromSqlRow(row)]));
 }
 
 /**
- * The named transactions that exist, locked after their ledgers, so
- * concurrent reversals, posts and voids of one transaction serialise.
+ * The named transactions that exist for the scopes asking, locked after
+ * their ledgers, so concurrent reversals, posts and voids of one
+ * transaction serialise; another app's is neither locked nor waited on.
  */
 async function lockOriginals(
   em: EntityManager,
+  asks: readonly Ask[],
   originals: ReadonlyMap<string, Original>,
 ): Promise<Map<string, Transaction>> {
-  if (originals.size === 0) {
+  if (asks.length === 0) {
     return new Map();
   }
-  const rows = await em.find(
-    TransactionEntity,
-    { id: { $in: [...originals.keys()] } },
-    { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true, orderBy: { id: QueryOrder.ASC } },
-  );
+  const rows = await em.find(TransactionEntity, askedWhere(asked(asks)), {
+    lockMode: LockMode.PESSIMISTIC_WRITE,
+    refresh: true,
+    orderBy: { id: QueryOrder.ASC },
+  });
   return new Map(
     rows.map((row) => {
       const original = originals.get(row.id);
@@ -211,7 +261,9 @@ async function findActiveOwners(
   commands: readonly Command[],
 ): Promise<Map<string, string>> {
   const owners = commands.flatMap((c) =>
-    c.kind === "create" ? [{ app: c.input.app, ownerId: c.input.ownerId, unit: c.input.unit }] : [],
+    c.kind === "create" && visible(c.input.app, c.scope)
+      ? [{ app: c.input.app, ownerId: c.input.ownerId, unit: c.input.unit }]
+      : [],
   );
   if (owners.length === 0) {
     return new Map();
@@ -220,23 +272,28 @@ async function findActiveOwners(
   return new Map(rows.map((row) => [ownerKey(row.app, row.ownerId, row.unit), row.id]));
 }
 
-/** The app of what a command writes; undefined when what it names does not exist. */
-function appOf(
-  command: Command,
-  ledger: (id: string) => Ledger | undefined,
-  transaction: (id: string) => Transaction | undefined,
-): string | undefined {
+/** What the batch has read, as a command of a scope sees it (BatchState's lookups). */
+interface ScopedLookup {
+  ledger(id: string, scope: Scope): Ledger | undefined;
+  transaction(id: string, scope: Scope): Transaction | undefined;
+}
+
+/**
+ * The app of what a command writes; undefined when what it names does not
+ * exist for its scope (nothing of another app is looked up for it).
+ */
+function appOf(command: Command, lookup: ScopedLookup): string | undefined {
   switch (command.kind) {
     case "record":
-      return ledger(command.input.ledgerId)?.app;
+      return lookup.ledger(command.input.ledgerId, command.scope)?.app;
     case "transfer":
-      return ledger(command.input.fromLedgerId)?.app;
+      return lookup.ledger(command.input.fromLedgerId, command.scope)?.app;
     case "reverse":
     case "post":
     case "void":
-      return transaction(command.input.transactionId)?.app;
+      return lookup.transaction(command.input.transactionId, command.scope)?.app;
     case "create":
-      return command.input.app;
+      return visible(command.input.app, command.scope) ? command.input.app : undefined;
     case "terminate":
     case "expire":
     case "expire-ledger":
@@ -258,11 +315,10 @@ async function findExternalIds(
   signal: AbortSignal | undefined,
 ): Promise<Map<string, string>> {
   const named = commands.flatMap((command) => {
-    const app = appOf(
-      command,
-      (id) => ledgers.get(id),
-      () => undefined,
-    );
+    const app = appOf(command, {
+      ledger: (id, scope) => inScope(ledgers.get(id), scope),
+      transaction: () => undefined,
+    });
     return (command.kind === "record" || command.kind === "transfer") &&
       command.input.externalTransactionId !== "" &&
       app !== undefined
@@ -288,11 +344,7 @@ async function findExternalIds(
 /** The key each keyed command would claim, scoped to the app of what it writes (unknown: no claim). */
 function claimsOf(commands: readonly Command[], state: BatchState) {
   return commands.flatMap((command) => {
-    const app = appOf(
-      command,
-      (id) => state.ledger(id),
-      (id) => state.transaction(id),
-    );
+    const app = appOf(command, state);
     return command.kind === "terminate" ||
       command.kind === "expire" ||
       command.kind === "expire-ledger" ||
@@ -365,9 +417,10 @@ async function storedAnswer(
   now: Date,
 ): Promise<CommandResult> {
   if (command.kind === "create") {
-    return ledgerAsCreated(await getLedger(em, resourceId, now));
+    return ledgerAsCreated(await getLedger(em, resourceId, now, undefined));
   }
-  const transaction = await findTransaction(em, resourceId);
+  // The key's app is the command's, in its scope: what it was stored for is too.
+  const transaction = await findTransaction(em, resourceId, undefined);
   invariant(transaction !== undefined, `transaction ${resourceId} of a stored key is missing`);
   switch (command.kind) {
     case "reverse":

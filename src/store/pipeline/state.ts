@@ -24,6 +24,7 @@ import {
   type Termination,
   type Transaction,
 } from "../../domain/index.js";
+import { inScope, type Scope } from "../scope.js";
 
 /** What a write command answers: a ledger (create), an entry, a transaction, or a termination. */
 export type CommandResult = Ledger | Entry | Transaction | Termination;
@@ -116,13 +117,29 @@ export class BatchState {
     parent.created.push(...this.created);
   }
 
-  ledger(id: string): Ledger | undefined {
-    return this.ledgers.get(id) ?? this.parent?.ledger(id) ?? this.locked.ledgers.get(id);
+  /**
+   * A ledger as the batch left it, for a command of `scope`: undefined when
+   * it does not exist or is another app's, even when another command of the
+   * batch locked it legitimately.
+   */
+  ledger(id: string, scope: Scope): Ledger | undefined {
+    return inScope(this.anyLedger(id), scope);
   }
 
-  transaction(id: string): Transaction | undefined {
+  /** A transaction as the batch left it, for a command of `scope` (as ledger). */
+  transaction(id: string, scope: Scope): Transaction | undefined {
+    return inScope(this.anyTransaction(id), scope);
+  }
+
+  private anyLedger(id: string): Ledger | undefined {
+    return this.ledgers.get(id) ?? this.parent?.anyLedger(id) ?? this.locked.ledgers.get(id);
+  }
+
+  private anyTransaction(id: string): Transaction | undefined {
     return (
-      this.transactions.get(id) ?? this.parent?.transaction(id) ?? this.locked.transactions.get(id)
+      this.transactions.get(id) ??
+      this.parent?.anyTransaction(id) ??
+      this.locked.transactions.get(id)
     );
   }
 
@@ -287,7 +304,7 @@ export class BatchState {
   }
 
   private lockedTransaction(id: string): Transaction {
-    const transaction = this.transaction(id);
+    const transaction = this.anyTransaction(id);
     invariant(transaction !== undefined, `transaction ${id} was not locked`);
     return transaction;
   }
@@ -371,7 +388,7 @@ export class BatchState {
   }
 
   private lockedLedger(id: string): Ledger {
-    const ledger = this.ledger(id);
+    const ledger = this.anyLedger(id);
     invariant(ledger !== undefined, `ledger ${id} was not locked before posting`);
     return ledger;
   }
@@ -444,7 +461,7 @@ export class BatchState {
       transactions: this.written,
       entries,
       recomputedEntries,
-      createdLedgers: this.created.map((ledger) => this.ledger(ledger.id) ?? ledger),
+      createdLedgers: this.created.map((ledger) => this.anyLedger(ledger.id) ?? ledger),
       changedLedgers,
       changedTransactions,
       claims: [...this.claims.values()],

@@ -9,6 +9,7 @@ import {
 } from "../../domain/index.js";
 import { decodePageToken, encodePageToken, idPosition } from "../page-token.js";
 import { sqlRows } from "../pipeline/sql.js";
+import { type Asked, askedSql, type Scope, scopeParam, scopeSql } from "../scope.js";
 import { findTransactions } from "./transactions.js";
 
 interface LegRow {
@@ -22,23 +23,27 @@ interface LegRow {
   readonly metadata: Record<string, string>;
 }
 
-/** The legs of the holds among `transactionIds`, by transaction, in the order they were held. */
+/**
+ * The legs of the holds among the transactions asked for, each only under
+ * a scope it is visible to, by transaction, in the order they were held.
+ */
 export async function readLegs(
   em: EntityManager,
-  transactionIds: readonly string[],
+  transactions: Asked,
   signal: AbortSignal | undefined,
 ): Promise<Map<string, PendingEntry[]>> {
   const byTransaction = new Map<string, PendingEntry[]>();
-  if (transactionIds.length === 0) {
+  if (transactions.ids.length === 0) {
     return byTransaction;
   }
   const rows = await sqlRows<LegRow>(
     em,
-    `select transaction_id, ledger_id, operation, amount::text as amount, occurred_at,
-            description, reference, metadata
-       from pending_entries where transaction_id = any($1::uuid[])
-      order by transaction_id, position`,
-    [transactionIds],
+    `select p.transaction_id, p.ledger_id, p.operation, p.amount::text as amount, p.occurred_at,
+            p.description, p.reference, p.metadata
+       from pending_entries p join transactions t on t.id = p.transaction_id
+      where p.transaction_id = any($1::uuid[]) and ${askedSql("t", "$1", "$2")}
+      order by p.transaction_id, p.position`,
+    [transactions.ids, transactions.apps],
     signal,
   );
   for (const row of rows) {
@@ -57,21 +62,26 @@ export async function readLegs(
   return byTransaction;
 }
 
-/** The holds still open on each of `ledgerIds` (lapsed ones included): ledger id to hold ids. */
+/**
+ * The holds still open (lapsed ones included) on each of the ledgers asked
+ * for, each only under a scope it is visible to: ledger id to hold ids.
+ */
 export async function openHoldsOn(
   em: EntityManager,
-  ledgerIds: readonly string[],
+  ledgers: Asked,
   signal: AbortSignal | undefined,
 ): Promise<Map<string, string[]>> {
   const byLedger = new Map<string, string[]>();
-  if (ledgerIds.length === 0) {
+  if (ledgers.ids.length === 0) {
     return byLedger;
   }
   const rows = await sqlRows<{ ledger_id: string; transaction_id: string }>(
     em,
-    `select distinct ledger_id, transaction_id from pending_entries
-      where ledger_id = any($1::uuid[]) and open order by ledger_id, transaction_id`,
-    [ledgerIds],
+    `select distinct p.ledger_id, p.transaction_id
+       from pending_entries p join ledgers l on l.id = p.ledger_id
+      where p.ledger_id = any($1::uuid[]) and p.open and ${askedSql("l", "$1", "$2")}
+      order by p.ledger_id, p.transaction_id`,
+    [ledgers.ids, ledgers.apps],
     signal,
   );
   for (const row of rows) {
@@ -88,6 +98,7 @@ export async function listPendingTransactions(
   em: EntityManager,
   input: ListPendingInput,
   now: Date,
+  scope: Scope,
 ): Promise<Page<Transaction>> {
   const pageSize = normalizePageSize(input.pageSize);
   const filters = { ledger_id: input.ledgerId, pending: "open" };
@@ -102,15 +113,15 @@ export async function listPendingTransactions(
             and ($3::uuid is null or transaction_id > $3::uuid)
           order by transaction_id limit $4
        ) p on true
-      where l.id = $1`,
-    [input.ledgerId, now, after ?? null, pageSize + 1],
+      where l.id = $1 and ${scopeSql("l.app", "$5")}`,
+    [input.ledgerId, now, after ?? null, pageSize + 1, scopeParam(scope)],
     undefined,
   );
   if (rows.length === 0) {
     throw ledgerNotFound(input.ledgerId);
   }
   const ids = rows.flatMap((row) => (row.transaction_id === null ? [] : [row.transaction_id]));
-  const items = await findTransactions(em, ids.slice(0, pageSize));
+  const items = await findTransactions(em, ids.slice(0, pageSize), scope);
   const last = items.at(-1);
   return {
     items,

@@ -15,17 +15,23 @@ import {
 import { type LedgerSqlRow, ledgerColumns, ledgerFromSqlRow } from "../ledger-rows.js";
 import { decodePageToken, encodePageToken, idPosition } from "../page-token.js";
 import { sqlRows } from "../pipeline/sql.js";
+import { type Scope, scopeParam, scopeSql } from "../scope.js";
 import { balanceAt, pendingAt } from "./history.js";
 
 /**
  * LEDGER_NOT_FOUND. Terminated ledgers included; holds past their deadline
  * at `now` no longer count as pending. Hand-written SQL: GetBalance's hot path.
  */
-export async function getLedger(em: EntityManager, ledgerId: string, now: Date): Promise<Ledger> {
+export async function getLedger(
+  em: EntityManager,
+  ledgerId: string,
+  now: Date,
+  scope: Scope,
+): Promise<Ledger> {
   const [row] = await sqlRows<LedgerSqlRow>(
     em,
-    `select ${ledgerColumns("$1")} from ledgers where id = $2`,
-    [now, ledgerId],
+    `select ${ledgerColumns("$1")} from ledgers where id = $2 and ${scopeSql("app", "$3")}`,
+    [now, ledgerId, scopeParam(scope)],
     undefined,
   );
   if (row === undefined) {
@@ -34,11 +40,12 @@ export async function getLedger(em: EntityManager, ledgerId: string, now: Date):
   return ledgerFromSqlRow(row);
 }
 
-/** An app's ledgers, optionally one owner's, oldest (lowest v7 id) first. */
+/** An app's ledgers, optionally one owner's, oldest (lowest v7 id) first; none of another scope. */
 export async function listLedgers(
   em: EntityManager,
   input: ListLedgersInput,
   now: Date,
+  scope: Scope,
 ): Promise<Page<Ledger>> {
   const pageSize = normalizePageSize(input.pageSize);
   const filters = { app: input.app, owner_id: input.ownerId };
@@ -47,8 +54,9 @@ export async function listLedgers(
     em,
     `select ${ledgerColumns("$1")} from ledgers
       where app = $2 and ($3 = '' or owner_id = $3) and ($4::uuid is null or id > $4::uuid)
+        and ${scopeSql("app", "$6")}
       order by id limit $5`,
-    [now, input.app, input.ownerId, after ?? null, pageSize + 1],
+    [now, input.app, input.ownerId, after ?? null, pageSize + 1, scopeParam(scope)],
     undefined,
   );
   const items = rows.slice(0, pageSize).map(ledgerFromSqlRow);
@@ -70,9 +78,12 @@ export async function getBalance(
   em: EntityManager,
   lookup: BalanceLookup,
   now: Date,
+  scope: Scope,
 ): Promise<Balance> {
   const ledger =
-    "ledgerId" in lookup ? await getLedger(em, lookup.ledgerId, now) : await byKey(em, lookup, now);
+    "ledgerId" in lookup
+      ? await getLedger(em, lookup.ledgerId, now, scope)
+      : await byKey(em, lookup, now, scope);
   if (lookup.asOf !== undefined) {
     return balanceAsOf(em, ledger, lookup.asOf, now);
   }
@@ -145,15 +156,16 @@ async function byKey(
   em: EntityManager,
   key: { readonly app: string; readonly ownerId: string; readonly unit: string },
   now: Date,
+  scope: Scope,
 ): Promise<Ledger> {
   const [row] = await sqlRows<LedgerSqlRow>(
     em,
     `select ${ledgerColumns("$1")}
        from ledgers
-      where app = $2 and owner_id = $3 and unit = $4
+      where app = $2 and owner_id = $3 and unit = $4 and ${scopeSql("app", "$5")}
       order by status = 'ACTIVE' desc, id desc
       limit 1`,
-    [now, key.app, key.ownerId, key.unit],
+    [now, key.app, key.ownerId, key.unit, scopeParam(scope)],
     undefined,
   );
   if (row === undefined) {

@@ -10,6 +10,7 @@ import {
 } from "../../domain/index.js";
 import { EntryEntity, TransactionEntity } from "../entities/index.js";
 import { toEntry, toTransaction } from "../mappers.js";
+import { anyApp, type Scope, scopeWhere } from "../scope.js";
 import { readLegs } from "./holds.js";
 
 /**
@@ -19,26 +20,34 @@ import { readLegs } from "./holds.js";
 export async function findTransaction(
   em: EntityManager,
   transactionId: string,
+  scope: Scope,
 ): Promise<Transaction | undefined> {
-  return (await findTransactions(em, [transactionId]))[0];
+  return (await findTransactions(em, [transactionId], scope))[0];
 }
 
-/** The transactions of `ids` that exist, in that order: three statements whatever their number. */
+/**
+ * The transactions of `ids` that exist for `scope`, in that order: at most
+ * three statements whatever their number; one when none does.
+ */
 export async function findTransactions(
   em: EntityManager,
   ids: readonly string[],
+  scope: Scope,
 ): Promise<Transaction[]> {
   if (ids.length === 0) {
     return [];
   }
-  const rows = await em.find(TransactionEntity, { id: { $in: [...ids] } });
+  const rows = await em.find(TransactionEntity, { id: { $in: [...ids] }, ...scopeWhere(scope) });
+  if (rows.length === 0) {
+    return [];
+  }
   const entries = await em.find(
     EntryEntity,
-    { transactionId: { $in: [...ids] } },
+    { transactionId: { $in: rows.map((row) => row.id) } },
     { orderBy: { id: QueryOrder.ASC } },
   );
   const holdIds = rows.filter((row) => row.heldAmount != null).map((row) => row.id);
-  const legs = await readLegs(em, holdIds, undefined);
+  const legs = await readLegs(em, anyApp(holdIds), undefined);
   const byId = new Map(rows.map((row) => [row.id, row]));
   return ids.flatMap((id) => {
     const row = byId.get(id);
@@ -64,6 +73,7 @@ export async function getTransaction(
   em: EntityManager,
   lookup: TransactionLookup,
   now: Date,
+  scope: Scope,
 ): Promise<TransactionView> {
   const id =
     "transactionId" in lookup
@@ -71,11 +81,16 @@ export async function getTransaction(
       : (
           await em.findOne(
             TransactionEntity,
-            { app: lookup.app, externalTransactionId: lookup.externalTransactionId },
+            {
+              $and: [
+                { app: lookup.app, externalTransactionId: lookup.externalTransactionId },
+                scopeWhere(scope),
+              ],
+            },
             { fields: ["id"] },
           )
         )?.id;
-  const transaction = id === undefined ? undefined : await findTransaction(em, id);
+  const transaction = id === undefined ? undefined : await findTransaction(em, id, scope);
   if (transaction === undefined) {
     throw "transactionId" in lookup
       ? transactionNotFound(lookup.transactionId)
