@@ -1857,7 +1857,9 @@ export enum ErrorReason {
 
   /**
    * INVALID_ARGUMENT: a transfer between ledgers of different apps;
-   * metadata: from_ledger_id, to_ledger_id, from_app, to_app.
+   * metadata: from_ledger_id, to_ledger_id, from_app, to_app. Only in
+   * development mode: to a caller with a token, another app's ledger does
+   * not exist (LEDGER_NOT_FOUND).
    *
    * @generated from enum value: ERROR_REASON_APP_MISMATCH = 17;
    */
