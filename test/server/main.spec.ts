@@ -70,23 +70,15 @@ function watchLog(child: ChildProcess) {
 
 describe("main", () => {
   it("exits 1 naming every bad setting", async () => {
-    const child = start({ PORT: "eighty", SHUTDOWN_GRACE_MS: "-5" });
-    let stderr = "";
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    expect(await exited(child)).toBe(1);
+    const { code, stderr } = await run({ PORT: "eighty", SHUTDOWN_GRACE_MS: "-5" });
+    expect(code).toBe(1);
     expect(stderr).toContain('PORT: expected an integer in 0..65535, got "eighty"');
     expect(stderr).toContain("SHUTDOWN_GRACE_MS");
   });
 
   it("refuses a non-loopback HOST in development mode (no credential configured)", async () => {
-    const child = start({ HOST: "0.0.0.0", PORT: "0" });
-    let stderr = "";
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    expect(await exited(child)).toBe(1);
+    const { code, stderr } = await run({ HOST: "0.0.0.0", PORT: "0" });
+    expect(code).toBe(1);
     expect(stderr).toContain('HOST: "0.0.0.0" is not a loopback address');
     expect(stderr).toContain("npm run token");
   });
@@ -200,6 +192,17 @@ describe("main", () => {
     );
   });
 });
+
+/** Runs main.ts until it exits: its exit code and what it wrote to stderr. */
+async function run(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const child = start(env);
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString("utf8");
+  });
+  const code = await exited(child);
+  return { code, stderr };
+}
 
 /** Starts main.ts on a free port and waits for "listening". */
 async function serve(env: Record<string, string>) {
