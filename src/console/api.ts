@@ -1,12 +1,39 @@
-import { createClient } from "@connectrpc/connect";
+import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { type Entry, LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 
 export type LedgerApi = ReturnType<typeof createClient<typeof LedgerService>>;
 
-/** Calls go to the server that served the page, over the Connect protocol (JSON). */
-export function createLedgerApi(baseUrl: string): LedgerApi {
-  return createClient(LedgerService, createConnectTransport({ baseUrl }));
+/** What the calls know of the tab's sign-in. */
+export interface ApiSession {
+  /** The bearer token to send, read on every call. */
+  token(): string | undefined;
+  /** Told after each call that succeeded, and whether it carried a token. */
+  succeeded(withToken: boolean): void;
+}
+
+/**
+ * Calls go to the server that served the page, over the Connect protocol
+ * (JSON), each with the session's current token as `authorization: Bearer`.
+ */
+export function createLedgerApi(baseUrl: string, session: ApiSession): LedgerApi {
+  return createClient(
+    LedgerService,
+    createConnectTransport({ baseUrl, interceptors: [bearerInterceptor(session)] }),
+  );
+}
+
+/** Sends the token in a header (never in the URL), and reports each call that succeeded. */
+function bearerInterceptor(session: ApiSession): Interceptor {
+  return (next) => async (request) => {
+    const token = session.token();
+    if (token !== undefined) {
+      request.header.set("authorization", `Bearer ${token}`);
+    }
+    const response = await next(request);
+    session.succeeded(token !== undefined);
+    return response;
+  };
 }
 
 /**

@@ -1,13 +1,14 @@
 /**
  * The console shows a failure by its ledger.v1 reason and the server's
  * message; for the hold and time reasons its own controls lead to (or
- * that a page left open meets), it adds what the user can do about it.
+ * that a page left open meets), and for the access refusals, it adds what
+ * the user can do about it. A missing or refused token asks for a token.
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { describeError } from "./errors.js";
+import { asksForToken, describeError } from "./errors.js";
 import { AmountSyntaxError } from "./format.js";
 
 function refused(reason: string, message: string): ConnectError {
@@ -33,12 +34,24 @@ describe("describeError", () => {
     ["LEDGER_EXPIRED", /valid until has passed/],
     ["LEDGER_NOT_YET_VALID", /from its valid from on/],
     ["BACKDATE_TOO_FAR", /backdate it less far/],
+    ["TOKEN_MISSING", /sign in with one/],
+    ["TOKEN_INVALID", /refused .*enter another/],
+    ["ROLE_NOT_PERMITTED", /creating or terminating ledgers needs an admin token/],
+    ["APP_NOT_PERMITTED", /belongs to another app/],
+    ["UNKNOWN_APP", /pick one of the listed apps/],
   ])("adds advice to %s", (reason, hint) => {
     expect(describeError(refused(reason, "refused"))).toEqual({
       reason,
       message: "refused",
       hint: expect.stringMatching(hint),
     });
+  });
+
+  it("asks for a token on TOKEN_MISSING and TOKEN_INVALID only", () => {
+    expect(asksForToken(describeError(refused("TOKEN_MISSING", "no token")))).toBe(true);
+    expect(asksForToken(describeError(refused("TOKEN_INVALID", "unknown")))).toBe(true);
+    expect(asksForToken(describeError(refused("ROLE_NOT_PERMITTED", "reader")))).toBe(false);
+    expect(asksForToken(describeError(new ConnectError("no", Code.Unauthenticated)))).toBe(false);
   });
 
   it("names the code when there is no ledger reason, and reads a typo'd amount as INVALID_AMOUNT", () => {

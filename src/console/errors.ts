@@ -27,7 +27,23 @@ const HINTS: Readonly<Record<string, string>> = {
     "This ledger's window has not opened yet: it takes writes from its valid from on.",
   BACKDATE_TOO_FAR:
     "A backdated entry may recompute at most 100,000 later entries: backdate it less far, or record it now.",
+  TOKEN_MISSING: "This server needs a token: sign in with one.",
+  TOKEN_INVALID: "Your token was refused (mistyped, unknown or revoked): enter another.",
+  ROLE_NOT_PERMITTED:
+    "This token's role cannot do that: recording needs a writer token, and creating or terminating ledgers needs an admin token.",
+  APP_NOT_PERMITTED:
+    "This token belongs to another app: pick its app, or sign in with a token of this app.",
+  UNKNOWN_APP:
+    "The server does not declare this app: pick one of the listed apps, or reload the page if the server was updated.",
 };
+
+/** The refusals that a token, entered or entered anew, answers. */
+const TOKEN_REASONS: ReadonlySet<string> = new Set(["TOKEN_MISSING", "TOKEN_INVALID"]);
+
+/** True when the console should ask for a token: the call had none, or a refused one. */
+export function asksForToken(shown: ShownError): boolean {
+  return TOKEN_REASONS.has(shown.reason);
+}
 
 /**
  * What the console shows for a failure: its stable reason first, then the

@@ -6,14 +6,17 @@
  * with all its legs, reverse a transaction, terminate a ledger (moving what
  * is left to another).
  * Every failure is shown by its reason (the ErrorInfo of the ledger.v1 domain).
+ * A server with access control refuses calls without a token: the console
+ * then asks for one, keeps it for the tab, and sends it with every call.
  */
 import "./styles.css";
+import { APPS } from "../../gen/apps/registry.js";
 import type { Entry, Ledger } from "../../gen/ledger/v1/ledger_pb.js";
 import { LedgerStatus } from "../../gen/ledger/v1/ledger_pb.js";
 import { createLedgerApi, latestEntries, newIdempotencyKey } from "./api.js";
 import { CHART_ENTRIES_MAX, chartModel, renderBalanceChart } from "./balance-chart.js";
 import { button, byId, el, formatTime, signedAmountCell } from "./dom.js";
-import { describeError } from "./errors.js";
+import { asksForToken, describeError, type ShownError } from "./errors.js";
 import { formatAmount, formatSignedAmount, parseAmount } from "./format.js";
 import {
   type HoldActions,
@@ -34,6 +37,8 @@ import {
   writable,
 } from "./ledger-window.js";
 import { type OperationSpec, operationsFor, signedForOperation } from "./operations.js";
+import { tabTokenStore } from "./session.js";
+import { wireSignIn } from "./sign-in.js";
 import { renderTerminateOutcome, resetTerminateControls } from "./terminate-view.js";
 import { renderTransaction, type TransactionLinks } from "./transaction-view.js";
 
@@ -44,7 +49,16 @@ const HOLDS_PAGE_SIZE = 50;
 /** What both legs of a transfer record when the form names no operation. */
 const TRANSFER_OPERATION = "TRANSFER";
 
-const api = createLedgerApi(window.location.origin);
+const tokens = tabTokenStore(window.sessionStorage);
+/** Calls that succeeded: an action refused for its token before any of its calls succeeded is retried. */
+let succeededCalls = 0;
+const api = createLedgerApi(window.location.origin, {
+  token: () => tokens.current(),
+  succeeded: (withToken) => {
+    succeededCalls += 1;
+    signIn.succeeded(withToken);
+  },
+});
 
 interface State {
   ledger: Ledger | undefined;
@@ -69,13 +83,14 @@ const state: State = {
 
 const errorBox = byId<HTMLDivElement>("error");
 
-function showError(error: unknown): void {
-  const { reason, message, hint } = describeError(error);
-  byId("error-reason").textContent = reason;
-  byId("error-message").textContent = message;
-  byId("error-hint").textContent = hint ?? "";
-  errorBox.dataset.reason = reason;
+function showError(error: unknown): ShownError {
+  const shown = describeError(error);
+  byId("error-reason").textContent = shown.reason;
+  byId("error-message").textContent = shown.message;
+  byId("error-hint").textContent = shown.hint ?? "";
+  errorBox.dataset.reason = shown.reason;
   errorBox.hidden = false;
+  return shown;
 }
 
 function clearError(): void {
@@ -90,11 +105,12 @@ async function act(action: () => Promise<void>): Promise<void> {
     b.disabled = true;
   });
   document.body.setAttribute("aria-busy", "true");
+  const succeededBefore = succeededCalls;
   try {
     clearError();
     await action();
   } catch (error) {
-    showError(error);
+    onFailure(error, succeededCalls === succeededBefore ? action : undefined);
   } finally {
     buttons.forEach((b) => {
       b.disabled = false;
@@ -104,8 +120,36 @@ async function act(action: () => Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * Shows a failure; a missing or refused token asks for a token, then
+ * retries the action when none of its calls had succeeded (so it changed nothing).
+ */
+function onFailure(error: unknown, retriable: (() => Promise<void>) | undefined): void {
+  if (asksForToken(showError(error))) {
+    signIn.ask(retriable === undefined ? undefined : () => void act(retriable));
+  }
+}
+
+/** Hides what a forgotten token read: the ledger list and the open ledger. */
+function resetView(): void {
+  clearTimeout(state.phaseTimer);
+  state.ledger = undefined;
+  state.entries = [];
+  byId("ledger-panel").hidden = true;
+  byId("ledger-list").replaceChildren();
+  byId("ledger-list-empty").hidden = true;
+  clearError();
+}
+
+/** The declared apps (the generated registry) in the find and create forms: no other app can be chosen. */
+function renderAppChoices(): void {
+  for (const id of ["find-app", "create-app"]) {
+    byId(id).replaceChildren(...APPS.map(({ app }) => el("option", { value: app }, app)));
+  }
+}
+
 async function findLedgers(): Promise<void> {
-  const app = byId<HTMLInputElement>("find-app").value.trim();
+  const app = byId<HTMLSelectElement>("find-app").value;
   const ownerId = byId<HTMLInputElement>("find-owner").value.trim();
   const ledgers = await listOwnerLedgers(app, ownerId);
   if (ledgers.length === 1 && ledgers[0] !== undefined) {
@@ -147,7 +191,7 @@ function ledgerListLabel(ledger: Ledger): HTMLElement[] {
  * unit), then lists the owner's ledgers and opens the new one.
  */
 async function createLedger(): Promise<void> {
-  const app = byId<HTMLInputElement>("create-app").value.trim();
+  const app = byId<HTMLSelectElement>("create-app").value;
   const ownerId = byId<HTMLInputElement>("create-owner").value.trim();
   const unit = byId<HTMLInputElement>("create-unit").value.trim();
   const expireToOwner = byId<HTMLInputElement>("create-expire-to").value.trim();
@@ -164,7 +208,7 @@ async function createLedger(): Promise<void> {
   clearInputs("create-owner", "create-unit");
   byId<HTMLInputElement>("create-unbounded").checked = false;
   resetWindowFields();
-  byId<HTMLInputElement>("find-app").value = app;
+  byId<HTMLSelectElement>("find-app").value = app;
   byId<HTMLInputElement>("find-owner").value = ownerId;
   await listOwnerLedgers(app, ownerId);
   await openLedger(created.id);
@@ -507,6 +551,8 @@ function onSubmit(formId: string, action: () => Promise<void>): void {
   });
 }
 
+const signIn = wireSignIn(tokens, resetView);
+renderAppChoices();
 onSubmit("find-form", findLedgers);
 onSubmit("create-form", createLedger);
 wireWindowFields();

@@ -24,6 +24,8 @@ export interface ConsoleServerOptions {
   readonly corsAllowedOrigins?: string;
   /** false: serve from a directory with no console in it. */
   readonly buildConsole?: boolean;
+  /** LEDGER_TOKENS as in the environment (lines of `npm run token`); none: development mode. */
+  readonly tokens?: string;
 }
 
 export async function startConsoleServer(
@@ -43,6 +45,7 @@ export async function startConsoleServer(
       HOST: "127.0.0.1",
       SHUTDOWN_GRACE_MS: "2000",
       CORS_ALLOWED_ORIGINS: options.corsAllowedOrigins,
+      LEDGER_TOKENS: options.tokens,
     }),
     logger: pino({ level: process.env.LEDGER_TEST_LOG_LEVEL ?? "silent" }),
     consoleDir,
