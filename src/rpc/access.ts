@@ -12,7 +12,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import { createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { APPS } from "../../gen/apps/registry.js";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
-import { LedgerError } from "../domain/index.js";
+import { checkApp as checkAppName, LedgerError } from "../domain/index.js";
 import { noteCaller } from "./call-log.js";
 
 /** The apps declared under proto/apps/: the only ones a request may name. */
@@ -166,6 +166,8 @@ function checkApp(caller: Caller, message: unknown, declaredApps: readonly strin
   if (typeof app !== "string" || app === "") {
     return;
   }
+  // A malformed name is refused as such (INVALID_ARGUMENT naming `app`) first.
+  checkAppName("app", app);
   if (!declaredApps.includes(app)) {
     throw new LedgerError(
       "UNKNOWN_APP",
