@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { CLIENT_NAMES, type Entry } from "../support/clients.js";
-import { uniqueKey } from "../support/fixtures.js";
+import { uniqueExternalId, uniqueKey } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import { allEntries, expectConsistentHistory, openLedger, post } from "../support/steps.js";
 
@@ -50,6 +50,7 @@ describe.each(CLIENT_NAMES)("entries through %s", (clientName) => {
 
   it("an entry carries its annotations, its own transaction and occurred_at defaulting to now", async () => {
     const ledger = await openLedger(api());
+    const externalId = uniqueExternalId("psp");
     const before = Date.now();
     const { value: entry, replayed } = await api().recordEntry({
       ledgerId: ledger.id,
@@ -59,7 +60,7 @@ describe.each(CLIENT_NAMES)("entries through %s", (clientName) => {
       description: "top-up",
       reference: "invoice-7",
       metadata: { channel: "web", "x-trace": "abc" },
-      externalTransactionId: "psp-123",
+      externalTransactionId: externalId,
     });
     const after = Date.now();
 
@@ -73,7 +74,7 @@ describe.each(CLIENT_NAMES)("entries through %s", (clientName) => {
       description: "top-up",
       reference: "invoice-7",
       metadata: { channel: "web", "x-trace": "abc" },
-      externalTransactionId: "psp-123",
+      externalTransactionId: externalId,
     });
     expect(entry.id).not.toBe("");
     expect(entry.transactionId).not.toBe("");

@@ -13,7 +13,14 @@ import {
   type LedgerApi,
   type RpcFailure,
 } from "../support/clients.js";
-import { absentId, INT64_MAX, INT64_MIN, uniqueApp, uniqueKey } from "../support/fixtures.js";
+import {
+  absentId,
+  declaredApp,
+  INT64_MAX,
+  INT64_MIN,
+  uniqueKey,
+  uniqueOwner,
+} from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import { expectRefusal, openLedger, post, snapshot } from "../support/steps.js";
 
@@ -175,7 +182,7 @@ describe.each(CLIENT_NAMES)("refusals through %s", (clientName) => {
       owner_id: existing.ownerId,
       unit: existing.unit,
     });
-    const listed = await api().listLedgers({ app: existing.app });
+    const listed = await api().listLedgers({ app: existing.app, ownerId: existing.ownerId });
     expect(listed.items.map((l) => l.id)).toEqual([existing.id]);
   });
 
@@ -243,8 +250,8 @@ describe.each(CLIENT_NAMES)("refusals through %s", (clientName) => {
 
     it("CreateLedger: app, owner_id, unit, min_balance, idempotency_key, annotations", async () => {
       const valid = {
-        app: uniqueApp(),
-        ownerId: "owner-1",
+        app: declaredApp(),
+        ownerId: uniqueOwner(),
         unit: "CREDITS",
         idempotencyKey: uniqueKey(),
       };
@@ -269,7 +276,9 @@ describe.each(CLIENT_NAMES)("refusals through %s", (clientName) => {
       const tooMany = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"]));
       await expectInvalid(api().createLedger({ ...valid, metadata: tooMany }), "metadata");
 
-      expect((await api().listLedgers({ app: valid.app })).items).toEqual([]);
+      expect((await api().listLedgers({ app: valid.app, ownerId: valid.ownerId })).items).toEqual(
+        [],
+      );
     });
 
     it("RecordEntry: ledger_id, operation, idempotency_key, a future occurred_at", async () => {

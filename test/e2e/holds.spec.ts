@@ -10,7 +10,7 @@
 import { describe, expect, it } from "vitest";
 import { verifyInvariants } from "../../src/store/index.js";
 import { CLIENT_NAMES, failureOf, type LedgerApi, type Transaction } from "../support/clients.js";
-import { uniqueApp, uniqueKey } from "../support/fixtures.js";
+import { declaredApp, uniqueKey } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import { expectRefusal, openLedger, post } from "../support/steps.js";
 
@@ -116,7 +116,7 @@ describe.each(CLIENT_NAMES)("holds over %s", (name) => {
   });
 
   it("a pending transfer: the credit is not spendable until posted; a void releases both legs", async () => {
-    const app = uniqueApp();
+    const app = declaredApp();
     const from = await openLedger(api(), { app, unbounded: true });
     const to = await openLedger(api(), { app });
     const transfer = (pending: boolean) =>

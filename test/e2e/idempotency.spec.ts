@@ -14,7 +14,7 @@ import {
   type RecordEntryParams,
   type RpcFailure,
 } from "../support/clients.js";
-import { uniqueApp, uniqueKey, uniqueOwner } from "../support/fixtures.js";
+import { declaredApp, LEARNING, uniqueKey, uniqueOwner } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import { allEntries, openLedger, post, snapshot } from "../support/steps.js";
 
@@ -37,7 +37,7 @@ describe.each(CLIENT_NAMES)("idempotency through %s", (clientName) => {
 
   it("CreateLedger replayed returns the same ledger, replayed=true, and opens nothing more", async () => {
     const request: CreateLedgerParams = {
-      app: uniqueApp(),
+      app: declaredApp(),
       ownerId: uniqueOwner(),
       unit: "CREDITS",
       minBalance: -20n,
@@ -49,13 +49,13 @@ describe.each(CLIENT_NAMES)("idempotency through %s", (clientName) => {
 
     expect(first.replayed).toBe(false);
     expect(replay).toEqual({ ...first, replayed: true });
-    const listed = await api().listLedgers({ app: request.app });
+    const listed = await api().listLedgers({ app: request.app, ownerId: request.ownerId });
     expect(listed.items.map((l) => l.id)).toEqual([first.value.id]);
   });
 
   it("CreateLedger with a used key and a different request is IDEMPOTENCY_KEY_REUSED", async () => {
     const request: CreateLedgerParams = {
-      app: uniqueApp(),
+      app: declaredApp(),
       ownerId: uniqueOwner(),
       unit: "CREDITS",
       idempotencyKey: uniqueKey(),
@@ -67,8 +67,10 @@ describe.each(CLIENT_NAMES)("idempotency through %s", (clientName) => {
     const changedFloor = await failureOf(api().createLedger({ ...request, minBalance: -1n }));
     expectKeyReused(changedFloor, request.idempotencyKey);
 
-    const listed = await api().listLedgers({ app: request.app });
+    const listed = await api().listLedgers({ app: request.app, ownerId: request.ownerId });
     expect(listed.items.map((l) => l.id)).toEqual([first.value.id]);
+    const others = await api().listLedgers({ app: request.app, ownerId: otherOwner });
+    expect(others.items).toEqual([]);
   });
 
   it("RecordEntry replayed returns the original entry and moves the balance once", async () => {
@@ -147,7 +149,8 @@ describe.each(CLIENT_NAMES)("idempotency through %s", (clientName) => {
   it("keys are scoped to the app: the same key in another app is a new request", async () => {
     const key = uniqueKey();
     const here = await openLedger(api());
-    const there = await openLedger(api());
+    const there = await openLedger(api(), { app: LEARNING });
+    expect(here.app).not.toBe(there.app);
     const a = await api().recordEntry({
       ledgerId: here.id,
       operation: "CREDIT_ADD",
@@ -254,7 +257,7 @@ describe.each(CLIENT_NAMES)("idempotency through %s", (clientName) => {
 
   it(`${RACERS} identical CreateLedger requests racing open one ledger`, async () => {
     const request: CreateLedgerParams = {
-      app: uniqueApp(),
+      app: declaredApp(),
       ownerId: uniqueOwner(),
       unit: "CREDITS",
       idempotencyKey: uniqueKey(),
@@ -264,7 +267,9 @@ describe.each(CLIENT_NAMES)("idempotency through %s", (clientName) => {
     );
     expect(results.filter((r) => !r.replayed)).toHaveLength(1);
     expect(new Set(results.map((r) => r.value.id)).size).toBe(1);
-    expect((await api().listLedgers({ app: request.app })).items).toHaveLength(1);
+    expect(
+      (await api().listLedgers({ app: request.app, ownerId: request.ownerId })).items,
+    ).toHaveLength(1);
   });
 
   it(`${RACERS} identical ReverseTransaction requests racing reverse once`, async () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Entry } from "../support/clients.js";
-import { mapBounded, uniqueApp, uniqueKey, uniqueOwner } from "../support/fixtures.js";
+import { declaredApp, mapBounded, uniqueKey, uniqueOwner } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import { openLedger } from "../support/steps.js";
 
@@ -52,7 +52,9 @@ describe("page size bounds (over gRPC)", () => {
   }, 120_000);
 
   it("ListLedgers: 0 gives 50, a large page_size returns all 51 at once", async () => {
-    const app = uniqueApp();
+    // The app is shared with the file's other tests: one owner's 51 ledgers (one per unit) are counted.
+    const app = declaredApp();
+    const ownerId = uniqueOwner();
     const total = PAGE_SIZE_DEFAULT + 1;
     await mapBounded(
       Array.from({ length: total }, (_, i) => i),
@@ -60,20 +62,20 @@ describe("page size bounds (over gRPC)", () => {
       (i) =>
         api().createLedger({
           app,
-          ownerId: uniqueOwner(`o${i}`),
-          unit: "CREDITS",
+          ownerId,
+          unit: `UNIT_${i}`,
           idempotencyKey: uniqueKey(),
         }),
     );
 
-    const byDefault = await api().listLedgers({ app, pageSize: 0 });
+    const byDefault = await api().listLedgers({ app, ownerId, pageSize: 0 });
     expect(byDefault.items).toHaveLength(PAGE_SIZE_DEFAULT);
     expect(byDefault.nextPageToken).not.toBe("");
-    const next = await api().listLedgers({ app, pageToken: byDefault.nextPageToken });
+    const next = await api().listLedgers({ app, ownerId, pageToken: byDefault.nextPageToken });
     expect(next.items).toHaveLength(1);
     expect(next.nextPageToken).toBe("");
 
-    const large = await api().listLedgers({ app, pageSize: 2_000_000_000 });
+    const large = await api().listLedgers({ app, ownerId, pageSize: 2_000_000_000 });
     expect(large.items).toHaveLength(total);
     expect(large.nextPageToken).toBe("");
     expect(large.items.map((l) => l.id)).toEqual(

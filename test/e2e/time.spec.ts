@@ -24,7 +24,7 @@ import {
   type LedgerApi,
   type RecordEntryParams,
 } from "../support/clients.js";
-import { absentId, uniqueApp, uniqueKey, uniqueOwner } from "../support/fixtures.js";
+import { absentId, declaredApp, LEARNING, uniqueKey, uniqueOwner } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import { allEntries, expectRefusal, openLedger, post } from "../support/steps.js";
 
@@ -92,7 +92,7 @@ async function state(api: LedgerApi, ledgerId: string) {
 }
 
 /** A ledger with credits of 10, 20 and 30 created 3, 2 and 1 hours ago (each a backdate). */
-async function ledgerWithHistory(api: LedgerApi, app = uniqueApp()) {
+async function ledgerWithHistory(api: LedgerApi, app = declaredApp()) {
   const ledger = await openLedger(api, { app });
   const entries: Entry[] = [];
   for (const [hours, amount] of [
@@ -403,7 +403,7 @@ describe.each(CLIENT_NAMES)("time over %s", (name) => {
 
   describe("validity windows", () => {
     it("refuse writes before valid_from and from valid_until on; reads go on", async () => {
-      const app = uniqueApp();
+      const app = declaredApp();
       const sink = await openLedger(api(), { app, unbounded: true });
       // Long enough for the writes and refusals before it on a loaded machine.
       const until = ahead(3_000);
@@ -529,7 +529,7 @@ describe.each(CLIENT_NAMES)("time over %s", (name) => {
     });
 
     it("CreateLedger refuses a bad window or expire-to target, creating nothing", async () => {
-      const app = uniqueApp();
+      const app = declaredApp();
       const ownerId = uniqueOwner();
       const sink = await openLedger(api(), { app, unbounded: true });
       const window = { validUntil: ahead(HOUR_MS), expireToLedgerId: sink.id };
@@ -553,7 +553,7 @@ describe.each(CLIENT_NAMES)("time over %s", (name) => {
         "LEDGER_NOT_FOUND",
         { ledger_id: missing },
       );
-      const elsewhere = await openLedger(api());
+      const elsewhere = await openLedger(api(), { app: LEARNING });
       await invalid({ ...window, expireToLedgerId: elsewhere.id }, "expire_to_ledger_id");
       const usd = await openLedger(api(), { app, unit: "USD_CENTS" });
       await invalid({ ...window, expireToLedgerId: usd.id }, "expire_to_ledger_id");
@@ -583,7 +583,7 @@ describe.each(CLIENT_NAMES)("time over %s", (name) => {
 
   describe("TerminateLedger with sweep_to_ledger_id", () => {
     it("moves a positive remainder by a SWEEP transfer, and otherwise says what it left", async () => {
-      const app = uniqueApp();
+      const app = declaredApp();
       const source = await openLedger(api(), { app });
       await post(api(), source.id, "CREDIT_ADD", 12n);
       const target = await openLedger(api(), { app });
@@ -620,7 +620,7 @@ describe.each(CLIENT_NAMES)("time over %s", (name) => {
     });
 
     it("settles a negative remainder from the target (its floor applies) and refuses a wrong target, changing nothing", async () => {
-      const app = uniqueApp();
+      const app = declaredApp();
       const debtor = await openLedger(api(), { app, minBalance: -10n });
       await post(api(), debtor.id, "CREDIT_SPEND", -6n);
       const before = await state(api(), debtor.id);
@@ -633,7 +633,7 @@ describe.each(CLIENT_NAMES)("time over %s", (name) => {
         "INSUFFICIENT_FUNDS",
         { ledger_id: poor.id, amount: "-6", balance: "5" },
       );
-      const other = await openLedger(api());
+      const other = await openLedger(api(), { app: LEARNING });
       expectRefusal(
         await failureOf(api().terminateLedgerFully(debtor.id, { sweepToLedgerId: other.id })),
         "INVALID_ARGUMENT",
@@ -717,7 +717,7 @@ describe("known gaps (it.fails until fixed)", () => {
 
   it.fails("TerminateLedger refuses to sweep into a ledger before its valid_from, writing nothing", async () => {
     const api = harness.client("connect");
-    const app = uniqueApp();
+    const app = declaredApp();
     const source = await openLedger(api, { app });
     await post(api, source.id, "CREDIT_ADD", 5n);
     const notYet = await openLedger(api, { app, validFrom: ahead(HOUR_MS) });
@@ -733,7 +733,7 @@ describe("known gaps (it.fails until fixed)", () => {
 
   it.fails("the expiry sweep writes no entry before its expire-to ledger's valid_from", async () => {
     const api = harness.client("connect");
-    const app = uniqueApp();
+    const app = declaredApp();
     const target = await openLedger(api, { app, unbounded: true, validFrom: ahead(HOUR_MS) });
     // Refusing this ledger (INVALID_ARGUMENT) would do as well as leaving the remainder on it.
     const card = await api.createLedger({

@@ -25,7 +25,14 @@ import {
   type TransferParams,
   type Written,
 } from "../support/clients.js";
-import { absentId, INT64_MAX, uniqueApp, uniqueKey } from "../support/fixtures.js";
+import {
+  absentId,
+  declaredApp,
+  INT64_MAX,
+  LEARNING,
+  uniqueExternalId,
+  uniqueKey,
+} from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import {
   allEntries,
@@ -59,13 +66,13 @@ function transferOf(
   };
 }
 
-/** Ledgers of one fresh app (unless `params` names one), each for its own owner. */
+/** Ledgers of one declared app (content unless `params` names one), each for its own owner. */
 async function openLedgers(
   api: LedgerApi,
   count: number,
   params: Partial<CreateLedgerParams> = {},
 ): Promise<Ledger[]> {
-  const app = params.app ?? uniqueApp();
+  const app = params.app ?? declaredApp();
   const ledgers: Ledger[] = [];
   for (let i = 0; i < count; i += 1) {
     ledgers.push(await openLedger(api, { ...params, app }));
@@ -73,13 +80,13 @@ async function openLedgers(
   return ledgers;
 }
 
-/** A source holding `funds` and a destination, in one fresh app. */
+/** A source holding `funds` and a destination, in one declared app (content unless `source` names one). */
 async function fundedPair(
   api: LedgerApi,
   funds: bigint,
   source: Partial<CreateLedgerParams> = {},
 ): Promise<[Ledger, Ledger]> {
-  const app = uniqueApp();
+  const app = source.app ?? declaredApp();
   const from = await openLedger(api, { ...source, app });
   const to = await openLedger(api, { app });
   if (funds > 0n) {
@@ -275,7 +282,7 @@ describe.each(CLIENT_NAMES)("Transfer through %s", (clientName) => {
 
   it("refuses ledgers of two apps (APP_MISMATCH) or two units (UNIT_MISMATCH), writing nothing", async () => {
     const [from, to] = await fundedPair(api(), 10n);
-    const elsewhere = await openLedger(api());
+    const elsewhere = await openLedger(api(), { app: LEARNING });
     const seats = await openLedger(api(), { app: from.app, unit: "SEATS" });
 
     const apps = await refusedWrite(api(), [from.id, elsewhere.id], () =>
@@ -479,7 +486,7 @@ describe.each(CLIENT_NAMES)("CreateTransfers through %s", (clientName) => {
 
   it("not atomic: one result per item, in order; a refused item fails alone and its key stays free", async () => {
     const [from, to, other] = await openLedgers(api(), 3);
-    const elsewhere = await openLedger(api());
+    const elsewhere = await openLedger(api(), { app: LEARNING });
     await post(api(), from.id, "CREDIT_ADD", 20n);
     const overdraft = transferOf(from, to, 100n);
     const transfers = [
@@ -708,7 +715,7 @@ describe.each(CLIENT_NAMES)("GetTransaction through %s", (clientName) => {
       await api().getTransaction({ app: from.app, externalTransactionId: externalId }),
     ).toEqual(transfer);
 
-    const otherApp = uniqueApp();
+    const otherApp = LEARNING;
     const failure = await failureOf(
       api().getTransaction({ app: otherApp, externalTransactionId: externalId }),
     );
@@ -720,8 +727,9 @@ describe.each(CLIENT_NAMES)("GetTransaction through %s", (clientName) => {
 
   it("TRANSACTION_NOT_FOUND for an unknown id; INVALID_ARGUMENT for both lookups or neither", async () => {
     const [from, to] = await fundedPair(api(), 10n);
+    const externalId = uniqueExternalId("psp");
     const { value: transfer } = await api().transfer(
-      transferOf(from, to, 1n, { externalTransactionId: "psp-1" }),
+      transferOf(from, to, 1n, { externalTransactionId: externalId }),
     );
     const missing = absentId();
     expectRefusal(
@@ -734,14 +742,14 @@ describe.each(CLIENT_NAMES)("GetTransaction through %s", (clientName) => {
     const invalid: [GetTransactionParams, string][] = [
       [{}, "transaction_id"],
       [
-        { transactionId: transfer.id, app: from.app, externalTransactionId: "psp-1" },
+        { transactionId: transfer.id, app: from.app, externalTransactionId: externalId },
         "transaction_id",
       ],
       [{ transactionId: transfer.id, app: from.app }, "transaction_id"],
-      [{ transactionId: transfer.id, externalTransactionId: "psp-1" }, "transaction_id"],
+      [{ transactionId: transfer.id, externalTransactionId: externalId }, "transaction_id"],
       [{ transactionId: "not-a-uuid" }, "transaction_id"],
       [{ app: from.app }, "external_transaction_id"],
-      [{ externalTransactionId: "psp-1" }, "app"],
+      [{ externalTransactionId: externalId }, "app"],
     ];
     for (const [lookup, field] of invalid) {
       const failure = await failureOf(api().getTransaction(lookup));
@@ -847,7 +855,7 @@ describe.each(CLIENT_NAMES)("external transaction ids through %s", (clientName) 
   });
 
   it("racing writers of one external id on different ledgers: exactly one wins, the others name it", async () => {
-    const app = uniqueApp();
+    const app = declaredApp();
     const ledgers = await openLedgers(api(), 6, { app });
     for (const ledger of ledgers) {
       await post(api(), ledger.id, "CREDIT_ADD", 10n);
@@ -886,7 +894,7 @@ describe.each(CLIENT_NAMES)("external transaction ids through %s", (clientName) 
   it("are free for another app to use", async () => {
     const externalId = `psp-${uniqueKey()}`;
     const [first] = await fundedPair(api(), 0n);
-    const [from, to] = await fundedPair(api(), 10n);
+    const [from, to] = await fundedPair(api(), 10n, { app: LEARNING });
     const { value: entry } = await api().recordEntry({
       ledgerId: first.id,
       operation: "CREDIT_ADD",

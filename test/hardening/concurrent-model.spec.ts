@@ -67,7 +67,7 @@ import {
   type TransferParams,
   type Written,
 } from "../support/clients.js";
-import { envInteger, uniqueApp } from "../support/fixtures.js";
+import { declaredApp, envInteger, uniqueOwner } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import { backdateScenarioArb, runBackdateScenario } from "./support/concurrent-backdates.js";
 import { isOpen, moneyBalance } from "./support/reference-model.js";
@@ -345,7 +345,7 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
 });
 
 // ---------------------------------------------------------------------------
-// One run: a fresh app, its ledgers, and the rounds.
+// One run: its ledgers in a declared app (owners and keys prefixed by the run), and the rounds.
 // ---------------------------------------------------------------------------
 
 type Draft = (no: number, api: LedgerApi) => Call;
@@ -356,7 +356,9 @@ let callsFired = 0;
 
 class ConcurrentRun {
   readonly world = new World();
-  private readonly app = uniqueApp("cmodel");
+  /** A declared app, shared with every other run: the run's owners and keys carry its own prefix. */
+  private readonly app = declaredApp();
+  private readonly run = uniqueOwner("cmodel");
   private keyNo = 0;
   /** Keys of earlier rounds that no call claimed, with a request sent under them. */
   private readonly unclaimed = new Map<string, WriteRequest>();
@@ -374,7 +376,7 @@ class ConcurrentRun {
 
   private key(): string {
     this.keyNo += 1;
-    return `k${this.keyNo}`;
+    return `${this.run}-k${this.keyNo}`;
   }
 
   private ledger(n: number): LedgerState {
@@ -387,9 +389,9 @@ class ConcurrentRun {
       const floor = FLOORS[spec.floor];
       const { value, replayed } = await this.api(i).createLedger({
         app: this.app,
-        ownerId: `owner-${i}`,
+        ownerId: `${this.run}-owner-${i}`,
         unit: "CREDITS",
-        idempotencyKey: `create-${i}`,
+        idempotencyKey: `${this.run}-create-${i}`,
         ...(floor === undefined ? { unbounded: true } : { minBalance: floor }),
       });
       expect([replayed, value.status, value.balance, value.version, value.minBalance]).toEqual([

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { verifyInvariants } from "../../src/store/index.js";
-import { uniqueApp, uniqueKey } from "../support/fixtures.js";
+import { declaredApp, uniqueKey } from "../support/fixtures.js";
 import { unreachableDatabaseUrl } from "../support/ports.js";
 import { useLedgerServer } from "../support/server.js";
 import { openLedger, post } from "../support/steps.js";
@@ -44,7 +44,7 @@ async function runExpireCli(databaseUrl: string): Promise<{ code: number | null;
 describe("npm run expire", () => {
   it("closes each due ledger, prints it and exits 0; a second run finds nothing", async () => {
     const api = harness.client("connect");
-    const app = uniqueApp("expire");
+    const app = declaredApp();
     const expired = await openLedger(api, { app, unbounded: true });
     const closedTarget = await openLedger(api, { app, unbounded: true });
     const at = Date.now() + 2_000;

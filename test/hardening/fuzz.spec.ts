@@ -32,11 +32,11 @@ import {
   RpcFailure,
 } from "../support/clients.js";
 import {
+  declaredApp,
   envInteger,
   INT64_MAX,
   INT64_MIN,
   LEDGER_METHODS,
-  uniqueApp,
   uniqueKey,
   uniqueOwner,
 } from "../support/fixtures.js";
@@ -85,6 +85,8 @@ const REASONS = [
   "BACKDATE_TOO_FAR",
   "LEDGER_NOT_YET_VALID",
   "LEDGER_EXPIRED",
+  // A hostile app that matches the app pattern but is not declared under proto/apps/.
+  "UNKNOWN_APP",
 ];
 
 const NASTY_TEXT = [
@@ -530,7 +532,7 @@ function grpcBytes(
 
 describe("fuzzing the RPC surface", () => {
   const targets: Targets = {
-    app: uniqueApp("fuzz"),
+    app: declaredApp(),
     ledgerIds: [],
     transactionIds: [],
     holdIds: [],

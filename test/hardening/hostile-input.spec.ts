@@ -33,7 +33,7 @@ import {
   type ListEntriesResponse,
   ListEntriesResponseSchema,
 } from "../../gen/ledger/v1/ledger_pb.js";
-import { uniqueApp, uniqueKey, uniqueOwner } from "../support/fixtures.js";
+import { declaredApp, uniqueExternalId, uniqueKey, uniqueOwner } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import { openLedger, post } from "../support/steps.js";
 
@@ -262,16 +262,17 @@ describe("unknown JSON fields", () => {
   });
 
   it("a misspelt min_balance is refused, and no ledger with floor 0 is opened", async () => {
-    const app = uniqueApp("hostile");
+    const app = declaredApp();
+    const ownerId = uniqueOwner();
     const body = JSON.stringify({
       app,
-      ownerId: uniqueOwner(),
+      ownerId,
       unit: "CREDITS",
       idempotencyKey: uniqueKey(),
       min_balence: "-100",
     });
     expectRefused(await connectJson("CreateLedger", body), "min_balence");
-    expect((await harness.client("connect").listLedgers({ app })).items).toEqual([]);
+    expect((await harness.client("connect").listLedgers({ app, ownerId })).items).toEqual([]);
   });
 
   it("a misspelt occurred_at is refused, not replaced by now", async () => {
@@ -317,7 +318,7 @@ describe("unknown JSON fields", () => {
       amount: 7,
       occurred_at: "2021-02-28T23:59:59.5+01:00",
       metadata: { note: "both names" },
-      external_transaction_id: "ext-1",
+      external_transaction_id: uniqueExternalId(),
     });
     expect((await connectJson("RecordEntry", body)).code).toBe("ok");
     expect(await balanceOf(ledger.id)).toBe(7n);

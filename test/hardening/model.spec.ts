@@ -76,7 +76,7 @@ import {
   type VoidPendingTransactionParams,
   type Written,
 } from "../support/clients.js";
-import { envInteger, INT64_MAX, uniqueApp } from "../support/fixtures.js";
+import { CONTENT, envInteger, INT64_MAX, LEARNING, uniqueOwner } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import { allEntries } from "../support/steps.js";
 import {
@@ -493,7 +493,8 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 );
 
 // ---------------------------------------------------------------------------
-// One run: a fresh pair of apps, a model, and the steps applied to both.
+// One run: the two declared apps (shared with every other run: the run's
+// owners and keys carry its own prefix), a model, and the steps applied to both.
 // ---------------------------------------------------------------------------
 
 type Done =
@@ -628,7 +629,9 @@ function pendingLegsOf(tx: Transaction): [string, bigint, string][] {
 
 class Run {
   readonly model = new ReferenceModel();
-  readonly apps = [uniqueApp("model-a"), uniqueApp("model-b")];
+  readonly apps = [CONTENT, LEARNING];
+  /** Prefixes the run's owners and idempotency keys: other runs write in the same apps. */
+  private readonly run = uniqueOwner("model");
   readonly done: Done[] = [];
   private stepNo = 0;
   private keyNo = 0;
@@ -660,7 +663,7 @@ class Run {
 
   private key(): string {
     this.keyNo += 1;
-    return `k${this.keyNo}`;
+    return `${this.run}-k${this.keyNo}`;
   }
 
   private pick<T>(items: readonly T[], n: number): T | undefined {
@@ -834,7 +837,7 @@ class Run {
     const floor = FLOORS[step.floor];
     const params: CreateLedgerParams = {
       app,
-      ownerId: `owner-${step.owner}`,
+      ownerId: `${this.run}-owner-${step.owner}`,
       unit: step.unit,
       idempotencyKey: this.key(),
       ...(floor === undefined ? { unbounded: true } : { minBalance: floor }),
@@ -2530,17 +2533,19 @@ describe("history order at one instant", () => {
     "%s: backdates and as_of among a dozen entries sharing one created_at (sequences past 9)",
     async (name) => {
       const api = harness.client(name);
+      // The app is shared with the other clients' runs: owner and keys are this run's own.
+      const run = uniqueOwner("model-ties");
       const { value: created } = await api.createLedger({
-        app: uniqueApp("model-ties"),
-        ownerId: "owner",
+        app: CONTENT,
+        ownerId: run,
         unit: "CREDITS",
-        idempotencyKey: "create",
+        idempotencyKey: `${run}-create`,
         minBalance: 0n,
       });
       const ledger: ModelLedger = {
         id: created.id,
         app: created.app,
-        ownerId: "owner",
+        ownerId: run,
         unit: "CREDITS",
         floor: 0n,
         balance: 0n,
@@ -2556,7 +2561,7 @@ describe("history order at one instant", () => {
             ledgerId: ledger.id,
             operation: amount > 0n ? "CREDIT_ADD" : "CREDIT_SPEND",
             amount,
-            idempotencyKey: key,
+            idempotencyKey: `${run}-${key}`,
             ...(createdAt === undefined ? {} : { createdAt }),
           }),
         );

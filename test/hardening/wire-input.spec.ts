@@ -16,7 +16,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import { describe, expect, it } from "vitest";
 import { verifyInvariants } from "../../src/store/index.js";
-import { uniqueApp, uniqueKey, uniqueOwner } from "../support/fixtures.js";
+import { CONTENT, declaredApp, uniqueKey, uniqueOwner } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 
 const harness = useLedgerServer();
@@ -349,7 +349,7 @@ const VALUE_CASES: readonly Case[] = [
   {
     name: "a 300-character owner id",
     send: json("CreateLedger", {
-      app: "wire",
+      app: CONTENT,
       ownerId: "o".repeat(300),
       unit: "CREDITS",
       idempotencyKey: "k",
@@ -359,7 +359,7 @@ const VALUE_CASES: readonly Case[] = [
   },
   {
     name: "a missing idempotency key on CreateLedger",
-    send: json("CreateLedger", { app: "wire", ownerId: "o", unit: "CREDITS" }),
+    send: json("CreateLedger", { app: CONTENT, ownerId: "o", unit: "CREDITS" }),
     code: "invalid_argument",
     message: "idempotency_key: is required",
   },
@@ -460,7 +460,7 @@ describe("hostile bytes on the wire", () => {
       return (await res.json()) as Record<string, Record<string, string>>;
     };
     const { ledger } = await connect("CreateLedger", {
-      app: uniqueApp("wire"),
+      app: declaredApp(),
       ownerId: uniqueOwner(),
       unit: "CREDITS",
       idempotencyKey: uniqueKey(),

@@ -4,8 +4,8 @@
  * default (CONTENT_CREATION -5, CONTENT_ACCESS 0), explicit amounts follow the
  * operation's direction, and the server refuses another app's operation
  * (UNKNOWN_OPERATION), a sign against the direction (AMOUNT_DIRECTION_MISMATCH)
- * and another amount than a fixed operation's (AMOUNT_NOT_ALLOWED), and an
- * app not declared in proto gets only the shared operations.
+ * and another amount than a fixed operation's (AMOUNT_NOT_ALLOWED); another
+ * declared app has only its own and the shared operations.
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -142,10 +142,10 @@ describe.each(PROTOCOLS)("content app over %s", (protocol) => {
     expect((await content.getBalance(`fixed-${protocol}`, "CREDITS")).balance).toBe(15n);
   });
 
-  it("keeps CONTENT_CREATION to content: an app not declared in proto has only the shared operations", async () => {
+  it("keeps CONTENT_CREATION to content: another app has only its own and the shared operations", async () => {
     const client = ledgerClient(protocol);
     const { ledger } = await client.createLedger({
-      app: "undeclared-app",
+      app: "learning",
       ownerId: `plain-${protocol}`,
       unit: "CREDITS",
     });
@@ -156,6 +156,6 @@ describe.each(PROTOCOLS)("content app over %s", (protocol) => {
       .recordEntry({ ledgerId: ledger.id, operation: "CONTENT_CREATION" })
       .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(UnknownOperationError);
-    expect(refused).toMatchObject({ operation: "CONTENT_CREATION", app: "undeclared-app" });
+    expect(refused).toMatchObject({ operation: "CONTENT_CREATION", app: "learning" });
   });
 });

@@ -24,7 +24,7 @@ import { verifyInvariants } from "../../src/store/index.js";
 import { type ServiceProcess, startService } from "../faults/support/service-process.js";
 import { type LedgerApi, openClient } from "../support/clients.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
-import { mapBounded, uniqueApp, uniqueKey } from "../support/fixtures.js";
+import { declaredApp, mapBounded, uniqueKey } from "../support/fixtures.js";
 import { freePort } from "../support/ports.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -185,7 +185,7 @@ describe("two processes sweeping one database", () => {
     if (first === undefined || second === undefined) throw new Error("services not started");
     const client = openClient("connect", `http://127.0.0.1:${first.port}`);
     api = client;
-    const app = uniqueApp("expiry");
+    const app = declaredApp();
     const expiredId = await openExpiredLedger(client, app);
     // Due at 20 instants a sweep interval apart, so both processes' sweeps keep finding some.
     const firstDue = Date.now() + 4_000;
@@ -288,7 +288,7 @@ describe("a process killed in the middle of a sweep", () => {
   it("closes every ledger exactly once after the crash, the rest by `npm run expire`", async () => {
     const client = openClient("connect", `http://127.0.0.1:${creator?.port}`);
     api = client;
-    const app = uniqueApp("crash");
+    const app = declaredApp();
     const expiredId = await openExpiredLedger(client, app);
     const started = Date.now();
     const validUntil = new Date(started + 15_000);

@@ -12,7 +12,7 @@ import { TransactionState } from "../../gen/ledger/v1/ledger_pb.js";
 import { verifyInvariants } from "../../src/store/index.js";
 import { type ServiceProcess, startService } from "../faults/support/service-process.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
-import { uniqueApp, uniqueKey } from "../support/fixtures.js";
+import { declaredApp, uniqueKey, uniqueOwner } from "../support/fixtures.js";
 import { freePort } from "../support/ports.js";
 import { connectClient, type LedgerClient } from "./harness.js";
 
@@ -45,12 +45,12 @@ function expiredBy(service: ServiceProcess): number {
 }
 
 async function makeHolds(client: LedgerClient, expiresAt: Date): Promise<string[]> {
-  const app = uniqueApp();
+  const app = declaredApp();
   const ids: string[] = [];
   for (let l = 0; l < 3; l += 1) {
     const { ledger } = await client.createLedger({
       app,
-      ownerId: `owner-${l}`,
+      ownerId: uniqueOwner(`owner-${l}`),
       unit: "CREDITS",
       idempotencyKey: uniqueKey(),
     });

@@ -131,8 +131,8 @@ describe("protocol sniffing", () => {
 
   it("tells HTTP/1.1 apart even when its first byte also starts the preface", async () => {
     const { ledger } = await connectClient(s.url, "2").createLedger({
-      app: "sniff",
-      ownerId: "u-1",
+      app: "content",
+      ownerId: "u-sniff",
       unit: "CREDITS",
       idempotencyKey: "k-sniff",
     });
@@ -141,7 +141,7 @@ describe("protocol sniffing", () => {
     const chunks: Buffer[] = [];
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));
     const ended = new Promise((resolve) => socket.once("end", resolve));
-    const body = JSON.stringify({ app: "sniff" });
+    const body = JSON.stringify({ app: "content", ownerId: "u-sniff" });
     socket.write("P");
     await sleep(50);
     socket.write(

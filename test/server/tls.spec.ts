@@ -91,13 +91,14 @@ describe.skipIf(skipReason !== undefined)("TLS on the one port", () => {
     const client = grpcJsClient(`localhost:${s.port}`, grpc.credentials.createSsl(cert));
     try {
       const created = await grpcJsCall<{ ledger: { id: string } }>(client, "createLedger", {
-        app: "tls-grpc-js",
-        ownerId: "u",
+        app: "content",
+        ownerId: "tls-grpc-js",
         unit: "CREDITS",
-        idempotencyKey: "k",
+        idempotencyKey: "k-grpc-js",
       });
       const listed = await grpcJsCall<{ ledgers: { id: string }[] }>(client, "listLedgers", {
-        app: "tls-grpc-js",
+        app: "content",
+        ownerId: "tls-grpc-js",
       });
       expect(listed.ledgers.map((l) => l.id)).toEqual([created.ledger.id]);
     } finally {

@@ -1,9 +1,14 @@
 /**
- * Names and randomness for end-to-end specs. Every test works in its own app
- * (and so its own idempotency-key scope) so tests sharing one server and one
- * database never see each other's ledgers.
+ * Names and randomness for the specs. The server accepts only the apps
+ * declared under proto/apps/ (gen/apps/registry.ts), so specs that go through
+ * it share those apps; a test isolates itself by its own owner ids
+ * (uniqueOwner), idempotency keys (uniqueKey) and external transaction ids
+ * (uniqueExternalId, since those are unique per app), never by inventing an
+ * app. Only store-level specs, which the store lets name any app, use
+ * uniqueApp().
  */
 import { randomUUID } from "node:crypto";
+import { CONTENT_APP, LEARNING_APP } from "../../gen/apps/registry.js";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 
 let counter = 0;
@@ -13,7 +18,26 @@ function suffix(): string {
   return `${process.pid.toString(36)}${Date.now().toString(36)}${counter.toString(36)}`;
 }
 
-/** A fresh app name matching the app pattern (lowercase, starts with a letter). */
+/** App "content" (apps/content/v1/content.proto): the shared operations and CONTENT_CREATION, CONTENT_ACCESS. */
+export const CONTENT: string = CONTENT_APP.app;
+
+/** App "learning" (apps/learning/v1/learning.proto): the second declared app, for cross-app cases. */
+export const LEARNING: string = LEARNING_APP.app;
+
+/**
+ * The app of a test that only needs some declared app (shared operations
+ * only): isolation comes from unique owners, keys and external ids, never
+ * from the app, so ListLedgers of it may hold other tests' ledgers.
+ */
+export function declaredApp(): string {
+  return CONTENT;
+}
+
+/**
+ * A fresh app name matching the app pattern (lowercase, starts with a
+ * letter). For store-level specs only: the server refuses undeclared apps
+ * (UNKNOWN_APP), so anything sent to it uses declaredApp(), CONTENT or LEARNING.
+ */
 export function uniqueApp(label = "app"): string {
   return `${label}-${suffix()}`;
 }
@@ -23,6 +47,11 @@ export function uniqueOwner(label = "owner"): string {
 }
 
 export function uniqueKey(label = "key"): string {
+  return `${label}-${randomUUID()}`;
+}
+
+/** A fresh external transaction id: those are unique per app, and tests share the declared apps. */
+export function uniqueExternalId(label = "ext"): string {
   return `${label}-${randomUUID()}`;
 }
 

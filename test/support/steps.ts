@@ -12,15 +12,15 @@ import {
   type LedgerApi,
   type RpcFailure,
 } from "./clients.js";
-import { uniqueApp, uniqueKey, uniqueOwner } from "./fixtures.js";
+import { declaredApp, uniqueKey, uniqueOwner } from "./fixtures.js";
 
-/** Opens a ledger in a fresh app for a fresh owner unless the params say otherwise. */
+/** Opens a ledger in a declared app (content) for a fresh owner unless the params say otherwise. */
 export async function openLedger(
   api: LedgerApi,
   params: Partial<CreateLedgerParams> = {},
 ): Promise<Ledger> {
   const { value } = await api.createLedger({
-    app: uniqueApp(),
+    app: declaredApp(),
     ownerId: uniqueOwner(),
     unit: "CREDITS",
     idempotencyKey: uniqueKey("create"),

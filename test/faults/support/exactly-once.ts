@@ -26,13 +26,14 @@ import {
   type HoldWrite,
   heldLegs,
   type LedgerClient,
+  LOAD_APP,
   type LogicalWrite,
   legsOf,
   postedAmount,
 } from "./write-load.js";
 
 /** The app the load writes in (idempotency keys are scoped by app). */
-const APP = "faults";
+const APP = LOAD_APP;
 
 type Legs = ReadonlyArray<readonly [string, bigint]>;
 

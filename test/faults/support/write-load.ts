@@ -12,6 +12,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import { LedgerService, TransactionState } from "../../../gen/ledger/v1/ledger_pb.js";
+import { CONTENT } from "../../support/fixtures.js";
 
 export type LedgerClient = ReturnType<typeof createClient<typeof LedgerService>>;
 
@@ -28,8 +29,11 @@ export function ledgerClient(port: number): LedgerClient {
   );
 }
 
+/** The app the load writes in: a declared one (the server refuses others, UNKNOWN_APP). */
+export const LOAD_APP = CONTENT;
+
 /**
- * Opens `count` CREDITS ledgers in the "faults" app, owned by `${label}-i`
+ * Opens `count` CREDITS ledgers in LOAD_APP, owned by `${label}-i`
  * under the keys `${label}-ledger-i`, and returns their ids in order. The
  * first is unbounded: the source the load's transfers draw from, so no
  * transfer is ever refused for funds.
@@ -42,7 +46,7 @@ export async function openLedgers(
   const ids: string[] = [];
   for (let i = 0; i < count; i += 1) {
     const { ledger } = await client.createLedger({
-      app: "faults",
+      app: LOAD_APP,
       ownerId: `${label}-${i}`,
       unit: "CREDITS",
       unbounded: i === 0,

@@ -30,7 +30,7 @@
 import fc from "fast-check";
 import { expect } from "vitest";
 import { type Entry, type LedgerApi, RpcFailure } from "../../support/clients.js";
-import { uniqueApp } from "../../support/fixtures.js";
+import { declaredApp, uniqueOwner } from "../../support/fixtures.js";
 import { allEntries } from "../../support/steps.js";
 
 type Instant = "before" | "at" | "between" | "after";
@@ -158,7 +158,11 @@ function instantOf(history: readonly Entry[], at: Instant, pick: number, serverN
   }
 }
 
-/** One scenario: its ledgers opened in a fresh app, its rounds fired, each checked once quiet. */
+/**
+ * One scenario: its ledgers opened in a declared app under owners and keys of
+ * its own (the app is shared with every other scenario), its rounds fired,
+ * each checked once quiet.
+ */
 export async function runBackdateScenario(
   clients: readonly LedgerApi[],
   scenario: BackdateScenario,
@@ -166,18 +170,19 @@ export async function runBackdateScenario(
 ): Promise<void> {
   const count = (what: string) => counts.set(what, (counts.get(what) ?? 0) + 1);
   const api = (n: number) => clients[n % clients.length] as LedgerApi;
-  const app = uniqueApp("backdates");
+  const app = declaredApp();
+  const run = uniqueOwner("backdates");
   let keyNo = 0;
   const key = () => {
     keyNo += 1;
-    return `b${keyNo}`;
+    return `${run}-b${keyNo}`;
   };
   const ledgers: RunLedger[] = [];
   for (const [i, floorName] of scenario.floors.entries()) {
     const floor = FLOORS[floorName];
     const { value } = await api(i).createLedger({
       app,
-      ownerId: `owner-${i}`,
+      ownerId: `${run}-owner-${i}`,
       unit: "CREDITS",
       idempotencyKey: key(),
       ...(floor === undefined ? { unbounded: true } : { minBalance: floor }),
