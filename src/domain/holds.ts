@@ -9,6 +9,7 @@ import { invalidArgument, LedgerError } from "./errors.js";
 import { invariant } from "./invariant.js";
 import { assertActive } from "./ledger.js";
 import { addInt64, isInt64 } from "./money.js";
+import { assertPostAllowed, type OperationRegistry } from "./operations.js";
 import type {
   Hold,
   HoldPolicy,
@@ -131,8 +132,17 @@ export function openHold(transaction: Transaction, now: Date): Hold {
   return hold;
 }
 
-/** How much a post takes: `requestedMinor` or all that is held. HOLD_AMOUNT_EXCEEDED. */
-export function postAmount(transaction: Transaction, hold: Hold, input: PostPendingInput): bigint {
+/**
+ * How much a post takes: `requestedMinor` or all that is held.
+ * HOLD_AMOUNT_EXCEEDED; AMOUNT_NOT_ALLOWED for a part that the held
+ * operation's fixed amount or bounds forbid.
+ */
+export function postAmount(
+  transaction: Transaction,
+  hold: Hold,
+  input: PostPendingInput,
+  operations: OperationRegistry,
+): bigint {
   const amountMinor = input.amountMinor ?? hold.heldAmountMinor;
   if (amountMinor > hold.heldAmountMinor) {
     throw new LedgerError(
@@ -146,6 +156,11 @@ export function postAmount(transaction: Transaction, hold: Hold, input: PostPend
     );
   }
   invariant(amountMinor > 0n, "a post amount is positive (validated)");
+  if (amountMinor !== hold.heldAmountMinor) {
+    for (const operation of new Set(hold.entries.map((leg) => leg.operation))) {
+      assertPostAllowed(operations, transaction.app, operation, amountMinor);
+    }
+  }
   return amountMinor;
 }
 

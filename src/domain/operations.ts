@@ -227,6 +227,22 @@ export function resolveTransferOperation(
 }
 
 /**
+ * A partial post of a hold: the magnitude posted must fit the fixed amount
+ * or bounds of the operation it was held under, as the hold itself had to
+ * (AMOUNT_NOT_ALLOWED). A transfer hold under TRANSFER has no policy.
+ */
+export function assertPostAllowed(
+  registry: OperationRegistry,
+  app: string,
+  operation: string,
+  magnitudeMinor: bigint,
+): void {
+  if (operation !== TRANSFER_OPERATION) {
+    assertAmountAllowed(operationPolicy(registry, app, operation), magnitudeMinor, "post");
+  }
+}
+
+/**
  * AMOUNT_NOT_ALLOWED unless the amount fits the policy's fixed amount or
  * bounds: an entry's signed amount must equal a fixed default; a transfer's
  * magnitude must equal |default|; the bounds are on the magnitude either way.
@@ -235,7 +251,7 @@ export function resolveTransferOperation(
 function assertAmountAllowed(
   policy: OperationPolicy,
   amountMinor: bigint,
-  kind: "entry" | "transfer",
+  kind: "entry" | "transfer" | "post",
 ): void {
   const operation = policy.name;
   const magnitude = absMinor(amountMinor);
@@ -248,9 +264,7 @@ function assertAmountAllowed(
       const fixedAt = signed(policy.defaultAmountMinor);
       throw new LedgerError(
         "AMOUNT_NOT_ALLOWED",
-        kind === "entry"
-          ? `operation ${operation} is fixed at ${fixedAt}: amount ${amountMinor} is not allowed (leave the amount out)`
-          : `operation ${operation} is fixed at ${fixedAt}: a transfer under it moves exactly ${absMinor(policy.defaultAmountMinor)}, not ${amountMinor}`,
+        fixedMessage(kind, operation, fixedAt, amountMinor, absMinor(policy.defaultAmountMinor)),
         {
           operation,
           amount: amountMinor.toString(),
@@ -263,7 +277,7 @@ function assertAmountAllowed(
   if (!withinBounds(policy, magnitude)) {
     throw new LedgerError(
       "AMOUNT_NOT_ALLOWED",
-      `operation ${operation} allows ${describeBounds(policy)}: ${kind === "entry" ? "amount" : "a transfer of"} ${amountMinor} is not allowed`,
+      `operation ${operation} allows ${describeBounds(policy)}: ${BOUNDED_AMOUNT[kind]} ${amountMinor} is not allowed`,
       {
         operation,
         amount: amountMinor.toString(),
@@ -275,6 +289,25 @@ function assertAmountAllowed(
           : { amount_max_abs: policy.amountMaxAbsMinor.toString() }),
       },
     );
+  }
+}
+
+const BOUNDED_AMOUNT = { entry: "amount", transfer: "a transfer of", post: "a post of" } as const;
+
+function fixedMessage(
+  kind: "entry" | "transfer" | "post",
+  operation: string,
+  fixedAt: string,
+  amountMinor: bigint,
+  magnitudeMinor: bigint,
+): string {
+  switch (kind) {
+    case "entry":
+      return `operation ${operation} is fixed at ${fixedAt}: amount ${amountMinor} is not allowed (leave the amount out)`;
+    case "transfer":
+      return `operation ${operation} is fixed at ${fixedAt}: a transfer under it moves exactly ${magnitudeMinor}, not ${amountMinor}`;
+    case "post":
+      return `operation ${operation} is fixed at ${fixedAt}: a hold under it is posted whole (${magnitudeMinor}), not ${amountMinor}`;
   }
 }
 

@@ -35,10 +35,18 @@ const WAGER: OperationPolicy = {
   amountMaxAbsMinor: 50n,
 };
 
+/** A fee of exactly 5. */
+const FEE: OperationPolicy = {
+  name: "FEE",
+  direction: "DEBIT",
+  defaultAmountMinor: -5n,
+  fixed: true,
+};
+
 const harness = useStore({
   operations: createOperationRegistry({
     shared: SHARED_OPERATIONS,
-    apps: [{ app: APP, operations: [...SHARED_OPERATIONS, WAGER] }],
+    apps: [{ app: APP, operations: [...SHARED_OPERATIONS, WAGER, FEE] }],
   }),
 });
 const store = () => harness.store();
@@ -195,5 +203,40 @@ describe("a bounded operation (WAGER, a debit of |amount| 2 to 50)", () => {
       "AMOUNT_NOT_ALLOWED",
     ]);
     expect((await store().getLedger(to.id)).balanceMinor).toBe(152n);
+  });
+});
+
+describe("a partial post of a hold", () => {
+  const hold = { hold: { expiresAt: undefined } };
+  const post = (transactionId: string, amountMinor: bigint) =>
+    store().postPendingTransaction({ transactionId, amountMinor, idempotencyKey: uniqueKey() });
+
+  it("keeps a fixed operation whole: only the held amount posts", async () => {
+    const ledger = await funded();
+    const held = await store().holdEntry(entryInput(ledger.id, "FEE", undefined, hold));
+    const error = await rejection(post(held.value.id, 3n), "AMOUNT_NOT_ALLOWED");
+    expect(error.metadata).toEqual({
+      operation: "FEE",
+      amount: "3",
+      fixed_amount: "-5",
+    });
+    expect((await store().getTransaction({ transactionId: held.value.id })).state).toBe("PENDING");
+    const whole = await post(held.value.id, 5n);
+    expect(whole.value.entries.map((entry) => entry.amountMinor)).toEqual([-5n]);
+  });
+
+  it("posts a bounded operation's part only within its bounds", async () => {
+    const ledger = await funded();
+    const held = await store().holdEntry(entryInput(ledger.id, "WAGER", -40n, hold));
+    const error = await rejection(post(held.value.id, 1n), "AMOUNT_NOT_ALLOWED");
+    expect(error.metadata).toEqual({
+      operation: "WAGER",
+      amount: "1",
+      amount_min_abs: "2",
+      amount_max_abs: "50",
+    });
+    const part = await post(held.value.id, 2n);
+    expect(part.value.entries.map((entry) => entry.amountMinor)).toEqual([-2n]);
+    expect((await store().getLedger(ledger.id)).balanceMinor).toBe(98n);
   });
 });

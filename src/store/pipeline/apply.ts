@@ -235,7 +235,11 @@ export function applyCommand(
     }
     case "post":
       return resolveHold(state, context, command, (held, hold) =>
-        state.postHold(held.id, postAmount(held, hold, command.input), context.now),
+        state.postHold(
+          held.id,
+          postAmount(held, hold, command.input, context.operations),
+          context.now,
+        ),
       );
     case "void":
       return resolveHold(state, context, command, (held) => state.voidHold(held.id, context.now));
