@@ -118,7 +118,8 @@ export interface LedgerStore {
   /**
    * Posts all or part of an open hold: its entries for that amount, the rest
    * released. TRANSACTION_NOT_FOUND, HOLD_NOT_PENDING, HOLD_EXPIRED,
-   * HOLD_AMOUNT_EXCEEDED, IDEMPOTENCY_KEY_REUSED.
+   * HOLD_AMOUNT_EXCEEDED, AMOUNT_NOT_ALLOWED (a part the held operation's
+   * policy forbids), IDEMPOTENCY_KEY_REUSED.
    */
   postPendingTransaction(
     input: PostPendingInput,
