@@ -17,6 +17,28 @@ import { isMalformedRequestMessage } from "./malformed-requests.js";
 
 export const REQUEST_ID_HEADER = "x-request-id";
 
+/**
+ * A W3C trace context (https://www.w3.org/TR/trace-context/): version 00,
+ * a trace id and a parent span id, neither all zeros, and flags. Later
+ * versions keep this prefix, so it is read from them too.
+ */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-.*)?$/;
+
+/** The trace and parent span of a valid traceparent header, else undefined. */
+export function traceOf(
+  header: string | null,
+): { traceId: string; parentSpanId: string } | undefined {
+  const match = header === null ? null : TRACEPARENT.exec(header.trim());
+  const [, version = "", traceId = "", parentSpanId = "", rest] = match ?? [];
+  const valid =
+    match !== null &&
+    version !== "ff" &&
+    (version !== "00" || rest === undefined) &&
+    !/^0+$/.test(traceId) &&
+    !/^0+$/.test(parentSpanId);
+  return valid ? { traceId, parentSpanId } : undefined;
+}
+
 /** A client's request id is echoed only when it is short and plain; else one is generated. */
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -31,6 +53,8 @@ interface CallRecord {
   logged: boolean;
   ledgerId: string;
   transactionId: string;
+  /** From the call's W3C traceparent header, when it carries a valid one. */
+  readonly trace: { readonly traceId: string; readonly parentSpanId: string } | undefined;
   /** Who called, once authenticated: its app, role and token id. */
   caller:
     | { readonly app: string | undefined; readonly role: string; readonly tokenId: string }
@@ -52,6 +76,7 @@ function beginCall(method: DescMethod, header: Headers, protocol: string): CallR
     logged: false,
     ledgerId: "",
     transactionId: "",
+    trace: traceOf(header.get("traceparent")),
     caller: undefined,
   };
 }
@@ -155,6 +180,10 @@ function writeCallLog(logger: Logger, call: CallRecord, error: ConnectError | un
     duration_ms: Math.round((performance.now() - call.startMs) * 1000) / 1000,
     request_id: call.requestId,
   };
+  if (call.trace !== undefined) {
+    line.trace_id = call.trace.traceId;
+    line.parent_span_id = call.trace.parentSpanId;
+  }
   if (call.caller?.app !== undefined) {
     line.app = call.caller.app;
     line.role = call.caller.role;

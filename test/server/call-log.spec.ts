@@ -43,6 +43,51 @@ async function failure(call: Promise<unknown>): Promise<ConnectError> {
 }
 
 describe("the call log", () => {
+  it.each([
+    ["connect", () => connectClient(s.url, "1.1")],
+    ["grpc", () => grpcClient(s.url)],
+    ["grpc-web", () => grpcWebClient(s.url)],
+  ])("carries the trace id of a W3C traceparent header (%s)", async (_, client) => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const requestId = `log-trace-${_}`;
+    await failure(
+      client().getLedger(
+        { ledgerId: UNKNOWN_ID },
+        {
+          headers: {
+            "x-request-id": requestId,
+            traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+          },
+        },
+      ),
+    );
+    expect(linesFor(requestId)).toEqual([
+      expect.objectContaining({ trace_id: traceId, parent_span_id: "00f067aa0ba902b7" }),
+    ]);
+  });
+
+  it.each(
+    [
+      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+      "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+      "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+      "not a trace",
+    ].map((traceparent, index) => [traceparent, index] as const),
+  )("ignores an invalid traceparent: %s", async (traceparent, index) => {
+    const requestId = `log-bad-trace-${index}`;
+    await failure(
+      connectClient(s.url, "1.1").getLedger(
+        { ledgerId: UNKNOWN_ID },
+        { headers: { "x-request-id": requestId, traceparent } },
+      ),
+    );
+    const [line] = linesFor(requestId);
+    expect(line).toBeDefined();
+    expect(line).not.toHaveProperty("trace_id");
+  });
+
   it("writes one line for a successful call, naming the ledger", async () => {
     const client = connectClient(s.url, "1.1");
     const { ledger } = await client.createLedger(
