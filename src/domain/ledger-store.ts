@@ -3,6 +3,7 @@ import type {
   BalanceLookup,
   CreateLedgerInput,
   CreateTransfersInput,
+  EntriesAfter,
   Entry,
   ItemResult,
   Ledger,
@@ -135,6 +136,18 @@ export interface LedgerStore {
     input: ListPendingInput,
     options?: CallOptions,
   ): Promise<Page<Transaction>>;
+  /**
+   * LEDGER_NOT_FOUND. The ledger's entries with a sequence above
+   * `afterSequence`, lowest first (commit order), at most `limit`; then its
+   * version and status, read before the entries (so every entry up to that
+   * version is among those committed).
+   */
+  entriesAfter(
+    ledgerId: string,
+    afterSequence: bigint,
+    limit: number,
+    options?: CallOptions,
+  ): Promise<EntriesAfter>;
   /** Marks every hold past its deadline EXPIRED, once across processes; how many this call did. */
   expireHolds(options?: CallOptions): Promise<number>;
   /**

@@ -304,3 +304,11 @@ export type ItemResult<T> =
       readonly recomputedEntries?: number | undefined;
     }
   | { readonly ok: false; readonly error: LedgerError };
+
+/** A watch's next page: entries after a sequence, in commit (sequence) order, and where the ledger stands. */
+export interface EntriesAfter {
+  readonly entries: readonly Entry[];
+  /** The ledger's latest sequence when read. */
+  readonly version: bigint;
+  readonly terminated: boolean;
+}

@@ -67,6 +67,7 @@ const REQUIRED_ROLE: { readonly [method in LedgerMethodName]: Role } = {
   postPendingTransaction: "writer",
   voidPendingTransaction: "writer",
   listPendingTransactions: "reader",
+  watchEntries: "reader",
 };
 
 /** The role a call needs, and what needs it: backdating an entry is an admin's act. */

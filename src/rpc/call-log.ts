@@ -131,6 +131,11 @@ export function createCallLogInterceptor(logger: Logger): Interceptor {
     noteIds(call, req.message);
     try {
       const res = await next(req);
+      if (res.stream) {
+        // A stream's line is written when it ends, with the code it ended with.
+        const log = (error: ConnectError | undefined) => writeCallLog(logger, call, error);
+        return { ...res, message: loggedStream(res.message, req.signal, log) };
+      }
       noteIds(call, res.message);
       writeCallLog(logger, call, undefined);
       return res;
@@ -141,6 +146,25 @@ export function createCallLogInterceptor(logger: Logger): Interceptor {
   };
 }
 
+async function* loggedStream<T>(
+  messages: AsyncIterable<T>,
+  signal: AbortSignal,
+  log: (error: ConnectError | undefined) => void,
+): AsyncIterable<T> {
+  let failed = false;
+  try {
+    yield* messages;
+  } catch (e) {
+    failed = true;
+    log(ConnectError.from(e));
+    throw e;
+  } finally {
+    if (!failed) {
+      log(signal.aborted ? ConnectError.from(signal.reason) : undefined);
+    }
+  }
+}
+
 /**
  * The inner interceptor: every failure leaves as a ConnectError (errors.ts).
  * When the call was already aborted (deadline, cancellation, shutdown), an
@@ -148,16 +172,32 @@ export function createCallLogInterceptor(logger: Logger): Interceptor {
  */
 export function createErrorInterceptor(): Interceptor {
   return (next) => async (req) => {
-    try {
-      return await next(req);
-    } catch (e) {
+    const mapped = (e: unknown) => {
       if (req.signal.aborted && !(e instanceof LedgerError) && !(e instanceof ConnectError)) {
-        throw ConnectError.from(req.signal.reason);
+        return ConnectError.from(req.signal.reason);
       }
       const requestId = req.contextValues.get(callKey)?.requestId ?? randomUUID();
-      throw toConnectError(e, requestId);
+      return toConnectError(e, requestId);
+    };
+    try {
+      const res = await next(req);
+      // A stream fails while it is read: its messages are mapped as they come.
+      return res.stream ? { ...res, message: mappedStream(res.message, mapped) } : res;
+    } catch (e) {
+      throw mapped(e);
     }
   };
+}
+
+async function* mappedStream<T>(
+  messages: AsyncIterable<T>,
+  mapped: (e: unknown) => ConnectError,
+): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (e) {
+    throw mapped(e);
+  }
 }
 
 /** Records the authenticated caller in the call's log line. */

@@ -32,3 +32,4 @@ export { correctMalformedRequests } from "./malformed-requests.js";
 export { reflectionRoutes } from "./reflection.js";
 export { createReflectionIndex, type ReflectionIndex } from "./reflection-index.js";
 export { type LedgerRouterOptions, ledgerRouterOptions, ledgerRoutes } from "./routes.js";
+export { WATCH_SETTINGS_DEFAULT, WatchHub, type WatchSettings } from "./watch.js";

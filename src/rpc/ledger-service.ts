@@ -1,12 +1,13 @@
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import type {
-  CreateLedgerRequest,
-  GetBalanceRequest,
-  GetTransactionRequest,
+import {
+  type CreateLedgerRequest,
+  type GetBalanceRequest,
+  type GetTransactionRequest,
   LedgerService,
-  RecordEntryRequest,
-  TransferRequest,
+  type RecordEntryRequest,
+  type TransferRequest,
 } from "../../gen/ledger/v1/ledger_pb.js";
 import {
   type BalanceLookup,
@@ -50,6 +51,7 @@ import {
   writtenTransactionToProto,
 } from "./convert.js";
 import { dateFromTimestamp } from "./timestamp.js";
+import { WatchHub, watchEntries } from "./watch.js";
 
 /**
  * The LedgerService on top of a LedgerStore: every request is validated
@@ -60,8 +62,9 @@ import { dateFromTimestamp } from "./timestamp.js";
 export function createLedgerServiceImpl(
   store: LedgerStore,
   logger?: Logger,
+  hub: WatchHub = new WatchHub(),
 ): ServiceImpl<typeof LedgerService> {
-  return {
+  return wakingWatchers(hub, {
     async createLedger(req, ctx) {
       const input: CreateLedgerInput = {
         app: req.app,
@@ -251,7 +254,36 @@ export function createLedgerServiceImpl(
         nextPageToken: page.nextPageToken,
       };
     },
-  };
+    watchEntries(req, ctx) {
+      return watchEntries(store, hub, req, ctx, callOptions(ctx));
+    },
+  });
+}
+
+/**
+ * The service whose writes wake the watchers of the ledgers their answers
+ * name (WatchEntries), this process's writes being seen at once.
+ */
+function wakingWatchers(
+  hub: WatchHub,
+  impl: ServiceImpl<typeof LedgerService>,
+): ServiceImpl<typeof LedgerService> {
+  const handlers = impl as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const method of LedgerService.methods) {
+    const handler = handlers[method.localName];
+    if (
+      handler !== undefined &&
+      method.methodKind === "unary" &&
+      method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS
+    ) {
+      handlers[method.localName] = async (...args: unknown[]) => {
+        const answer = await handler(...args);
+        hub.wakeFor(answer);
+        return answer;
+      };
+    }
+  }
+  return impl;
 }
 
 /** The caller's deadline and app (access.ts): the store sees only that app's ledgers. */

@@ -6,10 +6,15 @@ import { type Authenticator, createAccessInterceptor, DECLARED_APPS } from "./ac
 import { createCallLogGate, createCallLogInterceptor, createErrorInterceptor } from "./call-log.js";
 import { createLedgerServiceImpl } from "./ledger-service.js";
 import { serveStrictly } from "./strict-routes.js";
+import { WatchHub, type WatchSettings } from "./watch.js";
 
 /** Registers LedgerService on a router (connectNodeAdapter, createRouterTransport). */
-export function ledgerRoutes(store: LedgerStore, logger?: Logger): (router: ConnectRouter) => void {
-  const impl = createLedgerServiceImpl(store, logger);
+export function ledgerRoutes(
+  store: LedgerStore,
+  logger?: Logger,
+  watch?: WatchSettings,
+): (router: ConnectRouter) => void {
+  const impl = createLedgerServiceImpl(store, logger, new WatchHub(watch));
   return (router) => serveStrictly(router, LedgerService, impl);
 }
 

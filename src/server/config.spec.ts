@@ -43,6 +43,8 @@ describe("loadConfig", () => {
       holdTtlMsMax: undefined,
       holdSweepIntervalMs: 5000,
       expirySweepIntervalMs: 60_000,
+      watchersMax: 1000,
+      watchPollIntervalMs: 1000,
     });
   });
 

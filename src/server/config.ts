@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { DEFAULT_HOLD_POLICY } from "../domain/index.js";
-import { DECLARED_APPS } from "../rpc/index.js";
+import { DECLARED_APPS, WATCH_SETTINGS_DEFAULT } from "../rpc/index.js";
 import {
   HOLD_TTL_MS_LIMIT,
   QUEUE_WAIT_MS_MAX_DEFAULT,
@@ -63,6 +63,10 @@ export interface Config {
   readonly holdSweepIntervalMs: number;
   /** How often ledgers past their valid_until are closed; 0: never (npm run expire does it). */
   readonly expirySweepIntervalMs: number;
+  /** WatchEntries streams open at once; more are refused OVERLOADED. */
+  readonly watchersMax: number;
+  /** How often a caught-up watcher reads again (writes of other processes). */
+  readonly watchPollIntervalMs: number;
 }
 
 export interface ConfigSetting {
@@ -204,6 +208,17 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
     description:
       "How often ledgers past their valid_until are closed (holds voided, remainder moved to expire_to_ledger_id, terminated), 0..86400000 (0: never; `npm run expire` does one sweep; writes are refused from valid_until regardless).",
   },
+  {
+    env: "WATCHERS_MAX",
+    default: String(WATCH_SETTINGS_DEFAULT.watchersMax),
+    description: "WatchEntries streams open at once in this process, 1..1000000; more: OVERLOADED.",
+  },
+  {
+    env: "WATCH_POLL_INTERVAL_MS",
+    default: String(WATCH_SETTINGS_DEFAULT.pollIntervalMs),
+    description:
+      "How often a caught-up WatchEntries stream reads again, 10..60000: the latency of writes made by other processes (this one's wake it at once).",
+  },
 ];
 
 /**
@@ -286,6 +301,13 @@ export function loadConfig(env: Env): Config {
       EXPIRY_SWEEP_INTERVAL_MS_DEFAULT,
       0,
       86_400_000,
+    ),
+    watchersMax: read.integer("WATCHERS_MAX", WATCH_SETTINGS_DEFAULT.watchersMax, 1, 1_000_000),
+    watchPollIntervalMs: read.integer(
+      "WATCH_POLL_INTERVAL_MS",
+      WATCH_SETTINGS_DEFAULT.pollIntervalMs,
+      10,
+      60_000,
     ),
   };
   if (

@@ -45,6 +45,8 @@ export type ServerConfig = Pick<
   | "corsAllowedOrigins"
   | "holdSweepIntervalMs"
   | "expirySweepIntervalMs"
+  | "watchersMax"
+  | "watchPollIntervalMs"
 >;
 
 export interface LedgerServerOptions {
@@ -93,7 +95,10 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
       : { pollIntervalMs: options.healthPollIntervalMs }),
   });
   const credentials = new Credentials(config.credentials.enabled, config.credentials.tokens);
-  const serveLedger = ledgerRoutes(store, logger);
+  const serveLedger = ledgerRoutes(store, logger, {
+    watchersMax: config.watchersMax,
+    pollIntervalMs: config.watchPollIntervalMs,
+  });
   const rpcHandler = connectNodeAdapter({
     routes(router) {
       serveLedger(router);

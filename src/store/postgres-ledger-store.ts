@@ -15,7 +15,7 @@ import { type ResolvedStoreConfig, resolveStoreConfig, type StoreConfig } from "
 import { initOrm } from "./orm.js";
 import type { Command, CommandBody, Outcome } from "./pipeline/apply.js";
 import { GroupCommit } from "./pipeline/group-commit.js";
-import { listEntries } from "./queries/entries.js";
+import { entriesAfter, listEntries } from "./queries/entries.js";
 import { dueHoldIds, listPendingTransactions } from "./queries/holds.js";
 import { dueLedgers, getBalance, getLedger, listLedgers } from "./queries/ledgers.js";
 import { getTransaction } from "./queries/transactions.js";
@@ -152,6 +152,12 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     async listEntries(input, options) {
       open();
       return unit.read(options, (em) => listEntries(em, input, options?.app));
+    },
+    async entriesAfter(ledgerId, afterSequence, limit, options) {
+      open();
+      return unit.read(options, (em) =>
+        entriesAfter(em, ledgerId, afterSequence, limit, options?.app),
+      );
     },
     async terminateLedger(input, options) {
       open();

@@ -225,7 +225,26 @@ const CALLS: readonly { method: string; role: "reader" | "writer" | "admin"; cal
     role: "reader",
     call: async (api, w) => api.listPendingTransactions({ ledgerId: await w.funded() }),
   },
+  {
+    method: "WatchEntries",
+    role: "reader",
+    // A terminated ledger's stream ends once its entries are sent.
+    call: async (api, w) => {
+      const ledgerId = await w.funded();
+      await w.admin.terminateLedger(ledgerId);
+      return drain(api.watchEntries({ ledgerId, afterSequence: 0n }));
+    },
+  },
 ];
+
+/** Every message of a stream that ends. */
+async function drain<T>(stream: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of stream) {
+    all.push(item);
+  }
+  return all;
+}
 
 const ROLE_RANK = { reader: 0, writer: 1, admin: 2 } as const;
 const ROLE_TOKENS = {
@@ -393,6 +412,7 @@ describe.each(CLIENT_NAMES)("over %s", (clientName) => {
         (ledgerId) => learning.getBalance({ ledgerId }),
         (ledgerId) => learning.listEntries({ ledgerId }),
         (ledgerId) => learning.listPendingTransactions({ ledgerId }),
+        (ledgerId) => drain(learning.watchEntries({ ledgerId, afterSequence: 0n })),
         (ledgerId) => learning.recordEntry(credit(ledgerId)),
         (ledgerId) => learning.recordEntries({ entries: [credit(ledgerId)], atomic: true }),
         (ledgerId) =>

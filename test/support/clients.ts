@@ -420,7 +420,16 @@ export interface LedgerApi {
   postPendingTransaction(params: PostPendingTransactionParams): Promise<Written<Transaction>>;
   voidPendingTransaction(params: VoidPendingTransactionParams): Promise<Written<Transaction>>;
   listPendingTransactions(params: ListPendingTransactionsParams): Promise<Page<Transaction>>;
+  /** WatchEntries as an async iterable of entries; `signal` ends it. */
+  watchEntries(params: WatchEntriesParams, signal?: AbortSignal): AsyncIterable<Entry>;
   close(): void;
+}
+
+export interface WatchEntriesParams {
+  readonly ledgerId: string;
+  readonly afterSequence?: bigint;
+  readonly balanceBelow?: bigint;
+  readonly balanceAbove?: bigint;
 }
 
 export type ClientName = "grpc-js" | "connect" | "grpc-web";
@@ -880,9 +889,39 @@ function openGrpcJsClient(baseUrl: string, authorization: string | undefined): L
         nextPageToken: res.nextPageToken as string,
       };
     },
+    async *watchEntries(p, signal) {
+      const open = client.WatchEntries as (
+        req: Wire,
+        metadata: grpc.Metadata,
+      ) => grpc.ClientReadableStream<Wire>;
+      const stream = open.call(client, wireWatch(p), metadata.clone());
+      const cancel = () => stream.cancel();
+      signal?.addEventListener("abort", cancel, { once: true });
+      try {
+        for await (const message of stream) {
+          yield wireEntry((message as Wire).entry as Wire);
+        }
+      } catch (error) {
+        if (signal?.aborted !== true) {
+          throw grpcFailure(error);
+        }
+      } finally {
+        signal?.removeEventListener("abort", cancel);
+      }
+    },
     close() {
       client.close();
     },
+  };
+}
+
+/** A WatchEntries request as proto-loader takes it: optional int64s only when set. */
+function wireWatch(p: WatchEntriesParams): Wire {
+  return {
+    ledgerId: p.ledgerId,
+    ...(p.afterSequence === undefined ? {} : { afterSequence: p.afterSequence.toString() }),
+    ...(p.balanceBelow === undefined ? {} : { balanceBelow: p.balanceBelow.toString() }),
+    ...(p.balanceAbove === undefined ? {} : { balanceAbove: p.balanceAbove.toString() }),
   };
 }
 
@@ -1179,6 +1218,17 @@ function openConnectFamilyClient(
         });
         return { items: res.transactions.map(esTransaction), nextPageToken: res.nextPageToken };
       }),
+    async *watchEntries(p, signal) {
+      try {
+        for await (const message of client.watchEntries(p, { signal, timeoutMs: 120_000 })) {
+          yield esEntry(required(message.entry, "entry"));
+        }
+      } catch (error) {
+        if (signal?.aborted !== true) {
+          throw connectFailure(name, error);
+        }
+      }
+    },
     close() {},
   };
 }
