@@ -3,7 +3,12 @@ import type { Logger } from "pino";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import type { LedgerStore } from "../domain/index.js";
 import { type Authenticator, createAccessInterceptor, DECLARED_APPS } from "./access.js";
-import { createCallLogGate, createCallLogInterceptor, createErrorInterceptor } from "./call-log.js";
+import {
+  type CallObserver,
+  createCallLogGate,
+  createCallLogInterceptor,
+  createErrorInterceptor,
+} from "./call-log.js";
 import { createLedgerServiceImpl } from "./ledger-service.js";
 import { serveStrictly } from "./strict-routes.js";
 
@@ -21,19 +26,21 @@ export interface LedgerRouterOptions {
 /**
  * Router options every ledger server uses: the call log outside, error
  * mapping inside it, access control innermost (its refusals are mapped and
- * logged like any other), and the gate that assigns request ids.
+ * logged like any other), and the gate that assigns request ids. The
+ * observer (metrics) hears of each call where the call log writes its line.
  */
 export function ledgerRouterOptions(
   logger: Logger,
   authenticator: Authenticator,
   declaredApps: readonly string[] = DECLARED_APPS,
+  observer?: CallObserver,
 ): LedgerRouterOptions {
   return {
     interceptors: [
-      createCallLogInterceptor(logger),
+      createCallLogInterceptor(logger, observer),
       createErrorInterceptor(),
       createAccessInterceptor(authenticator, declaredApps),
     ],
-    requestGate: createCallLogGate(logger),
+    requestGate: createCallLogGate(logger, observer),
   };
 }
