@@ -5,12 +5,14 @@
  * pool, watchers and the process.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/server/index.js";
+import { createLedgerMetrics, loadConfig } from "../../src/server/index.js";
+import { serveMetrics } from "../../src/server/metrics.js";
 import { failureOf, type LedgerApi, openClient } from "../support/clients.js";
 import { absentId } from "../support/fixtures.js";
 import { freePort } from "../support/ports.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { openLedger } from "../support/steps.js";
+import { captureLog } from "./log-capture.js";
 
 const SERVICE = "ledger.v1.LedgerService";
 
@@ -152,5 +154,25 @@ describe("metrics", () => {
       metricsHost: "127.0.0.1",
       metricsPort: 9464,
     });
+  });
+
+  it("log their URL, and a warning when the operator puts them on another address", async () => {
+    for (const host of ["127.0.0.1", "0.0.0.0"]) {
+      const log = captureLog();
+      const listener = await serveMetrics(
+        createLedgerMetrics(),
+        { host, port: await freePort() },
+        log.logger,
+      );
+      try {
+        expect((await fetch(listener.url)).status).toBe(200);
+        const lines = log.lines();
+        expect(lines.find((line) => line.msg === "metrics listening")?.url).toBe(listener.url);
+        const warned = lines.some((line) => line.level === 40 && line.host === host);
+        expect(warned).toBe(host === "0.0.0.0");
+      } finally {
+        await listener.close();
+      }
+    }
   });
 });
