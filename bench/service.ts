@@ -68,6 +68,8 @@ export async function startService(options: {
       DATABASE_URL: options.databaseUrl,
       PORT: String(port),
       HOST: "127.0.0.1",
+      // Metrics on, as in production, on a port of their own.
+      METRICS_PORT: String(await freePort()),
       LEDGER_TOKENS: BENCH_TOKEN.line,
       MIGRATE_ON_START: "false",
       LOG_LEVEL: options.logLevel,

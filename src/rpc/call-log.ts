@@ -42,10 +42,33 @@ export function traceOf(
 /** A client's request id is echoed only when it is short and plain; else one is generated. */
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** One call as metrics see it: gRPC's names for its service, method, type and final code. */
+export interface CallReport {
+  readonly service: string;
+  readonly method: string;
+  /** unary, server_stream, client_stream or bidi_stream. */
+  readonly type: string;
+}
+
+export interface HandledCallReport extends CallReport {
+  /** The gRPC name of the final code: OK, NOT_FOUND, ... */
+  readonly code: string;
+  /** The ErrorInfo reason of a failed call, when it has one. */
+  readonly reason: string | undefined;
+  readonly durationSeconds: number;
+}
+
+/** Told of every call when it starts and once when it is answered (src/server/metrics.ts). */
+export interface CallObserver {
+  callStarted(call: CallReport): void;
+  callHandled(call: HandledCallReport): void;
+}
+
 /** What is known about one call; it is logged exactly once, when `logged` flips. */
 interface CallRecord {
   readonly requestId: string;
   readonly method: string;
+  readonly report: CallReport;
   readonly protocol: string;
   readonly startMs: number;
   /** Set when the call reaches the interceptors, which then own its log line. */
@@ -65,11 +88,30 @@ const callKey = createContextKey<CallRecord | undefined>(undefined, {
   description: "ledger.v1 call record",
 });
 
-function beginCall(method: DescMethod, header: Headers, protocol: string): CallRecord {
+const GRPC_TYPES: Readonly<Record<DescMethod["methodKind"], string>> = {
+  unary: "unary",
+  server_streaming: "server_stream",
+  client_streaming: "client_stream",
+  bidi_streaming: "bidi_stream",
+};
+
+function beginCall(
+  method: DescMethod,
+  header: Headers,
+  protocol: string,
+  observer: CallObserver | undefined,
+): CallRecord {
   const offered = header.get(REQUEST_ID_HEADER);
+  const report = {
+    service: method.parent.typeName,
+    method: method.name,
+    type: GRPC_TYPES[method.methodKind],
+  };
+  observer?.callStarted(report);
   return {
     requestId: offered !== null && REQUEST_ID_PATTERN.test(offered) ? offered : randomUUID(),
     method: `${method.parent.typeName}/${method.name}`,
+    report,
     protocol,
     startMs: performance.now(),
     entered: false,
@@ -86,14 +128,18 @@ function beginCall(method: DescMethod, header: Headers, protocol: string): CallR
  * it in the response header, and logs calls that never reach the
  * interceptors (an oversized or undecodable request, a bad timeout header).
  */
-export function createCallLogGate(logger: Logger): (ctx: HandlerContext) => void {
+export function createCallLogGate(
+  logger: Logger,
+  observer?: CallObserver,
+): (ctx: HandlerContext) => void {
   return (ctx) => {
-    const call = beginCall(ctx.method, ctx.requestHeader, ctx.protocolName);
+    const call = beginCall(ctx.method, ctx.requestHeader, ctx.protocolName, observer);
     ctx.values.set(callKey, call);
     ctx.responseHeader.set(REQUEST_ID_HEADER, call.requestId);
     const onAbort = () => {
       if (!call.entered) {
-        writeCallLog(logger, call, asAnswered(ConnectError.from(ctx.signal.reason)));
+        const error = asAnswered(ConnectError.from(ctx.signal.reason));
+        finishCall(logger, observer, call, error);
       }
     };
     if (ctx.signal.aborted) {
@@ -120,11 +166,11 @@ function asAnswered(error: ConnectError): ConnectError {
  * The outer interceptor: one log line per call with its final code, after
  * the inner error interceptor has mapped the failure.
  */
-export function createCallLogInterceptor(logger: Logger): Interceptor {
+export function createCallLogInterceptor(logger: Logger, observer?: CallObserver): Interceptor {
   return (next) => async (req) => {
     let call = req.contextValues.get(callKey);
     if (call === undefined) {
-      call = beginCall(req.method, req.header, "unknown");
+      call = beginCall(req.method, req.header, "unknown", observer);
       req.contextValues.set(callKey, call);
     }
     call.entered = true;
@@ -137,10 +183,11 @@ export function createCallLogInterceptor(logger: Logger): Interceptor {
         return { ...res, message: loggedStream(res.message, req.signal, log) };
       }
       noteIds(call, res.message);
-      writeCallLog(logger, call, undefined);
+      finishCall(logger, observer, call, undefined);
       return res;
     } catch (e) {
-      writeCallLog(logger, call, ConnectError.from(e));
+      const error = ConnectError.from(e);
+      finishCall(logger, observer, call, error);
       throw e;
     }
   };
@@ -208,10 +255,31 @@ export function noteCaller(values: ContextValues, caller: NonNullable<CallRecord
   }
 }
 
-function writeCallLog(logger: Logger, call: CallRecord, error: ConnectError | undefined): void {
+/** The call's log line and its metrics, exactly once. */
+function finishCall(
+  logger: Logger,
+  observer: CallObserver | undefined,
+  call: CallRecord,
+  error: ConnectError | undefined,
+): void {
   if (call.logged) {
     return;
   }
+  writeCallLog(logger, call, error);
+  observer?.callHandled({
+    ...call.report,
+    code: error === undefined ? "OK" : grpcCodeName(error.code),
+    reason: error === undefined ? undefined : reasonOf(error),
+    durationSeconds: (performance.now() - call.startMs) / 1000,
+  });
+}
+
+/** gRPC's canonical name of a code: NOT_FOUND; CANCELLED with gRPC's spelling. */
+function grpcCodeName(code: Code): string {
+  return code === Code.Canceled ? "CANCELLED" : codeToString(code).toUpperCase();
+}
+
+function writeCallLog(logger: Logger, call: CallRecord, error: ConnectError | undefined): void {
   call.logged = true;
   const line: Record<string, unknown> = {
     method: call.method,

@@ -9,9 +9,12 @@ export {
   type Role,
 } from "./access.js";
 export {
+  type CallObserver,
+  type CallReport,
   createCallLogGate,
   createCallLogInterceptor,
   createErrorInterceptor,
+  type HandledCallReport,
   REQUEST_ID_HEADER,
 } from "./call-log.js";
 export {

@@ -45,6 +45,8 @@ describe("loadConfig", () => {
       expirySweepIntervalMs: 60_000,
       watchersMax: 1000,
       watchPollIntervalMs: 1000,
+      metricsPort: 9464,
+      metricsHost: "127.0.0.1",
     });
   });
 
@@ -165,6 +167,8 @@ describe("loadConfig", () => {
       HTTP2_IDLE_TIMEOUT_MS: String(config.http2IdleTimeoutMs),
       CONNECTIONS_MAX: String(config.connectionsMax),
       LOG_LEVEL: config.logLevel,
+      METRICS_PORT: String(config.metricsPort),
+      METRICS_HOST: config.metricsHost,
       DB_QUEUE_WAIT_MS_MAX: String(resolveStoreConfig({ databaseUrl: "x" }).queueWaitMsMax),
       DB_QUEUED_CALLS_MAX: String(resolveStoreConfig({ databaseUrl: "x" }).queuedCallsMax),
       DB_WRITE_BATCHES_MAX: String(resolveStoreConfig({ databaseUrl: "x" }).writeBatchesMax),
@@ -179,6 +183,34 @@ describe("loadConfig", () => {
     for (const setting of CONFIG_SETTINGS) {
       expect(configTableMarkdown()).toContain(`| \`${setting.env}\` `);
     }
+  });
+});
+
+describe("the metrics listener", () => {
+  it("is on loopback port 9464 by default, off with METRICS_PORT 0", () => {
+    expect(loadConfig({})).toMatchObject({ metricsPort: 9464, metricsHost: "127.0.0.1" });
+    expect(loadConfig({ METRICS_PORT: "0" }).metricsPort).toBe(0);
+    expect(loadConfig({ METRICS_PORT: "9100", METRICS_HOST: "::1" })).toMatchObject({
+      metricsPort: 9100,
+      metricsHost: "::1",
+    });
+  });
+
+  it("stays on loopback when the ledger port is public, and leaves it only when set", () => {
+    const token = newToken("content", "writer");
+    expect(loadConfig({ LEDGER_TOKENS: token.line }).metricsHost).toBe("127.0.0.1");
+    // Development mode confines HOST, not METRICS_HOST: the operator named it (a warning at start).
+    expect(loadConfig({ METRICS_HOST: "0.0.0.0" }).metricsHost).toBe("0.0.0.0");
+  });
+
+  it("refuses a bad port, and the ledger's own port", () => {
+    expect(problemsOf({ METRICS_PORT: "99999" })).toEqual([
+      'METRICS_PORT: expected an integer in 0..65535, got "99999"',
+    ]);
+    expect(problemsOf({ PORT: "9000", METRICS_PORT: "9000" })).toEqual([
+      "METRICS_PORT: must differ from PORT (metrics have a listener of their own)",
+    ]);
+    expect(problemsOf({ PORT: "0", METRICS_PORT: "0" })).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { isIP } from "node:net";
+import { isIP, isIPv6 } from "node:net";
 import { DEFAULT_HOLD_POLICY } from "../domain/index.js";
 import { DECLARED_APPS, WATCH_SETTINGS_DEFAULT } from "../rpc/index.js";
 import {
@@ -67,6 +67,10 @@ export interface Config {
   readonly watchersMax: number;
   /** How often a caught-up watcher reads again (writes of other processes). */
   readonly watchPollIntervalMs: number;
+  /** The Prometheus listener's port; 0: no metrics listener. */
+  readonly metricsPort: number;
+  /** Loopback unless the operator names another address (the endpoint has no authentication). */
+  readonly metricsHost: string;
 }
 
 export interface ConfigSetting {
@@ -81,6 +85,9 @@ const HTTP2_IDLE_TIMEOUT_MS_DEFAULT = 60_000;
 const CONNECTIONS_MAX_DEFAULT = 1000;
 const HOLD_SWEEP_INTERVAL_MS_DEFAULT = 5000;
 const EXPIRY_SWEEP_INTERVAL_MS_DEFAULT = 60_000;
+/** The port the Prometheus exporters' registry assigns to Node.js exporters. */
+const METRICS_PORT_DEFAULT = 9464;
+const METRICS_HOST_DEFAULT = "127.0.0.1";
 
 /** Every environment variable the server reads: the README's configuration table. */
 export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
@@ -219,6 +226,18 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
     description:
       "How often a caught-up WatchEntries stream reads again, 10..60000: the latency of writes made by other processes (this one's wake it at once).",
   },
+  {
+    env: "METRICS_PORT",
+    default: String(METRICS_PORT_DEFAULT),
+    description:
+      "Port of the Prometheus listener (`/metrics`, no authentication), apart from PORT, 0..65535 (0: no metrics listener).",
+  },
+  {
+    env: "METRICS_HOST",
+    default: METRICS_HOST_DEFAULT,
+    description:
+      "Address of the metrics listener; any other than loopback only when set here, and a warning is logged at start.",
+  },
 ];
 
 /**
@@ -309,7 +328,12 @@ export function loadConfig(env: Env): Config {
       10,
       60_000,
     ),
+    metricsPort: read.integer("METRICS_PORT", METRICS_PORT_DEFAULT, 0, 65535),
+    metricsHost: read.optionalText("METRICS_HOST") ?? METRICS_HOST_DEFAULT,
   };
+  if (config.metricsPort !== 0 && config.metricsPort === config.port) {
+    problems.push("METRICS_PORT: must differ from PORT (metrics have a listener of their own)");
+  }
   if (
     config.holdTtlMsDefault !== undefined &&
     config.holdTtlMsDefault > (config.holdTtlMsMax ?? DEFAULT_HOLD_POLICY.maxTtlMs)
@@ -367,6 +391,17 @@ export function isLoopback(host: string): boolean {
   }
   const v4 = bare.startsWith("::ffff:") ? bare.slice("::ffff:".length) : bare;
   return isIP(v4) === 4 && v4.startsWith("127.");
+}
+
+/** A host a client can dial: wildcard addresses become loopback, IPv6 gets brackets. */
+export function urlHost(host: string): string {
+  if (host === "0.0.0.0") {
+    return "127.0.0.1";
+  }
+  if (host === "::") {
+    return "[::1]";
+  }
+  return isIPv6(host) ? `[${host}]` : host;
 }
 
 function tlsFiles(

@@ -11,6 +11,12 @@ export {
   type TlsFiles,
 } from "./config.js";
 export {
+  createLedgerMetrics,
+  type LedgerMetrics,
+  METRICS_PATH,
+  metricsFor,
+} from "./metrics.js";
+export {
   createLedgerServer,
   type LedgerServer,
   type LedgerServerOptions,

@@ -13,6 +13,7 @@ import {
   resolveDatabase,
 } from "../store/index.js";
 import { type Config, ConfigError, loadConfig, readCredentials, storeSettings } from "./config.js";
+import { metricsFor } from "./metrics.js";
 import { createLedgerServer, type LedgerServer } from "./server.js";
 
 const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
@@ -39,21 +40,32 @@ async function main(config: Config, logger: Logger): Promise<void> {
       logger.warn({ err: error }, "web console could not be built: / answers 404"),
   );
   const database = await startDatabase(config, logger);
+  const metrics = metricsFor(config);
   const store = await openStore({
     databaseUrl: database.url,
     ...storeSettings(config),
+    onWriteBatch: metrics?.observeWriteBatch,
   }).catch(async (error: unknown) => {
     await stopQuietly(database, logger);
     throw error;
   });
+  metrics?.readPoolFrom(() => store.poolStats());
   await consoleReady;
-  const server = createLedgerServer({ store, config, logger });
-  const { url, port } = await server.listen().catch(async (error: unknown) => {
+  const server = createLedgerServer({ store, config, logger, metrics });
+  const { url, port, metricsUrl } = await server.listen().catch(async (error: unknown) => {
     await store.close();
     await stopQuietly(database, logger);
     throw error;
   });
-  logger.info({ url, port, database: database.embedded ? "embedded" : "external" }, "listening");
+  logger.info(
+    {
+      url,
+      port,
+      metrics_url: metricsUrl,
+      database: database.embedded ? "embedded" : "external",
+    },
+    "listening",
+  );
   reloadTokensOnHangup(logger, server);
   stopOnSignals(config, logger, async () => {
     await server.close();

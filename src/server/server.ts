@@ -15,12 +15,14 @@ import {
   ledgerRouterOptions,
   ledgerRoutes,
   reflectionRoutes,
+  WatchHub,
 } from "../rpc/index.js";
-import { type Config, isLoopback } from "./config.js";
+import { type Config, isLoopback, urlHost } from "./config.js";
 import { limitConnections } from "./connection-limit.js";
 import { ConnectionTracker } from "./connections.js";
 import { createCorsHandler } from "./cors.js";
 import { Credentials, type TokenEntry } from "./credentials.js";
+import { type LedgerMetrics, type MetricsListener, metricsFor, serveMetrics } from "./metrics.js";
 import { sniffProtocol } from "./sniff.js";
 import { CONSOLE_DIR_DEFAULT, loadStaticSite, type StaticSite } from "./static.js";
 import { type Sweeps, startSweeps } from "./sweeps.js";
@@ -47,6 +49,8 @@ export type ServerConfig = Pick<
   | "expirySweepIntervalMs"
   | "watchersMax"
   | "watchPollIntervalMs"
+  | "metricsPort"
+  | "metricsHost"
 >;
 
 export interface LedgerServerOptions {
@@ -58,11 +62,20 @@ export interface LedgerServerOptions {
   readonly consoleDir?: string;
   /** How often grpc.health.v1 Watch pings the database (default: each second). */
   readonly healthPollIntervalMs?: number;
+  /**
+   * Served on METRICS_HOST:METRICS_PORT unless that port is 0; pass the
+   * one the store reports to (main.ts). Default: a fresh one (calls and
+   * process metrics only).
+   */
+  readonly metrics?: LedgerMetrics | undefined;
 }
 
 export interface LedgerServer {
-  /** Binds the port (0: any free one) and serves until close(). */
-  listen(): Promise<{ port: number; url: string }>;
+  /**
+   * Binds the port (0: any free one) and serves until close(); and the
+   * metrics listener, unless METRICS_PORT is 0 (then no metricsUrl).
+   */
+  listen(): Promise<{ port: number; url: string; metricsUrl: string | undefined }>;
   /**
    * Stops accepting, lets in-flight calls finish within the grace period,
    * then aborts what remains and closes every connection. The caller closes
@@ -95,10 +108,13 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
       : { pollIntervalMs: options.healthPollIntervalMs }),
   });
   const credentials = new Credentials(config.credentials.enabled, config.credentials.tokens);
-  const serveLedger = ledgerRoutes(store, logger, {
+  const metrics = options.metrics ?? metricsFor(config);
+  const watch = new WatchHub({
     watchersMax: config.watchersMax,
     pollIntervalMs: config.watchPollIntervalMs,
   });
+  metrics?.readWatchersFrom(() => watch.active);
+  const serveLedger = ledgerRoutes(store, logger, watch);
   const rpcHandler = connectNodeAdapter({
     routes(router) {
       serveLedger(router);
@@ -108,7 +124,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
     },
     readMaxBytes: config.requestBytesMax,
     shutdownSignal: shutdown.signal,
-    ...ledgerRouterOptions(logger, credentials),
+    ...ledgerRouterOptions(logger, credentials, undefined, metrics),
     fallback(req, res) {
       const path = (req.url ?? "").slice(0, 200);
       logger.info({ method: path, code: "unimplemented", http_status: 404 }, "rpc");
@@ -131,6 +147,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
 
   let listener: NetServer | undefined;
   let sweep: Sweeps | undefined;
+  let metricsListener: MetricsListener | undefined;
   let closing: Promise<void> | undefined;
 
   async function createListener(): Promise<NetServer> {
@@ -195,6 +212,17 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
         });
       });
       server.on("error", (error) => logger.error({ err: error }, "listener error"));
+      if (metrics !== undefined && config.metricsPort !== 0) {
+        metricsListener = await serveMetrics(
+          metrics,
+          { host: config.metricsHost, port: config.metricsPort },
+          logger,
+        ).catch(async (error: unknown) => {
+          await new Promise((resolve) => server.close(resolve));
+          listener = undefined;
+          throw error;
+        });
+      }
       sweep = startSweeps(
         store,
         { holdsMs: config.holdSweepIntervalMs, ledgersMs: config.expirySweepIntervalMs },
@@ -203,7 +231,11 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
       const { port } = server.address() as AddressInfo;
       logAccessMode(config, credentials.size, logger);
       const scheme = config.tls === undefined ? "http" : "https";
-      return { port, url: `${scheme}://${urlHost(config.host)}:${port}` };
+      return {
+        port,
+        url: `${scheme}://${urlHost(config.host)}:${port}`,
+        metricsUrl: metricsListener?.url,
+      };
     },
 
     close() {
@@ -229,6 +261,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
     // Health turns NOT_SERVING and its Watch streams end, so they hold no drain open.
     health.shutdown();
     await sweep?.stop();
+    await metricsListener?.close();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     connections.beginShutdown();
     if (await settlesWithin(closed, config.shutdownGraceMs)) {
@@ -280,15 +313,4 @@ async function settlesWithin(promise: Promise<void>, timeoutMs: number): Promise
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** A host a client can dial: wildcard addresses become loopback, IPv6 gets brackets. */
-function urlHost(host: string): string {
-  if (host === "0.0.0.0") {
-    return "127.0.0.1";
-  }
-  if (host === "::") {
-    return "[::1]";
-  }
-  return net.isIPv6(host) ? `[${host}]` : host;
 }

@@ -17,6 +17,11 @@ export class Admission {
     private readonly waitersMax: number,
   ) {}
 
+  /** Units of work waiting for a permit now. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
   async run<T>(
     waitMsMax: number,
     signal: AbortSignal | undefined,

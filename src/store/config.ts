@@ -49,6 +49,22 @@ export interface WriteBatchReport {
   readonly commands: number;
   /** Transactions it took: 1, more after retries and splits. */
   readonly transactions: number;
+  /** From taking its calls off the queue (a connection in hand) to answering them. */
+  readonly durationSeconds: number;
+  /** Time in its ledgers' lock statement (the wait for the row locks and the read), over all its transactions. */
+  readonly lockWaitSeconds: number;
+}
+
+/** The connection pool now, as metrics read it at scrape time. */
+export interface PoolStats {
+  /** Connections checked out. */
+  readonly inUse: number;
+  /** Connections open and free. */
+  readonly idle: number;
+  /** Reads and write batches waiting for a connection (admission.ts). */
+  readonly waiting: number;
+  /** Write calls queued for a batch (pipeline/group-commit.ts). */
+  readonly queuedWrites: number;
 }
 
 export interface ResolvedStoreConfig {

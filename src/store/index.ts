@@ -6,6 +6,7 @@ export type { LedgerStore } from "../domain/index.js";
 export { appOperationRegistry } from "./app-operations.js";
 export {
   HOLD_TTL_MS_LIMIT,
+  type PoolStats,
   QUEUE_WAIT_MS_MAX_DEFAULT,
   QUEUED_CALLS_MAX_DEFAULT,
   type StoreConfig,

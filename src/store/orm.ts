@@ -1,5 +1,6 @@
 import { Migrator } from "@mikro-orm/migrations";
 import { MikroORM, type Options } from "@mikro-orm/postgresql";
+import type { Pool } from "pg";
 import { ENTITIES } from "./entities/index.js";
 import { MIGRATIONS } from "./migrations/index.js";
 import { guardPoolConnections } from "./pool-guard.js";
@@ -15,6 +16,8 @@ export interface OrmOptions {
    */
   readonly statementTimeoutMs?: number | undefined;
   readonly lockTimeoutMs?: number | undefined;
+  /** Told of the pg pool once it exists (the store reads its counts for metrics). */
+  readonly onPool?: ((pool: Pool) => void) | undefined;
 }
 
 /** A transaction left open by a bug must not hold its locks forever. */
@@ -56,7 +59,10 @@ function ormConfig(databaseUrl: string, options: OrmOptions): Options {
           : options.statementTimeoutMs + QUERY_TIMEOUT_GRACE_MS,
       lock_timeout: options.lockTimeoutMs,
       idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
-      onPoolCreated: guardPoolConnections,
+      onPoolCreated: (pool: Pool) => {
+        guardPoolConnections(pool);
+        options.onPool?.(pool);
+      },
     },
     timezone: "Z",
     debug: false,

@@ -1,4 +1,5 @@
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import type { Pool } from "pg";
 import {
   type CallOptions,
   type Entry,
@@ -11,7 +12,12 @@ import {
   type Transaction,
   type WriteResult,
 } from "../domain/index.js";
-import { type ResolvedStoreConfig, resolveStoreConfig, type StoreConfig } from "./config.js";
+import {
+  type PoolStats,
+  type ResolvedStoreConfig,
+  resolveStoreConfig,
+  type StoreConfig,
+} from "./config.js";
 import { initOrm } from "./orm.js";
 import type { Command, CommandBody, Outcome } from "./pipeline/apply.js";
 import { GroupCommit } from "./pipeline/group-commit.js";
@@ -26,6 +32,8 @@ import { findInvariantBreaches, type InvariantBreach } from "./verify-invariants
 export interface PostgresLedgerStore extends LedgerStore {
   /** Every stored fact that contradicts the ledger's rules; empty when all hold. */
   verifyInvariants(): Promise<readonly InvariantBreach[]>;
+  /** The connection pool and the calls waiting for it, now (for metrics). */
+  poolStats(): PoolStats;
 }
 
 /**
@@ -34,13 +42,17 @@ export interface PostgresLedgerStore extends LedgerStore {
  */
 export async function openStore(config: StoreConfig): Promise<PostgresLedgerStore> {
   const resolved = resolveStoreConfig(config);
+  let pool: Pool | undefined;
   const orm = await initOrm(resolved.databaseUrl, {
     poolSizeMax: resolved.poolSizeMax,
     connectTimeoutMs: resolved.connectTimeoutMs,
     statementTimeoutMs: resolved.statementTimeoutMs,
     lockTimeoutMs: resolved.lockTimeoutMs,
+    onPool: (created) => {
+      pool = created;
+    },
   });
-  const store = storeOn(orm, resolved);
+  const store = storeOn(orm, resolved, () => pool);
   try {
     await store.ping();
   } catch (error) {
@@ -50,7 +62,11 @@ export async function openStore(config: StoreConfig): Promise<PostgresLedgerStor
   return store;
 }
 
-function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStore {
+function storeOn(
+  orm: MikroORM,
+  config: ResolvedStoreConfig,
+  pool: () => Pool | undefined,
+): PostgresLedgerStore {
   const unit: UnitOfWork = createUnitOfWork(orm, config);
   const pipeline = new GroupCommit({
     config,
@@ -170,6 +186,17 @@ function storeOn(orm: MikroORM, config: ResolvedStoreConfig): PostgresLedgerStor
     async verifyInvariants() {
       open();
       return unit.read(undefined, (em) => findInvariantBreaches(em));
+    },
+    poolStats() {
+      const open = pool();
+      const total = open?.totalCount ?? 0;
+      const idle = open?.idleCount ?? 0;
+      return {
+        inUse: total - idle,
+        idle,
+        waiting: unit.admission.waiting,
+        queuedWrites: pipeline.queuedCalls,
+      };
     },
     close() {
       closed ??= orm.close(true);

@@ -45,6 +45,7 @@ async function startReplica(env: Record<string, string> = {}): Promise<Replica> 
     HOST: "127.0.0.1",
     WATCH_POLL_INTERVAL_MS: POLL_MS,
     SHUTDOWN_GRACE_MS: "500",
+    METRICS_PORT: "0",
     ...env,
   });
   const databaseUrl = harness.server().databaseUrl;

@@ -43,6 +43,7 @@ export async function startConsoleServer(
     config: loadConfig({
       PORT: "0",
       HOST: "127.0.0.1",
+      METRICS_PORT: "0",
       SHUTDOWN_GRACE_MS: "2000",
       CORS_ALLOWED_ORIGINS: options.corsAllowedOrigins,
       LEDGER_TOKENS: options.tokens,

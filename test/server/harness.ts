@@ -56,7 +56,10 @@ export async function startPlumbingServer(
     },
   );
   const log = captureLog();
-  const config = { ...loadConfig({ PORT: "0", HOST: "127.0.0.1" }), ...options.config };
+  const config = {
+    ...loadConfig({ PORT: "0", HOST: "127.0.0.1", METRICS_PORT: "0" }),
+    ...options.config,
+  };
   const server = createLedgerServer({
     store,
     config,

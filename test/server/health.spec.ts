@@ -56,7 +56,7 @@ beforeAll(async () => {
   server = createLedgerServer({
     store,
     config: {
-      ...loadConfig({ PORT: "0", HOST: "127.0.0.1" }),
+      ...loadConfig({ PORT: "0", HOST: "127.0.0.1", METRICS_PORT: "0" }),
       // Long enough that a Watch holding the drain open would time the test out.
       shutdownGraceMs: 60_000,
     },

@@ -28,7 +28,8 @@ const START_TIMEOUT_MS = 60_000;
 function start(env: Record<string, string>): ChildProcess {
   return spawn(`${ROOT}node_modules/.bin/node`, ["--import", "tsx", "src/server/main.ts"], {
     cwd: ROOT,
-    env: { PATH: `${ROOT}node_modules/.bin:${process.env.PATH ?? ""}`, ...env },
+    // No metrics listener unless a test asks: a fixed port would clash between processes.
+    env: { PATH: `${ROOT}node_modules/.bin:${process.env.PATH ?? ""}`, METRICS_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
 }

@@ -186,7 +186,7 @@ describe("graceful shutdown", () => {
     const s = await start({});
     const neverListened = createLedgerServer({
       store: s.store,
-      config: loadConfig({ PORT: "0", HOST: "127.0.0.1" }),
+      config: loadConfig({ PORT: "0", HOST: "127.0.0.1", METRICS_PORT: "0" }),
       logger: captureLog().logger,
     });
     await Promise.all([neverListened.close(), neverListened.close()]);

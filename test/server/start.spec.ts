@@ -37,6 +37,7 @@ function npmRun(script: string, dataDir: string, stopOn?: RegExp): Promise<Outco
       LEDGER_DATA_DIR: dataDir,
       HOST: "127.0.0.1",
       PORT: "0",
+      METRICS_PORT: "0",
     },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,

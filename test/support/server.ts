@@ -5,7 +5,12 @@
  */
 import pino from "pino";
 import { afterAll, beforeAll } from "vitest";
-import { createLedgerServer, loadConfig, storeSettings } from "../../src/server/index.js";
+import {
+  createLedgerServer,
+  loadConfig,
+  metricsFor,
+  storeSettings,
+} from "../../src/server/index.js";
 import { type LedgerStore, openStore } from "../../src/store/index.js";
 import { type ClientName, type LedgerApi, openClient } from "./clients.js";
 import { createTestDatabase } from "./database.js";
@@ -16,13 +21,18 @@ export interface TestServer {
   /** Base URL, e.g. http://127.0.0.1:43123, for every client. */
   readonly url: string;
   readonly port: number;
+  /** http://127.0.0.1:<METRICS_PORT>/metrics; undefined with METRICS_PORT 0 (the harness's default). */
+  readonly metricsUrl: string | undefined;
   /** The server's own store, for invariant checks beside the API. */
   readonly store: LedgerStore;
   readonly databaseUrl: string;
   close(): Promise<void>;
 }
 
-/** `env`: settings beside the harness's own, e.g. { EXPIRY_SWEEP_INTERVAL_MS: "200" }. */
+/**
+ * `env`: settings beside the harness's own, e.g. { EXPIRY_SWEEP_INTERVAL_MS: "200" }.
+ * No metrics listener unless `env` names a METRICS_PORT (a fixed default would clash).
+ */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const logger = pino({ level: process.env.LEDGER_TEST_LOG_LEVEL ?? "silent" });
@@ -33,18 +43,22 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     MIGRATE_ON_START: "false",
     LOG_LEVEL: "silent",
     SHUTDOWN_GRACE_MS: "2000",
+    METRICS_PORT: "0",
     ...env,
   });
   // Wired as src/server/main.ts wires it, with the production defaults.
+  const metrics = metricsFor(config);
   const store = await openStore({
     databaseUrl: database.url,
     ...storeSettings(config),
+    onWriteBatch: metrics?.observeWriteBatch,
   }).catch(async (error: unknown) => {
     await database.drop();
     throw error;
   });
-  const server = createLedgerServer({ store, config, logger });
-  const { port, url } = await server.listen().catch(async (error: unknown) => {
+  metrics?.readPoolFrom(() => store.poolStats());
+  const server = createLedgerServer({ store, config, logger, metrics });
+  const { port, url, metricsUrl } = await server.listen().catch(async (error: unknown) => {
     await store.close();
     await database.drop();
     throw error;
@@ -52,6 +66,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   return {
     url,
     port,
+    metricsUrl,
     store,
     databaseUrl: database.url,
     async close() {

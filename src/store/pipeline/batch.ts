@@ -14,6 +14,8 @@ export interface BatchUnit {
 export interface BatchContext extends RuleContext {
   /** Cancels the statement in flight; only a batch of one caller has one. */
   readonly signal: AbortSignal | undefined;
+  /** Told how long the ledgers' lock statement took (for metrics). */
+  readonly onLocked?: ((seconds: number) => void) | undefined;
 }
 
 /**
@@ -33,6 +35,7 @@ export async function runBatch(
     units.flatMap((unit) => unit.commands),
     context.now,
     context.signal,
+    context.onLocked,
   );
   const applying = { ...context, storedKey: loaded.storedKey };
   const outcomes = units.map((unit) =>

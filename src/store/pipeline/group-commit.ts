@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { type CallOptions, LedgerError } from "../../domain/index.js";
@@ -230,10 +231,16 @@ export class GroupCommit {
     return taken;
   }
 
+  /** Write calls queued for a batch now. */
+  get queuedCalls(): number {
+    return this.queue.length;
+  }
+
   private async run(batch: readonly Pending[]): Promise<void> {
+    const startMs = performance.now();
     try {
       const units = batch.flatMap(unitsOf);
-      const tally = { transactions: 0 };
+      const tally: Tally = { transactions: 0, lockWaitSeconds: 0 };
       const options = batch.length === 1 ? batch[0]?.options : undefined;
       const outcomes = await this.execute(units, options, tally);
       settleAll(batch, units, outcomes);
@@ -245,6 +252,8 @@ export class GroupCommit {
         calls: batch.length,
         commands: units.reduce((sum, unit) => sum + unit.commands.length, 0),
         transactions: tally.transactions,
+        durationSeconds: (performance.now() - startMs) / 1000,
+        lockWaitSeconds: tally.lockWaitSeconds,
       });
     } finally {
       for (const id of batch.flatMap((p) => p.ledgerIds)) {
@@ -279,7 +288,7 @@ export class GroupCommit {
   private async execute(
     units: readonly Unit[],
     options: CallOptions | undefined,
-    tally: { transactions: number },
+    tally: Tally,
   ): Promise<Outcome[][]> {
     for (let attempt = 0; ; attempt += 1) {
       try {
@@ -291,6 +300,9 @@ export class GroupCommit {
             operations: this.deps.config.operations,
             holdPolicy: this.deps.config.holdPolicy,
             signal: options?.signal,
+            onLocked: (seconds) => {
+              tally.lockWaitSeconds += seconds;
+            },
           }),
         );
       } catch (error) {
@@ -309,7 +321,7 @@ export class GroupCommit {
   private async afterFailure(
     units: readonly Unit[],
     options: CallOptions | undefined,
-    tally: { transactions: number },
+    tally: Tally,
     error: unknown,
   ): Promise<Outcome[][]> {
     const translated = isRetryable(error) ? concurrencyConflict(error) : translateError(error);
@@ -321,6 +333,12 @@ export class GroupCommit {
     const first = await this.execute(units.slice(0, half), options, tally);
     return [...first, ...(await this.execute(units.slice(half), options, tally))];
   }
+}
+
+/** What a batch's transactions add up to, for its WriteBatchReport. */
+interface Tally {
+  transactions: number;
+  lockWaitSeconds: number;
 }
 
 /** A unit of a call: an atomic call is one; a call that is not, one per command. */

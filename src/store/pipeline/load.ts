@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { LockMode, QueryOrder } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import {
@@ -52,11 +53,14 @@ export async function loadBatch(
   commands: readonly Command[],
   now: Date,
   signal: AbortSignal | undefined,
+  onLocked?: (seconds: number) => void,
 ): Promise<LoadedBatch> {
   const openHolds = await openHoldsOn(em, asked(voidingTerminations(commands)), signal);
   const originals = await readOriginals(em, commands, openHolds, signal);
   const ledgerAsks = ledgerAsksOf(commands, originals, openHolds);
+  const lockStartMs = performance.now();
   const ledgers = await lockLedgers(em, ledgerAsks, now, signal);
+  onLocked?.((performance.now() - lockStartMs) / 1000);
   const transactions = await lockOriginals(em, transactionAsksOf(commands, openHolds), originals);
   const activeOwners = await findActiveOwners(em, commands);
   const externalIds = await findExternalIds(em, commands, ledgers, signal);

@@ -48,6 +48,8 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
       // "listening" is an info line; readline drains the call log behind it.
       LOG_LEVEL: "info",
       SHUTDOWN_GRACE_MS: "2000",
+      // Replicas run side by side: no metrics listener unless a test names a port.
+      METRICS_PORT: "0",
       ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
