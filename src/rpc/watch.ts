@@ -7,7 +7,7 @@
  * watches; a watcher holds one page at most, since the stream is pulled.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { HandlerContext } from "@connectrpc/connect";
+import { ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type {
   WatchEntriesRequest,
   WatchEntriesResponseSchema,
@@ -140,6 +140,9 @@ export async function* watchEntries(
       }
       await hub.sleep(req.ledgerId, ctx.signal);
     }
+    // Cancelled, or the server is shutting down (UNAVAILABLE): never a normal end,
+    // which would tell the client the ledger is closed.
+    throw ConnectError.from(ctx.signal.reason);
   } finally {
     release();
   }

@@ -52,3 +52,4 @@ export {
 } from "./retry.js";
 export { PROTOCOLS, type Protocol, type TransportOptions } from "./transport.js";
 export type * from "./types.js";
+export type { WatchOptions } from "./watch.js";

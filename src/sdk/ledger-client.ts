@@ -11,6 +11,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { Status } from "../../gen/google/rpc/status_pb.js";
 import {
+  type Entry,
   type Ledger as LedgerMessage,
   LedgerService,
   type RecordEntryRequestSchema,
@@ -61,6 +62,7 @@ import type {
   VoidedTransaction,
   VoidPendingInput,
 } from "./types.js";
+import { type WatchOptions, watchEntries } from "./watch.js";
 
 /** The default deadline of one call, retries included. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -216,6 +218,14 @@ export interface LedgerClient {
    */
   terminateLedger(ledgerId: string, options?: TerminateLedgerOptions): Promise<TerminatedLedger>;
   /** Releases the client's connections (the HTTP/2 session of "grpc"). */
+  /**
+   * The ledger's entries as they are committed (WatchEntries), in sequence
+   * order: after `fromSequence` (0: from the first; absent: from now), then
+   * live. Reconnects by itself from the last sequence received, with
+   * backoff, on a retryable failure; ends on `signal`, or once a terminated
+   * ledger's entries are all sent. LEDGER_NOT_FOUND.
+   */
+  watch(ledgerId: string, options?: WatchOptions): AsyncIterable<Entry>;
   close(): void;
 }
 
@@ -242,6 +252,18 @@ export function createLedgerClient(options: LedgerClientOptions): LedgerClient {
     ...transferCalls(rpc, call),
     ...transactionCalls(rpc, call),
     ...holdCalls(rpc, call),
+    watch: (ledgerId, watchOptions) =>
+      watchEntries(
+        {
+          rpc,
+          policy,
+          versionOf: async (id, signal) =>
+            (await call({ signal }, (o) => rpc.getLedger({ ledgerId: id }, o))).ledger?.version ??
+            0n,
+        },
+        ledgerId,
+        watchOptions,
+      ),
     close,
   };
 }

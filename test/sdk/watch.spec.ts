@@ -1,0 +1,116 @@
+/**
+ * The SDK's watch(): an async iterator of a ledger's entries over gRPC,
+ * Connect and gRPC-Web that reconnects by itself. The server it watches
+ * through is stopped mid-stream and started again on the same port (on the
+ * same database) while another server takes writes: every entry arrives
+ * exactly once, in order.
+ */
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import {
+  createContentClient,
+  createLedgerClient,
+  type Entry,
+  LedgerNotFoundError,
+  PROTOCOLS,
+} from "../../src/sdk/index.js";
+import { createLedgerServer, loadConfig, storeSettings } from "../../src/server/index.js";
+import { openStore } from "../../src/store/index.js";
+import { absentId, uniqueOwner } from "../support/fixtures.js";
+import { freePort } from "../support/ports.js";
+import { useLedgerServer } from "../support/server.js";
+
+const harness = useLedgerServer({ WATCH_POLL_INTERVAL_MS: "100" });
+
+/** A server on the harness's database at `port`. */
+async function serveOn(port: number) {
+  const config = loadConfig({
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    WATCH_POLL_INTERVAL_MS: "100",
+    SHUTDOWN_GRACE_MS: "0",
+    METRICS_PORT: "0",
+  });
+  const store = await openStore({
+    databaseUrl: harness.server().databaseUrl,
+    ...storeSettings(config),
+  });
+  const server = createLedgerServer({ store, config, logger: pino({ level: "silent" }) });
+  await server.listen();
+  return {
+    async stop() {
+      await server.close();
+      await store.close();
+    },
+  };
+}
+
+describe.each(PROTOCOLS)("watch over %s", (protocol) => {
+  it("yields every entry once, in order, across a server restart", async () => {
+    const writer = createContentClient(
+      createLedgerClient({ baseUrl: harness.server().url, protocol: "connect" }),
+    );
+    const { ledger } = await writer.createLedger({
+      ownerId: uniqueOwner("watch"),
+      unit: "CREDITS",
+    });
+    await writer.creditAdd(ledger.id, { amountMinor: 1n });
+
+    const port = await freePort();
+    let replica = await serveOn(port);
+    const watcher = createLedgerClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      protocol,
+      retry: { backoffMsInitial: 50, backoffMsMax: 200 },
+    });
+    const stop = new AbortController();
+    const seen: Entry[] = [];
+    const reading = (async () => {
+      for await (const entry of watcher.watch(ledger.id, {
+        fromSequence: 0n,
+        signal: stop.signal,
+      })) {
+        seen.push(entry);
+        if (seen.length === 6) {
+          stop.abort();
+        }
+      }
+    })();
+    try {
+      await expect.poll(() => seen.length, { timeout: 10_000 }).toBe(1);
+      await writer.creditAdd(ledger.id, { amountMinor: 2n });
+      await expect.poll(() => seen.length, { timeout: 10_000 }).toBe(2);
+      await replica.stop();
+      for (const amountMinor of [3n, 4n]) {
+        await writer.creditAdd(ledger.id, { amountMinor });
+      }
+      replica = await serveOn(port);
+      for (const amountMinor of [5n, 6n]) {
+        await writer.creditAdd(ledger.id, { amountMinor });
+      }
+      await reading;
+    } finally {
+      stop.abort();
+      watcher.close();
+      await replica.stop();
+    }
+    expect(seen.map((e) => [e.sequence, e.amount])).toEqual([
+      [1n, 1n],
+      [2n, 2n],
+      [3n, 3n],
+      [4n, 4n],
+      [5n, 5n],
+      [6n, 6n],
+    ]);
+  }, 60_000);
+
+  it("rejects with the typed error of a refusal that retrying cannot cure", async () => {
+    const client = createLedgerClient({ baseUrl: harness.server().url, protocol });
+    try {
+      const stream = client.watch(absentId(), { fromSequence: 0n })[Symbol.asyncIterator]();
+      await expect(stream.next()).rejects.toBeInstanceOf(LedgerNotFoundError);
+    } finally {
+      client.close();
+    }
+  });
+});
