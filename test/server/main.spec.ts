@@ -96,20 +96,16 @@ describe("main", () => {
     it(
       "serves, then drains and exits 0 on SIGTERM",
       async () => {
-        const child = start({ DATABASE_URL: database.url, PORT: "0", HOST: "127.0.0.1" });
+        const { child, url, log, listening } = await serve({
+          DATABASE_URL: database.url,
+          HOST: "127.0.0.1",
+        });
         const exit = exited(child);
-        const log = watchLog(child);
-        const listening = await Promise.race([
-          log.next("listening"),
-          exit.then((code) => {
-            throw new Error(`exited with ${code} before listening: ${JSON.stringify(log.lines)}`);
-          }),
-        ]);
         expect(listening).toMatchObject({
           database: "external",
           url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
         });
-        const { ledger } = await connectClient(String(listening.url), "1.1").createLedger({
+        const { ledger } = await connectClient(url, "1.1").createLedger({
           app: "content",
           ownerId: "main-spec",
           unit: "CREDITS",
@@ -218,7 +214,7 @@ async function serve(env: Record<string, string>) {
   ]);
   // A server on every address is reached over loopback.
   const url = String(listening.url);
-  return { child, url, log };
+  return { child, url, log, listening };
 }
 
 /** Sends SIGHUP and waits for the `count`-th log line with `msg` since. */
