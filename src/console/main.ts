@@ -36,6 +36,7 @@ import {
   wireWindowFields,
   writable,
 } from "./ledger-window.js";
+import { createLive } from "./live.js";
 import { type OperationSpec, operationsFor, signedForOperation } from "./operations.js";
 import { tabTokenStore } from "./session.js";
 import { wireSignIn } from "./sign-in.js";
@@ -58,6 +59,13 @@ const api = createLedgerApi(window.location.origin, {
     succeededCalls += 1;
     signIn.succeeded(withToken);
   },
+});
+
+/** The open ledger's WatchEntries stream: each new entry refreshes the page. */
+const live = createLive({
+  api,
+  shownVersion: () => state.ledger?.version ?? 0n,
+  refresh: (ledgerId, signal) => refreshLedger(ledgerId, true, signal),
 });
 
 interface State {
@@ -133,6 +141,7 @@ function onFailure(error: unknown, retriable: (() => Promise<void>) | undefined)
 /** Hides what a forgotten token read: the ledger list and the open ledger. */
 function resetView(): void {
   clearTimeout(state.phaseTimer);
+  live.stop();
   state.ledger = undefined;
   state.entries = [];
   byId("ledger-panel").hidden = true;
@@ -226,9 +235,15 @@ async function openLedger(ledgerId: string): Promise<void> {
 
 /**
  * Reloads the ledger (GetLedger also shows terminated ones), the current
- * history page, the open holds and, unless only paging, the chart.
+ * history page, the open holds and, unless only paging, the chart; then
+ * follows the ledger live. A live refresh whose stream was stopped (another
+ * ledger opened) renders nothing.
  */
-async function refreshLedger(ledgerId: string, redrawChart = true): Promise<void> {
+async function refreshLedger(
+  ledgerId: string,
+  redrawChart = true,
+  signal?: AbortSignal,
+): Promise<void> {
   const ledger = present((await api.getLedger({ ledgerId })).ledger, "GetLedger");
   const pageToken = state.pageTokens.at(-1) ?? "";
   const [page, holds, charted] = await Promise.all([
@@ -236,6 +251,9 @@ async function refreshLedger(ledgerId: string, redrawChart = true): Promise<void
     api.listPendingTransactions({ ledgerId, pageSize: HOLDS_PAGE_SIZE }),
     redrawChart ? latestEntries(api, ledgerId, CHART_ENTRIES_MAX) : undefined,
   ]);
+  if (signal?.aborted === true) {
+    return;
+  }
   const switched = state.ledger?.id !== ledger.id;
   state.ledger = ledger;
   state.nextPageToken = page.nextPageToken;
@@ -247,6 +265,7 @@ async function refreshLedger(ledgerId: string, redrawChart = true): Promise<void
   if (charted !== undefined) {
     renderBalanceChart(chartModel(charted.entries, charted.truncated, Date.now()), ledger.unit);
   }
+  live.follow(ledger);
 }
 
 function renderLedger(ledger: Ledger, switched: boolean): void {

@@ -1,0 +1,143 @@
+/**
+ * The open ledger updates live in Chromium: an entry recorded through the API
+ * (not the page) shows in the balance and history without a reload, with the
+ * "live" indicator; once another ledger is opened, entries on the first no
+ * longer change the page. Without Chromium the suite is skipped with the
+ * reason printed, except in CI, where that is a failure.
+ */
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
+import { type ConsoleServer, startConsoleServer } from "../server/console-server.js";
+import {
+  CHROMIUM_AVAILABLE,
+  CHROMIUM_MISSING,
+  IN_CI,
+  type LaunchedBrowser,
+  launchChromium,
+} from "./chromium.js";
+
+const STEP_TIMEOUT_MS = 15_000;
+const OWNER = "user-live";
+/** Long enough for a stream that still followed the first ledger to have redrawn the page. */
+const QUIET_MS = 1_500;
+
+describe.runIf(!CHROMIUM_AVAILABLE && IN_CI)("the live browser suite in CI", () => {
+  it("has Chromium to run on", () => {
+    throw new Error(`${CHROMIUM_MISSING}: the browser suite cannot run, and CI requires it`);
+  });
+});
+
+describe.skipIf(!CHROMIUM_AVAILABLE)(
+  `the console's live ledger in Chromium${CHROMIUM_AVAILABLE ? "" : ` (skipped: ${CHROMIUM_MISSING})`}`,
+  () => {
+    let server: ConsoleServer;
+    let chromium: LaunchedBrowser;
+    let page: Page;
+    const pageErrors: string[] = [];
+    const ledgerIds: Record<string, string> = {};
+    const api = () =>
+      createClient(
+        LedgerService,
+        createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }),
+      );
+
+    beforeAll(async () => {
+      server = await startConsoleServer();
+      chromium = await launchChromium();
+      page = await chromium.context.newPage();
+      page.setDefaultTimeout(STEP_TIMEOUT_MS);
+      page.on("pageerror", (error) => pageErrors.push(error.message));
+      page.on("console", (message) => {
+        if (message.type() === "error") {
+          pageErrors.push(message.text());
+        }
+      });
+      for (const unit of ["CREDITS", "USD_CENTS"]) {
+        const { ledger } = await api().createLedger({
+          app: "content",
+          ownerId: OWNER,
+          unit,
+          idempotencyKey: `live-${unit}`,
+        });
+        ledgerIds[unit] = ledger?.id ?? "";
+      }
+    }, 120_000);
+
+    afterAll(async () => {
+      await chromium?.close();
+      await server?.close();
+    }, 60_000);
+
+    async function balanceShows(text: string): Promise<void> {
+      const escaped = text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      await page.locator("#balance", { hasText: new RegExp(`^${escaped}$`) }).waitFor();
+    }
+
+    /** The history table, newest first: one array of cell texts per row. */
+    function historyRows(): Promise<string[][]> {
+      return page
+        .locator("#history-body tr")
+        .evaluateAll((rows) =>
+          rows.map((row) =>
+            Array.from((row as HTMLTableRowElement).cells).map((cell) => cell.textContent ?? ""),
+          ),
+        );
+    }
+
+    async function openLedger(unit: string): Promise<void> {
+      await page.click(`#ledger-list button[data-unit=${unit}]`);
+      await page.locator("#ledger-meta", { hasText: ledgerIds[unit] ?? "" }).waitFor();
+      await page.waitForFunction(() => !document.body.hasAttribute("aria-busy"));
+    }
+
+    function recordThroughApi(unit: string, operation: string, key: string) {
+      return api().recordEntry({ ledgerId: ledgerIds[unit] ?? "", operation, idempotencyKey: key });
+    }
+
+    it("shows an entry recorded elsewhere without a reload, and says it is live", async () => {
+      await page.goto(server.url);
+      await page.locator("body[data-ready=true]").waitFor();
+      await page.fill("#find-owner", OWNER);
+      await page.click("#find-form button[type=submit]");
+      await page.locator("#ledger-list li").nth(1).waitFor();
+      await openLedger("CREDITS");
+      await balanceShows("0 credits");
+      await page.locator("#live-indicator[data-state=live]", { hasText: "live" }).waitFor();
+
+      await recordThroughApi("CREDITS", "SIGNUP_CREDIT", "live-signup");
+      await balanceShows("3 credits");
+      await page.locator("#history-body tr[data-sequence='1']").waitFor();
+      expect((await historyRows()).map((row) => [row[0], row[2], row[3], row[4]])).toEqual([
+        ["1", "SIGNUP_CREDIT", "+3 credits", "3 credits"],
+      ]);
+      expect(await page.locator("#ledger-meta").textContent()).toContain("version 1");
+      expect(await page.locator("#balance-chart").getAttribute("data-entries")).toBe("1");
+
+      await recordThroughApi("CREDITS", "CREDIT_SPEND", "live-spend");
+      await page.locator("#history-body tr[data-sequence='2']").waitFor();
+      expect(await page.locator("#live-indicator").isVisible()).toBe(true);
+      expect(await page.evaluate(() => performance.getEntriesByType("navigation").length)).toBe(1);
+    });
+
+    it("stops following a ledger once another is opened", async () => {
+      await openLedger("USD_CENTS");
+      await balanceShows("$0.00");
+      await page.locator("#live-indicator[data-state=live]").waitFor();
+      const before = await historyRows();
+
+      await recordThroughApi("CREDITS", "CREDIT_ADD", "live-add-elsewhere");
+      await page.waitForTimeout(QUIET_MS);
+      await balanceShows("$0.00");
+      expect(await historyRows()).toEqual(before);
+      expect(await page.locator("#ledger-meta").textContent()).toContain(ledgerIds.USD_CENTS);
+
+      await recordThroughApi("USD_CENTS", "CREDIT_ADD", "live-add-here");
+      await page.locator("#history-body tr[data-sequence='1']").waitFor();
+      expect(await page.locator("#ledger-meta").textContent()).toContain(ledgerIds.USD_CENTS);
+      expect(pageErrors).toEqual([]);
+    });
+  },
+);
