@@ -14,7 +14,6 @@
  * ledger stays ACTIVE and its refusals are LEDGER_EXPIRED).
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { verifyInvariants } from "../../src/store/index.js";
 import {
@@ -24,6 +23,7 @@ import {
   type LedgerApi,
   type RecordEntryParams,
 } from "../support/clients.js";
+import { insertEntries } from "../support/database.js";
 import { absentId, declaredApp, LEARNING, uniqueKey, uniqueOwner } from "../support/fixtures.js";
 import { useLedgerServer } from "../support/server.js";
 import { allEntries, expectRefusal, openLedger, post } from "../support/steps.js";
@@ -750,44 +750,3 @@ describe("known gaps (it.fails until fixed)", () => {
     expect(await breachesOf(target.id)).toEqual([]);
   });
 });
-
-/** `count` credits of 1 stored straight into the tables, 1 ms apart from `from` on. */
-async function insertEntries(
-  databaseUrl: string,
-  ledgerId: string,
-  count: number,
-  from: Date,
-): Promise<void> {
-  const db = new pg.Client({ connectionString: databaseUrl });
-  await db.connect();
-  try {
-    await db.query("begin");
-    const { rows } = await db.query<{ app: string }>(
-      "select app from ledgers where id = $1 for update",
-      [ledgerId],
-    );
-    await db.query(
-      `with t as (
-         insert into transactions (id, app, kind, amount, reversed_amount, external_transaction_id, created_at)
-         select gen_random_uuid(), $2, 'ENTRY', 1, 0, '', $3::timestamptz + n * interval '1 millisecond'
-           from generate_series(1, $4::int) n
-         returning id, created_at
-       )
-       insert into entries (id, transaction_id, ledger_id, sequence, operation, amount, balance_after,
-                            occurred_at, created_at)
-       select gen_random_uuid(), t.id, $1, row_number() over (order by t.created_at),
-              'CREDIT_ADD', 1, row_number() over (order by t.created_at), t.created_at, t.created_at
-         from t`,
-      [ledgerId, rows[0]?.app, from, count],
-    );
-    await db.query(
-      `update ledgers set balance = $2, version = $2,
-              history_at = (select max(created_at) from entries where ledger_id = $1)
-        where id = $1`,
-      [ledgerId, count],
-    );
-    await db.query("commit");
-  } finally {
-    await db.end();
-  }
-}

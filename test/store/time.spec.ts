@@ -7,9 +7,9 @@
  * moved by the tests (forward, and back to show a clock stepping back).
  */
 import { randomUUID } from "node:crypto";
-import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { Entry, Ledger, Termination } from "../../src/domain/index.js";
+import { insertEntries } from "../support/database.js";
 import {
   createInput,
   entryInput,
@@ -182,7 +182,7 @@ describe("history order", () => {
       "INVALID_ARGUMENT",
     );
     const from = ago(HOUR_MS);
-    await insertEntries(ledger.id, 100_001, from);
+    await insertEntries(harness.databaseUrl(), ledger.id, 100_001, from);
     const tooFar = await rejection(
       store().recordEntry(entryInput(ledger.id, "CREDIT_ADD", 1n, { createdAt: ago(2 * HOUR_MS) })),
       "BACKDATE_TOO_FAR",
@@ -217,42 +217,6 @@ describe("history order", () => {
     expect((await store().getLedger(ledger.id)).balanceMinor).toBe(69n);
   });
 });
-
-/** `count` credits of 1 stored straight into the table, 1 ms apart from `from` on. */
-async function insertEntries(ledgerId: string, count: number, from: Date): Promise<void> {
-  const db = new pg.Client({ connectionString: harness.databaseUrl() });
-  await db.connect();
-  try {
-    await db.query("begin");
-    const { rows } = await db.query<{ app: string }>(
-      "select app from ledgers where id = $1 for update",
-      [ledgerId],
-    );
-    await db.query(
-      `with t as (
-         insert into transactions (id, app, kind, amount, reversed_amount, external_transaction_id, created_at)
-         select gen_random_uuid(), $2, 'ENTRY', 1, 0, '', $3::timestamptz + n * interval '1 millisecond'
-           from generate_series(1, $4::int) n
-         returning id, created_at
-       )
-       insert into entries (id, transaction_id, ledger_id, sequence, operation, amount, balance_after,
-                            occurred_at, created_at)
-       select gen_random_uuid(), t.id, $1, row_number() over (order by t.created_at),
-              'CREDIT_ADD', 1, row_number() over (order by t.created_at), t.created_at, t.created_at
-         from t`,
-      [ledgerId, rows[0]?.app, from, count],
-    );
-    await db.query(
-      `update ledgers set balance = $2, version = $2,
-              history_at = (select max(created_at) from entries where ledger_id = $1)
-        where id = $1`,
-      [ledgerId, count],
-    );
-    await db.query("commit");
-  } finally {
-    await db.end();
-  }
-}
 
 describe("balances as of an instant", () => {
   it("answers the running balance at any past instant, 0 before the first entry", async () => {
