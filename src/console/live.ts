@@ -76,16 +76,18 @@ async function watch(
   while (!signal.aborted) {
     showIndicator("live");
     try {
-      for await (const { entry } of deps.api.watchEntries(
+      for await (const { event } of deps.api.watchEntries(
         { ledgerId, afterSequence: cursor },
         { signal },
       )) {
-        if (entry !== undefined) {
-          failures = 0;
-          cursor = entry.sequence;
-          if (entry.sequence > deps.shownVersion()) {
+        failures = 0;
+        if (event.case === "entry") {
+          cursor = event.value.sequence;
+          if (event.value.sequence > deps.shownVersion()) {
             refresh();
           }
+        } else if (event.case === "hold") {
+          refresh(); // its holds list changed
         }
       }
       refresh();

@@ -33,7 +33,8 @@ export type ErrorReason =
   | "TOKEN_MISSING"
   | "TOKEN_INVALID"
   | "ROLE_NOT_PERMITTED"
-  | "APP_NOT_PERMITTED";
+  | "APP_NOT_PERMITTED"
+  | "CONSUMER_TOO_SLOW";
 
 /** An operating error: an expected outcome that the caller is told about. */
 export class LedgerError extends Error {

@@ -3,7 +3,6 @@ import type {
   BalanceLookup,
   CreateLedgerInput,
   CreateTransfersInput,
-  EntriesAfter,
   Entry,
   ItemResult,
   Ledger,
@@ -15,6 +14,8 @@ import type {
   RecordEntriesInput,
   RecordEntryInput,
   ReverseTransactionInput,
+  StreamPage,
+  StreamScope,
   TerminateLedgerInput,
   Termination,
   Transaction,
@@ -137,17 +138,28 @@ export interface LedgerStore {
     options?: CallOptions,
   ): Promise<Page<Transaction>>;
   /**
-   * LEDGER_NOT_FOUND. The ledger's entries with a sequence above
-   * `afterSequence`, lowest first (commit order), at most `limit`; then its
-   * version and status, read before the entries (so every entry up to that
-   * version is among those committed).
+   * The stream's events at positions in (afterPosition, upToPosition], in
+   * position order, `limit` at most. LEDGER_NOT_FOUND for a ledger the
+   * caller does not see.
    */
-  entriesAfter(
-    ledgerId: string,
-    afterSequence: bigint,
+  streamPage(
+    scope: StreamScope,
+    afterPosition: bigint,
+    upToPosition: bigint,
     limit: number,
     options?: CallOptions,
-  ): Promise<EntriesAfter>;
+  ): Promise<StreamPage>;
+  /**
+   * The highest final position: every event at or below it is committed and
+   * readable, and none will appear there later. It waits (briefly) for the
+   * writes in progress when it was asked to end.
+   */
+  streamHorizon(options?: CallOptions): Promise<bigint>;
+  /**
+   * The position of a ledger's entry at `sequence` (0: before its first event).
+   * LEDGER_NOT_FOUND; INVALID_ARGUMENT beyond its latest entry.
+   */
+  streamPositionOf(ledgerId: string, sequence: bigint, options?: CallOptions): Promise<bigint>;
   /** Marks every hold past its deadline EXPIRED, once across processes; how many this call did. */
   expireHolds(options?: CallOptions): Promise<number>;
   /**

@@ -306,9 +306,29 @@ export type ItemResult<T> =
   | { readonly ok: false; readonly error: LedgerError };
 
 /** A watch's next page: entries after a sequence, in commit (sequence) order, and where the ledger stands. */
-export interface EntriesAfter {
-  readonly entries: readonly Entry[];
-  /** The ledger's latest sequence when read. */
-  readonly version: bigint;
+/**
+ * What WatchEntries streams: a ledger's (ledgerId) or an app's (app), and
+ * the caller's scope, which must see it.
+ */
+export type StreamScope = { readonly ledgerId: string } | { readonly app: string };
+
+/**
+ * One event of the stream, at its position: an entry, or a step of a hold
+ * (created: PENDING; then POSTED, VOIDED or EXPIRED) with the hold as it
+ * stands when read.
+ */
+export type StreamEvent =
+  | { readonly position: bigint; readonly kind: "entry"; readonly entry: Entry }
+  | {
+      readonly position: bigint;
+      readonly kind: "hold";
+      readonly step: TransactionState;
+      readonly hold: Transaction;
+    };
+
+export interface StreamPage {
+  /** In position order, none above the position asked for. */
+  readonly events: readonly StreamEvent[];
+  /** A ledger stream's ledger is TERMINATED (false for an app's stream). */
   readonly terminated: boolean;
 }

@@ -162,7 +162,7 @@ function checkRole(caller: Caller, method: DescMethod, message: unknown): void {
 }
 
 /** A request that names an app (CreateLedger, ListLedgers, lookups by owner or external id). */
-function checkApp(caller: Caller, message: unknown, declaredApps: readonly string[]): void {
+export function checkApp(caller: Caller, message: unknown, declaredApps: readonly string[]): void {
   const app = (message as { app?: unknown }).app;
   if (typeof app !== "string" || app === "") {
     return;

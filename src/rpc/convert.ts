@@ -124,7 +124,7 @@ export function transactionToProto(
   };
 }
 
-const TRANSACTION_STATES = {
+export const TRANSACTION_STATES = {
   POSTED: TransactionState.POSTED,
   PENDING: TransactionState.PENDING,
   VOIDED: TransactionState.VOIDED,

@@ -31,6 +31,7 @@ const EXPECTED_CODES: Record<ErrorReason, Code> = {
   CONCURRENCY_CONFLICT: Code.Aborted,
   STORE_UNAVAILABLE: Code.Unavailable,
   OVERLOADED: Code.ResourceExhausted,
+  CONSUMER_TOO_SLOW: Code.ResourceExhausted,
   EXTERNAL_ID_ALREADY_USED: Code.AlreadyExists,
   APP_MISMATCH: Code.InvalidArgument,
   UNIT_MISMATCH: Code.InvalidArgument,

@@ -57,6 +57,7 @@ export function codeForReason(reason: ErrorReason): Code {
     case "STORE_UNAVAILABLE":
       return Code.Unavailable;
     case "OVERLOADED":
+    case "CONSUMER_TOO_SLOW":
       return Code.ResourceExhausted;
   }
 }

@@ -1,10 +1,10 @@
 /**
- * WatchEntries: a ledger's entries in commit (sequence) order, read from the
- * database page by page, so a stream resumes from any sequence after a
- * restart and sees writes of every server on the database. Between pages a
- * watcher sleeps until this process writes to its ledger (wake) or the poll
- * interval passes (writes of other processes). Nothing runs while nobody
- * watches; a watcher holds one page at most, since the stream is pulled.
+ * WatchEntries: a ledger's or an app's events (entries and hold steps) in
+ * commit order, each with a cursor (its stream position). A watcher behind
+ * its stream's feed reads the database page by page until it catches up,
+ * then takes events from the feed (watch-hub.ts); so a stream resumes from
+ * any cursor after a restart, on any replica, and sees the writes of every
+ * server on the database.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { ConnectError, type HandlerContext } from "@connectrpc/connect";
@@ -15,97 +15,36 @@ import type {
 import {
   type CallOptions,
   checkId,
-  type Entry,
   invalidArgument,
   LedgerError,
   type LedgerStore,
+  type StreamEvent,
+  type StreamScope,
 } from "../domain/index.js";
-import { entryToProto } from "./convert.js";
+import { callerOf, checkApp, DECLARED_APPS } from "./access.js";
+import { entryToProto, TRANSACTION_STATES, transactionToProto } from "./convert.js";
+import { type Feed, PAGE_SIZE, Subscriber, type WatchHub } from "./watch-hub.js";
 
-export interface WatchSettings {
-  /** Streams open at once in this process; more are refused OVERLOADED. */
-  readonly watchersMax: number;
-  /** How long a caught-up watcher waits before reading again, unless woken. */
-  readonly pollIntervalMs: number;
-}
-
-export const WATCH_SETTINGS_DEFAULT: WatchSettings = { watchersMax: 1000, pollIntervalMs: 1000 };
-
-/** Entries read per page. */
-const PAGE_SIZE = 100;
-const INT64_MAX = 2n ** 63n - 1n;
-
-/** The process's watchers: how many, and who to wake when a ledger is written. */
-export class WatchHub {
-  private watching = 0;
-  private readonly sleepers = new Map<string, Set<() => void>>();
-
-  constructor(readonly settings: WatchSettings = WATCH_SETTINGS_DEFAULT) {}
-
-  get active(): number {
-    return this.watching;
-  }
-
-  /** Wakes the watchers of these ledgers (after this process wrote them). */
-  wake(ledgerIds: Iterable<string>): void {
-    if (this.sleepers.size === 0) {
-      return;
-    }
-    for (const id of ledgerIds) {
-      for (const wakeUp of this.sleepers.get(id) ?? []) {
-        wakeUp();
-      }
-    }
-  }
-
-  /** Wakes the watchers of every ledger a write's answer names (ledgerId, ledger.id), if any watch. */
-  wakeFor(answer: unknown): void {
-    if (this.sleepers.size > 0) {
-      this.wake(ledgerIdsIn(answer, new Set()));
-    }
-  }
-
-  /** A watcher's slot; OVERLOADED past watchersMax. Call the result when the stream ends. */
-  enter(): () => void {
-    if (this.watching >= this.settings.watchersMax) {
-      throw new LedgerError(
-        "OVERLOADED",
-        `this server already streams to ${this.settings.watchersMax} watchers: retry later or on another replica`,
-        { cause: "watchers_max" },
-      );
-    }
-    this.watching += 1;
-    let released = false;
-    return () => {
-      if (!released) {
-        released = true;
-        this.watching -= 1;
-      }
-    };
-  }
-
-  /** Resolves on wake, after the poll interval, or when `signal` aborts. */
-  sleep(ledgerId: string, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const sleepers = this.sleepers.get(ledgerId) ?? new Set();
-      this.sleepers.set(ledgerId, sleepers);
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        sleepers.delete(done);
-        if (sleepers.size === 0) {
-          this.sleepers.delete(ledgerId);
-        }
-        resolve();
-      };
-      const timer = setTimeout(done, this.settings.pollIntervalMs);
-      signal.addEventListener("abort", done, { once: true });
-      sleepers.add(done);
-    });
-  }
-}
+export { WATCH_SETTINGS_DEFAULT, WatchHub, type WatchSettings } from "./watch-hub.js";
 
 type WatchAnswer = MessageInitShape<typeof WatchEntriesResponseSchema>;
+
+/** A cursor: "c1_" and the decimal position. Opaque to clients. */
+const CURSOR = /^c1_(0|[1-9][0-9]{0,18})$/;
+const POSITION_MAX = 2n ** 63n - 1n;
+
+export function encodeCursor(position: bigint): string {
+  return `c1_${position}`;
+}
+
+function decodeCursor(cursor: string): bigint {
+  const match = CURSOR.exec(cursor);
+  const position = match === null ? undefined : BigInt(match[1] as string);
+  if (position === undefined || position > POSITION_MAX) {
+    throw invalidArgument("cursor", "is not a cursor this server sent (resume with one it sent)");
+  }
+  return position;
+}
 
 /** The stream of one WatchEntries call. */
 export async function* watchEntries(
@@ -115,71 +54,174 @@ export async function* watchEntries(
   ctx: HandlerContext,
   options: CallOptions,
 ): AsyncGenerator<WatchAnswer> {
-  checkId("ledger_id", req.ledgerId);
-  if (req.afterSequence !== undefined && req.afterSequence < 0n) {
-    throw invalidArgument("after_sequence", "must be 0 or more");
-  }
+  const stream = streamOf(req, ctx);
+  const wanted = eventFilter(req);
   const release = hub.enter();
   try {
-    const wanted = thresholdFilter(req);
-    let cursor =
-      req.afterSequence ?? (await store.entriesAfter(req.ledgerId, INT64_MAX, 1, options)).version;
-    while (!ctx.signal.aborted) {
-      const page = await store.entriesAfter(req.ledgerId, cursor, PAGE_SIZE, options);
-      for (const entry of page.entries) {
-        cursor = entry.sequence;
-        if (wanted(entry)) {
-          yield { entry: entryToProto(entry) };
-        }
-      }
-      if (page.entries.length === PAGE_SIZE) {
-        continue;
-      }
-      if (page.terminated && cursor >= page.version) {
+    let cursor = await startPosition(store, stream, req, options);
+    // A checkpoint first: where the stream starts, so that "from now" can be resumed.
+    yield { cursor: encodeCursor(cursor) };
+    const subscriber = new Subscriber(hub.settings.bufferMax);
+    for (;;) {
+      // A new feed starts at the horizon: a watcher behind it catches up by
+      // pulling pages, and the feed only pushes what is new.
+      const feed =
+        hub.existingFeed(stream) ?? hub.feed(store, stream, await store.streamHorizon(options));
+      if (cursor >= feed.cursor) {
+        hub.join(feed, subscriber);
+        yield* follow(feed, subscriber, cursor, wanted, ctx.signal);
         return;
       }
-      await hub.sleep(req.ledgerId, ctx.signal);
+      const { events, reached } = await catchUp(store, stream, cursor, feed.cursor, options);
+      for (const event of events) {
+        if (wanted(event)) {
+          yield toAnswer(event);
+        }
+      }
+      cursor = reached;
     }
-    // Cancelled, or the server is shutting down (UNAVAILABLE): never a normal end,
-    // which would tell the client the ledger is closed.
-    throw ConnectError.from(ctx.signal.reason);
   } finally {
     release();
   }
 }
 
-/** Every `ledgerId` value, and the `id` of every `ledger`, in a message and its parts. */
-function ledgerIdsIn(value: unknown, found: Set<string>): Set<string> {
-  if (Array.isArray(value)) {
-    for (const item of value) {
-      ledgerIdsIn(item, found);
-    }
-  } else if (typeof value === "object" && value !== null) {
-    for (const [key, field] of Object.entries(value)) {
-      if (key === "ledgerId" && typeof field === "string") {
-        found.add(field);
-      } else if (key === "ledger" && typeof (field as { id?: unknown })?.id === "string") {
-        found.add((field as { id: string }).id);
-      } else {
-        ledgerIdsIn(field, found);
-      }
-    }
-  }
-  return found;
+/** The events after `cursor` up to the feed's, a page at most, and the position they reach. */
+async function catchUp(
+  store: LedgerStore,
+  stream: StreamScope,
+  cursor: bigint,
+  upTo: bigint,
+  options: CallOptions,
+): Promise<{ readonly events: readonly StreamEvent[]; readonly reached: bigint }> {
+  const page = await store.streamPage(stream, cursor, upTo, PAGE_SIZE, options);
+  const last = page.events.at(-1)?.position;
+  // A short page: nothing else up to the feed's cursor.
+  return { events: page.events, reached: page.events.length < PAGE_SIZE ? upTo : (last ?? upTo) };
 }
 
-/** balance_below / balance_above: entries that cross the threshold; neither: every entry. */
-function thresholdFilter(req: WatchEntriesRequest): (entry: Entry) => boolean {
+/** The events the feed hands on, after `cursor`; ends as the feed does. */
+async function* follow(
+  feed: Feed,
+  subscriber: Subscriber,
+  from: bigint,
+  wanted: (event: StreamEvent) => boolean,
+  signal: AbortSignal,
+): AsyncGenerator<WatchAnswer> {
+  let cursor = from;
+  try {
+    while (!signal.aborted) {
+      const next = subscriber.take();
+      switch (next.kind) {
+        case "event":
+          if (next.event.position > cursor) {
+            cursor = next.event.position;
+            if (wanted(next.event)) {
+              yield toAnswer(next.event);
+            }
+          }
+          break;
+        case "empty":
+          await subscriber.wait(signal);
+          break;
+        case "ended":
+          return;
+        case "failed":
+          throw next.error;
+        case "overflowed":
+          throw tooSlow(cursor, from);
+      }
+    }
+    // Cancelled, or the server is shutting down (UNAVAILABLE): never a normal end,
+    // which would tell the client the ledger is closed.
+    throw ConnectError.from(signal.reason);
+  } finally {
+    feed.leave(subscriber);
+  }
+}
+
+function tooSlow(cursor: bigint, from: bigint): LedgerError {
+  return new LedgerError(
+    "CONSUMER_TOO_SLOW",
+    "the stream's client read too slowly and its buffer filled up: resume from the cursor",
+    { cursor: cursor === from ? "" : encodeCursor(cursor) },
+  );
+}
+
+/** ledger_id or app, exactly one; the app the caller's (UNKNOWN_APP, APP_NOT_PERMITTED). */
+function streamOf(req: WatchEntriesRequest, ctx: HandlerContext): StreamScope {
+  if (req.app !== "" && req.ledgerId !== "") {
+    throw invalidArgument("app", "give ledger_id or app, not both");
+  }
+  if (req.app === "") {
+    checkId("ledger_id", req.ledgerId);
+    return { ledgerId: req.ledgerId };
+  }
+  checkApp(callerOf(ctx), { app: req.app }, DECLARED_APPS);
+  if (req.afterSequence !== undefined) {
+    throw invalidArgument("after_sequence", "is a ledger's sequence: use cursor with app");
+  }
+  return { app: req.app };
+}
+
+/** After the cursor, after the sequence, or now; the ledger checked visible (LEDGER_NOT_FOUND). */
+async function startPosition(
+  store: LedgerStore,
+  stream: StreamScope,
+  req: WatchEntriesRequest,
+  options: CallOptions,
+): Promise<bigint> {
+  if (req.cursor !== "" && req.afterSequence !== undefined) {
+    throw invalidArgument("cursor", "give cursor or after_sequence, not both");
+  }
+  if (req.afterSequence !== undefined) {
+    if (req.afterSequence < 0n) {
+      throw invalidArgument("after_sequence", "must be 0 or more");
+    }
+    return store.streamPositionOf(
+      (stream as { ledgerId: string }).ledgerId,
+      req.afterSequence,
+      options,
+    );
+  }
+  const start = req.cursor !== "" ? decodeCursor(req.cursor) : await store.streamHorizon(options);
+  await store.streamPage(stream, start, start, 1, options);
+  return start;
+}
+
+/**
+ * balance_below / balance_above: entries that cross the threshold, and no
+ * hold steps; neither: every event.
+ */
+function eventFilter(req: WatchEntriesRequest): (event: StreamEvent) => boolean {
   const { balanceBelow: below, balanceAbove: above } = req;
   if (below === undefined && above === undefined) {
     return () => true;
   }
-  return (entry) => {
-    const after = entry.balanceAfterMinor;
-    const before = after - entry.amountMinor;
+  return (event) => {
+    if (event.kind !== "entry") {
+      return false;
+    }
+    const after = event.entry.balanceAfterMinor;
+    const before = after - event.entry.amountMinor;
     return (
       (below !== undefined && after < below && before >= below) ||
       (above !== undefined && after > above && before <= above)
     );
   };
+}
+
+function toAnswer(event: StreamEvent): WatchAnswer {
+  const cursor = encodeCursor(event.position);
+  return event.kind === "entry"
+    ? { event: { case: "entry", value: entryToProto(event.entry) }, cursor }
+    : {
+        event: {
+          case: "hold",
+          value: {
+            state: TRANSACTION_STATES[event.step],
+            transaction: transactionToProto(event.hold),
+          },
+        },
+        cursor,
+      };
 }

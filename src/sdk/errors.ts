@@ -350,6 +350,16 @@ export class AppNotPermittedError extends LedgerRpcError {
   readonly callerApp: string = this.metadata.caller_app ?? "";
 }
 
+/**
+ * RESOURCE_EXHAUSTED: a WatchEntries stream read too slowly (its buffer on
+ * the server filled up). `watch` resumes from `cursor` by itself.
+ */
+export class ConsumerTooSlowError extends LedgerRpcError {
+  override readonly name = "ConsumerTooSlowError";
+  /** Resume after this (empty: from where the stream started). */
+  readonly cursor: string = this.metadata.cursor ?? "";
+}
+
 type ErrorClass = new (init: LedgerRpcErrorInit) => LedgerRpcError;
 
 /** One class per reason: adding a reason to ledger.proto breaks compilation here until mapped. */
@@ -385,6 +395,7 @@ const ERROR_CLASSES: Readonly<Record<LedgerErrorReason, ErrorClass>> = {
   TOKEN_INVALID: TokenInvalidError,
   ROLE_NOT_PERMITTED: RoleNotPermittedError,
   APP_NOT_PERMITTED: AppNotPermittedError,
+  CONSUMER_TOO_SLOW: ConsumerTooSlowError,
 };
 
 /**

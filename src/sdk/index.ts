@@ -52,4 +52,9 @@ export {
 } from "./retry.js";
 export { PROTOCOLS, type Protocol, type TransportOptions } from "./transport.js";
 export type * from "./types.js";
-export type { WatchOptions } from "./watch.js";
+export type {
+  WatchEvent,
+  WatchEventsOptions,
+  WatchOptions,
+  WatchTarget,
+} from "./watch.js";

@@ -62,7 +62,14 @@ import type {
   VoidedTransaction,
   VoidPendingInput,
 } from "./types.js";
-import { type WatchOptions, watchEntries } from "./watch.js";
+import {
+  type WatchEvent,
+  type WatchEventsOptions,
+  type WatchOptions,
+  type WatchTarget,
+  watchEntries,
+  watchEvents,
+} from "./watch.js";
 
 /** The default deadline of one call, retries included. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -221,11 +228,18 @@ export interface LedgerClient {
   /**
    * The ledger's entries as they are committed (WatchEntries), in sequence
    * order: after `fromSequence` (0: from the first; absent: from now), then
-   * live. Reconnects by itself from the last sequence received, with
+   * live. Reconnects by itself from the last event received, with
    * backoff, on a retryable failure; ends on `signal`, or once a terminated
    * ledger's entries are all sent. LEDGER_NOT_FOUND.
    */
   watch(ledgerId: string, options?: WatchOptions): AsyncIterable<Entry>;
+  /**
+   * Everything committed on a ledger, or on all of the app's ledgers:
+   * entries and hold steps (created, posted, voided, expired), each with
+   * the cursor to resume after it (`fromCursor`), in commit order.
+   * Reconnects by itself like `watch`. APP_NOT_PERMITTED for another app.
+   */
+  watchEvents(target: WatchTarget, options?: WatchEventsOptions): AsyncIterable<WatchEvent>;
   close(): void;
 }
 
@@ -252,18 +266,8 @@ export function createLedgerClient(options: LedgerClientOptions): LedgerClient {
     ...transferCalls(rpc, call),
     ...transactionCalls(rpc, call),
     ...holdCalls(rpc, call),
-    watch: (ledgerId, watchOptions) =>
-      watchEntries(
-        {
-          rpc,
-          policy,
-          versionOf: async (id, signal) =>
-            (await call({ signal }, (o) => rpc.getLedger({ ledgerId: id }, o))).ledger?.version ??
-            0n,
-        },
-        ledgerId,
-        watchOptions,
-      ),
+    watch: (ledgerId, watchOptions) => watchEntries({ rpc, policy }, ledgerId, watchOptions),
+    watchEvents: (target, watchOptions) => watchEvents({ rpc, policy }, target, watchOptions),
     close,
   };
 }

@@ -1,17 +1,19 @@
 /**
- * watch(): a ledger's entries as they are committed (WatchEntries), as an
- * async iterable that outlives connections. It remembers the last sequence
- * received and, when the stream fails in a retryable way (a lost connection,
- * a restarting server, OVERLOADED), reconnects from it after a backoff, so
- * the caller sees every entry exactly once, in order.
+ * watch() and watchEvents(): what is committed on a ledger, or on all of an
+ * app's ledgers (WatchEntries), as an async iterable that outlives
+ * connections. It remembers the cursor of the last message received and,
+ * when the stream fails in a retryable way (a lost connection, a restarting
+ * server, OVERLOADED) or the server found it too slow (CONSUMER_TOO_SLOW),
+ * reconnects from it, after a backoff for failures, so the caller sees
+ * every event exactly once, in order.
  */
 import type { Client } from "@connectrpc/connect";
-import type { Entry, LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
-import { toLedgerRpcError } from "./errors.js";
+import type { Entry, HoldStep, LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
+import { ConsumerTooSlowError, type LedgerRpcError, toLedgerRpcError } from "./errors.js";
 import { backoffDelayMs, type RetryPolicy } from "./retry.js";
 
 export interface WatchOptions {
-  /** Start after this sequence (0: from the first entry). Absent: from now. */
+  /** Start after this sequence of the ledger (0: from its first entry). Absent: from now. */
   readonly fromSequence?: bigint | undefined;
   /** Only entries that take the balance below this (a low-balance alert). */
   readonly balanceBelowMinor?: bigint | undefined;
@@ -21,52 +23,93 @@ export interface WatchOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** What watch needs of the client: the service, the backoff, and the ledger's current version. */
+export interface WatchEventsOptions extends WatchOptions {
+  /** Start after the event that carried this cursor (a WatchEvent's). Not with fromSequence. */
+  readonly fromCursor?: string | undefined;
+}
+
+/** What to watch: one ledger, or every ledger of an app (the token's). */
+export type WatchTarget = { readonly ledgerId: string } | { readonly app: string };
+
+/** One event of the stream, and the cursor to resume after it. */
+export type WatchEvent = { readonly cursor: string } & (
+  | { readonly kind: "entry"; readonly entry: Entry }
+  | { readonly kind: "hold"; readonly hold: HoldStep }
+);
+
+/** What watch needs of the client: the service and the backoff. */
 export interface WatchDeps {
   readonly rpc: Client<typeof LedgerService>;
   readonly policy: RetryPolicy;
-  versionOf(ledgerId: string, signal: AbortSignal | undefined): Promise<bigint>;
 }
 
-export async function* watchEntries(
+export async function* watchEvents(
   deps: WatchDeps,
-  ledgerId: string,
-  options: WatchOptions = {},
-): AsyncGenerator<Entry> {
+  target: WatchTarget,
+  options: WatchEventsOptions = {},
+): AsyncGenerator<WatchEvent> {
   const { signal } = options;
-  // "From now" is made a sequence at once, so that a reconnect resumes without a gap.
-  let cursor = options.fromSequence ?? (await deps.versionOf(ledgerId, signal));
+  let cursor = options.fromCursor ?? "";
+  let afterSequence = options.fromSequence;
   let failures = 0;
   while (signal?.aborted !== true) {
     try {
       const stream = deps.rpc.watchEntries(
         {
-          ledgerId,
-          afterSequence: cursor,
+          ledgerId: "ledgerId" in target ? target.ledgerId : "",
+          app: "app" in target ? target.app : "",
+          cursor,
+          afterSequence,
           balanceBelow: options.balanceBelowMinor,
           balanceAbove: options.balanceAboveMinor,
         },
         { signal },
       );
-      for await (const { entry } of stream) {
-        if (entry !== undefined) {
-          failures = 0;
-          cursor = entry.sequence;
-          yield entry;
+      for await (const { cursor: at, event } of stream) {
+        failures = 0;
+        // The first message is a checkpoint: from then on, resume by cursor.
+        cursor = at;
+        afterSequence = undefined;
+        if (event.case === "entry") {
+          yield { cursor, kind: "entry", entry: event.value };
+        } else if (event.case === "hold") {
+          yield { cursor, kind: "hold", hold: event.value };
         }
       }
       return;
     } catch (e) {
-      const cancelled = isAborted(signal);
-      if (cancelled) {
-        return;
-      }
-      const error = toLedgerRpcError(e, cancelled);
-      if (!error.retryable) {
-        throw error;
+      const error = resumable(e, signal);
+      if (error instanceof ConsumerTooSlowError) {
+        continue; // resume at once from the cursor: reading what was missed is the remedy
       }
       failures += 1;
       await sleep(backoffDelayMs(deps.policy, failures), signal);
+    }
+  }
+}
+
+/** The failure, if the stream may resume after it; thrown otherwise (returns nothing once aborted). */
+function resumable(e: unknown, signal: AbortSignal | undefined): LedgerRpcError | undefined {
+  const cancelled = isAborted(signal);
+  if (cancelled) {
+    return undefined;
+  }
+  const error = toLedgerRpcError(e, cancelled);
+  if (!error.retryable && !(error instanceof ConsumerTooSlowError)) {
+    throw error;
+  }
+  return error;
+}
+
+/** A ledger's entries only (its hold steps left out). */
+export async function* watchEntries(
+  deps: WatchDeps,
+  ledgerId: string,
+  options: WatchOptions = {},
+): AsyncGenerator<Entry> {
+  for await (const event of watchEvents(deps, { ledgerId }, options)) {
+    if (event.kind === "entry") {
+      yield event.entry;
     }
   }
 }

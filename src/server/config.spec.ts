@@ -45,6 +45,7 @@ describe("loadConfig", () => {
       expirySweepIntervalMs: 60_000,
       watchersMax: 1000,
       watchPollIntervalMs: 1000,
+      watchBufferMax: 1000,
       metricsPort: 9464,
       metricsHost: "127.0.0.1",
     });

@@ -67,6 +67,8 @@ export interface Config {
   readonly watchersMax: number;
   /** How often a caught-up watcher reads again (writes of other processes). */
   readonly watchPollIntervalMs: number;
+  /** Events a WatchEntries stream may have waiting to be sent; past it, CONSUMER_TOO_SLOW. */
+  readonly watchBufferMax: number;
   /** The Prometheus listener's port; 0: no metrics listener. */
   readonly metricsPort: number;
   /** Loopback unless the operator names another address (the endpoint has no authentication). */
@@ -227,6 +229,12 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
       "How often a caught-up WatchEntries stream reads again, 10..60000: the latency of writes made by other processes (this one's wake it at once).",
   },
   {
+    env: "WATCH_BUFFER_MAX",
+    default: String(WATCH_SETTINGS_DEFAULT.bufferMax),
+    description:
+      "Events a WatchEntries stream may have waiting to be sent, 1..100000: a client that falls further behind is ended RESOURCE_EXHAUSTED (CONSUMER_TOO_SLOW) with the cursor to resume from.",
+  },
+  {
     env: "METRICS_PORT",
     default: String(METRICS_PORT_DEFAULT),
     description:
@@ -328,6 +336,7 @@ export function loadConfig(env: Env): Config {
       10,
       60_000,
     ),
+    watchBufferMax: read.integer("WATCH_BUFFER_MAX", WATCH_SETTINGS_DEFAULT.bufferMax, 1, 100_000),
     metricsPort: read.integer("METRICS_PORT", METRICS_PORT_DEFAULT, 0, 65535),
     metricsHost: read.optionalText("METRICS_HOST") ?? METRICS_HOST_DEFAULT,
   };

@@ -49,6 +49,7 @@ export type ServerConfig = Pick<
   | "expirySweepIntervalMs"
   | "watchersMax"
   | "watchPollIntervalMs"
+  | "watchBufferMax"
   | "metricsPort"
   | "metricsHost"
 >;
@@ -112,6 +113,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
   const watch = new WatchHub({
     watchersMax: config.watchersMax,
     pollIntervalMs: config.watchPollIntervalMs,
+    bufferMax: config.watchBufferMax,
   });
   metrics?.readWatchersFrom(() => watch.active);
   const serveLedger = ledgerRoutes(store, logger, watch);

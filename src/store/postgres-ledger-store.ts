@@ -21,9 +21,10 @@ import {
 import { initOrm } from "./orm.js";
 import type { Command, CommandBody, Outcome } from "./pipeline/apply.js";
 import { GroupCommit } from "./pipeline/group-commit.js";
-import { entriesAfter, listEntries } from "./queries/entries.js";
+import { listEntries } from "./queries/entries.js";
 import { dueHoldIds, listPendingTransactions } from "./queries/holds.js";
 import { dueLedgers, getBalance, getLedger, listLedgers } from "./queries/ledgers.js";
+import { streamHorizon, streamPage, streamPositionOf } from "./queries/stream.js";
 import { getTransaction } from "./queries/transactions.js";
 import { createUnitOfWork, type UnitOfWork } from "./unit-of-work.js";
 import { findInvariantBreaches, type InvariantBreach } from "./verify-invariants.js";
@@ -74,6 +75,8 @@ function storeOn(
     transaction: unit.transaction,
   });
   let closed: Promise<void> | undefined;
+  /** The highest final stream position found so far (streamHorizon). */
+  let horizon = 0n;
   /** A closed store must not reopen a pool behind the caller's back (MikroORM reconnects lazily). */
   const open = (): void => {
     if (closed !== undefined) {
@@ -169,11 +172,24 @@ function storeOn(
       open();
       return unit.read(options, (em) => listEntries(em, input, options?.app));
     },
-    async entriesAfter(ledgerId, afterSequence, limit, options) {
+    async streamPage(stream, after, upTo, limit, options) {
       open();
-      return unit.read(options, (em) =>
-        entriesAfter(em, ledgerId, afterSequence, limit, options?.app),
+      return unit.read(options, (em) => streamPage(em, stream, after, upTo, limit, options?.app));
+    },
+    async streamHorizon(options) {
+      open();
+      const reached = await streamHorizon(
+        (work) => unit.read(options, work),
+        horizon,
+        options?.signal,
       );
+      // Calls overlap: the horizon only moves up.
+      horizon = reached > horizon ? reached : horizon;
+      return horizon;
+    },
+    async streamPositionOf(ledgerId, sequence, options) {
+      open();
+      return unit.read(options, (em) => streamPositionOf(em, ledgerId, sequence, options?.app));
     },
     async terminateLedger(input, options) {
       open();

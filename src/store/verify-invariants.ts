@@ -24,7 +24,8 @@ export type InvariantCheck =
   | "PENDING_IS_SUM_OF_OPEN_HOLDS"
   | "AVAILABLE_WITHIN_FLOOR"
   | "HISTORY_AT_IS_LATEST"
-  | "ENTRIES_WITHIN_WINDOW";
+  | "ENTRIES_WITHIN_WINDOW"
+  | "STREAM_FOLLOWS_SEQUENCE";
 
 /** Each check reports at most this many breaches: a report stays readable and bounded. */
 const BREACHES_PER_CHECK_MAX = 100;
@@ -46,6 +47,17 @@ const CHECKS: readonly { readonly check: InvariantCheck; readonly sql: string }[
             from ledgers l left join entries e on e.ledger_id = l.id
            group by l.id
           having count(e.id) <> l.version or coalesce(max(e.sequence), 0) <> l.version`,
+  },
+  {
+    // WatchEntries streams by position: a ledger's must grow with its sequence.
+    check: "STREAM_FOLLOWS_SEQUENCE",
+    sql: `select ledger_id as subject_id,
+                 'entry ' || sequence || ' has stream position ' || stream_position
+                   || ' but entry ' || (sequence - 1) || ' has ' || previous as detail
+            from (select e.ledger_id, e.sequence, e.stream_position,
+                         lag(e.stream_position) over (partition by e.ledger_id order by e.sequence) as previous
+                    from entries e) streamed
+           where stream_position <= previous`,
   },
   {
     // In history order: by created_at, then sequence (a backdate recomputes).

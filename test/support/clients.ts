@@ -422,14 +422,38 @@ export interface LedgerApi {
   listPendingTransactions(params: ListPendingTransactionsParams): Promise<Page<Transaction>>;
   /** WatchEntries as an async iterable of entries; `signal` ends it. */
   watchEntries(params: WatchEntriesParams, signal?: AbortSignal): AsyncIterable<Entry>;
+  /** WatchEntries message by message: checkpoints, entries and hold steps. */
+  watchEvents(params: WatchEntriesParams, signal?: AbortSignal): AsyncIterable<WatchedEvent>;
   close(): void;
 }
 
 export interface WatchEntriesParams {
-  readonly ledgerId: string;
+  readonly ledgerId?: string;
+  readonly app?: string;
+  readonly cursor?: string;
   readonly afterSequence?: bigint;
   readonly balanceBelow?: bigint;
   readonly balanceAbove?: bigint;
+}
+
+/** One WatchEntries message: a checkpoint (no event), an entry, or a hold's step. */
+export type WatchedEvent =
+  | { readonly cursor: string; readonly kind: "checkpoint" }
+  | { readonly cursor: string; readonly kind: "entry"; readonly entry: Entry }
+  | {
+      readonly cursor: string;
+      readonly kind: "hold";
+      readonly state: TransactionState;
+      readonly transaction: Transaction;
+    };
+
+/** The entries of a stream of events. */
+async function* entriesOf(events: AsyncIterable<WatchedEvent>): AsyncIterable<Entry> {
+  for await (const event of events) {
+    if (event.kind === "entry") {
+      yield event.entry;
+    }
+  }
 }
 
 export type ClientName = "grpc-js" | "connect" | "grpc-web";
@@ -889,7 +913,10 @@ function openGrpcJsClient(baseUrl: string, authorization: string | undefined): L
         nextPageToken: res.nextPageToken as string,
       };
     },
-    async *watchEntries(p, signal) {
+    watchEntries(p, signal) {
+      return entriesOf(this.watchEvents(p, signal));
+    },
+    async *watchEvents(p, signal) {
       const open = client.WatchEntries as (
         req: Wire,
         metadata: grpc.Metadata,
@@ -899,7 +926,7 @@ function openGrpcJsClient(baseUrl: string, authorization: string | undefined): L
       signal?.addEventListener("abort", cancel, { once: true });
       try {
         for await (const message of stream) {
-          yield wireEntry((message as Wire).entry as Wire);
+          yield wireEvent(message as Wire);
         }
       } catch (error) {
         if (signal?.aborted !== true) {
@@ -915,10 +942,29 @@ function openGrpcJsClient(baseUrl: string, authorization: string | undefined): L
   };
 }
 
+function wireEvent(message: Wire): WatchedEvent {
+  const cursor = message.cursor as string;
+  if (message.entry != null) {
+    return { cursor, kind: "entry", entry: wireEntry(message.entry as Wire) };
+  }
+  if (message.hold != null) {
+    const hold = message.hold as Wire;
+    return {
+      cursor,
+      kind: "hold",
+      state: withoutPrefix("TRANSACTION_STATE_", hold.state),
+      transaction: wireTransaction(hold.transaction as Wire),
+    };
+  }
+  return { cursor, kind: "checkpoint" };
+}
+
 /** A WatchEntries request as proto-loader takes it: optional int64s only when set. */
 function wireWatch(p: WatchEntriesParams): Wire {
   return {
-    ledgerId: p.ledgerId,
+    ledgerId: p.ledgerId ?? "",
+    app: p.app ?? "",
+    cursor: p.cursor ?? "",
     ...(p.afterSequence === undefined ? {} : { afterSequence: p.afterSequence.toString() }),
     ...(p.balanceBelow === undefined ? {} : { balanceBelow: p.balanceBelow.toString() }),
     ...(p.balanceAbove === undefined ? {} : { balanceAbove: p.balanceAbove.toString() }),
@@ -1218,10 +1264,13 @@ function openConnectFamilyClient(
         });
         return { items: res.transactions.map(esTransaction), nextPageToken: res.nextPageToken };
       }),
-    async *watchEntries(p, signal) {
+    watchEntries(p, signal) {
+      return entriesOf(this.watchEvents(p, signal));
+    },
+    async *watchEvents(p, signal) {
       try {
         for await (const message of client.watchEntries(p, { signal, timeoutMs: 120_000 })) {
-          yield esEntry(required(message.entry, "entry"));
+          yield esEvent(message);
         }
       } catch (error) {
         if (signal?.aborted !== true) {
@@ -1396,6 +1445,23 @@ function esEntry(e: pb.Entry): Entry {
     externalTransactionId: e.externalTransactionId,
     reversesTransactionId: e.reversesTransactionId,
   };
+}
+
+function esEvent(message: pb.WatchEntriesResponse): WatchedEvent {
+  const { cursor, event } = message;
+  switch (event.case) {
+    case "entry":
+      return { cursor, kind: "entry", entry: esEntry(event.value) };
+    case "hold":
+      return {
+        cursor,
+        kind: "hold",
+        state: TRANSACTION_STATES[event.value.state],
+        transaction: esTransaction(required(event.value.transaction, "transaction")),
+      };
+    default:
+      return { cursor, kind: "checkpoint" };
+  }
 }
 
 function esTransaction(t: pb.Transaction): Transaction {

@@ -11,6 +11,11 @@ import type { BatchWrites } from "./state.js";
  * ledgers are locked, so their version in the WHERE clause is an assertion.
  * The updates also match their ids with `= any(...)`: the planner cannot
  * size an unnest, and without it joins it by scanning the whole table.
+ * Entries and hold steps draw their stream positions (ledger_stream_seq) here,
+ * after the batch locked its ledgers: the transaction holds an id by then,
+ * which queries/stream.ts relies on to tell when a position is final; and
+ * entries are listed in posting order, so a ledger's positions grow with its
+ * sequence.
  * A claim that finds its key taken (a writer elsewhere claimed it after this
  * batch read the keys) makes the batch run again, and then replay; so does
  * an external id another writer gave its transaction meanwhile (the unique
@@ -19,12 +24,15 @@ import type { BatchWrites } from "./state.js";
 const WRITE_POSTINGS = `
 with new_transactions as (
   insert into transactions (id, app, kind, amount, reversed_amount, reverses_transaction_id,
-                            external_transaction_id, created_at, state, held_amount, pending_expires_at)
+                            external_transaction_id, created_at, state, held_amount, pending_expires_at,
+                            created_position, resolved_position)
   select t.id, t.app, t.kind, t.amount, 0, t.reverses, t.external_id, t.created_at, t.state,
-         t.held, t.expires_at
+         t.held, t.expires_at, p.created,
+         case when t.held is not null and t.state <> 'PENDING' then nextval('ledger_stream_seq') end
     from unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::uuid[], $6::text[],
                 $7::timestamptz[], $37::text[], $38::bigint[], $39::timestamptz[])
-      as t (id, app, kind, amount, reverses, external_id, created_at, state, held, expires_at)
+      as t (id, app, kind, amount, reverses, external_id, created_at, state, held, expires_at),
+         lateral (select case when t.held is not null then nextval('ledger_stream_seq') end as created) p
 ), new_legs as (
   insert into pending_entries (transaction_id, position, ledger_id, operation, amount, occurred_at,
                                description, reference, metadata, expires_at)
@@ -47,7 +55,9 @@ with new_transactions as (
   returning e.id
 ), changed as (
   update transactions as t
-     set reversed_amount = v.reversed, state = v.state, amount = v.amount, resolved_at = v.resolved_at
+     set reversed_amount = v.reversed, state = v.state, amount = v.amount, resolved_at = v.resolved_at,
+         resolved_position = case when v.state <> v.previous_state then nextval('ledger_stream_seq')
+                                  else t.resolved_position end
     from unnest($22::uuid[], $23::bigint[], $24::bigint[], $51::text[], $52::text[], $53::bigint[],
                 $54::timestamptz[])
       as v (id, reversed, previous, state, previous_state, amount, resolved_at)

@@ -1,7 +1,6 @@
 import { QueryOrder } from "@mikro-orm/core";
 import { type EntityManager, raw } from "@mikro-orm/postgresql";
 import {
-  type EntriesAfter,
   type Entry,
   type ListEntriesInput,
   ledgerNotFound,
@@ -81,38 +80,6 @@ export async function listEntries(
       rows.length > pageSize && last !== undefined
         ? encodePageToken(filters, historyPositionText(last))
         : "",
-  };
-}
-
-/**
- * A watch's page: the ledger's version and status first, then its entries
- * above `afterSequence` in sequence (commit) order. LEDGER_NOT_FOUND.
- */
-export async function entriesAfter(
-  em: EntityManager,
-  ledgerId: string,
-  afterSequence: bigint,
-  limit: number,
-  scope: Scope,
-): Promise<EntriesAfter> {
-  const [ledger] = await sqlRows<{ version: string; status: string }>(
-    em,
-    `select version::text as version, status from ledgers where id = $1 and ${scopeSql("app", "$2")}`,
-    [ledgerId, scopeParam(scope)],
-    undefined,
-  );
-  if (ledger === undefined) {
-    throw ledgerNotFound(ledgerId);
-  }
-  const rows = await em.find(
-    EntryEntity,
-    { ledgerId, sequence: { $gt: afterSequence } },
-    { orderBy: { sequence: QueryOrder.ASC }, limit },
-  );
-  return {
-    entries: rows.map(toEntry),
-    version: BigInt(ledger.version),
-    terminated: ledger.status === "TERMINATED",
   };
 }
 
