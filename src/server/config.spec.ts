@@ -38,6 +38,7 @@ describe("loadConfig", () => {
       dbStatementTimeoutMs: undefined,
       dbQueueWaitMsMax: undefined,
       dbQueuedCallsMax: undefined,
+      dbTransactionPooling: false,
       corsAllowedOrigins: [],
       holdTtlMsDefault: undefined,
       holdTtlMsMax: undefined,
@@ -67,6 +68,7 @@ describe("loadConfig", () => {
       DB_QUEUE_WAIT_MS_MAX: "1500",
       DB_QUEUED_CALLS_MAX: "0",
       DB_WRITE_BATCHES_MAX: "2",
+      DB_TRANSACTION_POOLING: "true",
       HTTP2_IDLE_TIMEOUT_MS: "250",
       CONNECTIONS_MAX: "64",
       CORS_ALLOWED_ORIGINS: "https://console.example.com",
@@ -86,6 +88,7 @@ describe("loadConfig", () => {
       dbQueueWaitMsMax: 1500,
       dbQueuedCallsMax: 0,
       dbWriteBatchesMax: 2,
+      dbTransactionPooling: true,
       http2IdleTimeoutMs: 250,
       connectionsMax: 64,
       corsAllowedOrigins: ["https://console.example.com"],
@@ -173,6 +176,7 @@ describe("loadConfig", () => {
       DB_QUEUE_WAIT_MS_MAX: String(resolveStoreConfig({ databaseUrl: "x" }).queueWaitMsMax),
       DB_QUEUED_CALLS_MAX: String(resolveStoreConfig({ databaseUrl: "x" }).queuedCallsMax),
       DB_WRITE_BATCHES_MAX: String(resolveStoreConfig({ databaseUrl: "x" }).writeBatchesMax),
+      DB_TRANSACTION_POOLING: String(config.dbTransactionPooling),
     });
   });
 

@@ -54,6 +54,8 @@ export interface Config {
   readonly dbQueueWaitMsMax: number | undefined;
   readonly dbQueuedCallsMax: number | undefined;
   readonly dbWriteBatchesMax: number | undefined;
+  /** DATABASE_URL leads through a pooler in transaction mode: the store keeps no session state. */
+  readonly dbTransactionPooling: boolean;
   /** Browser origins allowed by CORS; ["*"]: any; []: no CORS headers at all. */
   readonly corsAllowedOrigins: readonly string[];
   /** undefined: the store's own default. */
@@ -189,6 +191,12 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
       "Write batches (group commits) in flight at once, 1..1000, at most DB_POOL_SIZE_MAX (default: the store's).",
   },
   {
+    env: "DB_TRANSACTION_POOLING",
+    default: "false",
+    description:
+      "true when DATABASE_URL leads through a pooler in transaction mode (PgBouncer pool_mode=transaction): no settings at connect, each transaction sets its own timeouts (docs/scaling.md).",
+  },
+  {
     env: "CORS_ALLOWED_ORIGINS",
     default: "",
     description:
@@ -314,6 +322,7 @@ export function loadConfig(env: Env): Config {
     dbQueueWaitMsMax: read.optionalInteger("DB_QUEUE_WAIT_MS_MAX", 1, 600_000),
     dbQueuedCallsMax: read.optionalInteger("DB_QUEUED_CALLS_MAX", 0, 1_000_000),
     dbWriteBatchesMax: read.optionalInteger("DB_WRITE_BATCHES_MAX", 1, 1000),
+    dbTransactionPooling: read.boolean("DB_TRANSACTION_POOLING", false),
     corsAllowedOrigins: read.origins("CORS_ALLOWED_ORIGINS"),
     holdTtlMsDefault: read.optionalInteger("HOLD_TTL_MS_DEFAULT", 1, HOLD_TTL_MS_LIMIT),
     holdTtlMsMax: read.optionalInteger("HOLD_TTL_MS_MAX", 1, HOLD_TTL_MS_LIMIT),
@@ -546,6 +555,7 @@ export function storeSettings(config: Config): Omit<StoreConfig, "databaseUrl"> 
     queueWaitMsMax: config.dbQueueWaitMsMax,
     queuedCallsMax: config.dbQueuedCallsMax,
     writeBatchesMax: config.dbWriteBatchesMax,
+    transactionPooling: config.dbTransactionPooling,
     holdTtlMsDefault: config.holdTtlMsDefault,
     holdTtlMsMax: config.holdTtlMsMax,
   };

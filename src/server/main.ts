@@ -83,10 +83,12 @@ async function startDatabase(config: Config, logger: Logger): Promise<ResolvedDa
     { onDatabaseLost: (error) => die(logger, "the embedded database is lost", error) },
   );
   if (config.migrateOnStart) {
-    await migrate(database.url).catch(async (error: unknown) => {
-      await stopQuietly(database, logger);
-      throw error;
-    });
+    await migrate(database.url, { transactionPooling: config.dbTransactionPooling }).catch(
+      async (error: unknown) => {
+        await stopQuietly(database, logger);
+        throw error;
+      },
+    );
     log("migrations applied");
   }
   return database;

@@ -35,6 +35,13 @@ export interface StoreConfig {
   readonly clock?: (() => Date) | undefined;
   /** Told of every write batch once it has answered its callers (for metrics and tests). */
   readonly onWriteBatch?: ((batch: WriteBatchReport) => void) | undefined;
+  /**
+   * databaseUrl leads through a pooler in transaction mode (PgBouncer
+   * pool_mode=transaction), which lends a server connection for one
+   * transaction at a time: no session state is kept (orm.ts,
+   * unit-of-work.ts). Default false.
+   */
+  readonly transactionPooling?: boolean | undefined;
   /** A hold's lifetime when its request names no deadline. Default 24 h. */
   readonly holdTtlMsDefault?: number | undefined;
   /** The longest lifetime a hold may ask for. Default 30 days. */
@@ -77,6 +84,7 @@ export interface ResolvedStoreConfig {
   readonly queueWaitMsMax: number;
   readonly queuedCallsMax: number;
   readonly writeBatchesMax: number;
+  readonly transactionPooling: boolean;
   readonly operations: OperationRegistry;
   readonly onWriteBatch: ((batch: WriteBatchReport) => void) | undefined;
   readonly clock: () => Date;
@@ -134,6 +142,7 @@ export function resolveStoreConfig(config: StoreConfig): ResolvedStoreConfig {
       poolSizeMax,
       bounded("writeBatchesMax", config.writeBatchesMax ?? WRITE_BATCHES_MAX_DEFAULT, 1, 1000),
     ),
+    transactionPooling: config.transactionPooling ?? false,
     operations: config.operations ?? appOperationRegistry(),
     onWriteBatch: config.onWriteBatch,
     clock: config.clock ?? (() => new Date()),

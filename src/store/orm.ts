@@ -16,12 +16,17 @@ export interface OrmOptions {
    */
   readonly statementTimeoutMs?: number | undefined;
   readonly lockTimeoutMs?: number | undefined;
+  /**
+   * Through a pooler in transaction mode: no session defaults at connect
+   * (see sessionDefaults); each transaction sets its own (unit-of-work.ts).
+   */
+  readonly transactionPooling?: boolean | undefined;
   /** Told of the pg pool once it exists (the store reads its counts for metrics). */
   readonly onPool?: ((pool: Pool) => void) | undefined;
 }
 
 /** A transaction left open by a bug must not hold its locks forever. */
-const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 
 /**
  * How much longer than the statement timeout the client waits for any answer
@@ -51,14 +56,13 @@ function ormConfig(databaseUrl: string, options: OrmOptions): Options {
     driverOptions: {
       connectionTimeoutMillis: options.connectTimeoutMs,
       keepAlive: true,
+      // PgBouncer tracks application_name per client and sets it on each server connection it lends.
       application_name: "shared-ledger",
-      statement_timeout: options.statementTimeoutMs,
       query_timeout:
         options.statementTimeoutMs === undefined
           ? undefined
           : options.statementTimeoutMs + QUERY_TIMEOUT_GRACE_MS,
-      lock_timeout: options.lockTimeoutMs,
-      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      ...sessionDefaults(options),
       onPoolCreated: (pool: Pool) => {
         guardPoolConnections(pool);
         options.onPool?.(pool);
@@ -67,5 +71,22 @@ function ormConfig(databaseUrl: string, options: OrmOptions): Options {
     timezone: "Z",
     debug: false,
     allowGlobalContext: false,
+  };
+}
+
+/**
+ * Settings pg sends as startup parameters: session defaults of the
+ * connection. A pooler in transaction mode refuses them (PgBouncer:
+ * "unsupported startup parameter") and could not keep them anyway, since
+ * consecutive transactions may run on different server connections.
+ */
+function sessionDefaults(options: OrmOptions): Record<string, number | undefined> {
+  if (options.transactionPooling === true) {
+    return {};
+  }
+  return {
+    statement_timeout: options.statementTimeoutMs,
+    lock_timeout: options.lockTimeoutMs,
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
   };
 }

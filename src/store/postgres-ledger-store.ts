@@ -49,6 +49,7 @@ export async function openStore(config: StoreConfig): Promise<PostgresLedgerStor
     connectTimeoutMs: resolved.connectTimeoutMs,
     statementTimeoutMs: resolved.statementTimeoutMs,
     lockTimeoutMs: resolved.lockTimeoutMs,
+    transactionPooling: resolved.transactionPooling,
     onPool: (created) => {
       pool = created;
     },

@@ -4,6 +4,7 @@ import type { CallOptions } from "../domain/index.js";
 import { Admission, queueWaitMs } from "./admission.js";
 import type { ResolvedStoreConfig } from "./config.js";
 import { translateError } from "./db-errors.js";
+import { IDLE_IN_TRANSACTION_TIMEOUT_MS } from "./orm.js";
 
 const LOCK_SHARE_OF_STATEMENT = 0.9;
 
@@ -19,7 +20,11 @@ export interface UnitOfWork {
     options: CallOptions | undefined,
     work: (em: EntityManager) => Promise<T>,
   ): Promise<T>;
-  /** Runs a read; inside a transaction only when the caller's deadline is tighter than the default. */
+  /**
+   * Runs a read; inside a transaction only when the caller's deadline is
+   * tighter than the default, or through a transaction pooler (where only a
+   * transaction can carry the timeouts).
+   */
   read<T>(options: CallOptions | undefined, work: (em: EntityManager) => Promise<T>): Promise<T>;
   /**
    * A read of several statements that must agree with each other: one
@@ -42,11 +47,18 @@ export function createUnitOfWork(orm: MikroORM, config: ResolvedStoreConfig): Un
   const admitted = <T>(options: CallOptions | undefined, work: () => Promise<T>): Promise<T> =>
     admission.run(queueWaitMs(config.queueWaitMsMax, options), options?.signal, work);
 
-  /** A fork per attempt; an aborted signal cancels the statement in flight on the server. */
+  /**
+   * A fork per attempt. Connected directly, an aborted signal cancels the
+   * statement in flight on the server (pg_cancel_backend of the connection's
+   * pid). Through a transaction pooler that pid is the pooler's made-up key,
+   * not a backend's, so the statement is left to end at its timeout, which
+   * never outlasts the call's deadline (setLocalTimeouts).
+   */
+  const abortStrategy = config.transactionPooling ? "ignore query" : "cancel query";
   const fork = (options: CallOptions | undefined): EntityManager =>
     options?.signal === undefined
       ? orm.em.fork()
-      : orm.em.fork({ signal: options.signal, inflightQueryAbortStrategy: "cancel query" });
+      : orm.em.fork({ signal: options.signal, inflightQueryAbortStrategy: abortStrategy });
 
   const inTransaction = async <T>(
     options: CallOptions | undefined,
@@ -77,6 +89,7 @@ export function createUnitOfWork(orm: MikroORM, config: ResolvedStoreConfig): Un
     options?.signal?.throwIfAborted();
     try {
       if (
+        config.transactionPooling ||
         transactionOptions !== undefined ||
         statementTimeoutMs(config, options) < config.statementTimeoutMs
       ) {
@@ -98,7 +111,9 @@ export function createUnitOfWork(orm: MikroORM, config: ResolvedStoreConfig): Un
  *
  * Every connection starts with the store's timeouts as its session defaults
  * (orm.ts), so a call whose bounds are those defaults (no deadline, or a
- * loose one) skips the statement and its round trip.
+ * loose one) skips the statement and its round trip. Through a transaction
+ * pooler there are no session defaults: every transaction sets them all,
+ * the idle-in-transaction bound included.
  */
 async function setLocalTimeouts(
   em: EntityManager,
@@ -110,12 +125,18 @@ async function setLocalTimeouts(
     1,
     Math.min(config.lockTimeoutMs, Math.floor(statementMs * LOCK_SHARE_OF_STATEMENT)),
   );
-  if (statementMs === config.statementTimeoutMs && lockMs === config.lockTimeoutMs) {
+  const settings: [name: string, value: string][] = [
+    ["lock_timeout", `${lockMs}ms`],
+    ["statement_timeout", `${statementMs}ms`],
+  ];
+  if (config.transactionPooling) {
+    settings.push(["idle_in_transaction_session_timeout", `${IDLE_IN_TRANSACTION_TIMEOUT_MS}ms`]);
+  } else if (statementMs === config.statementTimeoutMs && lockMs === config.lockTimeoutMs) {
     return;
   }
   await em.execute(
-    "select set_config('lock_timeout', ?, true), set_config('statement_timeout', ?, true)",
-    [`${lockMs}ms`, `${statementMs}ms`],
+    `select ${settings.map(() => "set_config(?, ?, true)").join(", ")}`,
+    settings.flat(),
   );
 }
 

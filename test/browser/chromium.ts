@@ -11,7 +11,7 @@ import { type BrowserContext, chromium } from "playwright-core";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const CHROMIUM_AVAILABLE = existsSync(CHROMIUM_PATH);
-export const IN_CI = process.env.CI === "true";
+export { IN_CI } from "../support/ci.js";
 export const CHROMIUM_MISSING = `Chromium not found at ${CHROMIUM_PATH} (install Debian's package: apt-get install -y chromium, or set CHROMIUM_PATH)`;
 
 /** Flags for a headless Chromium in a container: no sandbox, GPU or background traffic. */

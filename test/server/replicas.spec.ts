@@ -5,39 +5,147 @@
  * WatchEntries stream on one replica sees what the other wrote. Exactly once
  * per key across replicas, balances that add up, and every invariant
  * (`npm run verify`'s check) holds afterwards.
+ *
+ * The scenario runs twice: with both replicas connected to PostgreSQL
+ * directly, and through PgBouncer in transaction pooling mode, where the
+ * replicas' connections share a few server connections and no session state
+ * survives a transaction. Migrations and the invariant check use the
+ * database directly.
  */
 import { randomUUID } from "node:crypto";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyInvariants } from "../../src/store/index.js";
 import { type ServiceProcess, startService } from "../faults/support/service-process.js";
 import { ledgerClient, openLedgers } from "../faults/support/write-load.js";
+import { IN_CI } from "../support/ci.js";
 import { openClient } from "../support/clients.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { mapBounded } from "../support/fixtures.js";
+import {
+  PGBOUNCER_AVAILABLE,
+  PGBOUNCER_MISSING,
+  type PgBouncer,
+  startPgBouncer,
+} from "../support/pgbouncer.js";
 import { freePort } from "../support/ports.js";
 
 const START_TIMEOUT_MS = 90_000;
 const WRITES = 120;
 
-let database: TestDatabase;
-let replicas: ServiceProcess[] = [];
+/** How the replicas reach the database. */
+interface Route {
+  readonly name: string;
+  /** undefined: it can run here; otherwise why not. */
+  readonly missing: string | undefined;
+  open(databaseUrl: string): Promise<OpenRoute>;
+}
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-  const env = { WATCH_POLL_INTERVAL_MS: "100", MIGRATE_ON_START: "false" };
-  replicas = await Promise.all(
-    [0, 1].map(async () =>
-      startService({ databaseUrl: database.url, port: await freePort(), env }),
-    ),
+interface OpenRoute {
+  /** The replicas' DATABASE_URL. */
+  readonly url: string;
+  readonly env: Readonly<Record<string, string>>;
+  /** What the route itself must show once the scenario ran. */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const DIRECT: Route = {
+  name: "directly",
+  missing: undefined,
+  open: async (databaseUrl) => ({
+    url: databaseUrl,
+    env: {},
+    check: async () => {},
+    close: async () => {},
+  }),
+};
+
+const THROUGH_PGBOUNCER: Route = {
+  name: "through PgBouncer in transaction mode",
+  missing: PGBOUNCER_AVAILABLE ? undefined : PGBOUNCER_MISSING,
+  async open(databaseUrl) {
+    const pgbouncer = await startPgBouncer(databaseUrl);
+    return {
+      url: pgbouncer.url,
+      env: { DB_TRANSACTION_POOLING: "true" },
+      check: () => checkPooled(pgbouncer, databaseUrl),
+      close: () => pgbouncer.stop(),
+    };
+  },
+};
+
+/**
+ * Transaction pooling happened: the replicas' client connections, still
+ * open in their pools, outnumber the server connections PgBouncer holds.
+ * And the replicas left no session setting behind on those shared server
+ * connections: a new client sees the database's own defaults.
+ */
+async function checkPooled(pgbouncer: PgBouncer, databaseUrl: string): Promise<void> {
+  const pool = await pgbouncer.pool();
+  expect(pool.servers).toBeGreaterThan(0);
+  expect(pool.servers).toBeLessThanOrEqual(pgbouncer.poolSize);
+  expect(pool.clients).toBeGreaterThan(pool.servers);
+  expect(await timeoutSettings(pgbouncer.url)).toEqual(await timeoutSettings(databaseUrl));
+}
+
+/** The timeouts the service sets for its transactions (SET LOCAL), as a new session sees them. */
+async function timeoutSettings(url: string): Promise<Record<string, string>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<Record<string, string>>(
+      `select current_setting('statement_timeout') as statement_timeout,
+              current_setting('lock_timeout') as lock_timeout,
+              current_setting('idle_in_transaction_session_timeout') as idle_in_transaction`,
+    );
+    return rows[0] ?? {};
+  } finally {
+    await client.end();
+  }
+}
+
+if (THROUGH_PGBOUNCER.missing !== undefined && !IN_CI) {
+  process.stderr.write(
+    `\n[replicas] SKIPPED through PgBouncer: ${THROUGH_PGBOUNCER.missing}. In CI (CI=true) this is a failure.\n\n`,
   );
-}, START_TIMEOUT_MS);
+}
 
-afterAll(async () => {
-  await Promise.all(replicas.map((replica) => replica.stop()));
-  await database?.drop();
-}, START_TIMEOUT_MS);
+describe.runIf(THROUGH_PGBOUNCER.missing !== undefined && IN_CI)("replicas in CI", () => {
+  it("have PgBouncer to run through", () => {
+    throw new Error(`${THROUGH_PGBOUNCER.missing}: CI requires the PgBouncer run`);
+  });
+});
 
-describe("two replicas on one database", () => {
+for (const route of [DIRECT, THROUGH_PGBOUNCER]) {
+  describe.skipIf(route.missing !== undefined)(
+    `two replicas on one database, ${route.name}${route.missing === undefined ? "" : ` (skipped: ${route.missing})`}`,
+    () => replicaScenario(route),
+  );
+}
+
+function replicaScenario(route: Route): void {
+  let database: TestDatabase;
+  let opened: OpenRoute | undefined;
+  let replicas: ServiceProcess[] = [];
+
+  beforeAll(async () => {
+    // Migrated directly: MIGRATE_ON_START is off for the replicas.
+    database = await createTestDatabase();
+    opened = await route.open(database.url);
+    const env = { WATCH_POLL_INTERVAL_MS: "100", MIGRATE_ON_START: "false", ...opened.env };
+    const url = opened.url;
+    replicas = await Promise.all(
+      [0, 1].map(async () => startService({ databaseUrl: url, port: await freePort(), env })),
+    );
+  }, START_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await Promise.all(replicas.map((replica) => replica.stop()));
+    await opened?.close();
+    await database?.drop();
+  }, START_TIMEOUT_MS);
+
   it("write once per key, move money consistently, and stream each other's writes", async () => {
     const [a, b] = replicas.map((replica) => ledgerClient(replica.port));
     if (a === undefined || b === undefined) {
@@ -107,6 +215,7 @@ describe("two replicas on one database", () => {
     }
     expect(total).toBe(0n);
     expect(await verifyInvariants(database.url)).toEqual([]);
+    await opened?.check();
     watcher.close();
   }, 120_000);
-});
+}
