@@ -236,8 +236,9 @@ export interface LedgerClient {
   /**
    * Everything committed on a ledger, or on all of the app's ledgers:
    * entries and hold steps (created, posted, voided, expired), each with
-   * the cursor to resume after it (`fromCursor`), in commit order.
-   * Reconnects by itself like `watch`. APP_NOT_PERMITTED for another app.
+   * the cursor to resume after it (`fromCursor`), in commit order, after a
+   * checkpoint (a cursor, no event) at each connect. Reconnects by itself
+   * like `watch`. APP_NOT_PERMITTED for another app.
    */
   watchEvents(target: WatchTarget, options?: WatchEventsOptions): AsyncIterable<WatchEvent>;
   close(): void;

@@ -31,8 +31,12 @@ export interface WatchEventsOptions extends WatchOptions {
 /** What to watch: one ledger, or every ledger of an app (the token's). */
 export type WatchTarget = { readonly ledgerId: string } | { readonly app: string };
 
-/** One event of the stream, and the cursor to resume after it. */
+/**
+ * One event of the stream, and the cursor to resume after it. A checkpoint
+ * (sent at each connect) carries only a cursor: where the stream stands.
+ */
 export type WatchEvent = { readonly cursor: string } & (
+  | { readonly kind: "checkpoint" }
   | { readonly kind: "entry"; readonly entry: Entry }
   | { readonly kind: "hold"; readonly hold: HoldStep }
 );
@@ -70,11 +74,11 @@ export async function* watchEvents(
         // The first message is a checkpoint: from then on, resume by cursor.
         cursor = at;
         afterSequence = undefined;
-        if (event.case === "entry") {
-          yield { cursor, kind: "entry", entry: event.value };
-        } else if (event.case === "hold") {
-          yield { cursor, kind: "hold", hold: event.value };
-        }
+        yield event.case === "entry"
+          ? { cursor, kind: "entry", entry: event.value }
+          : event.case === "hold"
+            ? { cursor, kind: "hold", hold: event.value }
+            : { cursor, kind: "checkpoint" };
       }
       return;
     } catch (e) {

@@ -493,13 +493,14 @@ describe.each(CLIENT_NAMES)("over %s", (clientName) => {
       expect((await world.admin.getTransaction({ transactionId: held })).state).toBe("PENDING");
     });
 
-    it("cannot name the other app: by owner, by external id, to list or to create", async () => {
+    it("cannot name the other app: by owner, by external id, to list, to watch or to create", async () => {
       const ledgerId = await world.ledger();
       const ledger = await world.admin.getLedger(ledgerId);
       const calls: (() => Promise<unknown>)[] = [
         () => learning.getBalance({ app: "content", ownerId: ledger.ownerId, unit: "CREDITS" }),
         () => learning.getTransaction({ app: "content", externalTransactionId: "anything" }),
         () => learning.listLedgers({ app: "content" }),
+        () => drain(learning.watchEvents({ app: "content" })),
         () =>
           learning.createLedger({
             app: "content",

@@ -23,13 +23,14 @@ import { useLedgerServer } from "../support/server.js";
 const harness = useLedgerServer({ WATCH_POLL_INTERVAL_MS: "100" });
 
 /** A server on the harness's database at `port`. */
-async function serveOn(port: number) {
+async function serveOn(port: number, env: Record<string, string> = {}) {
   const config = loadConfig({
     PORT: String(port),
     HOST: "127.0.0.1",
     WATCH_POLL_INTERVAL_MS: "100",
     SHUTDOWN_GRACE_MS: "0",
     METRICS_PORT: "0",
+    ...env,
   });
   const store = await openStore({
     databaseUrl: harness.server().databaseUrl,
@@ -114,3 +115,67 @@ describe.each(PROTOCOLS)("watch over %s", (protocol) => {
     }
   });
 });
+
+it("resumes by itself when the server ends a slow reader CONSUMER_TOO_SLOW: every entry once, in order", async () => {
+  const writer = createLedgerClient({ baseUrl: harness.server().url, protocol: "connect" });
+  const { ledger } = await createContentClient(writer).createLedger({
+    ownerId: uniqueOwner("slow"),
+    unit: "CREDITS",
+  });
+  const port = await freePort();
+  const replica = await serveOn(port, { WATCH_BUFFER_MAX: "5" });
+  const watcher = createLedgerClient({ baseUrl: `http://127.0.0.1:${port}`, protocol: "grpc" });
+  const total = 3000;
+  let written: () => void = () => {};
+  const writesDone = new Promise<void>((resolve) => {
+    written = resolve;
+  });
+  const stop = new AbortController();
+  const sequences: bigint[] = [];
+  let checkpoints = 0;
+  try {
+    for await (const event of watcher.watchEvents(
+      { ledgerId: ledger.id },
+      { signal: stop.signal },
+    )) {
+      if (event.kind === "checkpoint") {
+        checkpoints += 1;
+        if (checkpoints === 1) {
+          void writeMany(writer, ledger.id, total).then(written);
+          await writesDone; // reads nothing meanwhile: the server's buffer fills up
+        }
+      } else if (event.kind === "entry") {
+        sequences.push(event.entry.sequence);
+        if (sequences.length === total) {
+          stop.abort();
+        }
+      }
+    }
+  } finally {
+    watcher.close();
+    writer.close();
+    await replica.stop();
+  }
+  expect(sequences).toEqual(Array.from({ length: total }, (_, i) => BigInt(i + 1)));
+  expect(checkpoints).toBeGreaterThan(1); // it was ended, and resumed
+}, 60_000);
+
+/** `total` CREDIT_ADD entries of 1 in bulk calls. */
+async function writeMany(
+  client: ReturnType<typeof createLedgerClient>,
+  ledgerId: string,
+  total: number,
+) {
+  const perCall = 1000;
+  for (let start = 0; start < total; start += perCall) {
+    await client.recordEntries(
+      Array.from({ length: perCall }, (_, i) => ({
+        ledgerId,
+        operation: "CREDIT_ADD",
+        amountMinor: 1n,
+        idempotencyKey: `slow-${ledgerId}-${start + i}`,
+      })),
+      { atomic: false },
+    );
+  }
+}
