@@ -3,16 +3,23 @@
  * writer that could still commit one below it has ended (streamHorizon
  * waits for a writer holding one, and never passes it); an app's and a
  * ledger's pages; and the migration that numbers what was stored before
- * the stream existed, in each ledger's order, holds included.
+ * the stream existed, in each ledger's order, holds included; the sweep's
+ * EXPIRED step, once with two stores sweeping.
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate, verifyInvariants } from "../../src/store/index.js";
 import { initOrm } from "../../src/store/orm.js";
 import { HORIZON_WAIT_MS } from "../../src/store/queries/stream.js";
-import { entryInput, openLedger, transferInput, uniqueKey, useStore } from "./store-fixtures.js";
+import {
+  entryInput,
+  openLedger,
+  transferInput,
+  uniqueKey,
+  useClockedStores,
+} from "./store-fixtures.js";
 
-const harness = useStore();
+const harness = useClockedStores();
 const store = () => harness.store();
 let sql: pg.Client;
 
@@ -149,5 +156,24 @@ describe("the stream migration", () => {
       [later.id],
     );
     expect(await positionOf(later.id)).toBeGreaterThan(BigInt(max[0].p));
+  });
+});
+
+describe("the hold sweep", () => {
+  it("streams a hold's EXPIRED step once, though two stores sweep", async () => {
+    const ledger = await openLedger(store(), 5n);
+    const { value: hold } = await store().holdEntry(
+      entryInput(ledger.id, "CREDIT_SPEND", -2n, {
+        hold: { expiresAt: new Date(harness.clock().getTime() + 60_000) },
+      }),
+    );
+    harness.moveClock(120_000);
+    await Promise.all([store().expireHolds(), harness.other().expireHolds()]);
+    const upTo = await store().streamHorizon();
+    const steps = (await store().streamPage({ ledgerId: ledger.id }, 0n, upTo, 100)).events.map(
+      (e) =>
+        e.kind === "hold" ? `${e.step} ${e.hold.id === hold.id}` : `entry ${e.entry.amountMinor}`,
+    );
+    expect(steps).toEqual(["entry 5", "PENDING true", "EXPIRED true"]);
   });
 });
