@@ -105,6 +105,8 @@ class Feed {
   readonly subscribers = new Set<Subscriber>();
   private wakeUp: (() => void) | undefined;
   private running = false;
+  /** A write woke it while it was reading: what it read may predate that write. */
+  private wokenWhileReading = false;
 
   constructor(
     private readonly store: LedgerStore,
@@ -140,7 +142,11 @@ class Feed {
     );
   }
 
+  /** Reads again at once; if it is reading now, once more after that. */
   wake(): void {
+    if (this.wakeUp === undefined) {
+      this.wokenWhileReading = true;
+    }
     this.wakeUp?.();
   }
 
@@ -180,6 +186,10 @@ class Feed {
   }
 
   private sleep(): Promise<void> {
+    if (this.wokenWhileReading) {
+      this.wokenWhileReading = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(done, this.settings.pollIntervalMs);
       const self = this;
