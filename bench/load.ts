@@ -9,6 +9,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Recorder, type RunStats } from "./stats.js";
 
 export type Call = () => Promise<unknown>;
+/** The next call of a closed-loop worker (its index), or of the open loop (the call's index). */
+export type NextCall = (index: number) => Call;
 
 export interface LoadWindow {
   readonly warmupS: number;
@@ -19,7 +21,7 @@ export interface LoadWindow {
 
 /** Runs `next()` calls for warmupS (not recorded), then for durationS (recorded). */
 export async function runLoad(
-  next: () => Call,
+  next: NextCall,
   concurrency: number,
   window: LoadWindow,
   onMeasureStart: () => void,
@@ -36,12 +38,12 @@ export async function runLoad(
 async function workers(
   concurrency: number,
   endMs: number,
-  next: () => Call,
+  next: NextCall,
   recorder: Recorder | undefined,
 ): Promise<void> {
-  const worker = async (): Promise<void> => {
+  const worker = async (index: number): Promise<void> => {
     while (performance.now() < endMs) {
-      const call = next();
+      const call = next(index);
       const start = performance.now();
       try {
         await call();
@@ -51,7 +53,7 @@ async function workers(
       }
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(Array.from({ length: concurrency }, (_, index) => worker(index)));
 }
 
 /**
@@ -64,7 +66,7 @@ async function workers(
  * could not keep up.
  */
 export async function runPaced(
-  next: () => Call,
+  next: NextCall,
   ratePerS: number,
   inFlightMax: number,
   window: LoadWindow,
@@ -78,7 +80,7 @@ export async function runPaced(
 }
 
 async function paced(
-  next: () => Call,
+  next: NextCall,
   ratePerS: number,
   inFlightMax: number,
   durationS: number,
@@ -90,8 +92,10 @@ async function paced(
   /** Due times of calls waiting for a free slot; at most callsMax. */
   const waiting: number[] = [];
   const outstanding = new Set<Promise<void>>();
+  let launched = 0;
   const launch = (dueMs: number): void => {
-    const call = next();
+    const call = next(launched);
+    launched += 1;
     const done: Promise<void> = call().then(
       () => recorder?.ok(performance.now() - dueMs),
       (error: unknown) => recorder?.failed(error),

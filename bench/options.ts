@@ -62,8 +62,13 @@ export interface BenchOptions {
   readonly warmupS: number;
   readonly scenarios: readonly Scenario[];
   readonly ledgers: number;
-  /** Database connections of the service, and of the raw baselines' pool. */
+  /** Database connections of each service process, and of the raw baselines' pool. */
   readonly poolSize: number;
+  /**
+   * Service processes on the one database; each load client (worker) is
+   * bound to one of them, round robin, so each gets an equal share.
+   */
+  readonly replicas: number;
   /** The service's DB_WRITE_BATCHES_MAX; undefined: its default. */
   readonly writeBatches: number | undefined;
   /**
@@ -82,10 +87,13 @@ export interface BenchOptions {
 }
 
 const USAGE = `usage: npm run bench -- [--concurrency 16,64] [--duration-s 8] [--warmup-s 2]
-  [--scenarios ${SCENARIOS.join(",")}] [--ledgers 10000] [--pool-size 10]
+  [--scenarios ${SCENARIOS.join(",")}] [--ledgers 10000] [--pool-size 10] [--replicas 1]
   [--write-batches <DB_WRITE_BATCHES_MAX>]
   [--batch-entries 100] [--rate half-peak|<calls/s>|off] [--no-durable] [--profile]
   [--log-level info] [--out bench/results]`;
+
+/** Service processes a run may start: each is a Node process with its own pool. */
+const REPLICAS_MAX = 8;
 
 const FLAGS = new Set(["no-durable", "profile"]);
 
@@ -102,6 +110,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     warmupS: integer("warmup-s", 2, 0, 600),
     ledgers: integer("ledgers", 10_000, 1, 1_000_000),
     poolSize: integer("pool-size", 10, 1, 200),
+    replicas: integer("replicas", 1, 1, REPLICAS_MAX),
     writeBatches: values.has("write-batches") ? integer("write-batches", 0, 1, 1000) : undefined,
     batchEntries: integer("batch-entries", 100, 1, BULK_ITEMS_MAX),
     scenarios: scenarioList(take(values, "scenarios") ?? SCENARIOS.join(",")),
@@ -113,6 +122,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   };
   if (values.size > 0) {
     throw new Error(`unknown option(s) ${[...values.keys()].join(", ")}\n${USAGE}`);
+  }
+  if (options.profile && options.replicas > 1) {
+    throw new Error("--profile summarises one server process: run it with --replicas 1");
   }
   return options;
 }

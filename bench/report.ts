@@ -4,7 +4,7 @@ import type { RunStats } from "./stats.js";
 
 /** CPU time per successful item (call, hold-post's hold and post, or entry or transfer of a batch), in µs, from /proc over the measured window. */
 export interface CpuUsPerItem {
-  /** The server process; absent for the raw sides, which have none. */
+  /** The server processes, all replicas together; absent for the raw sides, which have none. */
   readonly server?: number;
   readonly postgres: number;
   readonly client: number;
@@ -29,8 +29,8 @@ export interface ScenarioResult {
   readonly batchedRatio: number | undefined;
   /** balance-reads only: service throughput / rpc-floor's at the same concurrency. */
   readonly floorRatio: number | undefined;
-  /** Largest resident memory of the server process during the service side. */
-  readonly serverRssMbMax: number;
+  /** Largest resident memory of each server process (replica, in start order) during the service side. */
+  readonly serverRssMbMax: readonly number[];
   readonly cpuUsPerItem: {
     readonly service: CpuUsPerItem;
     readonly raw: CpuUsPerItem | undefined;
@@ -47,7 +47,8 @@ export interface PacedResult {
   readonly peakPerS: number | undefined;
   readonly inFlightMax: number;
   readonly stats: RunStats;
-  readonly serverRssMbMax: number;
+  /** Per server process, as ScenarioResult's. */
+  readonly serverRssMbMax: readonly number[];
 }
 
 export interface BenchReport {
@@ -68,9 +69,21 @@ export interface BenchReport {
   readonly serverNodeFlags: readonly string[];
   readonly scenarios: readonly ScenarioResult[];
   readonly paced: PacedResult | undefined;
-  /** Largest resident memory of the server from its start to its stop. */
-  readonly serverRssMbMax: number;
+  /** Largest resident memory of each server process (replica) from its start to its stop. */
+  readonly serverRssMbMax: readonly number[];
   readonly durationS: number;
+}
+
+/** The server processes of the run, as its table and chart name them. */
+export function servers(report: Pick<BenchReport, "options" | "serverNodeFlags">): string {
+  const { replicas } = report.options;
+  const command = `node ${report.serverNodeFlags.join(" ")} src/server/main.ts`;
+  return replicas === 1 ? command : `${replicas} replicas (processes) of ${command}`;
+}
+
+/** RSS of each replica, "/"-separated. */
+function rssCell(mbMax: readonly number[]): string {
+  return mbMax.join("/");
 }
 
 export function commitMode(report: Pick<BenchReport, "synchronousCommit">): string {
@@ -144,15 +157,13 @@ function row(
 const fixed = (ratio: number | undefined): string => (ratio === undefined ? "" : ratio.toFixed(2));
 
 export function printTable(report: BenchReport): void {
-  console.log(
-    `${commitMode(report)}; server: node ${report.serverNodeFlags.join(" ")} src/server/main.ts`,
-  );
+  console.log(`${commitMode(report)}; server: ${servers(report)}`);
   const rows = [HEADER];
   for (const s of report.scenarios) {
     const c = String(s.concurrency);
     rows.push(
       row(s.scenario, c, "service", s.service, unitOf(s.scenario, "service", s.service), [
-        String(s.serverRssMbMax),
+        rssCell(s.serverRssMbMax),
         fixed(s.ratio),
         fixed(s.floorRatio),
       ]),
@@ -179,7 +190,7 @@ export function printTable(report: BenchReport): void {
         `service @ ${p.ratePerS}/s${p.peakPerS === undefined ? "" : ` (½ of ${p.peakPerS})`}`,
         p.stats,
         unitOf(p.scenario, "service", p.stats),
-        [String(p.serverRssMbMax), "", ""],
+        [rssCell(p.serverRssMbMax), "", ""],
       ),
     );
   }
@@ -190,7 +201,9 @@ export function printTable(report: BenchReport): void {
   if (report.scenarios.some((s) => HOLD_SCENARIOS.includes(s.scenario))) {
     console.log(HOLD_NOTE);
   }
-  console.log(`server RSS through the whole run: at most ${report.serverRssMbMax} MiB`);
+  console.log(
+    `server RSS through the whole run: at most ${rssCell(report.serverRssMbMax)} MiB${report.options.replicas === 1 ? "" : " (per replica)"}`,
+  );
   const sides: { readonly name: string; readonly stats: RunStats | undefined }[] =
     report.scenarios.flatMap((s) => [
       { name: `${s.scenario} @${s.concurrency} service`, stats: s.service },
@@ -250,7 +263,7 @@ export function chartSvg(report: BenchReport): string {
     `<title>${escapeXml(`Ledger service vs raw pg, ${report.startedAt}`)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${MARGIN.left}" y="20" font-size="14" font-weight="bold">${escapeXml(
-      `Ledger service vs raw pg, ${commitMode(report)}, ${report.options.durationS} s per side (log scale)`,
+      `Ledger service${report.options.replicas === 1 ? "" : ` (${report.options.replicas} replicas)`} vs raw pg, ${commitMode(report)}, ${report.options.durationS} s per side (log scale)`,
     )}</text>`,
     `<text x="${MARGIN.left}" y="36" fill="#555">${escapeXml(
       `${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, PostgreSQL ${report.machine.postgres}, ${report.startedAt}`,

@@ -1,21 +1,23 @@
 /**
  * `npm run bench`: starts its own PostgreSQL (durable commits unless
- * --no-durable) and the real server (as `npm start` runs it), drives each
- * scenario through gRPC at each concurrency, then does the same database work
- * with the pg driver at the same concurrency (the raw baseline; for hold-post
- * the same money movement in one phase, see Target.holdPost), and for the
- * entry-write scenarios as batched transactions too (the batched baseline). Then
- * record-spread again, open loop at half its peak (--rate), for its latency
- * under load. Reports throughput, latency percentiles, errors, server memory,
- * CPU per call and the ratios. Writes JSON and an SVG chart to --out. With
- * --profile, the server runs under --cpu-prof and the profile is summarised
- * by layer. See README, "Performance".
+ * --no-durable) and the real server (as `npm start` runs it; --replicas
+ * processes of it on the one database, each load client bound to one, round
+ * robin), drives each scenario through gRPC at each concurrency, then does
+ * the same database work with the pg driver at the same concurrency (the raw
+ * baseline; for hold-post the same money movement in one phase, see
+ * Target.holdPost), and for the entry-write scenarios as batched transactions
+ * too (the batched baseline). Then record-spread again, open loop at half its
+ * peak (--rate), for its latency under load. Reports throughput, latency
+ * percentiles, errors, server memory (per process), CPU per call and the
+ * ratios. Writes JSON and an SVG chart to --out. With --profile, the server
+ * runs under --cpu-prof and the profile is summarised by layer. See README,
+ * "Performance".
  */
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { type Call, type LoadWindow, runLoad, runPaced } from "./load.js";
+import { type Call, type LoadWindow, type NextCall, runLoad, runPaced } from "./load.js";
 import {
   BATCHABLE_SCENARIOS,
   type BenchOptions,
@@ -68,6 +70,8 @@ interface Target {
   /** A CREDIT_ADD backdated to `createdAt`, recomputing the later balances. */
   backdate(ledgerId: string, createdAt: Date): Promise<unknown>;
   balance(ledgerId: string): Promise<unknown>;
+  /** rpc-floor's call: the cheapest the server answers (the raw side has none). */
+  floor(): Promise<unknown>;
 }
 
 /** How far back record-backdate writes: a random instant of this last window. */
@@ -97,38 +101,51 @@ function pickPairs(ids: readonly string[], count: number): TransferPair[] {
   return Array.from({ length: count }, () => pickPair(ids));
 }
 
+/**
+ * The scenario's calls on `targets` (the service's replicas, or the raw
+ * side alone): closed-loop worker i always calls targets[i mod length], so
+ * the workers spread evenly over the replicas, each bound to one.
+ */
 function callsFor(
   scenario: Scenario,
-  target: Target,
-  { entries: ledgers, transfers }: BenchLedgers,
-  grpcClient: LedgerGrpcClient,
+  targets: readonly Target[],
+  ledgers: BenchLedgers,
   bulkItems: number,
-): () => Call {
+): NextCall {
+  const call = callOf(scenario, ledgers, bulkItems);
+  return (index) => call(targets[index % targets.length] as Target);
+}
+
+function callOf(
+  scenario: Scenario,
+  { entries: ledgers, transfers }: BenchLedgers,
+  bulkItems: number,
+): (target: Target) => Call {
   const hot = ledgers[0] as string;
   switch (scenario) {
     case "record-spread":
-      return () => () => target.record(pick(ledgers));
+      return (target) => () => target.record(pick(ledgers));
     case "record-hot":
-      return () => () => target.record(hot);
+      return (target) => () => target.record(hot);
     case "record-bulk":
-      return () => () => target.recordBulk(picks(ledgers, bulkItems));
+      return (target) => () => target.recordBulk(picks(ledgers, bulkItems));
     case "transfer-spread":
-      return () => () => target.transfer(pickPair(transfers));
+      return (target) => () => target.transfer(pickPair(transfers));
     case "transfer-bulk":
-      return () => () => target.transferBulk(pickPairs(transfers, bulkItems));
+      return (target) => () => target.transferBulk(pickPairs(transfers, bulkItems));
     case "hold-post":
-      return () => () => target.holdPost(pickPair(transfers));
+      return (target) => () => target.holdPost(pickPair(transfers));
     case "record-backdate":
-      return () => () => target.backdate(pick(ledgers), backdatedInstant());
+      return (target) => () => target.backdate(pick(ledgers), backdatedInstant());
     case "balance-reads":
-      return () => () => target.balance(pick(ledgers));
+      return (target) => () => target.balance(pick(ledgers));
     case "mix":
-      return () =>
+      return (target) =>
         Math.random() < MIX_READ_SHARE
           ? () => target.balance(pick(ledgers))
           : () => target.record(pick(ledgers));
     case "rpc-floor":
-      return () => () => grpcClient.healthCheck();
+      return (target) => () => target.floor();
   }
 }
 
@@ -138,7 +155,7 @@ function batchCallsFor(
   raw: RawClient,
   ledgers: readonly string[],
   batchEntries: number,
-): () => Call {
+): NextCall {
   const hot = ledgers[0] as string;
   const ids = (): string[] =>
     scenario === "record-hot" ? Array(batchEntries).fill(hot) : picks(ledgers, batchEntries);
@@ -148,25 +165,39 @@ function batchCallsFor(
 interface Measured {
   readonly stats: RunStats;
   readonly cpu: CpuUsPerItem;
-  readonly rssMbMax: number;
+  /** Largest RSS of each server process, in start order; none for the raw sides. */
+  readonly rssMbMax: readonly number[];
 }
 
 type Runner = (onMeasureStart: () => void) => Promise<RunStats>;
 
+/** Samples each process's RSS every RSS_SAMPLE_MS, keeping the largest; stop() ends it. */
+function rssSampler(pids: readonly number[]): { readonly mbMax: number[]; stop(): void } {
+  const mbMax = pids.map((pid) => rssMb(pid) ?? 0);
+  const timer = setInterval(() => {
+    pids.forEach((pid, i) => {
+      mbMax[i] = Math.max(mbMax[i] ?? 0, rssMb(pid) ?? 0);
+    });
+  }, RSS_SAMPLE_MS);
+  return { mbMax, stop: () => clearInterval(timer) };
+}
+
+/** CPU time of the server processes together, in ms. */
+function serversCpuMs(pids: readonly number[]): number {
+  return pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
+}
+
 async function measure(
   run: Runner,
   database: BenchDatabase,
-  serverPid: number | undefined,
+  serverPids: readonly number[],
 ): Promise<Measured> {
-  let rssMax = 0;
   let start = { server: 0, postgres: 0, client: process.cpuUsage() };
-  const sampler = setInterval(() => {
-    rssMax = Math.max(rssMax, serverPid === undefined ? 0 : (rssMb(serverPid) ?? 0));
-  }, RSS_SAMPLE_MS);
+  const rss = rssSampler(serverPids);
   try {
     const stats = await run(() => {
       start = {
-        server: serverPid === undefined ? 0 : cpuMs(serverPid),
+        server: serversCpuMs(serverPids),
         postgres: treeCpuMs(database.postmasterPid),
         client: process.cpuUsage(),
       };
@@ -177,17 +208,17 @@ async function measure(
     return {
       stats,
       cpu:
-        serverPid === undefined
+        serverPids.length === 0
           ? { postgres, client: clientUs }
           : {
-              server: perItemUs(cpuMs(serverPid) - start.server, stats),
+              server: perItemUs(serversCpuMs(serverPids) - start.server, stats),
               postgres,
               client: clientUs,
             },
-      rssMbMax: rssMax,
+      rssMbMax: [...rss.mbMax],
     };
   } finally {
-    clearInterval(sampler);
+    rss.stop();
   }
 }
 
@@ -196,41 +227,54 @@ function perItemUs(ms: number, stats: RunStats): number {
   return items === 0 ? 0 : Math.round((ms * 1000) / items);
 }
 
-function closed(next: () => Call, concurrency: number, window: LoadWindow): Runner {
+function closed(next: NextCall, concurrency: number, window: LoadWindow): Runner {
   return (onMeasureStart) => runLoad(next, concurrency, window, onMeasureStart);
 }
 
 interface Bench {
   readonly options: BenchOptions;
   readonly database: BenchDatabase;
-  readonly service: ServiceProcess;
-  readonly grpcClient: LedgerGrpcClient;
+  /** The --replicas service processes, in start order. */
+  readonly services: readonly ServiceProcess[];
+  /** One client per service process, in the same order. */
+  readonly grpcClients: readonly LedgerGrpcClient[];
   readonly raw: RawClient;
 }
 
-function targets(bench: Bench): { service: Target; raw: Target } {
-  const { grpcClient, raw } = bench;
+function serverPids(bench: Bench): number[] {
+  return bench.services.map((service) => service.pid);
+}
+
+/** The service's replicas, one target each, and the raw side. */
+function targets(bench: Bench): { services: Target[]; raw: Target } {
+  return { services: bench.grpcClients.map(serviceTarget), raw: rawTarget(bench.raw) };
+}
+
+function serviceTarget(grpcClient: LedgerGrpcClient): Target {
   return {
-    service: {
-      record: (id) => grpcClient.recordEntry(id, 1n),
-      recordBulk: (ids) => grpcClient.recordEntries(ids, 1n),
-      transfer: (pair) => grpcClient.transfer(pair, 1n),
-      transferBulk: (pairs) => grpcClient.createTransfers(pairs, 1n),
-      holdPost: async (pair) =>
-        grpcClient.postPendingTransaction(await grpcClient.holdTransfer(pair, 1n)),
-      backdate: (id, at) => grpcClient.recordBackdated(id, 1n, at),
-      balance: (id) => grpcClient.getBalance(id),
-    },
-    raw: {
-      record: (id) => raw.recordEntry(id, 1n),
-      recordBulk: (ids) => oneByOne(ids, (id) => raw.recordEntry(id, 1n)),
-      transfer: (pair) => raw.transfer(pair, 1n),
-      transferBulk: (pairs) => oneByOne(pairs, (pair) => raw.transfer(pair, 1n)),
-      // One phase: the raw SQL has no hold to compare with, only the money it moves.
-      holdPost: (pair) => raw.transfer(pair, 1n),
-      backdate: (id, at) => raw.recordBackdated(id, 1n, at),
-      balance: (id) => raw.getBalance(id),
-    },
+    record: (id) => grpcClient.recordEntry(id, 1n),
+    recordBulk: (ids) => grpcClient.recordEntries(ids, 1n),
+    transfer: (pair) => grpcClient.transfer(pair, 1n),
+    transferBulk: (pairs) => grpcClient.createTransfers(pairs, 1n),
+    holdPost: async (pair) =>
+      grpcClient.postPendingTransaction(await grpcClient.holdTransfer(pair, 1n)),
+    backdate: (id, at) => grpcClient.recordBackdated(id, 1n, at),
+    balance: (id) => grpcClient.getBalance(id),
+    floor: () => grpcClient.healthCheck(),
+  };
+}
+
+function rawTarget(raw: RawClient): Target {
+  return {
+    record: (id) => raw.recordEntry(id, 1n),
+    recordBulk: (ids) => oneByOne(ids, (id) => raw.recordEntry(id, 1n)),
+    transfer: (pair) => raw.transfer(pair, 1n),
+    transferBulk: (pairs) => oneByOne(pairs, (pair) => raw.transfer(pair, 1n)),
+    // One phase: the raw SQL has no hold to compare with, only the money it moves.
+    holdPost: (pair) => raw.transfer(pair, 1n),
+    backdate: (id, at) => raw.recordBackdated(id, 1n, at),
+    balance: (id) => raw.getBalance(id),
+    floor: () => Promise.reject(new Error("rpc-floor has no raw side")),
   };
 }
 
@@ -246,31 +290,27 @@ async function runScenario(
   scenario: Scenario,
   concurrency: number,
 ): Promise<ScenarioResult> {
-  const { options, database, grpcClient } = bench;
+  const { options, database } = bench;
   const window = {
     warmupS: options.warmupS,
     durationS: options.durationS,
     itemsPerCall: BULK_SCENARIOS.includes(scenario) ? options.batchEntries : 1,
   };
   const target = targets(bench);
-  const calls = (side: Target, ledgers: BenchLedgers) =>
-    callsFor(scenario, side, ledgers, grpcClient, options.batchEntries);
+  const calls = (sides: readonly Target[], ledgers: BenchLedgers) =>
+    callsFor(scenario, sides, ledgers, options.batchEntries);
   const say = (side: string) =>
     process.stderr.write(`[bench] ${scenario} at ${concurrency} clients: ${side}...\n`);
   say("service");
   const s = await measure(
-    closed(calls(target.service, database.service), concurrency, window),
+    closed(calls(target.services, database.service), concurrency, window),
     database,
-    bench.service.pid,
+    serverPids(bench),
   );
   let r: Measured | undefined;
   if (scenario !== "rpc-floor") {
     say("raw pg");
-    r = await measure(
-      closed(calls(target.raw, database.raw), concurrency, window),
-      database,
-      undefined,
-    );
+    r = await measure(closed(calls([target.raw], database.raw), concurrency, window), database, []);
   }
   let b: Measured | undefined;
   if (BATCHABLE_SCENARIOS.includes(scenario)) {
@@ -282,7 +322,7 @@ async function runScenario(
         { ...window, itemsPerCall: options.batchEntries },
       ),
       database,
-      undefined,
+      [],
     );
   }
   const over = (a: RunStats, base: RunStats | undefined) =>
@@ -343,22 +383,21 @@ async function runPacedScenario(
   if (rate === undefined) {
     return undefined;
   }
-  const { options, database, grpcClient } = bench;
+  const { options, database } = bench;
   const inFlightMax = Math.max(...options.concurrency);
   process.stderr.write(
     `[bench] ${PACED_SCENARIO} open loop at ${rate.ratePerS} calls/s (at most ${inFlightMax} in flight)...\n`,
   );
   const next = callsFor(
     PACED_SCENARIO,
-    targets(bench).service,
+    targets(bench).services,
     database.service,
-    grpcClient,
     options.batchEntries,
   );
   const m = await measure(
     (onMeasureStart) => runPaced(next, rate.ratePerS, inFlightMax, options, onMeasureStart),
     database,
-    bench.service.pid,
+    serverPids(bench),
   );
   return {
     scenario: PACED_SCENARIO,
@@ -396,27 +435,17 @@ async function main(): Promise<void> {
     `[bench] PostgreSQL (synchronous_commit=${options.durable ? "on" : "off"}) and ${options.ledgers} + ${TRANSFER_LEDGERS} ledgers per side...\n`,
   );
   const database = await startBenchDatabase(options);
-  let service: ServiceProcess | undefined;
-  let grpcClient: LedgerGrpcClient | undefined;
+  const services: ServiceProcess[] = [];
+  const grpcClients: LedgerGrpcClient[] = [];
   let raw: RawClient | undefined;
-  let rssSampler: NodeJS.Timeout | undefined;
+  let rss: ReturnType<typeof rssSampler> | undefined;
   try {
-    service = await startService({
-      databaseUrl: database.url,
-      poolSize: options.poolSize,
-      writeBatches: options.writeBatches,
-      logLevel: options.logLevel,
-      cpuProfileDir: profileDir,
-    });
-    const servicePid = service.pid;
-    let serverRssMbMax = rssMb(servicePid) ?? 0;
-    rssSampler = setInterval(() => {
-      serverRssMbMax = Math.max(serverRssMbMax, rssMb(servicePid) ?? 0);
-    }, RSS_SAMPLE_MS);
-    grpcClient = new LedgerGrpcClient(service.port);
+    await startReplicas(options, database.url, profileDir, services);
+    rss = rssSampler(services.map((service) => service.pid));
+    grpcClients.push(...services.map((service) => new LedgerGrpcClient(service.port)));
     raw = openRawClient(database.url, options.poolSize);
-    const { scenarios, paced } = await runAll({ options, database, service, grpcClient, raw });
-    clearInterval(rssSampler);
+    const { scenarios, paced } = await runAll({ options, database, services, grpcClients, raw });
+    rss.stop();
     const cpu = cpus();
     const report: BenchReport = {
       startedAt,
@@ -437,21 +466,49 @@ async function main(): Promise<void> {
       serverNodeFlags: startNodeFlags(),
       scenarios,
       paced,
-      serverRssMbMax,
+      serverRssMbMax: [...rss.mbMax],
       durationS: Math.round((performance.now() - began) / 1000),
     };
-    grpcClient.close();
-    grpcClient = undefined;
-    await service.stop();
-    service = undefined;
+    await stopReplicas(services, grpcClients);
     await writeResults(report, profileDir);
   } finally {
-    clearInterval(rssSampler);
-    grpcClient?.close();
-    await service?.stop();
+    rss?.stop();
+    await stopReplicas(services, grpcClients);
     await raw?.close();
     await database.stop();
   }
+}
+
+/** Starts the --replicas service processes on the database, one after another, into `services`. */
+async function startReplicas(
+  options: BenchOptions,
+  databaseUrl: string,
+  profileDir: string | undefined,
+  services: ServiceProcess[],
+): Promise<void> {
+  for (let replica = 1; replica <= options.replicas; replica += 1) {
+    process.stderr.write(`[bench] service process ${replica} of ${options.replicas}...\n`);
+    services.push(
+      await startService({
+        databaseUrl,
+        poolSize: options.poolSize,
+        writeBatches: options.writeBatches,
+        logLevel: options.logLevel,
+        cpuProfileDir: profileDir,
+      }),
+    );
+  }
+}
+
+/** Closes the clients and stops the service processes (a profiled one writes its profile); empties both. */
+async function stopReplicas(
+  services: ServiceProcess[],
+  clients: LedgerGrpcClient[],
+): Promise<void> {
+  for (const client of clients.splice(0)) {
+    client.close();
+  }
+  await Promise.all(services.splice(0).map((service) => service.stop()));
 }
 
 async function writeResults(report: BenchReport, profileDir: string | undefined): Promise<void> {

@@ -48,6 +48,7 @@ export async function startBenchDatabase(options: {
   readonly ledgers: number;
   readonly durable: boolean;
   readonly poolSize: number;
+  readonly replicas: number;
 }): Promise<BenchDatabase> {
   const dir = await mkdtemp(join(tmpdir(), "ledger-bench-pg-"));
   // mkdtemp makes it private; the postgres user must be able to pass through it.
@@ -56,7 +57,8 @@ export async function startBenchDatabase(options: {
   const database = await startEmbeddedPostgres({
     dataDir,
     settings: {
-      max_connections: String(Math.max(100, options.poolSize * 3)),
+      // Each replica's pool, the raw baselines' pool, and room for the rest.
+      max_connections: String(Math.max(100, options.poolSize * (options.replicas + 2))),
       shared_buffers: "256MB",
       ...(options.durable ? {} : { synchronous_commit: "off" }),
     },
