@@ -1,8 +1,9 @@
 /**
  * Two service processes (`npm start`'s main.ts) on one PostgreSQL, driven
  * together: every write is sent to both replicas at once under the same
- * idempotency key, transfers cross the same ledgers through both, and a
- * WatchEntries stream on one replica sees what the other wrote. Exactly once
+ * idempotency key, transfers cross the same ledgers through both, and
+ * WatchEntries streams see what both wrote: a ledger's on one replica, the
+ * app's on the other, each ledger's entries once and in order. Exactly once
  * per key across replicas, balances that add up, and every invariant
  * (`npm run verify`'s check) holds afterwards.
  *
@@ -17,9 +18,9 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyInvariants } from "../../src/store/index.js";
 import { type ServiceProcess, startService } from "../faults/support/service-process.js";
-import { ledgerClient, openLedgers } from "../faults/support/write-load.js";
+import { LOAD_APP, ledgerClient, openLedgers } from "../faults/support/write-load.js";
 import { IN_CI } from "../support/ci.js";
-import { openClient } from "../support/clients.js";
+import { type LedgerApi, openClient, type WatchedEvent } from "../support/clients.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { mapBounded } from "../support/fixtures.js";
 import {
@@ -168,6 +169,12 @@ function replicaScenario(route: Route): void {
       }
     })();
 
+    const appWatcher = openClient(
+      "grpc-js",
+      `http://127.0.0.1:${(replicas[0] as ServiceProcess).port}`,
+    );
+    const appStream = await watchApp(appWatcher, stop.signal);
+
     // Each write goes to both replicas at once under one key: one effect, two equal answers.
     const answers = await mapBounded(
       Array.from({ length: WRITES }, (_, i) => i),
@@ -205,9 +212,23 @@ function replicaScenario(route: Route): void {
     await expect
       .poll(() => streamed.length, { timeout: 10_000 })
       .toBe(Number(ledger.ledger?.version));
+    const ours = [source, ...wallets] as string[];
+    const versions = await Promise.all(
+      ours.map(async (id) => Number((await a.getLedger({ ledgerId: id })).ledger?.version)),
+    );
+    const expectedEntries = versions.reduce((sum, version) => sum + version, 0);
+    await expect
+      .poll(() => entriesOf(appStream.events, ours).length, { timeout: 10_000 })
+      .toBe(expectedEntries);
     stop.abort();
-    await streaming;
+    await Promise.all([streaming, appStream.done]);
     expect(streamed).toEqual(streamed.map((_, i) => BigInt(i + 1)));
+    ours.forEach((id, index) => {
+      const sequences = entriesOf(appStream.events, [id]).map((entry) => entry.sequence);
+      expect(sequences).toEqual(
+        Array.from({ length: versions[index] ?? 0 }, (_, i) => BigInt(i + 1)),
+      );
+    });
 
     let total = 0n;
     for (const id of [source, ...wallets] as string[]) {
@@ -217,5 +238,32 @@ function replicaScenario(route: Route): void {
     expect(await verifyInvariants(database.url)).toEqual([]);
     await opened?.check();
     watcher.close();
+    appWatcher.close();
   }, 120_000);
+}
+
+/** The load app's stream from now on, once it has started (its checkpoint received). */
+async function watchApp(
+  api: LedgerApi,
+  signal: AbortSignal,
+): Promise<{ events: WatchedEvent[]; done: Promise<void> }> {
+  const events: WatchedEvent[] = [];
+  let started: () => void = () => {};
+  const first = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const done = (async () => {
+    for await (const event of api.watchEvents({ app: LOAD_APP }, signal)) {
+      events.push(event);
+      started();
+    }
+  })().finally(started);
+  await first;
+  return { events, done };
+}
+
+function entriesOf(events: readonly WatchedEvent[], ledgerIds: readonly string[]) {
+  return events.flatMap((event) =>
+    event.kind === "entry" && ledgerIds.includes(event.entry.ledgerId) ? [event.entry] : [],
+  );
 }
