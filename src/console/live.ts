@@ -1,13 +1,18 @@
 /**
  * The open ledger, live: a WatchEntries stream from the sequence shown; each
- * entry the page does not show yet refreshes the ledger (one refresh at a
- * time, bursts coalesced). A failed stream (lost connection, restarted
+ * entry or hold step the page does not show yet refreshes the ledger (one
+ * refresh at a time, bursts coalesced). A failed stream (lost connection, restarted
  * server) reconnects from the last sequence seen after a backoff; one that
  * ends (the ledger was terminated) refreshes once more and stops. The
  * indicator near the ledger header says "live" or "reconnecting".
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type Ledger, LedgerStatus } from "../../gen/ledger/v1/ledger_pb.js";
+import {
+  type HoldStep,
+  type Ledger,
+  LedgerStatus,
+  TransactionState,
+} from "../../gen/ledger/v1/ledger_pb.js";
 import type { LedgerApi } from "./api.js";
 import { byId } from "./dom.js";
 
@@ -26,6 +31,8 @@ export interface LiveDeps {
   readonly api: LedgerApi;
   /** The sequence of the latest entry the page shows for the ledger. */
   shownVersion(): bigint;
+  /** Whether the page lists this hold among the open ones. */
+  showsHold(transactionId: string): boolean;
   /** Reloads what the page shows of the open ledger; ignores its result once `signal` aborted. */
   refresh(ledgerId: string, signal: AbortSignal): Promise<void>;
 }
@@ -63,6 +70,12 @@ export function createLive(deps: LiveDeps): Live {
   return live;
 }
 
+/** A hold step the page does not show yet: created and not listed, or resolved and still listed. */
+function holdNotShownAsIs(deps: LiveDeps, step: HoldStep): boolean {
+  const listed = deps.showsHold(step.transaction?.id ?? "");
+  return step.state === TransactionState.PENDING ? !listed : listed;
+}
+
 /** Streams until aborted, refused or ended, reconnecting from the last sequence seen. */
 async function watch(
   deps: LiveDeps,
@@ -86,8 +99,8 @@ async function watch(
           if (event.value.sequence > deps.shownVersion()) {
             refresh();
           }
-        } else if (event.case === "hold") {
-          refresh(); // its holds list changed
+        } else if (event.case === "hold" && holdNotShownAsIs(deps, event.value)) {
+          refresh();
         }
       }
       refresh();

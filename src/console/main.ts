@@ -65,6 +65,7 @@ const api = createLedgerApi(window.location.origin, {
 const live = createLive({
   api,
   shownVersion: () => state.ledger?.version ?? 0n,
+  showsHold: (transactionId) => state.openHoldIds.has(transactionId),
   refresh: (ledgerId, signal) => refreshLedger(ledgerId, true, signal),
 });
 
@@ -75,6 +76,8 @@ interface State {
   nextPageToken: string;
   /** The history page shown, newest first. */
   entries: readonly Entry[];
+  /** The open holds listed. */
+  openHoldIds: ReadonlySet<string>;
   /** The entry the reverse dialog is about. */
   reversing: Entry | undefined;
   /** Redraws the ledger when its window next changes its state (valid_from or valid_until reached). */
@@ -85,6 +88,7 @@ const state: State = {
   pageTokens: [""],
   nextPageToken: "",
   entries: [],
+  openHoldIds: new Set(),
   reversing: undefined,
   phaseTimer: undefined,
 };
@@ -258,6 +262,7 @@ async function refreshLedger(
   state.ledger = ledger;
   state.nextPageToken = page.nextPageToken;
   state.entries = page.entries;
+  state.openHoldIds = new Set(holds.transactions.map((hold) => hold.id));
   renderLedger(ledger, switched);
   renderHistory(ledger, page.entries);
   renderHolds(holds.transactions, ledger, HOLD_ACTIONS);
