@@ -250,6 +250,30 @@ describe("verifyInvariants", () => {
     expect(await verifyInvariants(harness.store())).toEqual([]);
   });
 
+  it("reports a ledger whose stream positions were tampered out of its sequence order", async () => {
+    const ledger = await openLedger(harness.store(), 0n);
+    for (const amountMinor of [1n, 2n]) {
+      await harness.store().recordEntry(entryInput(ledger.id, "CREDIT_ADD", amountMinor));
+    }
+    expect(await verifyInvariants(harness.store())).toEqual([]);
+    // The second entry moved before the first in the stream: a watcher would see 2, then 1.
+    await sql.query(
+      `update entries set stream_position = (select min(stream_position) - 1 from entries)
+        where ledger_id = $1 and sequence = 2`,
+      [ledger.id],
+    );
+    const breaches = await verifyInvariants(harness.databaseUrl());
+    expect(breaches.map((b) => `${b.check} ${b.subjectId}`)).toEqual([
+      `STREAM_FOLLOWS_SEQUENCE ${ledger.id}`,
+    ]);
+    await sql.query(
+      `update entries set stream_position = nextval('ledger_stream_seq')
+        where ledger_id = $1 and sequence = 2`,
+      [ledger.id],
+    );
+    expect(await verifyInvariants(harness.store())).toEqual([]);
+  });
+
   it("refuses something that is neither a URL nor a store from openStore()", async () => {
     const notOurs = { ...harness.store(), verifyInvariants: undefined };
     await expect(
