@@ -1,30 +1,14 @@
-/**
- * WatchEntries beyond one ledger's entries, through the real server and all
- * three clients: an app's stream (every ledger of the app, none of
- * another's), resumed by cursor exactly once on a restarted server; hold
- * steps on a ledger's stream; the checkpoint that starts every stream;
- * concurrent writers on many ledgers, multi-ledger transfers among them,
- * streamed with no gap, no duplicate and each ledger in sequence order; a
- * client that stops reading ended CONSUMER_TOO_SLOW and resumed from the
- * cursor; refusals.
- */
-import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
-import { createLedgerServer, loadConfig, storeSettings } from "../../src/server/index.js";
-import { openStore } from "../../src/store/index.js";
 import {
   CLIENT_NAMES,
-  type ClientName,
   failureOf,
   type LedgerApi,
-  openClient,
-  type RpcFailure,
   type WatchEntriesParams,
   type WatchedEvent,
 } from "../support/clients.js";
 import { LEARNING, mapBounded, uniqueKey } from "../support/fixtures.js";
-import { useLedgerServer } from "../support/server.js";
-import { expectRefusal, openLedger, post } from "../support/steps.js";
+import { type Replica, startReplica, useLedgerServer } from "../support/server.js";
+import { expectRefusal, openLedger, post, streamFailure } from "../support/steps.js";
 
 const POLL_MS = "100";
 const APP = "content";
@@ -38,38 +22,13 @@ afterAll(async () => {
 });
 
 /** Another server on the harness's database: a replica, or the same service restarted. */
-async function startServer(env: Record<string, string> = {}) {
-  const config = loadConfig({
-    PORT: "0",
-    HOST: "127.0.0.1",
+async function startServer(env: Record<string, string> = {}): Promise<Replica> {
+  const replica = await startReplica(harness.server().databaseUrl, {
     WATCH_POLL_INTERVAL_MS: POLL_MS,
-    SHUTDOWN_GRACE_MS: "500",
-    METRICS_PORT: "0",
     ...env,
   });
-  const store = await openStore({
-    databaseUrl: harness.server().databaseUrl,
-    ...storeSettings(config),
-  });
-  const server = createLedgerServer({ store, config, logger: pino({ level: "silent" }) });
-  const { url } = await server.listen();
-  const clients: LedgerApi[] = [];
-  const close = async () => {
-    for (const client of clients.splice(0)) {
-      client.close();
-    }
-    await server.close();
-    await store.close();
-  };
-  closers.push(close);
-  return {
-    api(name: ClientName) {
-      const client = openClient(name, url);
-      clients.push(client);
-      return client;
-    },
-    close,
-  };
+  closers.push(replica.close);
+  return replica;
 }
 
 /**
@@ -129,16 +88,6 @@ function expectEachLedgerInOrder(events: readonly WatchedEvent[], ledgers: reado
     );
     expect(sequences).toEqual(sequences.map((_, i) => BigInt(i + 1)));
   }
-}
-
-async function streamFailure(stream: AsyncIterable<unknown>): Promise<RpcFailure> {
-  return failureOf(
-    (async () => {
-      for await (const _ of stream) {
-        // drained
-      }
-    })(),
-  );
 }
 
 describe.each(CLIENT_NAMES)("over %s", (clientName) => {

@@ -1,35 +1,20 @@
-/**
- * WatchEntries through the real server and all three clients: a ledger's
- * entries after a sequence, then live ones, in sequence order; resumed
- * exactly once on another server of the same database (a replica, or the
- * same service restarted), with writes made elsewhere; the balance
- * threshold filter; the end of a terminated ledger's stream; refusals.
- */
-import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
-import { createLedgerServer, loadConfig, storeSettings } from "../../src/server/index.js";
-import { openStore } from "../../src/store/index.js";
 import {
   CLIENT_NAMES,
-  type ClientName,
   type Entry,
-  failureOf,
   type LedgerApi,
-  openClient,
-  type RpcFailure,
   type WatchEntriesParams,
 } from "../support/clients.js";
 import { absentId, uniqueKey } from "../support/fixtures.js";
-import { useLedgerServer } from "../support/server.js";
-import { expectRefusal, openLedger, post } from "../support/steps.js";
+import {
+  type Replica,
+  startReplica as startReplicaOn,
+  useLedgerServer,
+} from "../support/server.js";
+import { expectRefusal, openLedger, post, streamFailure } from "../support/steps.js";
 
 const POLL_MS = "100";
 const harness = useLedgerServer({ WATCH_POLL_INTERVAL_MS: POLL_MS });
-
-interface Replica {
-  readonly api: (name: ClientName) => LedgerApi;
-  close(): Promise<void>;
-}
 
 const replicas: Replica[] = [];
 afterAll(async () => {
@@ -40,33 +25,10 @@ afterAll(async () => {
 
 /** Another server on the harness's database, as a second replica (or the first one restarted). */
 async function startReplica(env: Record<string, string> = {}): Promise<Replica> {
-  const config = loadConfig({
-    PORT: "0",
-    HOST: "127.0.0.1",
+  const replica = await startReplicaOn(harness.server().databaseUrl, {
     WATCH_POLL_INTERVAL_MS: POLL_MS,
-    SHUTDOWN_GRACE_MS: "500",
-    METRICS_PORT: "0",
     ...env,
   });
-  const databaseUrl = harness.server().databaseUrl;
-  const store = await openStore({ databaseUrl, ...storeSettings(config) });
-  const server = createLedgerServer({ store, config, logger: pino({ level: "silent" }) });
-  const { url } = await server.listen();
-  const clients: LedgerApi[] = [];
-  const replica: Replica = {
-    api(name) {
-      const client = openClient(name, url);
-      clients.push(client);
-      return client;
-    },
-    async close() {
-      for (const client of clients) {
-        client.close();
-      }
-      await server.close();
-      await store.close();
-    },
-  };
   replicas.push(replica);
   return replica;
 }
@@ -100,17 +62,6 @@ async function take(
     stop.abort();
   }
   return seen;
-}
-
-/** The failure a stream ends with. */
-async function streamFailure(stream: AsyncIterable<unknown>): Promise<RpcFailure> {
-  return failureOf(
-    (async () => {
-      for await (const _ of stream) {
-        // drained
-      }
-    })(),
-  );
 }
 
 describe.each(CLIENT_NAMES)("over %s", (clientName) => {

@@ -1,11 +1,3 @@
-/**
- * The SDK's watch(): an async iterator of a ledger's entries over gRPC,
- * Connect and gRPC-Web that reconnects by itself. The server it watches
- * through is stopped mid-stream and started again on the same port (on the
- * same database) while another server takes writes: every entry arrives
- * exactly once, in order.
- */
-import pino from "pino";
 import { describe, expect, it } from "vitest";
 import {
   createContentClient,
@@ -14,36 +6,20 @@ import {
   LedgerNotFoundError,
   PROTOCOLS,
 } from "../../src/sdk/index.js";
-import { createLedgerServer, loadConfig, storeSettings } from "../../src/server/index.js";
-import { openStore } from "../../src/store/index.js";
 import { absentId, uniqueOwner } from "../support/fixtures.js";
 import { freePort } from "../support/ports.js";
-import { useLedgerServer } from "../support/server.js";
+import { startReplica, useLedgerServer } from "../support/server.js";
 
 const harness = useLedgerServer({ WATCH_POLL_INTERVAL_MS: "100" });
 
 /** A server on the harness's database at `port`. */
-async function serveOn(port: number, env: Record<string, string> = {}) {
-  const config = loadConfig({
+function serveOn(port: number, env: Record<string, string> = {}) {
+  return startReplica(harness.server().databaseUrl, {
     PORT: String(port),
-    HOST: "127.0.0.1",
     WATCH_POLL_INTERVAL_MS: "100",
     SHUTDOWN_GRACE_MS: "0",
-    METRICS_PORT: "0",
     ...env,
   });
-  const store = await openStore({
-    databaseUrl: harness.server().databaseUrl,
-    ...storeSettings(config),
-  });
-  const server = createLedgerServer({ store, config, logger: pino({ level: "silent" }) });
-  await server.listen();
-  return {
-    async stop() {
-      await server.close();
-      await store.close();
-    },
-  };
 }
 
 describe.each(PROTOCOLS)("watch over %s", (protocol) => {
@@ -81,7 +57,7 @@ describe.each(PROTOCOLS)("watch over %s", (protocol) => {
       await expect.poll(() => seen.length, { timeout: 10_000 }).toBe(1);
       await writer.creditAdd(ledger.id, { amountMinor: 2n });
       await expect.poll(() => seen.length, { timeout: 10_000 }).toBe(2);
-      await replica.stop();
+      await replica.close();
       for (const amountMinor of [3n, 4n]) {
         await writer.creditAdd(ledger.id, { amountMinor });
       }
@@ -93,7 +69,7 @@ describe.each(PROTOCOLS)("watch over %s", (protocol) => {
     } finally {
       stop.abort();
       watcher.close();
-      await replica.stop();
+      await replica.close();
     }
     expect(seen.map((e) => [e.sequence, e.amount])).toEqual([
       [1n, 1n],
@@ -154,7 +130,7 @@ it("resumes by itself when the server ends a slow reader CONSUMER_TOO_SLOW: ever
   } finally {
     watcher.close();
     writer.close();
-    await replica.stop();
+    await replica.close();
   }
   expect(sequences).toEqual(Array.from({ length: total }, (_, i) => BigInt(i + 1)));
   expect(checkpoints).toBeGreaterThan(1); // it was ended, and resumed

@@ -120,3 +120,51 @@ export function useLedgerServer(env: Record<string, string> = {}): {
     },
   };
 }
+
+export interface Replica {
+  readonly url: string;
+  /** A client of this server, closed with it. */
+  api(name: ClientName): LedgerApi;
+  /** Stops the server and closes its store and clients (again: nothing). */
+  close(): Promise<void>;
+}
+
+/**
+ * Another server on an existing database (a replica, or the same service
+ * restarted), with its own store. `env`: its settings (PORT to pin a port).
+ */
+export async function startReplica(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<Replica> {
+  const config = loadConfig({
+    PORT: "0",
+    HOST: "127.0.0.1",
+    SHUTDOWN_GRACE_MS: "500",
+    METRICS_PORT: "0",
+    ...env,
+  });
+  const store = await openStore({ databaseUrl, ...storeSettings(config) });
+  const server = createLedgerServer({ store, config, logger: pino({ level: "silent" }) });
+  const { url } = await server.listen();
+  const clients: LedgerApi[] = [];
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    api(name) {
+      const client = openClient(name, url);
+      clients.push(client);
+      return client;
+    },
+    close() {
+      closed ??= (async () => {
+        for (const client of clients.splice(0)) {
+          client.close();
+        }
+        await server.close();
+        await store.close();
+      })();
+      return closed;
+    },
+  };
+}

@@ -8,6 +8,7 @@ import {
   type CreateLedgerParams,
   type Entry,
   ERROR_DOMAIN,
+  failureOf,
   type Ledger,
   type LedgerApi,
   type RpcFailure,
@@ -118,4 +119,15 @@ export function expectRefusal(
     failure.message,
   ).toEqual({ code, reason, domain: ERROR_DOMAIN });
   expect(failure.metadata, failure.message).toMatchObject(metadata);
+}
+
+/** The failure a stream ends with (drained until then). */
+export function streamFailure(stream: AsyncIterable<unknown>): Promise<RpcFailure> {
+  return failureOf(
+    (async () => {
+      for await (const _ of stream) {
+        // drained
+      }
+    })(),
+  );
 }
