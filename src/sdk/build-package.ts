@@ -109,15 +109,15 @@ async function packageJson(): Promise<string> {
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
+/** The package's short README: the full one is the service's. */
 function readme(version: string): string {
+  const subpaths = APPS.map((app) => `\`${SDK_PACKAGE_NAME}/apps/${app.app}\``).join(", ");
   return [
     `# ${SDK_PACKAGE_NAME} ${version}`,
     "",
     "The typed client of the Shared Ledger service, for Node and browsers.",
     "Main entry: createLedgerClient, the typed errors, Hold, the app clients;",
-    "one subpath per app: " +
-      APPS.map((app) => `\`${SDK_PACKAGE_NAME}/apps/${app.app}\``).join(", ") +
-      ".",
+    `one subpath per app: ${subpaths}.`,
     'See the service\'s README ("Install the client", "SDK") and CHANGELOG.md.',
     "",
   ].join("\n");
