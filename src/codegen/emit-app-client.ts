@@ -29,7 +29,7 @@ export const SDK_PACKAGE = "@shared-ledger/client";
  * through `f.import`, so the plugin writes them (and only the used ones).
  *
  * @param sdkImport where AppClient and the SDK's types come from: a package
- *   name (default SDK_PACKAGE) or a file relative to the output directory.
+ *   name (default SDK_PACKAGE) or a file under the output directory, as "./path.js".
  */
 export function printAppClient(f: GeneratedFile, app: AppModel, sdkImport: string): void {
   const className = `${pascalCase(app.name)}Client`;

@@ -1,5 +1,6 @@
 /**
- * The ledger SDK: one import for Node and browsers.
+ * The ledger SDK: one import for Node and browsers, the main entry of the
+ * package @shared-ledger/client (`npm run build:sdk`, src/sdk/build-package.ts).
  *
  * - createLedgerClient({ baseUrl, protocol }) for every RPC;
  * - createContentClient(ledger), createLearningClient(ledger), ...: one typed
