@@ -6,6 +6,7 @@
  * re-exporting them all.
  */
 import { posix } from "node:path";
+import type { GeneratedFile, ImportSymbol } from "@bufbuild/protoplugin";
 import { describeBounds } from "../domain/operations.js";
 import type { AppModel, LedgerAppsModel, OperationModel } from "./app-model.js";
 import { appConstName, appOperationTypeName, REGISTRY_FILE } from "./emit-registry.js";
@@ -19,45 +20,51 @@ export function appClientFile(app: AppModel): string {
   return app.protoFile.replace(/\.proto$/, "_client.ts");
 }
 
+/** The package generated clients import the SDK runtime from, as protobuf-es code imports @bufbuild/protobuf. */
+export const SDK_PACKAGE = "@shared-ledger/client";
+
 /**
  * An app's client module: a class extending the SDK's AppClient with one
- * method per operation, and its create<App>Client factory.
+ * method per operation, and its create<App>Client factory. Its imports go
+ * through `f.import`, so the plugin writes them (and only the used ones).
  *
- * @param sdkImport the SDK's app-client module, relative to the output
- *   directory (e.g. ../src/sdk/app-client.js for out: gen).
+ * @param sdkImport where AppClient and the SDK's types come from: a package
+ *   name (default SDK_PACKAGE) or a file under the output directory, as "./path.js".
  */
-export function appClientSource(app: AppModel, header: string, sdkImport: string): string {
-  const file = appClientFile(app);
+export function printAppClient(f: GeneratedFile, app: AppModel, sdkImport: string): void {
   const className = `${pascalCase(app.name)}Client`;
-  const typeName = appOperationTypeName(app);
-  const lines = [
-    header,
-    "",
-    `import { ${sdkImports(app).join(", ")} } from "${relativeTo(file, sdkImport)}";`,
-    `import { ${appConstName(app)}, type ${typeName} } from "${relativeTo(file, REGISTRY_FILE.replace(/\.ts$/, ".js"))}";`,
-    "",
+  const sdk = sdkSymbols(f, sdkImport);
+  const registry = `./${REGISTRY_FILE.replace(/\.ts$/, ".js")}`;
+  const spec = f.import(appConstName(app), registry);
+  const operationType = f.import(appOperationTypeName(app), registry, true);
+  f.print(
     `/** An item of ${className}.recordEntries: its operation is one of app "${app.name}"'s. */`,
-    `export type ${pascalCase(app.name)}RecordItem = AppRecordItem<${typeName}>;`,
-    "",
-    `/** An item of ${className}.createTransfers: its operation, if any, is one of app "${app.name}"'s. */`,
-    `export type ${pascalCase(app.name)}TransferItem = AppTransferItem<${typeName}>;`,
-    "",
-    `/** A client of app "${app.name}" (${app.protoFile}): it records and transfers with only the app's operations. */`,
-    `export class ${className} extends AppClient<${typeName}> {`,
-  ];
-  app.operations.forEach((op, index) => {
-    lines.push(...(index === 0 ? [] : [""]), ...operationMethod(op));
-  });
-  lines.push(
-    "}",
-    "",
-    `/** The typed client of app "${app.name}" on top of a LedgerClient (see createLedgerClient). */`,
-    `export function create${className}(ledger: LedgerClient): ${className} {`,
-    `  return new ${className}(ledger, ${appConstName(app)});`,
-    "}",
-    "",
   );
-  return lines.join("\n");
+  f.print`export type ${pascalCase(app.name)}RecordItem = ${sdk.AppRecordItem}<${operationType}>;`;
+  f.print();
+  f.print(
+    `/** An item of ${className}.createTransfers: its operation, if any, is one of app "${app.name}"'s. */`,
+  );
+  f.print`export type ${pascalCase(app.name)}TransferItem = ${sdk.AppTransferItem}<${operationType}>;`;
+  f.print();
+  f.print(
+    `/** A client of app "${app.name}" (${app.protoFile}): it records and transfers with only the app's operations. */`,
+  );
+  f.print`export class ${className} extends ${sdk.AppClient}<${operationType}> {`;
+  app.operations.forEach((op, index) => {
+    if (index > 0) {
+      f.print();
+    }
+    printOperationMethod(f, op, sdk);
+  });
+  f.print("}");
+  f.print();
+  f.print(
+    `/** The typed client of app "${app.name}" on top of a LedgerClient (see createLedgerClient). */`,
+  );
+  f.print`export function create${className}(ledger: ${sdk.LedgerClient}): ${className} {`;
+  f.print`  return new ${className}(ledger, ${spec});`;
+  f.print("}");
 }
 
 /** gen/apps/clients.ts: `export *` of every app client. */
@@ -74,22 +81,25 @@ export function clientsIndexSource(model: LedgerAppsModel, header: string): stri
   return lines.join("\n");
 }
 
-/** The SDK names an app's client module imports: the fixed options only when it has a fixed operation. */
-function sdkImports(app: AppModel): string[] {
-  const fixed = app.operations.some((op) => op.fixed)
-    ? ["type AppFixedHoldOptions", "type AppFixedRecordOptions"]
-    : [];
-  return [
-    "AppClient",
-    ...fixed,
-    "type AppHoldOptions",
-    "type AppRecordItem",
-    "type AppRecordOptions",
-    "type AppTransferItem",
-    "type Hold",
-    "type LedgerClient",
-    "type RecordedEntry",
-  ];
+/** The SDK names a generated client uses: AppClient is a value, the rest are types. */
+const SDK_TYPE_NAMES = [
+  "AppFixedHoldOptions",
+  "AppFixedRecordOptions",
+  "AppHoldOptions",
+  "AppRecordItem",
+  "AppRecordOptions",
+  "AppTransferItem",
+  "Hold",
+  "LedgerClient",
+  "RecordedEntry",
+] as const;
+
+type SdkSymbols = Record<(typeof SDK_TYPE_NAMES)[number] | "AppClient", ImportSymbol>;
+
+/** Import symbols of the SDK; the plugin writes an import only for those printed. */
+function sdkSymbols(f: GeneratedFile, from: string): SdkSymbols {
+  const types = SDK_TYPE_NAMES.map((name) => [name, f.import(name, from, true)] as const);
+  return { AppClient: f.import("AppClient", from), ...Object.fromEntries(types) } as SdkSymbols;
 }
 
 /**
@@ -97,20 +107,21 @@ function sdkImports(app: AppModel): string[] {
  * returns a Hold (the record overload last, so ReturnType is RecordedEntry).
  * A fixed operation's options have no amount: passing one does not compile.
  */
-function operationMethod(op: OperationModel): string[] {
+function printOperationMethod(f: GeneratedFile, op: OperationModel, sdk: SdkSymbols): void {
   const method = camelCase(op.name);
   const [record, hold] = op.fixed
-    ? ["AppFixedRecordOptions", "AppFixedHoldOptions"]
-    : ["AppRecordOptions", "AppHoldOptions"];
-  return [
+    ? [sdk.AppFixedRecordOptions, sdk.AppFixedHoldOptions]
+    : [sdk.AppRecordOptions, sdk.AppHoldOptions];
+  const { Hold, RecordedEntry } = sdk;
+  f.print(
     `  /** Holds ${op.name} (\`pending: true\`, \`pendingExpiresAt\`): a Hold to post or void before it expires. */`,
-    `  ${method}(ledgerId: string, options: ${hold}): Promise<Hold>;`,
-    `  /** ${operationDoc(op)} */`,
-    `  ${method}(ledgerId: string, options?: ${record}): Promise<RecordedEntry>;`,
-    `  ${method}(ledgerId: string, options?: ${record} | ${hold}): Promise<RecordedEntry | Hold> {`,
-    `    return this.recordOrHold(ledgerId, ${JSON.stringify(op.name)}, options);`,
-    "  }",
-  ];
+  );
+  f.print`  ${method}(ledgerId: string, options: ${hold}): Promise<${Hold}>;`;
+  f.print(`  /** ${operationDoc(op)} */`);
+  f.print`  ${method}(ledgerId: string, options?: ${record}): Promise<${RecordedEntry}>;`;
+  f.print`  ${method}(ledgerId: string, options?: ${record} | ${hold}): Promise<${RecordedEntry} | ${Hold}> {`;
+  f.print(`    return this.recordOrHold(ledgerId, ${JSON.stringify(op.name)}, options);`);
+  f.print("  }");
 }
 
 function operationDoc(op: OperationModel): string {

@@ -6,34 +6,37 @@
  * what is wrong (e.g. a missing shared operation).
  *
  * Needs `strategy: all` (one request with every app) and `target=ts`.
- * Option `sdk_import`: the SDK's app-client module relative to the output
- * directory (default ../src/sdk/app-client.js).
+ * Option `sdk_import`: where the app clients import the SDK runtime from, a
+ * package name (default @shared-ledger/client, which tsconfig.json's `paths`
+ * maps to src/sdk/index.ts in this repository) or a file under the output
+ * directory starting with "./".
  *
  * It must not import its own output: a clean generation deletes gen/ first.
  */
+import type { DescFile } from "@bufbuild/protobuf";
 import { createEcmaScriptPlugin, runNodeJs, type Schema } from "@bufbuild/protoplugin";
 import {
   appClientFile,
-  appClientSource,
   CLIENTS_FILE,
   clientsIndexSource,
+  printAppClient,
+  SDK_PACKAGE,
 } from "./emit-app-client.js";
 import { REGISTRY_FILE, registrySource } from "./emit-registry.js";
 import { readLedgerApps } from "./read-apps.js";
 
 const NAME = "protoc-gen-ledger-apps";
 const VERSION = "v1.0.0";
-const DEFAULT_SDK_IMPORT = "../src/sdk/app-client.js";
 
 interface Options {
   readonly sdkImport: string;
 }
 
 function parseOptions(raw: { key: string; value: string }[]): Options {
-  let sdkImport = DEFAULT_SDK_IMPORT;
+  let sdkImport = SDK_PACKAGE;
   for (const { key, value } of raw) {
     if (key !== "sdk_import" || value.length === 0) {
-      throw new Error(`unknown option ${key}=${value} (known: sdk_import=<path>)`);
+      throw new Error(`unknown option ${key}=${value} (known: sdk_import=<package or ./path>)`);
     }
     sdkImport = value;
   }
@@ -52,11 +55,19 @@ function generate(schema: Schema<Options>): void {
   const sources = ["ledger/v1/operations.proto", ...model.apps.map((app) => app.protoFile)];
   schema.generateFile(REGISTRY_FILE).print(registrySource(model, header(sources.join(", "))));
   for (const app of model.apps) {
-    schema
-      .generateFile(appClientFile(app))
-      .print(appClientSource(app, header(app.protoFile), schema.options.sdkImport));
+    const f = schema.generateFile(appClientFile(app));
+    f.preamble(protoFileOf(schema, app.protoFile));
+    printAppClient(f, app, schema.options.sdkImport);
   }
   schema.generateFile(CLIENTS_FILE).print(clientsIndexSource(model, header("proto/apps")));
+}
+
+function protoFileOf(schema: Schema<Options>, name: string): DescFile {
+  const file = schema.allFiles.find((candidate) => `${candidate.name}.proto` === name);
+  if (file === undefined) {
+    throw new Error(`${NAME}: ${name} is not in the request`);
+  }
+  return file;
 }
 
 /** The plugin; runNodeJs below makes this file the executable buf runs. */

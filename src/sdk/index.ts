@@ -1,5 +1,6 @@
 /**
- * The ledger SDK: one import for Node and browsers.
+ * The ledger SDK: one import for Node and browsers, the main entry of the
+ * package @shared-ledger/client (`npm run build:sdk`, src/sdk/build-package.ts).
  *
  * - createLedgerClient({ baseUrl, protocol }) for every RPC;
  * - createContentClient(ledger), createLearningClient(ledger), ...: one typed
@@ -17,7 +18,7 @@
  * gen/apps/registry.ts (plain data, no RPC code).
  */
 
-export * from "../../gen/apps/clients.js";
+// biome-ignore assist/source/organizeImports: the app clients' re-export must stay last (see there).
 export * from "../../gen/apps/registry.js";
 export {
   LedgerStatus,
@@ -58,3 +59,7 @@ export type {
   WatchOptions,
   WatchTarget,
 } from "./watch.js";
+// Last: the generated app clients import AppClient from "@shared-ledger/client",
+// this very module, so app-client.js above must be evaluated before they are
+// (`class ContentClient extends AppClient` runs when their module loads).
+export * from "../../gen/apps/clients.js";

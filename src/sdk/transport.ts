@@ -2,13 +2,16 @@
  * The three wire protocols behind one Transport. "connect" and "grpc-web" use
  * fetch (@connectrpc/connect-web): they work in browsers and in Node alike.
  * "grpc" needs HTTP/2 with trailers, which only Node offers: its transport
- * (@connectrpc/connect-node) is loaded on the first call through a dynamic
- * import that bundlers leave alone, so a browser bundle of this SDK never
- * pulls in node:http2, and asking for "grpc" in a browser fails at once.
+ * comes from `#grpc-transport`, a package.json "imports" entry whose "node"
+ * condition is grpc-transport.node.ts (@connectrpc/connect-node) and whose
+ * "browser" and "default" conditions are grpc-transport.browser.ts, which
+ * throws. A browser bundle of this SDK thus never contains node:http2, and
+ * asking for "grpc" in a browser fails at once.
  */
 import { createRegistry } from "@bufbuild/protobuf";
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
+import { createNodeGrpcTransport } from "#grpc-transport";
 import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 
 /** The wire protocol: gRPC (Node only, HTTP/2), Connect or gRPC-Web (HTTP/1.1 or 2, fetch). */
@@ -47,9 +50,6 @@ export interface LedgerTransport {
  */
 const DETAIL_REGISTRY = createRegistry(ErrorInfoSchema, RetryInfoSchema);
 
-/** Hidden in a variable so that bundlers do not follow it into browser builds. */
-const NODE_TRANSPORT_MODULE = "@connectrpc/connect-node";
-
 /** Creates the transport of a protocol; throws TypeError for an unknown protocol or "grpc" outside Node. */
 export function createLedgerTransport(options: TransportOptions): LedgerTransport {
   const interceptors = options.token === undefined ? [] : [bearerToken(options.token)];
@@ -75,7 +75,7 @@ export function createLedgerTransport(options: TransportOptions): LedgerTranspor
         close() {},
       };
     case "grpc":
-      return lazyGrpcTransport(options.baseUrl, interceptors);
+      return createNodeGrpcTransport(options.baseUrl, interceptors);
     default:
       throw new TypeError(
         `protocol must be one of ${PROTOCOLS.join(", ")}, got ${String(options.protocol)}`,
@@ -91,43 +91,5 @@ function bearerToken(token: string): Interceptor {
   return (next) => (req) => {
     req.header.set("authorization", `Bearer ${token.trim()}`);
     return next(req);
-  };
-}
-
-function lazyGrpcTransport(baseUrl: string, interceptors: Interceptor[]): LedgerTransport {
-  if (typeof process === "undefined" || process.versions?.node === undefined) {
-    throw new TypeError(
-      'protocol "grpc" needs Node.js (HTTP/2 trailers); in a browser use "connect" or "grpc-web"',
-    );
-  }
-  type NodeTransports = typeof import("@connectrpc/connect-node");
-  let closed = false;
-  let sessionManager: InstanceType<NodeTransports["Http2SessionManager"]> | undefined;
-  let loading: Promise<Transport> | undefined;
-  const load = (): Promise<Transport> => {
-    loading ??= (import(NODE_TRANSPORT_MODULE) as Promise<NodeTransports>).then((node) => {
-      sessionManager = new node.Http2SessionManager(baseUrl);
-      if (closed) {
-        sessionManager.abort();
-      }
-      return node.createGrpcTransport({ baseUrl, sessionManager, interceptors });
-    });
-    return loading;
-  };
-  return {
-    transport: {
-      async unary(method, signal, timeoutMs, header, input, contextValues) {
-        const transport = await load();
-        return transport.unary(method, signal, timeoutMs, header, input, contextValues);
-      },
-      async stream(method, signal, timeoutMs, header, input, contextValues) {
-        const transport = await load();
-        return transport.stream(method, signal, timeoutMs, header, input, contextValues);
-      },
-    },
-    close() {
-      closed = true;
-      sessionManager?.abort();
-    },
   };
 }
