@@ -17,15 +17,12 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   ".svg": "image/svg+xml",
   ".png": "image/png",
   ".ico": "image/x-icon",
+  ".json": "application/json; charset=utf-8",
 };
 
 /** The page may load and call only its own origin. */
-const SECURITY_HEADERS = {
-  "X-Content-Type-Options": "nosniff",
-  "Content-Security-Policy":
-    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-  "Referrer-Policy": "no-referrer",
-};
+const CONTENT_SECURITY_POLICY_DEFAULT =
+  "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 interface Asset {
   readonly body: Buffer;
@@ -39,12 +36,26 @@ export interface StaticSite {
   serve(req: HttpRequest, res: HttpResponse): boolean;
 }
 
+export interface StaticSiteOptions {
+  /** The URL path of the directory's index.html: "/" (the default), or e.g. "/docs". */
+  readonly mountPath?: string;
+  /** The Content-Security-Policy of every file (default: the console's, own origin only). */
+  readonly contentSecurityPolicy?: string;
+  /** Single files served beside the directory, by URL path, e.g. { "/openapi.json": file }. */
+  readonly files?: Readonly<Record<string, string>>;
+}
+
 /**
- * The web console's files, read into memory once: only files present at
- * startup are served, under their exact names, so no request path ever
- * reaches the file system.
+ * A directory's files (the web console's, the API reference's), read into
+ * memory once: only files present at startup are served, under their exact
+ * names, so no request path ever reaches the file system.
  */
-export async function loadStaticSite(dir: string): Promise<StaticSite> {
+export async function loadStaticSite(
+  dir: string,
+  options: StaticSiteOptions = {},
+): Promise<StaticSite> {
+  const mountPath = options.mountPath ?? "/";
+  const prefix = mountPath === "/" ? "" : mountPath;
   const assets = new Map<string, Asset>();
   const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
     if (error.code === "ENOENT") {
@@ -57,12 +68,18 @@ export async function loadStaticSite(dir: string): Promise<StaticSite> {
     if (contentType === undefined) {
       continue;
     }
-    const body = await readFile(join(dir, name));
-    if (body.length > ASSET_BYTES_MAX) {
-      throw new Error(`console asset ${name} is larger than ${ASSET_BYTES_MAX} bytes`);
-    }
-    assets.set(name === "index.html" ? "/" : `/${name}`, { body, contentType });
+    const path = name === "index.html" ? mountPath : `${prefix}/${name}`;
+    assets.set(path, await readAsset(join(dir, name), contentType));
   }
+  for (const [path, file] of Object.entries(options.files ?? {})) {
+    assets.set(path, await readAsset(file, CONTENT_TYPES[extname(file)] ?? "text/plain"));
+  }
+  const headers = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": options.contentSecurityPolicy ?? CONTENT_SECURITY_POLICY_DEFAULT,
+    "Referrer-Policy": "no-referrer",
+  };
+  const aliases = new Set([`${prefix}/index.html`, `${prefix}/`]);
   return {
     paths: [...assets.keys()].sort(),
     serve(req, res) {
@@ -70,12 +87,12 @@ export async function loadStaticSite(dir: string): Promise<StaticSite> {
         return false;
       }
       const path = (req.url ?? "").split("?", 1)[0] ?? "";
-      const asset = assets.get(path === "/index.html" ? "/" : path);
+      const asset = assets.get(aliases.has(path) ? mountPath : path);
       if (asset === undefined) {
         return false;
       }
       res.writeHead(200, {
-        ...SECURITY_HEADERS,
+        ...headers,
         "Content-Type": asset.contentType,
         "Content-Length": String(asset.body.length),
         "Cache-Control": "no-cache",
@@ -88,4 +105,12 @@ export async function loadStaticSite(dir: string): Promise<StaticSite> {
       return true;
     },
   };
+}
+
+async function readAsset(file: string, contentType: string): Promise<Asset> {
+  const body = await readFile(file);
+  if (body.length > ASSET_BYTES_MAX) {
+    throw new Error(`static file ${file} is larger than ${ASSET_BYTES_MAX} bytes`);
+  }
+  return { body, contentType };
 }
