@@ -9,21 +9,24 @@
  */
 import { createHash } from "node:crypto";
 import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, version as esbuildVersion } from "esbuild";
 import { DOCS_DIR_DEFAULT } from "../server/api-reference.js";
 
 const SOURCE_DIR = fileURLToPath(new URL(".", import.meta.url));
+/** Swagger UI's icon, linked from index.html: else the browser asks for /favicon.ico. */
+const FAVICON = createRequire(import.meta.url).resolve("swagger-ui-dist/favicon-32x32.png");
 /** What a build is made of besides the bundle's own inputs. */
-const EXTRA_INPUTS = [join(SOURCE_DIR, "index.html"), fileURLToPath(import.meta.url)];
+const EXTRA_INPUTS = [join(SOURCE_DIR, "index.html"), FAVICON, fileURLToPath(import.meta.url)];
 
 interface BuildRecord {
   readonly esbuild: string;
   readonly inputs: Readonly<Record<string, string>>;
 }
 
-/** Writes index.html, docs.js and docs.css into `outDir`, replacing it. */
+/** Writes index.html, docs.js, docs.css and favicon.png into `outDir`, replacing it. */
 export async function buildDocs(outDir: string = DOCS_DIR_DEFAULT): Promise<void> {
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
@@ -43,6 +46,7 @@ export async function buildDocs(outDir: string = DOCS_DIR_DEFAULT): Promise<void
     loader: { ".svg": "dataurl", ".png": "dataurl", ".woff": "dataurl", ".woff2": "dataurl" },
   });
   await copyFile(join(SOURCE_DIR, "index.html"), join(outDir, "index.html"));
+  await copyFile(FAVICON, join(outDir, "favicon.png"));
   const files = [
     ...Object.keys(result.metafile.inputs).map((file) => resolve(file)),
     ...EXTRA_INPUTS,

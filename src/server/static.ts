@@ -21,8 +21,12 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 };
 
 /** The page may load and call only its own origin. */
-const CONTENT_SECURITY_POLICY_DEFAULT =
-  "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+const SECURITY_HEADERS = {
+  "X-Content-Type-Options": "nosniff",
+  "Content-Security-Policy":
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+  "Referrer-Policy": "no-referrer",
+};
 
 interface Asset {
   readonly body: Buffer;
@@ -39,8 +43,6 @@ export interface StaticSite {
 export interface StaticSiteOptions {
   /** The URL path of the directory's index.html: "/" (the default), or e.g. "/docs". */
   readonly mountPath?: string;
-  /** The Content-Security-Policy of every file (default: the console's, own origin only). */
-  readonly contentSecurityPolicy?: string;
   /** Single files served beside the directory, by URL path, e.g. { "/openapi.json": file }. */
   readonly files?: Readonly<Record<string, string>>;
 }
@@ -74,11 +76,6 @@ export async function loadStaticSite(
   for (const [path, file] of Object.entries(options.files ?? {})) {
     assets.set(path, await readAsset(file, CONTENT_TYPES[extname(file)] ?? "text/plain"));
   }
-  const headers = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": options.contentSecurityPolicy ?? CONTENT_SECURITY_POLICY_DEFAULT,
-    "Referrer-Policy": "no-referrer",
-  };
   const aliases = new Set([`${prefix}/index.html`, `${prefix}/`]);
   return {
     paths: [...assets.keys()].sort(),
@@ -92,7 +89,7 @@ export async function loadStaticSite(
         return false;
       }
       res.writeHead(200, {
-        ...headers,
+        ...SECURITY_HEADERS,
         "Content-Type": asset.contentType,
         "Content-Length": String(asset.body.length),
         "Cache-Control": "no-cache",
