@@ -76,16 +76,10 @@ export function errorSchemas(reasons: DescEnum): Record<string, JsonSchema> {
   };
 }
 
-/** ErrorReason's values as the wire carries them: without the ERROR_REASON_ prefix. */
+/** ErrorReason's values as the wire carries them: without the ERROR_REASON_ prefix, and never 0. */
 function reasonSchema(reasons: DescEnum): JsonSchema {
-  const named = enumSchema(reasons);
-  const strip = (name: string) => name.slice(REASON_PREFIX.length);
-  const values = reasons.values.filter((value) => value.number !== 0).map((v) => strip(v.name));
-  return {
-    type: "string",
-    description: String(named.description).replaceAll(`\`${REASON_PREFIX}`, "`"),
-    enum: values,
-  };
+  const sent = reasons.values.filter((value) => value.number !== 0);
+  return enumSchema(reasons, sent, (value) => value.name.slice(REASON_PREFIX.length));
 }
 
 function detailSchema(typeName: string, debugSchema: string): JsonSchema {

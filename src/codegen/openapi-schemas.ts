@@ -9,6 +9,7 @@
  */
 import {
   type DescEnum,
+  type DescEnumValue,
   type DescField,
   type DescMessage,
   type DescOneof,
@@ -149,17 +150,25 @@ function mapKeySchema(type: ScalarType): JsonSchema {
   return { type: "string", pattern: unsigned ? UINT64_PATTERN : INT64_PATTERN };
 }
 
-/** Enums as their value names; each value's comment goes into the description. */
-export function enumSchema(desc: DescEnum): JsonSchema {
-  const values = desc.values.map((value) => {
+/**
+ * Enums as their value names; each value's comment goes into the description.
+ * `named` maps a value to its wire name (default: its proto name).
+ */
+export function enumSchema(
+  desc: DescEnum,
+  values: readonly DescEnumValue[] = desc.values,
+  named: (value: DescEnumValue) => string = (value) => value.name,
+): JsonSchema {
+  const lines = values.map((value) => {
     const comment = commentOf(value);
-    return comment === "" ? `- \`${value.name}\`` : `- \`${value.name}\`: ${oneLine(comment)}`;
+    const name = `\`${named(value)}\``;
+    return comment === "" ? `- ${name}` : `- ${name}: ${oneLine(comment)}`;
   });
   const intro = commentOf(desc);
   return {
     type: "string",
-    description: [intro, values.join("\n")].filter((part) => part !== "").join("\n\n"),
-    enum: desc.values.map((value) => value.name),
+    description: [intro, lines.join("\n")].filter((part) => part !== "").join("\n\n"),
+    enum: values.map(named),
   };
 }
 
