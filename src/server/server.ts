@@ -17,7 +17,7 @@ import {
   reflectionRoutes,
   WatchHub,
 } from "../rpc/index.js";
-import { DOCS_DIR_DEFAULT, DOCS_PATH, loadApiReference } from "./api-reference.js";
+import { DOCS_DIR_DEFAULT, DOCS_PATH, loadApiReference, OPENAPI_PATH } from "./api-reference.js";
 import { type Config, isLoopback, urlHost } from "./config.js";
 import { limitConnections } from "./connection-limit.js";
 import { ConnectionTracker } from "./connections.js";
@@ -295,6 +295,9 @@ async function loadSites(options: LedgerServerOptions, logger: Logger): Promise<
       { docs_dir: docsDir },
       "API reference page not built (npm run build:docs): /docs answers 404",
     );
+  }
+  if (!reference.paths.includes(OPENAPI_PATH)) {
+    logger.warn("no OpenAPI document in gen/ (npm run generate): /openapi.json answers 404");
   }
   return [site, reference];
 }

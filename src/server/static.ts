@@ -43,7 +43,7 @@ export interface StaticSite {
 export interface StaticSiteOptions {
   /** The URL path of the directory's index.html: "/" (the default), or e.g. "/docs". */
   readonly mountPath?: string;
-  /** Single files served beside the directory, by URL path, e.g. { "/openapi.json": file }. */
+  /** Single files served beside the directory, by URL path, e.g. { "/openapi.json": file }; missing ones are left out. */
   readonly files?: Readonly<Record<string, string>>;
 }
 
@@ -74,7 +74,17 @@ export async function loadStaticSite(
     assets.set(path, await readAsset(join(dir, name), contentType));
   }
   for (const [path, file] of Object.entries(options.files ?? {})) {
-    assets.set(path, await readAsset(file, CONTENT_TYPES[extname(file)] ?? "text/plain"));
+    const asset = await readAsset(file, CONTENT_TYPES[extname(file)] ?? "text/plain").catch(
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === "ENOENT") {
+          return undefined; // Not there at startup: 404, as a missing directory is.
+        }
+        throw error;
+      },
+    );
+    if (asset !== undefined) {
+      assets.set(path, asset);
+    }
   }
   const aliases = new Set([`${prefix}/index.html`, `${prefix}/`]);
   return {

@@ -7,7 +7,8 @@
  * validates against the document's response schema (draft 2020-12, Ajv).
  * The server stream WatchEntries is called as the document describes it
  * (Connect streaming, enveloped JSON), each message validated the same way.
- * Refusals validate against the document's error body, ErrorInfo included.
+ * Refusals validate against the document's error body, ErrorInfo included;
+ * the document is public on a server that requires tokens.
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -16,6 +17,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { fillPlaceholders } from "../../src/codegen/openapi-examples.js";
 import { OPENAPI_FILE_DEFAULT } from "../../src/server/api-reference.js";
+import { newToken } from "../../src/server/credentials.js";
 import { useLedgerServer } from "../support/server.js";
 
 type Json = { [key: string]: unknown };
@@ -272,3 +274,25 @@ function unenvelope(body: Buffer): { flags: number; json: unknown }[] {
   }
   return frames;
 }
+
+describe("the OpenAPI document on a server that requires tokens", () => {
+  const harness = useLedgerServer({ LEDGER_TOKENS: newToken("content", "admin").line });
+
+  it("is public, while a call without a token is refused with the documented error body", async () => {
+    const document = await fetch(`${harness.server().url}/openapi.json`);
+    expect(document.status).toBe(200);
+    const refused = await fetch(`${harness.server().url}${SERVICE_PATH}GetLedger`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ ledgerId: randomUUID() }),
+    });
+    expect(refused.status).toBe(401);
+    const body = (await refused.json()) as Json;
+    const validate = documentValidator()(errorSchemaRef(operationOf("GetLedger"), 401));
+    expect(validate(body), JSON.stringify(validate.errors)).toBe(true);
+    expect(body).toMatchObject({
+      code: "unauthenticated",
+      details: [{ debug: { reason: "TOKEN_MISSING" } }],
+    });
+  });
+});
