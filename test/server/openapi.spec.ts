@@ -7,7 +7,8 @@
  * validates against the document's response schema (draft 2020-12, Ajv).
  * The server stream WatchEntries is called as the document describes it
  * (Connect streaming, enveloped JSON), each message validated the same way.
- * Refusals validate against the document's error body, ErrorInfo included;
+ * Refusals, of a call and of a bulk call's item, validate against the
+ * document's schemas, ErrorInfo included;
  * the document is public on a server that requires tokens.
  */
 import { randomUUID } from "node:crypto";
@@ -234,6 +235,36 @@ describe("the OpenAPI document at /openapi.json", () => {
     for (const frame of frames) {
       expect(validate(frame.json), JSON.stringify(validate.errors)).toBe(true);
     }
+  });
+
+  it("a refused item of a bulk call fits the schema: a google.rpc.Status with an Any ErrorInfo", async () => {
+    const { ledgerId, otherLedgerId } = await placeholderValues();
+    const item = {
+      fromLedgerId: ledgerId,
+      toLedgerId: otherLedgerId,
+      idempotencyKey: randomUUID(),
+    };
+    const response = await call("CreateTransfers", {
+      transfers: [
+        { ...item, amount: "1" },
+        { ...item, amount: "1000000", idempotencyKey: randomUUID() },
+      ],
+      atomic: false,
+    });
+    const validate = schemaFor(schemaRefOf(operationOf("CreateTransfers").responses["200"]));
+    expect(validate(response), JSON.stringify(validate.errors)).toBe(true);
+    expect(response).toMatchObject({
+      results: [
+        { transfer: {} },
+        {
+          error: {
+            details: [
+              { "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "INSUFFICIENT_FUNDS" },
+            ],
+          },
+        },
+      ],
+    });
   });
 
   it("refusals fit the error body, with their ErrorInfo reason", async () => {
