@@ -5,6 +5,7 @@
  */
 import pino, { type Logger } from "pino";
 import { buildConsoleIfChanged } from "../console/build.js";
+import { buildDocsIfChanged } from "../docs/build.js";
 import {
   logTo,
   migrate,
@@ -39,6 +40,11 @@ async function main(config: Config, logger: Logger): Promise<void> {
     (error: unknown) =>
       logger.warn({ err: error }, "web console could not be built: / answers 404"),
   );
+  const docsReady = buildDocsIfChanged().then(
+    (outcome) => logger.info({ outcome }, "API reference ready"),
+    (error: unknown) =>
+      logger.warn({ err: error }, "API reference could not be built: /docs answers 404"),
+  );
   const database = await startDatabase(config, logger);
   const metrics = metricsFor(config);
   const store = await openStore({
@@ -50,7 +56,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
     throw error;
   });
   metrics?.readPoolFrom(() => store.poolStats());
-  await consoleReady;
+  await Promise.all([consoleReady, docsReady]);
   const server = createLedgerServer({ store, config, logger, metrics });
   const { url, port, metricsUrl } = await server.listen().catch(async (error: unknown) => {
     await store.close();

@@ -17,6 +17,7 @@ import {
   reflectionRoutes,
   WatchHub,
 } from "../rpc/index.js";
+import { DOCS_DIR_DEFAULT, DOCS_PATH, loadApiReference, OPENAPI_PATH } from "./api-reference.js";
 import { type Config, isLoopback, urlHost } from "./config.js";
 import { limitConnections } from "./connection-limit.js";
 import { ConnectionTracker } from "./connections.js";
@@ -61,6 +62,8 @@ export interface LedgerServerOptions {
   readonly sniffTimeoutMs?: number;
   /** The built web console served at "/" (default: dist/console). */
   readonly consoleDir?: string;
+  /** The built API reference page served at /docs (default: dist/docs). */
+  readonly docsDir?: string;
   /** How often grpc.health.v1 Watch pings the database (default: each second). */
   readonly healthPollIntervalMs?: number;
   /**
@@ -95,8 +98,9 @@ export interface LedgerServer {
  * One port for gRPC, gRPC-Web and Connect, over HTTP/2 and HTTP/1.1, all
  * through one Connect handler. Without TLS a sniffer tells HTTP/2 (h2c) from
  * HTTP/1.1 by the connection preface; with TLS, ALPN does. Beside the
- * ledger: gRPC server reflection and health, CORS for allowed origins, and
- * the web console's files at "/". Not started: call listen().
+ * ledger: gRPC server reflection and health, CORS for allowed origins, the
+ * web console's files at "/", and the API reference at /openapi.json and
+ * /docs. Not started: call listen().
  */
 export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
   const { store, config, logger } = options;
@@ -135,13 +139,13 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
     },
   });
   const cors = createCorsHandler(config.corsAllowedOrigins);
-  let site: StaticSite | undefined;
+  let sites: readonly StaticSite[] = [];
   const handler = (
     req: http.IncomingMessage | http2.Http2ServerRequest,
     res: http.ServerResponse | http2.Http2ServerResponse,
   ) => {
     connections.trackRequest(req, res);
-    if (cors(req, res) || site?.serve(req, res) === true) {
+    if (cors(req, res) || sites.some((site) => site.serve(req, res))) {
       return;
     }
     rpcHandler(req, res);
@@ -195,13 +199,7 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
       if (listener !== undefined) {
         throw new Error("the server is already listening");
       }
-      site = await loadStaticSite(options.consoleDir ?? CONSOLE_DIR_DEFAULT);
-      if (site.paths.length === 0) {
-        logger.warn(
-          { console_dir: options.consoleDir ?? CONSOLE_DIR_DEFAULT },
-          "web console not built (npm run build:console): / answers 404",
-        );
-      }
+      sites = await loadSites(options, logger);
       const server = await createListener();
       server.on("connection", (socket: Socket) => connections.addSocket(socket));
       limitConnections(server, config.connectionsMax, logger);
@@ -278,6 +276,30 @@ export function createLedgerServer(options: LedgerServerOptions): LedgerServer {
     connections.destroyAll();
     await closed;
   }
+}
+
+/** The web console at "/" and the API reference; each says so when its page is not built. */
+async function loadSites(options: LedgerServerOptions, logger: Logger): Promise<StaticSite[]> {
+  const consoleDir = options.consoleDir ?? CONSOLE_DIR_DEFAULT;
+  const site = await loadStaticSite(consoleDir);
+  if (site.paths.length === 0) {
+    logger.warn(
+      { console_dir: consoleDir },
+      "web console not built (npm run build:console): / answers 404",
+    );
+  }
+  const docsDir = options.docsDir ?? DOCS_DIR_DEFAULT;
+  const reference = await loadApiReference(docsDir);
+  if (!reference.paths.includes(DOCS_PATH)) {
+    logger.warn(
+      { docs_dir: docsDir },
+      "API reference page not built (npm run build:docs): /docs answers 404",
+    );
+  }
+  if (!reference.paths.includes(OPENAPI_PATH)) {
+    logger.warn("no OpenAPI document in gen/ (npm run generate): /openapi.json answers 404");
+  }
+  return [site, reference];
 }
 
 /**

@@ -17,6 +17,7 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   ".svg": "image/svg+xml",
   ".png": "image/png",
   ".ico": "image/x-icon",
+  ".json": "application/json; charset=utf-8",
 };
 
 /** The page may load and call only its own origin. */
@@ -39,12 +40,24 @@ export interface StaticSite {
   serve(req: HttpRequest, res: HttpResponse): boolean;
 }
 
+export interface StaticSiteOptions {
+  /** The URL path of the directory's index.html: "/" (the default), or e.g. "/docs". */
+  readonly mountPath?: string;
+  /** Single files served beside the directory, by URL path, e.g. { "/openapi.json": file }; missing ones are left out. */
+  readonly files?: Readonly<Record<string, string>>;
+}
+
 /**
- * The web console's files, read into memory once: only files present at
- * startup are served, under their exact names, so no request path ever
- * reaches the file system.
+ * A directory's files (the web console's, the API reference's), read into
+ * memory once: only files present at startup are served, under their exact
+ * names, so no request path ever reaches the file system.
  */
-export async function loadStaticSite(dir: string): Promise<StaticSite> {
+export async function loadStaticSite(
+  dir: string,
+  options: StaticSiteOptions = {},
+): Promise<StaticSite> {
+  const mountPath = options.mountPath ?? "/";
+  const prefix = mountPath === "/" ? "" : mountPath;
   const assets = new Map<string, Asset>();
   const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
     if (error.code === "ENOENT") {
@@ -57,12 +70,23 @@ export async function loadStaticSite(dir: string): Promise<StaticSite> {
     if (contentType === undefined) {
       continue;
     }
-    const body = await readFile(join(dir, name));
-    if (body.length > ASSET_BYTES_MAX) {
-      throw new Error(`console asset ${name} is larger than ${ASSET_BYTES_MAX} bytes`);
-    }
-    assets.set(name === "index.html" ? "/" : `/${name}`, { body, contentType });
+    const path = name === "index.html" ? mountPath : `${prefix}/${name}`;
+    assets.set(path, await readAsset(join(dir, name), contentType));
   }
+  for (const [path, file] of Object.entries(options.files ?? {})) {
+    const asset = await readAsset(file, CONTENT_TYPES[extname(file)] ?? "text/plain").catch(
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === "ENOENT") {
+          return undefined; // Not there at startup: 404, as a missing directory is.
+        }
+        throw error;
+      },
+    );
+    if (asset !== undefined) {
+      assets.set(path, asset);
+    }
+  }
+  const aliases = new Set([`${prefix}/index.html`, `${prefix}/`]);
   return {
     paths: [...assets.keys()].sort(),
     serve(req, res) {
@@ -70,7 +94,7 @@ export async function loadStaticSite(dir: string): Promise<StaticSite> {
         return false;
       }
       const path = (req.url ?? "").split("?", 1)[0] ?? "";
-      const asset = assets.get(path === "/index.html" ? "/" : path);
+      const asset = assets.get(aliases.has(path) ? mountPath : path);
       if (asset === undefined) {
         return false;
       }
@@ -88,4 +112,12 @@ export async function loadStaticSite(dir: string): Promise<StaticSite> {
       return true;
     },
   };
+}
+
+async function readAsset(file: string, contentType: string): Promise<Asset> {
+  const body = await readFile(file);
+  if (body.length > ASSET_BYTES_MAX) {
+    throw new Error(`static file ${file} is larger than ${ASSET_BYTES_MAX} bytes`);
+  }
+  return { body, contentType };
 }

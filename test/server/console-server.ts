@@ -1,13 +1,14 @@
 /**
  * A real ledger server (fresh migrated database, real store) serving a
  * freshly built web console from a directory of its own, for the CORS,
- * console-asset and browser specs.
+ * console-asset and browser specs; with `buildDocs`, the API reference page too.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { buildConsole } from "../../src/console/build.js";
+import { buildDocs } from "../../src/docs/build.js";
 import { createLedgerServer, loadConfig } from "../../src/server/index.js";
 import { openStore, type PostgresLedgerStore } from "../../src/store/index.js";
 import { createTestDatabase } from "../support/database.js";
@@ -24,6 +25,8 @@ export interface ConsoleServerOptions {
   readonly corsAllowedOrigins?: string;
   /** false: serve from a directory with no console in it. */
   readonly buildConsole?: boolean;
+  /** true: build the API reference page and serve it at /docs (default: none). */
+  readonly buildDocs?: boolean;
   /** LEDGER_TOKENS as in the environment (lines of `npm run token`); none: development mode. */
   readonly tokens?: string;
 }
@@ -35,6 +38,10 @@ export async function startConsoleServer(
   const consoleDir = join(dir, "console");
   if (options.buildConsole !== false) {
     await buildConsole(consoleDir);
+  }
+  const docsDir = join(dir, "docs");
+  if (options.buildDocs === true) {
+    await buildDocs(docsDir);
   }
   const database = await createTestDatabase();
   const store = await openStore({ databaseUrl: database.url });
@@ -50,6 +57,7 @@ export async function startConsoleServer(
     }),
     logger: pino({ level: process.env.LEDGER_TEST_LOG_LEVEL ?? "silent" }),
     consoleDir,
+    docsDir,
   });
   const { url } = await server.listen();
   return {

@@ -2150,6 +2150,16 @@ export const LedgerService: GenService<{
   /**
    * Opens a ledger for one owner of one app in one unit.
    *
+   * Example request:
+   * {
+   *   "app": "content",
+   *   "ownerId": "{{newOwnerId}}",
+   *   "unit": "CREDITS",
+   *   "description": "Credits of one user",
+   *   "minBalance": "0",
+   *   "idempotencyKey": "{{key}}"
+   * }
+   *
    * @generated from rpc ledger.v1.LedgerService.CreateLedger
    */
   createLedger: {
@@ -2160,6 +2170,8 @@ export const LedgerService: GenService<{
   /**
    * Returns a ledger, terminated ones included (for audit).
    *
+   * Example request: {"ledgerId": "{{ledgerId}}"}
+   *
    * @generated from rpc ledger.v1.LedgerService.GetLedger
    */
   getLedger: {
@@ -2169,6 +2181,8 @@ export const LedgerService: GenService<{
   },
   /**
    * Lists an app's ledgers, optionally for one owner, oldest first.
+   *
+   * Example request: {"app": "content", "ownerId": "{{ownerId}}", "pageSize": 20}
    *
    * @generated from rpc ledger.v1.LedgerService.ListLedgers
    */
@@ -2182,6 +2196,18 @@ export const LedgerService: GenService<{
    * with `pending`, holds it: a PENDING transaction that reserves the amount
    * until it is posted, voided or expires.
    *
+   * Example request:
+   * {
+   *   "ledgerId": "{{ledgerId}}",
+   *   "operation": "CREDIT_ADD",
+   *   "amount": "10",
+   *   "idempotencyKey": "{{key}}",
+   *   "description": "Bought 10 credits",
+   *   "metadata": {
+   *     "order": "A-1001"
+   *   }
+   * }
+   *
    * @generated from rpc ledger.v1.LedgerService.RecordEntry
    */
   recordEntry: {
@@ -2193,6 +2219,25 @@ export const LedgerService: GenService<{
    * Records up to 1000 entries in one call, each as RecordEntry would, with
    * its own idempotency key. Atomic: all or nothing. Not atomic: each item
    * succeeds or fails alone, and the response says which.
+   *
+   * Example request:
+   * {
+   *   "entries": [
+   *     {
+   *       "ledgerId": "{{ledgerId}}",
+   *       "operation": "CREDIT_ADD",
+   *       "amount": "5",
+   *       "idempotencyKey": "{{key}}-1"
+   *     },
+   *     {
+   *       "ledgerId": "{{ledgerId}}",
+   *       "operation": "CREDIT_SPEND",
+   *       "amount": "-2",
+   *       "idempotencyKey": "{{key}}-2"
+   *     }
+   *   ],
+   *   "atomic": true
+   * }
    *
    * @generated from rpc ledger.v1.LedgerService.RecordEntries
    */
@@ -2206,6 +2251,15 @@ export const LedgerService: GenService<{
    * unit: one transaction with a debit and a credit entry, both written or
    * neither.
    *
+   * Example request:
+   * {
+   *   "fromLedgerId": "{{ledgerId}}",
+   *   "toLedgerId": "{{otherLedgerId}}",
+   *   "amount": "3",
+   *   "idempotencyKey": "{{key}}",
+   *   "description": "A gift"
+   * }
+   *
    * @generated from rpc ledger.v1.LedgerService.Transfer
    */
   transfer: {
@@ -2217,6 +2271,25 @@ export const LedgerService: GenService<{
    * Up to 1000 transfers in one call, each as Transfer would make it, with
    * its own idempotency key. Atomic: all or nothing (a purchase that pays a
    * merchant and a platform fee). Not atomic: each succeeds or fails alone.
+   *
+   * Example request:
+   * {
+   *   "transfers": [
+   *     {
+   *       "fromLedgerId": "{{ledgerId}}",
+   *       "toLedgerId": "{{otherLedgerId}}",
+   *       "amount": "2",
+   *       "idempotencyKey": "{{key}}-1"
+   *     },
+   *     {
+   *       "fromLedgerId": "{{ledgerId}}",
+   *       "toLedgerId": "{{otherLedgerId}}",
+   *       "amount": "1",
+   *       "idempotencyKey": "{{key}}-2"
+   *     }
+   *   ],
+   *   "atomic": false
+   * }
    *
    * @generated from rpc ledger.v1.LedgerService.CreateTransfers
    */
@@ -2230,6 +2303,14 @@ export const LedgerService: GenService<{
    * every leg of it) with new entries. A hold cannot be reversed: void it,
    * or post it and then reverse it.
    *
+   * Example request:
+   * {
+   *   "transactionId": "{{transactionId}}",
+   *   "amount": "1",
+   *   "idempotencyKey": "{{key}}",
+   *   "description": "Partial refund"
+   * }
+   *
    * @generated from rpc ledger.v1.LedgerService.ReverseTransaction
    */
   reverseTransaction: {
@@ -2240,6 +2321,8 @@ export const LedgerService: GenService<{
   /**
    * Returns a transaction with all its entries and its reversals, by id or
    * by (app, external_transaction_id).
+   *
+   * Example request: {"transactionId": "{{transactionId}}"}
    *
    * @generated from rpc ledger.v1.LedgerService.GetTransaction
    */
@@ -2253,6 +2336,8 @@ export const LedgerService: GenService<{
    * unit); with `as_of`, at a past instant of its history, terminated
    * ledgers included.
    *
+   * Example request: {"ledgerId": "{{ledgerId}}"}
+   *
    * @generated from rpc ledger.v1.LedgerService.GetBalance
    */
   getBalance: {
@@ -2263,6 +2348,13 @@ export const LedgerService: GenService<{
   /**
    * Lists a ledger's entries in history order, newest first: by created_at,
    * then sequence. Only posted entries: a hold has none until it is posted.
+   *
+   * Example request:
+   * {
+   *   "ledgerId": "{{ledgerId}}",
+   *   "pageSize": 10,
+   *   "occurredAfter": "2026-01-01T00:00:00Z"
+   * }
    *
    * @generated from rpc ledger.v1.LedgerService.ListEntries
    */
@@ -2276,6 +2368,13 @@ export const LedgerService: GenService<{
    * another ledger first. Idempotent: terminating a terminated ledger
    * returns it unchanged.
    *
+   * Example request:
+   * {
+   *   "ledgerId": "{{ledgerId}}",
+   *   "voidPending": true,
+   *   "sweepToLedgerId": "{{otherLedgerId}}"
+   * }
+   *
    * @generated from rpc ledger.v1.LedgerService.TerminateLedger
    */
   terminateLedger: {
@@ -2288,6 +2387,13 @@ export const LedgerService: GenService<{
    * are written for the amount posted, the rest is released, and it becomes
    * POSTED.
    *
+   * Example request:
+   * {
+   *   "transactionId": "{{pendingTransactionId}}",
+   *   "amount": "2",
+   *   "idempotencyKey": "{{key}}"
+   * }
+   *
    * @generated from rpc ledger.v1.LedgerService.PostPendingTransaction
    */
   postPendingTransaction: {
@@ -2298,6 +2404,8 @@ export const LedgerService: GenService<{
   /**
    * Releases a hold: it becomes VOIDED and reserves nothing any more.
    *
+   * Example request: {"transactionId": "{{pendingTransactionId}}", "idempotencyKey": "{{key}}"}
+   *
    * @generated from rpc ledger.v1.LedgerService.VoidPendingTransaction
    */
   voidPendingTransaction: {
@@ -2307,6 +2415,8 @@ export const LedgerService: GenService<{
   },
   /**
    * Lists the open holds on a ledger (PENDING and not expired), oldest first.
+   *
+   * Example request: {"ledgerId": "{{ledgerId}}", "pageSize": 10}
    *
    * @generated from rpc ledger.v1.LedgerService.ListPendingTransactions
    */
@@ -2325,6 +2435,8 @@ export const LedgerService: GenService<{
    * sent. RESOURCE_EXHAUSTED: OVERLOADED past the server's watcher limit,
    * CONSUMER_TOO_SLOW when the client reads too slowly (resume from the
    * cursor it names).
+   *
+   * Example request: {"ledgerId": "{{ledgerId}}", "afterSequence": "0"}
    *
    * @generated from rpc ledger.v1.LedgerService.WatchEntries
    */
