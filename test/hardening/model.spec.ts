@@ -1733,7 +1733,8 @@ class Run {
       case "partial":
         return (held + 1n) / 2n;
       case "over":
-        return held + 1n;
+        // Past INT64_MAX the request could not even be encoded: the most there is.
+        return held === INT64_MAX ? held : held + 1n;
       case "zero":
         return 0n;
     }
