@@ -44,8 +44,9 @@ function observingFetch(session: ApiSession): typeof globalThis.fetch {
 }
 
 /**
- * A fresh idempotency key per user action, named after it so the server's
- * log tells the console's writes apart; the SDK reuses it across its retries.
+ * A fresh idempotency key per user action (console-<action>-<uuid>), so a
+ * key read back from a transaction names where it came from; the SDK reuses
+ * it across its retries of that call.
  */
 export function newIdempotencyKey(action: string): string {
   return `console-${action}-${crypto.randomUUID()}`;
