@@ -1,50 +1,58 @@
-import { createClient, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
-import { type Entry, LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
-
-export type LedgerApi = ReturnType<typeof createClient<typeof LedgerService>>;
+/**
+ * The console's one client: the SDK package's LedgerClient over the Connect
+ * protocol (JSON, readable in devtools), to the server that served the page.
+ */
+import { createLedgerClient, type Entry, type LedgerClient } from "@shared-ledger/client";
 
 /** What the calls know of the tab's sign-in. */
 export interface ApiSession {
-  /** The bearer token to send, read on every call. */
+  /** The bearer token to send, read before every request: the user may sign in or out at any time. */
   token(): string | undefined;
-  /** Told after each call that succeeded, and whether it carried a token. */
+  /** Told after each call that the server answered, and whether it carried a token. */
   succeeded(withToken: boolean): void;
 }
 
 /**
- * Calls go to the server that served the page, over the Connect protocol
- * (JSON), each with the session's current token as `authorization: Bearer`.
+ * The SDK client for `baseUrl`, with the session's current token. The page's
+ * fetch is wrapped only to watch the answers: a call that succeeded without
+ * a token tells the sign-in that the server runs in development mode, and
+ * one that succeeded at all tells an action refused for its token later
+ * that it already changed something (see main.ts).
  */
-export function createLedgerApi(baseUrl: string, session: ApiSession): LedgerApi {
-  return createClient(
-    LedgerService,
-    createConnectTransport({ baseUrl, interceptors: [bearerInterceptor(session)] }),
-  );
+export function createConsoleClient(baseUrl: string, session: ApiSession): LedgerClient {
+  return createLedgerClient({
+    baseUrl,
+    protocol: "connect",
+    token: () => session.token(),
+    fetch: observingFetch(session),
+  });
 }
 
-/** Sends the token in a header (never in the URL), and reports each call that succeeded. */
-function bearerInterceptor(session: ApiSession): Interceptor {
-  return (next) => async (request) => {
-    const token = session.token();
-    if (token !== undefined) {
-      request.header.set("authorization", `Bearer ${token}`);
+/**
+ * The browser's fetch, reporting each success: a Connect call answers 200
+ * exactly when it succeeded (a stream: when it opened), and the request's
+ * headers say whether the SDK sent a token.
+ */
+function observingFetch(session: ApiSession): typeof globalThis.fetch {
+  return async (input, init) => {
+    const response = await globalThis.fetch(input, init);
+    if (response.ok) {
+      session.succeeded(new Headers(init?.headers).has("authorization"));
     }
-    const response = await next(request);
-    session.succeeded(token !== undefined);
     return response;
   };
 }
 
 /**
- * A fresh idempotency key per user action: a double click or a retry after a
- * network failure sends the same key only when the caller reuses it.
+ * A fresh idempotency key per user action (console-<action>-<uuid>), so a
+ * key read back from a transaction names where it came from; the SDK reuses
+ * it across its retries of that call.
  */
 export function newIdempotencyKey(action: string): string {
   return `console-${action}-${crypto.randomUUID()}`;
 }
 
-/** A ledger's latest entries, newest first as ListEntries returns them. */
+/** A ledger's latest entries, newest first as listEntries returns them. */
 export interface LatestEntries {
   readonly entries: readonly Entry[];
   /** Older entries exist beyond the ones read. */
@@ -56,7 +64,7 @@ export interface LatestEntries {
  * first, page after page: the server may cap a page below what is asked.
  */
 export async function latestEntries(
-  api: LedgerApi,
+  client: LedgerClient,
   ledgerId: string,
   limit: number,
 ): Promise<LatestEntries> {
@@ -64,7 +72,11 @@ export async function latestEntries(
   let pageToken = "";
   let read = 0;
   do {
-    const page = await api.listEntries({ ledgerId, pageSize: limit - entries.length, pageToken });
+    const page = await client.listEntries({
+      ledgerId,
+      pageSize: limit - entries.length,
+      pageToken,
+    });
     entries.push(...page.entries);
     pageToken = page.nextPageToken;
     read = page.entries.length;

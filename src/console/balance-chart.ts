@@ -6,7 +6,7 @@
  * become pixels.
  */
 import { type Timestamp, timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
-import type { Entry } from "../../gen/ledger/v1/ledger_pb.js";
+import type { Entry } from "@shared-ledger/client";
 import { byId, formatTime } from "./dom.js";
 import { formatAmount } from "./format.js";
 

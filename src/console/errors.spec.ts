@@ -3,26 +3,35 @@
  * message; for the hold and time reasons its own controls lead to (or
  * that a page left open meets), and for the access refusals, it adds what
  * the user can do about it. A missing or refused token asks for a token.
+ * The failures are what the SDK client rejects with: LedgerRpcErrors
+ * decoded by toLedgerRpcError from the server's ErrorInfo.
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { type LedgerRpcError, toLedgerRpcError } from "@shared-ledger/client";
 import { describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { asksForToken, describeError } from "./errors.js";
 import { AmountSyntaxError } from "./format.js";
 
-function refused(reason: string, message: string): ConnectError {
+/** A refusal as the SDK client rejects with it: the server's ErrorInfo decoded. */
+function refused(reason: string, message: string): LedgerRpcError {
   const info = create(ErrorInfoSchema, { reason, domain: "ledger.v1" });
-  return new ConnectError(message, Code.FailedPrecondition, undefined, [
-    { desc: ErrorInfoSchema, value: info },
-  ]);
+  return toLedgerRpcError(
+    new ConnectError(message, Code.FailedPrecondition, undefined, [
+      { desc: ErrorInfoSchema, value: info },
+    ]),
+  );
 }
+
+/** The SDK's message of a FAILED_PRECONDITION: the server's, after the code. */
+const failedPrecondition = (message: string) => `[failed_precondition] ${message}`;
 
 describe("describeError", () => {
   it("shows the reason and the server's message, with no advice for most reasons", () => {
     expect(describeError(refused("INSUFFICIENT_FUNDS", "below the floor"))).toEqual({
       reason: "INSUFFICIENT_FUNDS",
-      message: "below the floor",
+      message: failedPrecondition("below the floor"),
     });
   });
 
@@ -42,7 +51,7 @@ describe("describeError", () => {
   ])("adds advice to %s", (reason, hint) => {
     expect(describeError(refused(reason, "refused"))).toEqual({
       reason,
-      message: "refused",
+      message: failedPrecondition("refused"),
       hint: expect.stringMatching(hint),
     });
   });
@@ -51,11 +60,13 @@ describe("describeError", () => {
     expect(asksForToken(describeError(refused("TOKEN_MISSING", "no token")))).toBe(true);
     expect(asksForToken(describeError(refused("TOKEN_INVALID", "unknown")))).toBe(true);
     expect(asksForToken(describeError(refused("ROLE_NOT_PERMITTED", "reader")))).toBe(false);
-    expect(asksForToken(describeError(new ConnectError("no", Code.Unauthenticated)))).toBe(false);
+    const bare = toLedgerRpcError(new ConnectError("no", Code.Unauthenticated));
+    expect(asksForToken(describeError(bare))).toBe(false);
   });
 
   it("names the code when there is no ledger reason, and reads a typo'd amount as INVALID_AMOUNT", () => {
-    expect(describeError(new ConnectError("down", Code.Unavailable)).reason).toBe("UNAVAILABLE");
+    const down = toLedgerRpcError(new ConnectError("down", Code.Unavailable));
+    expect(describeError(down).reason).toBe("UNAVAILABLE");
     expect(describeError(new AmountSyntaxError("no")).reason).toBe("INVALID_AMOUNT");
   });
 });

@@ -1,11 +1,13 @@
-import { Code, ConnectError } from "@connectrpc/connect";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+/**
+ * How the console shows a failure. The SDK decodes it (LedgerRpcError: its
+ * code, and the reason of its ErrorInfo); the console adds only its advice.
+ */
+import { Code } from "@connectrpc/connect";
+import { type LedgerRpcError, toLedgerRpcError } from "@shared-ledger/client";
 import { AmountSyntaxError } from "./format.js";
 
-const ERROR_DOMAIN = "ledger.v1";
-
 export interface ShownError {
-  /** The ledger's ErrorInfo reason (INSUFFICIENT_FUNDS...), else the code's name. */
+  /** The SDK error's reason (INSUFFICIENT_FUNDS...), else its code's name. */
   readonly reason: string;
   readonly message: string;
   /** What the user can do about it, for the reasons the console has advice for. */
@@ -53,15 +55,14 @@ export function describeError(error: unknown): ShownError {
   if (error instanceof AmountSyntaxError) {
     return { reason: "INVALID_AMOUNT", message: error.message };
   }
-  const connectError = ConnectError.from(error);
-  const info = connectError
-    .findDetails(ErrorInfoSchema)
-    .find((detail) => detail.domain === ERROR_DOMAIN);
-  const reason = info?.reason ?? codeName(connectError.code);
+  // The client's calls reject with LedgerRpcError already; anything else
+  // (a bug of the page) is shown as the SDK would decode it.
+  const failure: LedgerRpcError = toLedgerRpcError(error);
+  const reason = failure.reason ?? codeName(failure.code);
   const hint = HINTS[reason];
   return {
     reason,
-    message: connectError.rawMessage,
+    message: failure.message,
     ...(hint === undefined ? {} : { hint }),
   };
 }

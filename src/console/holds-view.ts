@@ -4,8 +4,7 @@
  * their post and void buttons, and the "hold (pending)" fields of the write
  * forms.
  */
-import { type Timestamp, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { Ledger, Transaction } from "../../gen/ledger/v1/ledger_pb.js";
+import type { Ledger, Transaction } from "@shared-ledger/client";
 import { button, byId, el, formatTime, signedAmountCell } from "./dom.js";
 import { formatAmount } from "./format.js";
 
@@ -105,18 +104,21 @@ function heldOn(hold: Transaction, ledgerId: string): bigint {
     .reduce((sum, leg) => sum + leg.amount, 0n);
 }
 
+/**
+ * What a write form adds to its SDK input: a hold when its box is ticked,
+ * with any expiry typed (in the browser's time zone); else a plain write.
+ */
+export type HoldFields = { pending: false } | { pending: true; pendingExpiresAt?: Date };
+
 /** The fields a write form adds to its request: a hold when its box is ticked, with any expiry typed. */
-export function holdFields(form: HoldForm): {
-  pending: boolean;
-  pendingExpiresAt?: Timestamp;
-} {
+export function holdFields(form: HoldForm): HoldFields {
   if (!byId<HTMLInputElement>(`${form}-pending`).checked) {
     return { pending: false };
   }
   const expires = byId<HTMLInputElement>(`${form}-expires`).value;
   return expires === ""
     ? { pending: true }
-    : { pending: true, pendingExpiresAt: timestampFromDate(new Date(expires)) };
+    : { pending: true, pendingExpiresAt: new Date(expires) };
 }
 
 /** Unticks the form's hold box and clears its expiry. */

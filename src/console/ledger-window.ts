@@ -4,8 +4,8 @@
  * it in at a given instant (not yet valid, expired) beside its status, and
  * the window fields of the create form.
  */
-import { type Timestamp, timestampFromDate, timestampMs } from "@bufbuild/protobuf/wkt";
-import { type Ledger, LedgerStatus } from "../../gen/ledger/v1/ledger_pb.js";
+import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
+import { type Ledger, LedgerStatus } from "@shared-ledger/client";
 import { button, byId, el, formatTime } from "./dom.js";
 
 /** Where a ledger stands at an instant: its status and what its window says then. */
@@ -109,7 +109,7 @@ function expireTo(ledgerId: string, openLedger: (ledgerId: string) => void): HTM
 }
 
 /** The create form's window: each bound typed in the browser's time zone, absent when empty. */
-export function windowFields(): { validFrom?: Timestamp; validUntil?: Timestamp } {
+export function windowFields(): { validFrom?: Date; validUntil?: Date } {
   const validFrom = typedInstant("create-valid-from");
   const validUntil = typedInstant("create-valid-until");
   return {
@@ -141,9 +141,9 @@ function syncExpireTo(): void {
   }
 }
 
-function typedInstant(inputId: string): Timestamp | undefined {
+function typedInstant(inputId: string): Date | undefined {
   const typed = byId<HTMLInputElement>(inputId).value;
-  return typed === "" ? undefined : timestampFromDate(new Date(typed));
+  return typed === "" ? undefined : new Date(typed);
 }
 
 function reached(at: Timestamp | undefined, nowMs: number): boolean {

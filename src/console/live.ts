@@ -1,34 +1,27 @@
 /**
- * The open ledger, live: a WatchEntries stream from the sequence shown; each
- * entry or hold step the page does not show yet refreshes the ledger (one
- * refresh at a time, bursts coalesced). A failed stream (lost connection, restarted
- * server) reconnects from the last sequence seen after a backoff; one that
- * ends (the ledger was terminated) refreshes once more and stops. The
- * indicator near the ledger header says "live" or "reconnecting".
+ * The open ledger, live: the SDK client's watchEvents from the sequence
+ * shown; each entry or hold step the page does not show yet refreshes the
+ * ledger (one refresh at a time, bursts coalesced). The SDK resumes a failed
+ * stream (lost connection, restarted server) from its last cursor by itself,
+ * and tells onReconnect first; a stream that ends (the ledger was
+ * terminated) refreshes once more and stops, and so does one refused (it
+ * would be refused again). The indicator near the ledger header says "live"
+ * once the stream is open, "reconnecting" from a failure to its next checkpoint.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
 import {
-  type HoldStep,
   type Ledger,
+  type LedgerClient,
   LedgerStatus,
   TransactionState,
-} from "../../gen/ledger/v1/ledger_pb.js";
-import type { LedgerApi } from "./api.js";
+  type WatchEvent,
+} from "@shared-ledger/client";
 import { byId } from "./dom.js";
 
-const BACKOFF_FIRST_MS = 1_000;
-const BACKOFF_MAX_MS = 10_000;
-/** A refusal the same call would get again: the stream stops instead of retrying. */
-const FINAL_CODES = new Set([
-  Code.Unauthenticated,
-  Code.PermissionDenied,
-  Code.NotFound,
-  Code.InvalidArgument,
-  Code.FailedPrecondition,
-]);
+/** A hold's step on the stream. */
+type HoldStep = Extract<WatchEvent, { kind: "hold" }>["hold"];
 
 export interface LiveDeps {
-  readonly api: LedgerApi;
+  readonly client: LedgerClient;
   /** The sequence of the latest entry the page shows for the ledger. */
   shownVersion(): bigint;
   /** Whether the page lists this hold among the open ones. */
@@ -76,7 +69,7 @@ function holdNotShownAsIs(deps: LiveDeps, step: HoldStep): boolean {
   return step.state === TransactionState.PENDING ? !listed : listed;
 }
 
-/** Streams until aborted, refused or ended, reconnecting from the last sequence seen. */
+/** Streams until aborted, refused or ended; the SDK reconnects in between. */
 async function watch(
   deps: LiveDeps,
   ledgerId: string,
@@ -84,35 +77,43 @@ async function watch(
   signal: AbortSignal,
 ): Promise<void> {
   const refresh = coalesced(() => deps.refresh(ledgerId, signal));
-  let cursor = from;
-  let failures = 0;
-  while (!signal.aborted) {
-    showIndicator("live");
-    try {
-      for await (const { event } of deps.api.watchEntries(
-        { ledgerId, afterSequence: cursor },
-        { signal },
-      )) {
-        failures = 0;
-        if (event.case === "entry") {
-          cursor = event.value.sequence;
-          if (event.value.sequence > deps.shownVersion()) {
-            refresh();
-          }
-        } else if (event.case === "hold" && holdNotShownAsIs(deps, event.value)) {
-          refresh();
-        }
-      }
-      refresh();
-      return ended(signal);
-    } catch (error) {
-      if (signal.aborted || FINAL_CODES.has(ConnectError.from(error).code)) {
-        return ended(signal);
-      }
-      failures += 1;
-      showIndicator("reconnecting");
-      await sleep(Math.min(BACKOFF_FIRST_MS * 2 ** (failures - 1), BACKOFF_MAX_MS), signal);
+  // A replaced watch (aborted) must not touch the indicator of the one after it.
+  const show = (state: "live" | "reconnecting"): void => {
+    if (!signal.aborted) {
+      showIndicator(state);
     }
+  };
+  show("live");
+  try {
+    for await (const event of deps.client.watchEvents(
+      { ledgerId },
+      { fromSequence: from, signal, onReconnect: () => show("reconnecting") },
+    )) {
+      if (event.kind === "checkpoint") {
+        show("live"); // each (re)connect starts with one
+      } else if (!signal.aborted && notShownYet(deps, event)) {
+        refresh();
+      }
+    }
+    if (!signal.aborted) {
+      refresh(); // the stream ended: the ledger was terminated
+    }
+  } catch {
+    // A failure the SDK does not resume from (a refused token or role, no
+    // such ledger): watching again would be refused the same way.
+  }
+  ended(signal);
+}
+
+/** An entry newer than the page shows, or a hold step the page does not show as it is. */
+function notShownYet(deps: LiveDeps, event: WatchEvent): boolean {
+  switch (event.kind) {
+    case "entry":
+      return event.entry.sequence > deps.shownVersion();
+    case "hold":
+      return holdNotShownAsIs(deps, event.hold);
+    default:
+      return false;
   }
 }
 
@@ -150,16 +151,4 @@ function showIndicator(state: "live" | "reconnecting" | undefined): void {
   indicator.hidden = state === undefined;
   indicator.dataset.state = state ?? "";
   byId("live-text").textContent = state ?? "";
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -5,15 +5,14 @@
  * them as a hold), post or void a ledger's pending holds, open a transaction
  * with all its legs, reverse a transaction, terminate a ledger (moving what
  * is left to another).
- * Every failure is shown by its reason (the ErrorInfo of the ledger.v1 domain).
+ * Every call goes through the SDK package's client (@shared-ledger/client),
+ * and every failure is shown by the reason of its SDK error.
  * A server with access control refuses calls without a token: the console
- * then asks for one, keeps it for the tab, and sends it with every call.
+ * then asks for one, keeps it for the tab, and the client sends it with every call.
  */
 import "./styles.css";
-import { APPS } from "../../gen/apps/registry.js";
-import type { Entry, Ledger } from "../../gen/ledger/v1/ledger_pb.js";
-import { LedgerStatus } from "../../gen/ledger/v1/ledger_pb.js";
-import { createLedgerApi, latestEntries, newIdempotencyKey } from "./api.js";
+import { APPS, type Entry, type Ledger, LedgerStatus } from "@shared-ledger/client";
+import { createConsoleClient, latestEntries, newIdempotencyKey } from "./api.js";
 import { CHART_ENTRIES_MAX, chartModel, renderBalanceChart } from "./balance-chart.js";
 import { button, byId, el, formatTime, signedAmountCell } from "./dom.js";
 import { asksForToken, describeError, type ShownError } from "./errors.js";
@@ -53,7 +52,7 @@ const TRANSFER_OPERATION = "TRANSFER";
 const tokens = tabTokenStore(window.sessionStorage);
 /** Calls that succeeded: an action refused for its token before any of its calls succeeded is retried. */
 let succeededCalls = 0;
-const api = createLedgerApi(window.location.origin, {
+const client = createConsoleClient(window.location.origin, {
   token: () => tokens.current(),
   succeeded: (withToken) => {
     succeededCalls += 1;
@@ -61,9 +60,9 @@ const api = createLedgerApi(window.location.origin, {
   },
 });
 
-/** The open ledger's WatchEntries stream: each new entry refreshes the page. */
+/** The open ledger's watch: each new entry or hold step refreshes the page. */
 const live = createLive({
-  api,
+  client,
   shownVersion: () => state.ledger?.version ?? 0n,
   showsHold: (transactionId) => state.openHoldIds.has(transactionId),
   refresh: (ledgerId, signal) => refreshLedger(ledgerId, true, signal),
@@ -172,7 +171,7 @@ async function findLedgers(): Promise<void> {
 
 /** Lists the owner's ledgers of `app` in the ledger list. */
 async function listOwnerLedgers(app: string, ownerId: string): Promise<readonly Ledger[]> {
-  const { ledgers } = await api.listLedgers({ app, ownerId, pageSize: LEDGER_LIST_PAGE_SIZE });
+  const { ledgers } = await client.listLedgers({ app, ownerId, pageSize: LEDGER_LIST_PAGE_SIZE });
   const list = byId<HTMLUListElement>("ledger-list");
   list.replaceChildren(
     ...ledgers.map((ledger) =>
@@ -208,7 +207,7 @@ async function createLedger(): Promise<void> {
   const ownerId = byId<HTMLInputElement>("create-owner").value.trim();
   const unit = byId<HTMLInputElement>("create-unit").value.trim();
   const expireToOwner = byId<HTMLInputElement>("create-expire-to").value.trim();
-  const response = await api.createLedger({
+  const { ledger: created } = await client.createLedger({
     app,
     ownerId,
     unit,
@@ -217,7 +216,6 @@ async function createLedger(): Promise<void> {
     expireToLedgerId: await activeLedgerIdOf(app, expireToOwner, unit),
     idempotencyKey: newIdempotencyKey("create"),
   });
-  const created = present(response.ledger, "CreateLedger");
   clearInputs("create-owner", "create-unit");
   byId<HTMLInputElement>("create-unbounded").checked = false;
   resetWindowFields();
@@ -229,7 +227,7 @@ async function createLedger(): Promise<void> {
 
 /** The id of the owner's active ledger of this app and unit; "" (none) for no owner. */
 async function activeLedgerIdOf(app: string, ownerId: string, unit: string): Promise<string> {
-  return ownerId === "" ? "" : (await api.getBalance({ app, ownerId, unit })).ledgerId;
+  return ownerId === "" ? "" : (await client.getBalance({ app, ownerId, unit })).ledgerId;
 }
 
 async function openLedger(ledgerId: string): Promise<void> {
@@ -248,12 +246,12 @@ async function refreshLedger(
   redrawChart = true,
   signal?: AbortSignal,
 ): Promise<void> {
-  const ledger = present((await api.getLedger({ ledgerId })).ledger, "GetLedger");
+  const ledger = await client.getLedger(ledgerId);
   const pageToken = state.pageTokens.at(-1) ?? "";
   const [page, holds, charted] = await Promise.all([
-    api.listEntries({ ledgerId, pageSize: HISTORY_PAGE_SIZE, pageToken }),
-    api.listPendingTransactions({ ledgerId, pageSize: HOLDS_PAGE_SIZE }),
-    redrawChart ? latestEntries(api, ledgerId, CHART_ENTRIES_MAX) : undefined,
+    client.listEntries({ ledgerId, pageSize: HISTORY_PAGE_SIZE, pageToken }),
+    client.listPendingTransactions(ledgerId, { pageSize: HOLDS_PAGE_SIZE }),
+    redrawChart ? latestEntries(client, ledgerId, CHART_ENTRIES_MAX) : undefined,
   ]);
   if (signal?.aborted === true) {
     return;
@@ -407,10 +405,10 @@ async function recordEntry(): Promise<void> {
     amountText.trim() === "" || spec === undefined
       ? undefined
       : signedForOperation(parseAmount(amountText, ledger.unit), amountText, spec);
-  await api.recordEntry({
+  await client.recordEntry({
     ledgerId: ledger.id,
     operation,
-    ...(amount === undefined ? {} : { amount }),
+    amountMinor: amount,
     description,
     ...holdFields("record"),
     idempotencyKey: newIdempotencyKey("record"),
@@ -425,15 +423,15 @@ async function transfer(): Promise<void> {
   const ledger = currentLedger();
   const ownerId = byId<HTMLInputElement>("transfer-owner").value.trim();
   const amount = parseAmount(byId<HTMLInputElement>("transfer-amount").value, ledger.unit);
-  const { ledgerId: toLedgerId } = await api.getBalance({
+  const { ledgerId: toLedgerId } = await client.getBalance({
     app: ledger.app,
     ownerId,
     unit: ledger.unit,
   });
-  await api.transfer({
+  await client.transfer({
     fromLedgerId: ledger.id,
     toLedgerId,
-    amount,
+    amountMinor: amount,
     operation: byId<HTMLSelectElement>("transfer-operation").value,
     description: byId<HTMLInputElement>("transfer-description").value.trim(),
     ...holdFields("transfer"),
@@ -460,12 +458,7 @@ const TRANSACTION_LINKS: TransactionLinks = {
 
 /** Opens the transaction dialog on `transactionId`, or moves the open one there. */
 async function showTransaction(transactionId: string): Promise<void> {
-  const response = await api.getTransaction({ transactionId });
-  renderTransaction(
-    present(response.transaction, "GetTransaction"),
-    currentLedger(),
-    TRANSACTION_LINKS,
-  );
+  renderTransaction(await client.getTransaction(transactionId), currentLedger(), TRANSACTION_LINKS);
   const dialog = byId<HTMLDialogElement>("transaction-dialog");
   if (!dialog.open) {
     dialog.showModal();
@@ -483,9 +476,8 @@ async function postHold(transactionId: string, amountText: string): Promise<void
   const ledger = currentLedger();
   const typed = amountText.trim() === "" ? undefined : parseAmount(amountText, ledger.unit);
   await settleHold(ledger, () =>
-    api.postPendingTransaction({
-      transactionId,
-      ...(typed === undefined ? {} : { amount: typed < 0n ? -typed : typed }),
+    client.postPendingTransaction(transactionId, {
+      amountMinor: typed === undefined ? undefined : magnitude(typed),
       idempotencyKey: newIdempotencyKey("post"),
     }),
   );
@@ -493,7 +485,7 @@ async function postHold(transactionId: string, amountText: string): Promise<void
 
 async function voidHold(transactionId: string): Promise<void> {
   await settleHold(currentLedger(), () =>
-    api.voidPendingTransaction({ transactionId, idempotencyKey: newIdempotencyKey("void") }),
+    client.voidPendingTransaction(transactionId, { idempotencyKey: newIdempotencyKey("void") }),
   );
 }
 
@@ -529,9 +521,9 @@ async function reverseTransaction(): Promise<void> {
   }
   const amountText = byId<HTMLInputElement>("reverse-amount").value;
   const amount = amountText.trim() === "" ? undefined : parseAmount(amountText, ledger.unit);
-  await api.reverseTransaction({
+  await client.reverseTransaction({
     transactionId: entry.transactionId,
-    ...(amount === undefined ? {} : { amount: amount < 0n ? -amount : amount }),
+    amountMinor: amount === undefined ? undefined : magnitude(amount),
     idempotencyKey: newIdempotencyKey("reverse"),
   });
   await openLedger(ledger.id);
@@ -548,9 +540,9 @@ async function terminateLedger(): Promise<void> {
     return;
   }
   const sweepToLedgerId = await activeLedgerIdOf(ledger.app, sweepToOwner, ledger.unit);
-  const response = await api.terminateLedger({ ledgerId: ledger.id, voidPending, sweepToLedgerId });
+  const terminated = await client.terminateLedger(ledger.id, { voidPending, sweepToLedgerId });
   await refreshLedger(ledger.id);
-  renderTerminateOutcome(response, ledger.unit, TRANSACTION_LINKS);
+  renderTerminateOutcome(terminated, ledger.unit, TRANSACTION_LINKS);
 }
 
 function currentLedger(): Ledger {
@@ -560,12 +552,9 @@ function currentLedger(): Ledger {
   return state.ledger;
 }
 
-/** A response's message field, which the server always sets. */
-function present<T>(value: T | undefined, rpc: string): T {
-  if (value === undefined) {
-    throw new Error(`the server answered ${rpc} without its result`);
-  }
-  return value;
+/** A typed amount as the magnitude posts and reversals take: its sign is the form's, not the user's. */
+function magnitude(minor: bigint): bigint {
+  return minor < 0n ? -minor : minor;
 }
 
 function onSubmit(formId: string, action: () => Promise<void>): void {

@@ -1,4 +1,4 @@
-import { APPS, type OperationSpec, SHARED_OPERATIONS } from "../../gen/apps/registry.js";
+import { APPS, type OperationSpec, SHARED_OPERATIONS } from "@shared-ledger/client";
 
 export type { OperationSpec };
 

@@ -1,9 +1,9 @@
 /**
  * What terminating a ledger left behind: the remainder moved to another
  * ledger by the SWEEP transfer, or the balance left on the closed ledger,
- * as the TerminateLedger response says.
+ * as the SDK's terminateLedger result says.
  */
-import type { TerminateLedgerResponse } from "../../gen/ledger/v1/ledger_pb.js";
+import type { TerminatedLedger } from "@shared-ledger/client";
 import { button, byId } from "./dom.js";
 import { formatAmount } from "./format.js";
 
@@ -27,15 +27,15 @@ export function resetTerminateControls(): void {
  * "Closed with $15.00 left on it.", in the closed ledger's unit.
  */
 export function renderTerminateOutcome(
-  response: TerminateLedgerResponse,
+  terminated: TerminatedLedger,
   unit: string,
   links: TerminateLinks,
 ): void {
-  const closedLedgerId = response.ledger?.id ?? "";
+  const closedLedgerId = terminated.ledger.id;
   const outcome = byId("terminate-outcome");
-  const left = formatAmount(response.remainingBalance, unit);
-  outcome.dataset.remainingBalance = response.remainingBalance.toString();
-  const sweep = response.sweepTransaction;
+  const left = formatAmount(terminated.remainingBalanceMinor, unit);
+  outcome.dataset.remainingBalance = terminated.remainingBalanceMinor.toString();
+  const sweep = terminated.sweepTransaction;
   if (sweep === undefined) {
     delete outcome.dataset.sweptMinor;
     outcome.replaceChildren(`Closed with ${left} left on it.`);

@@ -5,14 +5,15 @@
  * ledgers. A hold shows what it held, its expiry and its history (created,
  * then posted, voided or expired), and its held legs until it is posted.
  */
-import type {
-  Entry,
-  HoldEvent,
-  Ledger,
-  PendingEntry,
-  Transaction,
-} from "../../gen/ledger/v1/ledger_pb.js";
-import { TransactionKind, TransactionState } from "../../gen/ledger/v1/ledger_pb.js";
+import {
+  type Entry,
+  type HoldEvent,
+  type Ledger,
+  type PendingEntry,
+  type Transaction,
+  TransactionKind,
+  TransactionState,
+} from "@shared-ledger/client";
 import { button, byId, el, formatTime, signedAmountCell } from "./dom.js";
 import { formatAmount } from "./format.js";
 

@@ -51,7 +51,12 @@ export {
   type RetryPolicy,
   resolveRetryPolicy,
 } from "./retry.js";
-export { PROTOCOLS, type Protocol, type TransportOptions } from "./transport.js";
+export {
+  PROTOCOLS,
+  type Protocol,
+  type TokenSource,
+  type TransportOptions,
+} from "./transport.js";
 export type * from "./types.js";
 export type {
   WatchEvent,

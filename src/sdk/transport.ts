@@ -9,7 +9,7 @@
  * asking for "grpc" in a browser fails at once.
  */
 import { createRegistry } from "@bufbuild/protobuf";
-import type { Interceptor, Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { createNodeGrpcTransport } from "#grpc-transport";
 import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
@@ -32,10 +32,15 @@ export interface TransportOptions {
   /**
    * The app's bearer token (from `npm run token`), sent on every call as
    * `authorization: Bearer <token>`. Required unless the server runs in
-   * development mode.
+   * development mode. A function is asked before every request (each
+   * retry and reconnect included), for a token that changes at runtime (a
+   * user signs in, or out): undefined or "" sends none.
    */
-  readonly token?: string | undefined;
+  readonly token?: TokenSource | undefined;
 }
+
+/** A fixed token, or a function that returns the current one (undefined: none). */
+export type TokenSource = string | (() => string | undefined);
 
 /** A transport and the release of its connections. */
 export interface LedgerTransport {
@@ -83,13 +88,31 @@ export function createLedgerTransport(options: TransportOptions): LedgerTranspor
   }
 }
 
-/** Adds the bearer token to every request's headers. */
-function bearerToken(token: string): Interceptor {
-  if (token.trim() === "" || /[\r\n]/.test(token)) {
-    throw new TypeError("token must be a non-empty single-line string (from npm run token)");
+const TOKEN_RULE = "token must be a non-empty single-line string (from npm run token)";
+
+/**
+ * Adds the bearer token to every request's headers. A fixed token is
+ * checked at once; a function's token at each request, where a bad one
+ * rejects the call as INVALID_ARGUMENT (not a TypeError, which would pass
+ * for a lost connection and be retried).
+ */
+function bearerToken(token: TokenSource): Interceptor {
+  if (typeof token === "string" && !isHeaderToken(token)) {
+    throw new TypeError(TOKEN_RULE);
   }
+  const current = typeof token === "string" ? () => token : token;
   return (next) => (req) => {
-    req.header.set("authorization", `Bearer ${token.trim()}`);
+    const value = current();
+    if (value !== undefined && value !== "") {
+      if (!isHeaderToken(value)) {
+        throw new ConnectError(TOKEN_RULE, Code.InvalidArgument);
+      }
+      req.header.set("authorization", `Bearer ${value.trim()}`);
+    }
     return next(req);
   };
+}
+
+function isHeaderToken(token: string): boolean {
+  return token.trim() !== "" && !/[\r\n]/.test(token);
 }

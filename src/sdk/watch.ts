@@ -21,6 +21,12 @@ export interface WatchOptions {
   readonly balanceAboveMinor?: bigint | undefined;
   /** Ends the iteration (without an error). */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Told each time the stream failed in a way it resumes from (`failure`)
+   * and is about to reconnect, after `delayMs` of backoff: for a UI that
+   * shows "reconnecting" until the next event (a checkpoint, with watchEvents).
+   */
+  readonly onReconnect?: ((failure: LedgerRpcError, delayMs: number) => void) | undefined;
 }
 
 export interface WatchEventsOptions extends WatchOptions {
@@ -83,11 +89,16 @@ export async function* watchEvents(
       return;
     } catch (e) {
       const error = resumable(e, signal);
-      if (error instanceof ConsumerTooSlowError) {
-        continue; // resume at once from the cursor: reading what was missed is the remedy
+      if (error === undefined) {
+        return;
       }
-      failures += 1;
-      await sleep(backoffDelayMs(deps.policy, failures), signal);
+      // A slow reader resumes at once from the cursor: reading what was missed is the remedy.
+      const delayMs =
+        error instanceof ConsumerTooSlowError ? 0 : backoffDelayMs(deps.policy, ++failures);
+      options.onReconnect?.(error, delayMs);
+      if (delayMs > 0) {
+        await sleep(delayMs, signal);
+      }
     }
   }
 }

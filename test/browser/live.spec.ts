@@ -2,8 +2,10 @@
  * The open ledger updates live in Chromium: an entry recorded through the API
  * (not the page) shows in the balance and history without a reload, with the
  * "live" indicator; once another ledger is opened, entries on the first no
- * longer change the page. Without Chromium the suite is skipped with the
- * reason printed, except in CI, where that is a failure.
+ * longer change the page. While the stream cannot reach the server it says
+ * "reconnecting", then "live" again with what was recorded meanwhile.
+ * Without Chromium the suite is skipped with the reason printed, except in
+ * CI, where that is a failure.
  */
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -138,6 +140,25 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
       await page.locator("#history-body tr[data-sequence='1']").waitFor();
       expect(await page.locator("#ledger-meta").textContent()).toContain(ledgerIds.USD_CENTS);
       expect(pageErrors).toEqual([]);
+    });
+
+    it("says it is reconnecting while the stream cannot reach the server, then live again, missing nothing", async () => {
+      // Chromium refuses the page's WatchEntries requests: the SDK client
+      // retries them with backoff, and tells the console each time.
+      const watchCalls = "**/ledger.v1.LedgerService/WatchEntries";
+      await page.route(watchCalls, (route) => route.abort("connectionrefused"));
+      await openLedger("CREDITS");
+      await page
+        .locator("#live-indicator[data-state=reconnecting]", { hasText: "reconnecting" })
+        .waitFor();
+      const shown = (await historyRows()).length;
+      await recordThroughApi("CREDITS", "CREDIT_ADD", "live-add-while-away");
+
+      await page.unroute(watchCalls);
+      await page.locator("#live-indicator[data-state=live]", { hasText: "live" }).waitFor();
+      await page.locator(`#history-body tr[data-sequence='${shown + 1}']`).waitFor();
+      const refusedLoads = /Failed to load resource/;
+      expect(pageErrors.filter((text) => !refusedLoads.test(text))).toEqual([]);
     });
   },
 );
