@@ -18,7 +18,7 @@ import {
   resolveTransferOperation,
 } from "./operations.js";
 import { compensatingAmount, reversalAmount } from "./reversal.js";
-import { backdateInstant } from "./time.js";
+import { assertWithinWindow, backdateInstant } from "./time.js";
 import type {
   CreateLedgerInput,
   HoldPolicy,
@@ -184,6 +184,8 @@ export function sweepRule(
 ): NewTransaction | undefined {
   assertActive(to);
   sameAppAndUnit(ledger, to);
+  // The target takes a write now: inside its window (the closing ledger may be past its own).
+  assertWithinWindow(to, now, now);
   const amountMinor = absMinor(ledger.balanceMinor);
   if (amountMinor === 0n) {
     return undefined;

@@ -53,6 +53,14 @@ export function assertWithinWindow(ledger: Ledger, now: Date, at: Date): void {
   }
 }
 
+/** Whether the ledger takes a write made now (see assertWithinWindow). */
+export function withinWindow(ledger: Ledger, now: Date): boolean {
+  return (
+    (ledger.validUntil === undefined || now.getTime() < ledger.validUntil.getTime()) &&
+    (ledger.validFrom === undefined || now.getTime() >= ledger.validFrom.getTime())
+  );
+}
+
 /** A backdate's instant: INVALID_ARGUMENT in the future. */
 export function backdateInstant(createdAt: Date, now: Date): Date {
   if (createdAt.getTime() > now.getTime()) {

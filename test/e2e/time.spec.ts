@@ -707,15 +707,14 @@ describe("BACKDATE_TOO_FAR", () => {
 });
 
 /*
- * Known gaps, found here and not yet fixed in src/: each is `it.fails` (green
- * while the server misbehaves, red once it is fixed: then make it `it`).
- * The server's own audit (ENTRIES_WITHIN_WINDOW) flags what they write.
+ * A sweep's target takes a write: inside its own window. The server's own
+ * audit (ENTRIES_WITHIN_WINDOW) would flag an entry before its valid_from.
  */
-describe("known gaps (it.fails until fixed)", () => {
+describe("a sweep into a ledger not yet valid", () => {
   const breachesOf = async (ledgerId: string) =>
     (await verifyInvariants(harness.server().databaseUrl)).filter((b) => b.subjectId === ledgerId);
 
-  it.fails("TerminateLedger refuses to sweep into a ledger before its valid_from, writing nothing", async () => {
+  it("TerminateLedger refuses to sweep into a ledger before its valid_from, writing nothing", async () => {
     const api = harness.client("connect");
     const app = declaredApp();
     const source = await openLedger(api, { app });
@@ -731,7 +730,27 @@ describe("known gaps (it.fails until fixed)", () => {
     expect(await breachesOf(notYet.id)).toEqual([]);
   });
 
-  it.fails("the expiry sweep writes no entry before its expire-to ledger's valid_from", async () => {
+  it("TerminateLedger refuses to sweep into a ledger past its valid_until, writing nothing", async () => {
+    const api = harness.client("connect");
+    const app = declaredApp();
+    const source = await openLedger(api, { app });
+    await post(api, source.id, "CREDIT_ADD", 5n);
+    const sink = await openLedger(api, { app, unbounded: true });
+    const expiring = await openLedger(api, {
+      app,
+      validUntil: ahead(1_000),
+      expireToLedgerId: sink.id,
+    });
+    await sleep(1_100);
+    const refused = await failureOf(
+      api.terminateLedgerFully(source.id, { sweepToLedgerId: expiring.id }),
+    );
+    expectRefusal(refused, "FAILED_PRECONDITION", "LEDGER_EXPIRED", { ledger_id: expiring.id });
+    expect(await api.getLedger(source.id)).toMatchObject({ status: "ACTIVE", balance: 5n });
+    expect(await api.getLedger(expiring.id)).toMatchObject({ balance: 0n, version: 0n });
+  });
+
+  it("the expiry sweep writes no entry before its expire-to ledger's valid_from", async () => {
     const api = harness.client("connect");
     const app = declaredApp();
     const target = await openLedger(api, { app, unbounded: true, validFrom: ahead(HOUR_MS) });
@@ -746,7 +765,13 @@ describe("known gaps (it.fails until fixed)", () => {
     });
     await post(api, card.value.id, "CREDIT_ADD", 4n);
     await sleep(1_100);
-    await harness.server().store.expireLedgers();
+    const closed = (await harness.server().store.expireLedgers()).find(
+      (termination) => termination.ledger.id === card.value.id,
+    );
+    // Closed all the same, the remainder left on it, as for a target closed since.
+    expect(closed).toMatchObject({ remainingMinor: 4n, sweep: undefined });
+    expect(await api.getLedger(card.value.id)).toMatchObject({ status: "TERMINATED", balance: 4n });
+    expect(await api.getLedger(target.id)).toMatchObject({ balance: 0n, version: 0n });
     expect(await breachesOf(target.id)).toEqual([]);
   });
 });

@@ -1410,7 +1410,8 @@ export type TerminateLedgerRequest = Message<"ledger.v1.TerminateLedgerRequest">
 
   /**
    * Moves what is left on the ledger to this one (same app and unit,
-   * active) before closing it: a positive balance as a transfer to it, a
+   * active, inside its validity window: else LEDGER_NOT_YET_VALID or
+   * LEDGER_EXPIRED) before closing it: a positive balance as a transfer to it, a
    * negative one as a transfer from it (its floor applies), both under the
    * built-in operation SWEEP. Absent: the balance stays on the closed ledger
    * and the response says how much.

@@ -33,6 +33,7 @@ import {
   transferRule,
   type VoidPendingInput,
   type WriteResult,
+  withinWindow,
 } from "../../domain/index.js";
 import { RetryableConflict } from "../db-errors.js";
 import { assertActsFor, type Scope } from "../scope.js";
@@ -314,8 +315,9 @@ function closeLedger(
  * still active and past its valid_until has its holds voided, its positive
  * balance moved to the ledger named at creation (EXPIRY), and is
  * terminated. Anything else (already closed, not yet due) is a no-op,
- * answered as replayed. A target closed since keeps nothing: the remainder
- * stays on the expired ledger, and the answer says how much.
+ * answered as replayed. A target closed since, or not yet valid (or past
+ * its own window), keeps nothing: the remainder stays on the expired
+ * ledger, and the answer says how much.
  */
 function expireLedger(
   state: BatchState,
@@ -334,7 +336,8 @@ function expireLedger(
     };
   }
   const target = state.ledger(command.expireToLedgerId, command.scope);
-  const movable = ledger.balanceMinor > 0n && target?.status === "ACTIVE";
+  const movable =
+    ledger.balanceMinor > 0n && target?.status === "ACTIVE" && withinWindow(target, now);
   const closing = {
     ledgerId: ledger.id,
     voidPending: true,
