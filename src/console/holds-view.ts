@@ -40,10 +40,47 @@ export function renderHolds(
   actions: HoldActions,
 ): void {
   const body = byId("holds-body");
+  // A live refresh redraws the list: what was typed in a row that stays is kept, focus too.
+  const typed = typedAmounts(body);
   body.replaceChildren(...holds.map((hold) => holdRow(hold, ledger, actions)));
+  restoreTyped(body, typed);
   if (holds.length === 0) {
     body.append(el("tr", {}, el("td", { colspan: "6", class: "muted" }, "No pending holds.")));
   }
+}
+
+interface TypedAmounts {
+  readonly values: ReadonlyMap<string, string>;
+  /** The hold whose amount field has the focus, if any. */
+  readonly focused: string | undefined;
+}
+
+function typedAmounts(body: HTMLElement): TypedAmounts {
+  const values = new Map<string, string>();
+  let focused: string | undefined;
+  body.querySelectorAll<HTMLInputElement>("[data-field=post-amount]").forEach((input) => {
+    const id = input.closest("tr")?.dataset.transactionId;
+    if (id !== undefined && input.value !== "") {
+      values.set(id, input.value);
+    }
+    if (id !== undefined && input === document.activeElement) {
+      focused = id;
+    }
+  });
+  return { values, focused };
+}
+
+function restoreTyped(body: HTMLElement, typed: TypedAmounts): void {
+  body.querySelectorAll<HTMLTableRowElement>("tr[data-transaction-id]").forEach((row) => {
+    const id = row.dataset.transactionId ?? "";
+    const input = row.querySelector<HTMLInputElement>("[data-field=post-amount]");
+    if (input !== null) {
+      input.value = typed.values.get(id) ?? "";
+      if (typed.focused === id) {
+        input.focus();
+      }
+    }
+  });
 }
 
 function holdRow(hold: Transaction, ledger: Ledger, actions: HoldActions): HTMLTableRowElement {

@@ -124,6 +124,29 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
       expect(await page.evaluate(() => performance.getEntriesByType("navigation").length)).toBe(1);
     });
 
+    it("keeps what is typed in a hold's row when a hold made elsewhere redraws the list", async () => {
+      await openLedger("CREDITS");
+      await page.locator("#live-indicator[data-state=live]").waitFor();
+      const hold = (key: string) =>
+        api().recordEntry({
+          ledgerId: ledgerIds.CREDITS ?? "",
+          operation: "CREDIT_ADD",
+          amount: 2n,
+          idempotencyKey: key,
+          pending: true,
+        });
+      const first = await hold("live-hold-1");
+      const amount = page.locator(
+        `#holds-body tr[data-transaction-id='${first.pendingTransaction?.id}'] [data-field=post-amount]`,
+      );
+      await amount.fill("1");
+      await amount.focus();
+      await hold("live-hold-2");
+      await expect.poll(() => page.locator("#holds-body tr[data-transaction-id]").count()).toBe(2);
+      expect(await amount.inputValue()).toBe("1");
+      expect(await amount.evaluate((input) => input === document.activeElement)).toBe(true);
+    });
+
     it("stops following a ledger once another is opened", async () => {
       await openLedger("USD_CENTS");
       await balanceShows("$0.00");
