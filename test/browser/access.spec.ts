@@ -23,9 +23,9 @@ import {
   CHROMIUM_MISSING,
   type LaunchedBrowser,
   launchChromium,
+  openPage,
 } from "./chromium.js";
 
-const STEP_TIMEOUT_MS = 15_000;
 const OWNER = "access-owner";
 const READER_OWNER = "access-reader-owner";
 const TOKENS = {
@@ -75,15 +75,12 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
 
     /** A new tab, its errors, console messages, URLs and calls recorded. */
     async function openTab(): Promise<Page> {
-      const tab = await chromium.context.newPage();
-      tab.setDefaultTimeout(STEP_TIMEOUT_MS);
-      tab.on("pageerror", (error) => pageErrors.push(error.message));
-      tab.on("console", (message) => {
-        consoleTexts.push(message.text());
-        if (message.type() === "error" && !REFUSED_CALL.test(message.text())) {
-          pageErrors.push(message.text());
+      const tab = await openPage(chromium, ({ kind, text }) => {
+        if (kind === "page error" || !REFUSED_CALL.test(text)) {
+          pageErrors.push(text);
         }
       });
+      tab.on("console", (message) => consoleTexts.push(message.text()));
       tab.on("request", (request) => {
         urls.push(request.url());
         if (request.url().includes("/ledger.v1.LedgerService/")) {
@@ -275,8 +272,7 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
       }, 60_000);
 
       it("asks for no token, and says none is needed", async () => {
-        const tab = await chromium.context.newPage();
-        tab.setDefaultTimeout(STEP_TIMEOUT_MS);
+        const tab = await openPage(chromium, () => {});
         try {
           await tab.goto(devServer.url);
           await tab.locator("body[data-ready=true]").waitFor();

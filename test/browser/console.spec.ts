@@ -36,12 +36,13 @@ import {
   IN_CI,
   type LaunchedBrowser,
   launchChromium,
+  openPage,
+  requireChromiumInCi,
 } from "./chromium.js";
 
 const DOCS_SCREENSHOT = fileURLToPath(new URL("../../docs/console.png", import.meta.url));
 /** Set to 1 to refresh the README's screenshot; it is written anyway when missing. */
 const UPDATE_DOCS_SCREENSHOT = process.env.LEDGER_UPDATE_SCREENSHOT === "1";
-const STEP_TIMEOUT_MS = 15_000;
 const OWNER = "user-42";
 const PAYEE = "user-7";
 /** The unbounded ledger that receives what expiring and swept ledgers leave. */
@@ -60,11 +61,7 @@ if (!CHROMIUM_AVAILABLE && !IN_CI) {
   );
 }
 
-describe.runIf(!CHROMIUM_AVAILABLE && IN_CI)("the browser suite in CI", () => {
-  it("has Chromium to run on", () => {
-    throw new Error(`${CHROMIUM_MISSING}: the browser suite cannot run, and CI requires it`);
-  });
-});
+requireChromiumInCi("the browser suite");
 
 describe.skipIf(!CHROMIUM_AVAILABLE)(
   `the web console in Chromium${CHROMIUM_AVAILABLE ? "" : ` (skipped: ${CHROMIUM_MISSING})`}`,
@@ -84,16 +81,11 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
     beforeAll(async () => {
       server = await startConsoleServer();
       chromium = await launchChromium();
-      page = await chromium.context.newPage();
-      page.setDefaultTimeout(STEP_TIMEOUT_MS);
-      page.on("pageerror", (error) => pageErrors.push(error.message));
-      page.on("console", (message) => {
+      page = await openPage(chromium, ({ kind, text }) => {
         // Refused calls are answered 400 or 404 by design (Connect's failed_precondition, not_found...).
-        const refusedCall = /status of (400 \(Bad Request\)|404 \(Not Found\))$/.test(
-          message.text(),
-        );
-        if (message.type() === "error" && !refusedCall) {
-          pageErrors.push(message.text());
+        const refusedCall = /status of (400 \(Bad Request\)|404 \(Not Found\))$/.test(text);
+        if (kind === "page error" || !refusedCall) {
+          pageErrors.push(text);
         }
       });
     }, 120_000);

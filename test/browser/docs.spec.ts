@@ -15,18 +15,13 @@ import { type ConsoleServer, startConsoleServer } from "../server/console-server
 import {
   CHROMIUM_AVAILABLE,
   CHROMIUM_MISSING,
-  IN_CI,
   type LaunchedBrowser,
   launchChromium,
+  openPage,
+  requireChromiumInCi,
 } from "./chromium.js";
 
-const STEP_TIMEOUT_MS = 15_000;
-
-describe.runIf(!CHROMIUM_AVAILABLE && IN_CI)("the API reference page in CI", () => {
-  it("has Chromium to run on", () => {
-    expect.fail(CHROMIUM_MISSING);
-  });
-});
+requireChromiumInCi("the API reference page");
 
 describe.skipIf(!CHROMIUM_AVAILABLE)(
   `the API reference page${CHROMIUM_AVAILABLE ? "" : ` (skipped: ${CHROMIUM_MISSING})`}`,
@@ -44,14 +39,9 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
         tokens: newToken("content", "admin").line,
       });
       chromium = await launchChromium();
-      page = await chromium.context.newPage();
-      page.setDefaultTimeout(STEP_TIMEOUT_MS);
-      page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-      page.on("console", (message) => {
-        if (message.type() === "error") {
-          problems.push(`console: ${message.text()}`);
-        }
-      });
+      page = await openPage(chromium, (problem) =>
+        problems.push(`${problem.kind}: ${problem.text}`),
+      );
       page.on("request", (request) => requested.push(request.url()));
       page.on("response", (response) => {
         if (response.status() >= 400) {

@@ -16,21 +16,17 @@ import { type ConsoleServer, startConsoleServer } from "../server/console-server
 import {
   CHROMIUM_AVAILABLE,
   CHROMIUM_MISSING,
-  IN_CI,
   type LaunchedBrowser,
   launchChromium,
+  openPage,
+  requireChromiumInCi,
 } from "./chromium.js";
 
-const STEP_TIMEOUT_MS = 15_000;
 const OWNER = "user-live";
 /** Long enough for a stream that still followed the first ledger to have redrawn the page. */
 const QUIET_MS = 1_500;
 
-describe.runIf(!CHROMIUM_AVAILABLE && IN_CI)("the live browser suite in CI", () => {
-  it("has Chromium to run on", () => {
-    throw new Error(`${CHROMIUM_MISSING}: the browser suite cannot run, and CI requires it`);
-  });
-});
+requireChromiumInCi("the live browser suite");
 
 describe.skipIf(!CHROMIUM_AVAILABLE)(
   `the console's live ledger in Chromium${CHROMIUM_AVAILABLE ? "" : ` (skipped: ${CHROMIUM_MISSING})`}`,
@@ -49,14 +45,7 @@ describe.skipIf(!CHROMIUM_AVAILABLE)(
     beforeAll(async () => {
       server = await startConsoleServer();
       chromium = await launchChromium();
-      page = await chromium.context.newPage();
-      page.setDefaultTimeout(STEP_TIMEOUT_MS);
-      page.on("pageerror", (error) => pageErrors.push(error.message));
-      page.on("console", (message) => {
-        if (message.type() === "error") {
-          pageErrors.push(message.text());
-        }
-      });
+      page = await openPage(chromium, (problem) => pageErrors.push(problem.text));
       for (const unit of ["CREDITS", "USD_CENTS"]) {
         const { ledger } = await api().createLedger({
           app: "content",
