@@ -12,7 +12,7 @@ import { copyFile, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { buildIfChanged, recordBuild, runBuildCommand } from "../server/site-build.js";
+import { buildIfChanged, recordBuild, runBuildCommand, SITE_BUNDLE } from "../server/site-build.js";
 import { CONSOLE_DIR_DEFAULT } from "../server/static.js";
 
 const SOURCE_DIR = fileURLToPath(new URL(".", import.meta.url));
@@ -26,14 +26,8 @@ export async function buildConsole(outDir: string = CONSOLE_DIR_DEFAULT): Promis
   const result = await build({
     entryPoints: { console: join(SOURCE_DIR, "main.ts") },
     outdir: outDir,
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: ["es2022"],
-    minify: true,
+    ...SITE_BUNDLE,
     sourcemap: "linked",
-    logLevel: "warning",
-    metafile: true,
   });
   await copyFile(join(SOURCE_DIR, "index.html"), join(outDir, "index.html"));
   await recordBuild(outDir, result.metafile.inputs, EXTRA_INPUTS);

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { DOCS_DIR_DEFAULT } from "../server/api-reference.js";
-import { buildIfChanged, recordBuild, runBuildCommand } from "../server/site-build.js";
+import { buildIfChanged, recordBuild, runBuildCommand, SITE_BUNDLE } from "../server/site-build.js";
 
 const SOURCE_DIR = fileURLToPath(new URL(".", import.meta.url));
 /** Swagger UI's icon, linked from index.html: else the browser asks for /favicon.ico. */
@@ -28,15 +28,9 @@ export async function buildDocs(outDir: string = DOCS_DIR_DEFAULT): Promise<void
   const result = await build({
     entryPoints: { docs: join(SOURCE_DIR, "main.ts") },
     outdir: outDir,
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: ["es2022"],
-    minify: true,
+    ...SITE_BUNDLE,
     // Swagger UI's bundle is minified already; its map would be 8 MB of noise.
     sourcemap: false,
-    logLevel: "warning",
-    metafile: true,
     // swagger-ui-dist's icons and fonts, if any, inlined: the page loads nothing else.
     loader: { ".svg": "dataurl", ".png": "dataurl", ".woff": "dataurl", ".woff2": "dataurl" },
   });

@@ -8,7 +8,18 @@
 import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { version as esbuildVersion } from "esbuild";
+import { type BuildOptions, version as esbuildVersion } from "esbuild";
+
+/** How both sites are bundled: one minified ES module for browsers, with the metafile recordBuild reads. */
+export const SITE_BUNDLE = {
+  bundle: true,
+  format: "esm",
+  platform: "browser",
+  target: ["es2022"],
+  minify: true,
+  logLevel: "warning",
+  metafile: true,
+} as const satisfies BuildOptions;
 
 /** The files a build was made from, with their hashes, and the bundler's version. */
 interface BuildRecord {
